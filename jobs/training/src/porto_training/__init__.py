@@ -1,0 +1,1 @@
+"""porto training job."""

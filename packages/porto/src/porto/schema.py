@@ -1,0 +1,223 @@
+"""The feature schema: which columns a model reads, of which kind, with the values seen
+in training.
+
+Training infers it from the dataset and writes it into the bundle's manifest; inference validates
+every request against it. Column kinds come from naming rules (Porto Seguro's ``_cat``/``_bin``
+suffixes by default) that a config can replace or override per column, so nothing here is tied to
+one dataset.
+"""
+
+from __future__ import annotations
+
+import math
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, Field
+
+from porto.errors import DataError
+
+#: Categories kept per categorical feature in the schema (the rest count as unseen).
+MAX_CATEGORIES = 1000
+
+
+class FeatureKind(StrEnum):
+    """How a model treats a column."""
+
+    NUMERIC = "numeric"
+    CATEGORICAL = "categorical"
+    BINARY = "binary"
+
+
+class ColumnRules(BaseModel):
+    """Rules that decide each column's kind; explicit lists win over suffixes."""
+
+    categorical_suffixes: list[str] = Field(default_factory=lambda: ["_cat"])
+    binary_suffixes: list[str] = Field(default_factory=lambda: ["_bin"])
+    categorical: list[str] = Field(default_factory=list, description="Always categorical.")
+    binary: list[str] = Field(default_factory=list, description="Always binary.")
+    numeric: list[str] = Field(default_factory=list, description="Always numeric.")
+    drop: list[str] = Field(default_factory=list, description="Columns never used as features.")
+    drop_prefixes: list[str] = Field(default_factory=list, description="Drop columns by prefix.")
+
+    def kind_of(self, name: str) -> FeatureKind:
+        """Return the kind of column ``name`` under these rules."""
+        if name in self.categorical:
+            return FeatureKind.CATEGORICAL
+        if name in self.binary:
+            return FeatureKind.BINARY
+        if name in self.numeric:
+            return FeatureKind.NUMERIC
+        if any(name.endswith(s) for s in self.categorical_suffixes):
+            return FeatureKind.CATEGORICAL
+        if any(name.endswith(s) for s in self.binary_suffixes):
+            return FeatureKind.BINARY
+        return FeatureKind.NUMERIC
+
+    def is_dropped(self, name: str) -> bool:
+        """Whether ``name`` is excluded from the features."""
+        return name in self.drop or any(name.startswith(p) for p in self.drop_prefixes)
+
+
+class FeatureSpec(BaseModel):
+    """One feature as seen in training."""
+
+    name: str
+    kind: FeatureKind
+    dtype: str = Field(description="'int' or 'float' for numbers, 'str' for text categories.")
+    min: float | None = None
+    max: float | None = None
+    categories: list[str] | None = Field(
+        default=None, description="Seen categories (canonical strings), most frequent first."
+    )
+    missing_rate: float = 0.0
+    n_unique: int = 0
+    typical: float | str | None = Field(
+        default=None, description="Median (numeric) or mode (categorical): a typical value."
+    )
+
+
+class FeatureSchema(BaseModel):
+    """Everything a reader needs to turn a record into model input."""
+
+    features: list[FeatureSpec]
+    target: str = "target"
+    id_column: str | None = "id"
+    missing_value: float | None = -1
+
+    @property
+    def names(self) -> list[str]:
+        """Feature names in model order."""
+        return [f.name for f in self.features]
+
+    @property
+    def categorical_indices(self) -> list[int]:
+        """Positions of categorical features in model order."""
+        return [i for i, f in enumerate(self.features) if f.kind is FeatureKind.CATEGORICAL]
+
+    def spec(self, name: str) -> FeatureSpec:
+        """Return the spec of feature ``name`` (KeyError if it is not a feature)."""
+        for f in self.features:
+            if f.name == name:
+                return f
+        raise KeyError(name)
+
+
+def canonical_category(value: Any) -> str:
+    """Return the canonical string of a category value, so 3, 3.0 and "3" are one category."""
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, (int, np.integer)):
+        return str(int(value))
+    if isinstance(value, (float, np.floating)):
+        if math.isnan(value):
+            return "nan"
+        if float(value).is_integer():
+            return str(int(value))
+        return repr(float(value))
+    return str(value)
+
+
+def categorical_series(values: pd.Series) -> pd.Series:
+    """Canonicalise a column of category values to strings (missing becomes ``"nan"``)."""
+    if pd.api.types.is_integer_dtype(values.dtype):
+        return values.astype("int64").astype(str)
+    if pd.api.types.is_float_dtype(values.dtype):
+        arr = values.to_numpy(dtype="float64")
+        integral = np.isfinite(arr) & (np.floor(arr) == arr)
+        if integral.all():
+            return pd.Series(arr.astype("int64").astype(str), index=values.index)
+        return values.map(canonical_category)
+    return values.map(canonical_category)
+
+
+def numeric_array(values: pd.Series, missing_value: float | None) -> np.ndarray:
+    """Return a float64 array with the missing marker (and NaN) as NaN."""
+    arr = pd.to_numeric(values, errors="raise").to_numpy(dtype="float64", copy=True)
+    if missing_value is not None:
+        arr[arr == missing_value] = np.nan
+    return arr
+
+
+def infer_schema(
+    frame: pd.DataFrame,
+    *,
+    target: str,
+    id_column: str | None,
+    missing_value: float | None,
+    rules: ColumnRules | None = None,
+) -> FeatureSchema:
+    """Return the feature schema of ``frame``: every column but target, id and dropped ones."""
+    rules = rules or ColumnRules()
+    specs: list[FeatureSpec] = []
+    for name in frame.columns:
+        if name in (target, id_column) or rules.is_dropped(name):
+            continue
+        specs.append(_infer_spec(frame[name], str(name), rules.kind_of(str(name)), missing_value))
+    if not specs:
+        raise DataError("the dataset has no feature columns besides target and id")
+    return FeatureSchema(
+        features=specs, target=target, id_column=id_column, missing_value=missing_value
+    )
+
+
+def _infer_spec(
+    col: pd.Series, name: str, kind: FeatureKind, missing_value: float | None
+) -> FeatureSpec:
+    numeric = pd.api.types.is_numeric_dtype(col.dtype)
+    if kind is FeatureKind.CATEGORICAL:
+        is_missing = col.isna()
+        if numeric and missing_value is not None:
+            is_missing |= col == missing_value
+        present = categorical_series(col[~is_missing])
+        counts = present.value_counts()
+        cats = [str(c) for c in counts.index[:MAX_CATEGORIES]]
+        dtype = ("int" if _all_integral(col) else "float") if numeric else "str"
+        return FeatureSpec(
+            name=name,
+            kind=kind,
+            dtype=dtype,
+            categories=cats,
+            missing_rate=float(is_missing.mean()) if len(col) else 0.0,
+            n_unique=int(counts.size),
+            typical=cats[0] if cats else None,
+        )
+    if not numeric:
+        raise DataError(f"column {name!r} is {kind.value} but holds non-numeric values")
+    arr = numeric_array(col, missing_value)
+    finite = arr[~np.isnan(arr)]
+    return FeatureSpec(
+        name=name,
+        kind=kind,
+        dtype="int" if _all_integral(col) else "float",
+        min=float(finite.min()) if finite.size else None,
+        max=float(finite.max()) if finite.size else None,
+        missing_rate=float(np.isnan(arr).mean()) if arr.size else 0.0,
+        n_unique=int(np.unique(finite).size),
+        typical=float(np.median(finite)) if finite.size else None,
+    )
+
+
+def _all_integral(col: pd.Series) -> bool:
+    if pd.api.types.is_integer_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype):
+        return True
+    if not pd.api.types.is_float_dtype(col.dtype):
+        return False
+    arr = col.to_numpy(dtype="float64")
+    arr = arr[np.isfinite(arr)]
+    return bool((np.floor(arr) == arr).all())
+
+
+def model_frame(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
+    """Return the model input for ``frame``: numeric columns as float64 with NaN for missing,
+    categorical columns as canonical strings (missing is its own category, as CatBoost wants)."""
+    out: dict[str, Any] = {}
+    for spec in schema.features:
+        col = frame[spec.name]
+        if spec.kind is FeatureKind.CATEGORICAL:
+            out[spec.name] = categorical_series(col).to_numpy(dtype=object)
+        else:
+            out[spec.name] = numeric_array(col, schema.missing_value)
+    return pd.DataFrame(out, index=frame.index)
