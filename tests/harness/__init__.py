@@ -1,0 +1,1 @@
+"""Test harness: real servers (MinIO, PostgreSQL, Prometheus) started on loopback."""
