@@ -69,6 +69,11 @@ def _clean_key(key: str) -> str:
     return "/".join(parts)
 
 
+def _is_temp_file(name: str) -> bool:
+    """Whether ``name`` is an in-flight write of FileStore (``.<name>.<random>.tmp``)."""
+    return name.startswith(".") and name.endswith(".tmp")
+
+
 class FileStore(ArtifactStore):
     """A directory on the local file system."""
 
@@ -81,15 +86,20 @@ class FileStore(ArtifactStore):
 
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
         path = self._path(key)
+        tmp: Path | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+            tmp = Path(name)
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
-            Path(tmp).replace(path)
+            tmp.replace(path)
         except OSError as exc:
+            # A failed write must not leave its half-written temp file behind.
+            if tmp is not None:
+                tmp.unlink(missing_ok=True)
             raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
     def get_bytes(self, key: str) -> bytes:
@@ -111,7 +121,7 @@ class FileStore(ArtifactStore):
         return sorted(
             p.relative_to(self.root).as_posix()
             for p in base.rglob("*")
-            if p.is_file() and not p.name.endswith(".tmp")
+            if p.is_file() and not _is_temp_file(p.name)
         )
 
     def list_children(self, prefix: str) -> list[str]:

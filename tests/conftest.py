@@ -1,0 +1,73 @@
+"""Session fixtures for the real servers the integration tests run against.
+
+Each server starts once per session and only if some selected test asks for it, so
+``make test-fast`` (``-m "not integration"``) starts nothing. A missing binary fails the test
+with instructions instead of skipping it: CI must never pass without its integration tests.
+Tests that use these fixtures carry ``@pytest.mark.integration``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from harness.minio import MinioServer
+from harness.postgres import PostgresServer
+from harness.tools import MissingToolError
+from porto.store import S3Options
+
+#: Fixtures that start a real server; a test using any of them is an integration test.
+SERVER_FIXTURES = frozenset({"minio_server", "s3_options", "postgres_server"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselection reads the markers
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark tests that use a server as ``integration`` even when the author forgot to, so
+    ``make test-fast`` never starts a server."""
+    for item in items:
+        if SERVER_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(scope="session")
+def minio_server() -> Iterator[MinioServer]:
+    """A MinIO server on a free loopback port (``endpoint``, ``access_key``, ``secret_key``,
+    ``stop()``, ``start()``). A test that stops it must start it again before it ends."""
+    try:
+        server = MinioServer()
+    except MissingToolError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def s3_options(minio_server: MinioServer) -> S3Options:
+    """S3Options for ``minio_server`` with short timeouts and one retry, so failure tests are
+    fast. Session-wide and mutable: derive variants with ``dataclasses.replace``."""
+    return S3Options(
+        endpoint_url=minio_server.endpoint,
+        access_key=minio_server.access_key,
+        secret_key=minio_server.secret_key,
+        connect_timeout=2.0,
+        read_timeout=10.0,
+        max_attempts=2,
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A PostgreSQL server on a free loopback port (``dsn``, ``stop()``, ``start()``).
+    A test that stops it must start it again before it ends."""
+    try:
+        server = PostgresServer()
+    except MissingToolError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.close()

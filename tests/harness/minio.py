@@ -1,0 +1,131 @@
+"""A real MinIO server on a free loopback port, for S3Store and everything built on it.
+
+It can be stopped and started again on the same port and data directory, so tests can take the
+object store away in the middle of an operation and check what readers see afterwards.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from harness.ports import LOOPBACK, free_port, http_ok, port_open, wait_for_http, wait_until
+from harness.process import log_tail, spawn, terminate
+from harness.tools import tool_path
+
+_START_ATTEMPTS = 3  # a free port can be taken between picking it and MinIO binding it
+
+
+class MinioServer:
+    """One MinIO process with a throwaway data directory and generated root credentials."""
+
+    def __init__(self, binary: Path | None = None, root: Path | None = None) -> None:
+        self.binary = binary or tool_path("minio")
+        self._own_root = root is None
+        self.root = root or Path(tempfile.mkdtemp(prefix="porto-minio-"))
+        self.data_dir = self.root / "data"
+        self.log = self.root / "minio.log"
+        self.port = free_port()
+        self.access_key = f"porto-{secrets.token_hex(4)}"
+        self.secret_key = secrets.token_urlsafe(24)
+        self.startup_seconds: float | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._started_once = False
+
+    @property
+    def endpoint(self) -> str:
+        """The S3 endpoint URL, e.g. ``http://127.0.0.1:41234``."""
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the server process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float = 30.0) -> None:
+        """Start the server (a no-op when it runs) and wait until it is ready for requests."""
+        if self.running:
+            return
+        for attempt in range(_START_ATTEMPTS):
+            try:
+                self._start_once(timeout)
+                return
+            except RuntimeError:
+                # Only the first start may move: a restart must come back where clients point.
+                if self._started_once or attempt == _START_ATTEMPTS - 1:
+                    raise
+                self.port = free_port()
+
+    def _start_once(self, timeout: float) -> None:
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is already taken")
+        began = time.monotonic()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        env = {
+            "PATH": "/usr/bin:/bin",
+            "HOME": str(self.root),
+            "MINIO_ROOT_USER": self.access_key,
+            "MINIO_ROOT_PASSWORD": self.secret_key,
+            "MINIO_BROWSER": "off",
+            "MINIO_UPDATE": "off",
+        }
+        argv = [
+            str(self.binary),
+            "server",
+            str(self.data_dir),
+            "--address",
+            f"{LOOPBACK}:{self.port}",
+            "--certs-dir",
+            str(self.root / "certs"),
+            "--quiet",
+        ]
+        self._proc = spawn(argv, self.log, env=env, cwd=self.root)
+        try:
+            wait_for_http(
+                f"{self.endpoint}/minio/health/ready", timeout, alive=lambda: self.running
+            )
+        except (TimeoutError, RuntimeError) as exc:
+            terminate(self._proc, signal.SIGKILL)
+            self._proc = None
+            raise RuntimeError(f"MinIO did not start: {exc}\n{log_tail(self.log)}") from exc
+        self.startup_seconds = time.monotonic() - began
+        self._started_once = True
+
+    def stop(self, *, kill: bool = False) -> None:
+        """Stop the server; ``kill`` sends SIGKILL (a crash) instead of a graceful SIGTERM.
+
+        Returns once the port refuses connections, so the next request fails at once.
+        """
+        if self._proc is None:
+            return
+        terminate(self._proc, signal.SIGKILL if kill else signal.SIGTERM)
+        self._proc = None
+        wait_until(lambda: not port_open(self.port), 10, f"MinIO port {self.port} to close")
+
+    def ready(self) -> bool:
+        """Whether the server answers its readiness probe right now."""
+        return http_ok(f"{self.endpoint}/minio/health/ready")
+
+    def close(self) -> None:
+        """Stop the server and remove its data directory (when the harness created it)."""
+        self.stop()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> MinioServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()

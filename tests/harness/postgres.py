@@ -1,0 +1,218 @@
+"""A real PostgreSQL server (Debian's package) on a free loopback port, for the prediction log.
+
+initdb and postgres refuse to run as root, so under root the cluster belongs to an unprivileged
+account (``postgres`` from the Debian package, or one created here). The cluster lives in a
+temporary directory with its own unix-socket directory, so it never touches the system cluster.
+It can be stopped and started again on the same port and data, as a database outage would.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import secrets
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+from types import TracebackType
+
+from harness.ports import LOOPBACK, free_port, port_open, wait_until
+from harness.process import is_root, log_tail, spawn, terminate
+from harness.tools import postgres_bin_dir
+
+_FALLBACK_USER = "porto-pg"
+_START_ATTEMPTS = 3
+
+#: Durability is irrelevant for a throwaway test cluster; speed is not.
+_FAST_SETTINGS = {
+    "fsync": "off",
+    "synchronous_commit": "off",
+    "full_page_writes": "off",
+    "max_connections": "100",
+}
+
+
+def _server_user() -> str | None:
+    """The account that owns the cluster: None (this user) unless we are root."""
+    if not is_root():
+        return None
+    for name in ("postgres", _FALLBACK_USER):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    subprocess.run(
+        [
+            "useradd",
+            "--system",
+            "--user-group",
+            "--no-create-home",
+            "--shell",
+            "/usr/sbin/nologin",
+            _FALLBACK_USER,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return _FALLBACK_USER
+
+
+class PostgresServer:
+    """One PostgreSQL cluster with a password-protected role and database named ``porto``."""
+
+    def __init__(self, root: Path | None = None, *, user: str = "porto", database: str = "porto"):
+        self.bin_dir = postgres_bin_dir()
+        self.os_user = _server_user()
+        self._own_root = root is None
+        self.root = root or Path(tempfile.mkdtemp(prefix="porto-pg-"))
+        self.data_dir = self.root / "data"
+        self.socket_dir = self.root / "sock"
+        self.log = self.root / "postgres.log"
+        self.port = free_port()
+        self.user = user
+        self.password = secrets.token_urlsafe(18)
+        self.database = database
+        self.startup_seconds: float | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._started_once = False
+
+    @property
+    def dsn(self) -> str:
+        """``postgresql://user:password@127.0.0.1:port/database`` (password is URL-safe)."""
+        return f"postgresql://{self.user}:{self.password}@{LOOPBACK}:{self.port}/{self.database}"
+
+    @property
+    def running(self) -> bool:
+        """Whether the postmaster process is alive."""
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout: float = 60.0) -> None:
+        """Create the cluster on first use, start it (no-op when running), wait until ready."""
+        if self.running:
+            return
+        for attempt in range(_START_ATTEMPTS):
+            try:
+                self._start_once(timeout)
+                return
+            except RuntimeError:
+                if self._started_once or attempt == _START_ATTEMPTS - 1:
+                    raise
+                self.port = free_port()
+
+    def _start_once(self, timeout: float) -> None:
+        if port_open(self.port):
+            raise RuntimeError(f"port {self.port} is already taken")
+        began = time.monotonic()
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        argv = [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), "-p", str(self.port)]
+        argv += ["-c", f"listen_addresses={LOOPBACK}"]
+        argv += ["-c", f"unix_socket_directories={self.socket_dir}"]
+        for key, value in _FAST_SETTINGS.items():
+            argv += ["-c", f"{key}={value}"]
+        self._proc = spawn(argv, self.log, env=self._env(), cwd=self.root, user=self.os_user)
+        try:
+            wait_until(self._accepting, timeout, "PostgreSQL", alive=lambda: self.running)
+        except (TimeoutError, RuntimeError) as exc:
+            terminate(self._proc, signal.SIGKILL)
+            self._proc = None
+            raise RuntimeError(f"PostgreSQL did not start: {exc}\n{log_tail(self.log)}") from exc
+        if not self._started_once:
+            self._run(
+                "createdb", "-h", LOOPBACK, "-p", str(self.port), "-U", self.user, self.database
+            )
+        self.startup_seconds = time.monotonic() - began
+        self._started_once = True
+
+    def _initdb(self) -> None:
+        """Create the cluster: password (scram) auth over TCP, trust on its private socket."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.socket_dir.mkdir(exist_ok=True)
+        pwfile = self.root / "pwfile"
+        pwfile.write_text(self.password + "\n")
+        if self.os_user is not None:
+            info = pwd.getpwnam(self.os_user)
+            for path in (self.root, self.socket_dir, pwfile):
+                os.chown(path, info.pw_uid, info.pw_gid)
+        try:
+            self._run(
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                self.user,
+                f"--pwfile={pwfile}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C",
+                "--no-sync",
+                "--no-instructions",
+                as_server_user=True,
+            )
+        finally:
+            pwfile.unlink(missing_ok=True)
+
+    def _env(self) -> dict[str, str]:
+        return {
+            "PATH": f"{self.bin_dir}:/usr/bin:/bin",
+            "HOME": str(self.root),
+            "LC_ALL": "C",
+            "PGPASSWORD": self.password,
+        }
+
+    def _run(self, exe: str, *args: str, as_server_user: bool = False) -> None:
+        result = subprocess.run(
+            [str(self.bin_dir / exe), *args],
+            env=self._env(),
+            cwd=self.root,
+            user=self.os_user if as_server_user else None,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"{exe} failed ({result.returncode}): {result.stderr.strip()}")
+
+    def _accepting(self) -> bool:
+        result = subprocess.run(
+            [str(self.bin_dir / "pg_isready"), "-q", "-h", LOOPBACK, "-p", str(self.port)],
+            env=self._env(),
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        return result.returncode == 0
+
+    def stop(self, *, mode: str = "fast") -> None:
+        """Stop the server: ``fast`` disconnects clients and shuts down cleanly, ``immediate``
+        aborts like a crash (recovery runs on the next start). Returns once the port is closed."""
+        if self._proc is None:
+            return
+        sig = {"fast": signal.SIGINT, "immediate": signal.SIGQUIT}[mode]
+        terminate(self._proc, sig, timeout=30)
+        self._proc = None
+        wait_until(lambda: not port_open(self.port), 10, f"PostgreSQL port {self.port} to close")
+
+    def close(self) -> None:
+        """Stop the server and remove the cluster (when the harness created its directory)."""
+        self.stop()
+        if self._own_root:
+            shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self) -> PostgresServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
