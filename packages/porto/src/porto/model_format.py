@@ -7,6 +7,9 @@ pickle and joblib cannot promise.
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
 from typing import Any, Protocol
 
 import numpy as np
@@ -34,6 +37,12 @@ SKOPS_TRUSTED = [
     "numpy.ndarray",
     "builtins.slice",
 ]
+
+#: Plain containers and scalars that every skops file holds; loading them runs no code.
+_SKOPS_PRIMITIVES = frozenset(
+    f"builtins.{t}"
+    for t in ("dict", "list", "tuple", "str", "int", "float", "bool", "NoneType", "bytes")
+)
 
 
 class Predictor(Protocol):
@@ -99,7 +108,8 @@ def load_model(model_type: str, data: bytes) -> Predictor:
         if model_type == SKLEARN:
             import skops.io as sio
 
-            untrusted = [t for t in sio.get_untrusted_types(data=data) if t not in SKOPS_TRUSTED]
+            named = set(sio.get_untrusted_types(data=data)) | _skops_types(data)
+            untrusted = sorted(named - set(SKOPS_TRUSTED) - _SKOPS_PRIMITIVES)
             if untrusted:
                 raise IntegrityError(f"model file holds types outside the allow-list: {untrusted}")
             return SklearnPredictor(sio.loads(data, trusted=SKOPS_TRUSTED))
@@ -108,3 +118,25 @@ def load_model(model_type: str, data: bytes) -> Predictor:
     except Exception as exc:
         raise IntegrityError(f"cannot load {model_type} model: {exc}") from exc
     raise IntegrityError(f"unknown model type {model_type!r}")
+
+
+def _skops_types(data: bytes) -> set[str]:
+    """Return every type a skops file names.
+
+    ``skops.io.get_untrusted_types`` leaves out what skops trusts by default (FunctionTransformer,
+    numpy functions, any sklearn estimator), so on its own it cannot enforce porto's allow-list.
+    """
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        schema = json.loads(archive.read("schema.json"))
+    found: set[str] = set()
+    stack: list[Any] = [schema]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            module, cls = node.get("__module__"), node.get("__class__")
+            if isinstance(module, str) and isinstance(cls, str):
+                found.add(f"{module}.{cls}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found

@@ -236,7 +236,11 @@ class S3Store(ArtifactStore):
             if code in ("InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"):
                 return StoreError(f"S3 rejected the credentials ({code}) for {self._where()}")
             if code in ("AccessDenied", "403", "Forbidden"):
-                return StoreError(f"access denied to {action} in {self._where()}")
+                # HEAD answers carry no error code, so a bad key looks like any other 403.
+                return StoreError(
+                    f"access denied to {action} in {self._where()}: check the credentials and "
+                    "the bucket policy"
+                )
             return StoreError(f"S3 error {code} while trying to {action} in {self._where()}")
         if isinstance(exc, NoCredentialsError):
             return StoreError(
