@@ -135,6 +135,24 @@ def test_same_seed_same_data_other_seed_other_data(data: SyntheticData) -> None:
     assert not other.frame.equals(data.frame)
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: _category permutes category frequencies with the per-sample stream, so "
+    "which category is common changes with n_rows; fix = draw the permutation from the "
+    "population stream fx (changes every synthetic dataset, so it waits for the training tests)",
+)
+def test_the_population_does_not_depend_on_the_sample_size(data: SyntheticData) -> None:
+    """Which categories are common is part of the population: a small sample from the same
+    seed must look like the large one, or a model trained on one would see drift on the other."""
+    small = generate(8_000, seed=2024).frame
+    for name in ("ps_ind_05_cat", "ps_car_11_cat", "ps_car_01_cat", "ps_car_06_cat"):
+        big_top = data.frame[name].value_counts().index[:3].tolist()
+        small_top = small[name].value_counts().index[:3].tolist()
+        assert small_top[0] == big_top[0], name
+        assert set(small_top) & set(big_top[:3]), name
+    assert small["target"].mean() == pytest.approx(DEFAULT_POSITIVE_RATE, abs=0.006)
+
+
 def test_probability_matches_labels(data: SyntheticData) -> None:
     p = data.probability
     assert p.shape == (N_ROWS,)

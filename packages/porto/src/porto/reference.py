@@ -70,6 +70,11 @@ def _numeric_edges(values: np.ndarray, n_bins: int) -> list[float]:
     finite = values[~np.isnan(values)]
     if finite.size == 0:
         return [0.0]
+    distinct = np.unique(finite)
+    if distinct.size <= n_bins:
+        # Quantiles of a binary or low-cardinality column collapse (a 4%-ones flag gets the
+        # single edge 0.0, so 0 and 1 share a bin and no shift is visible): bin by value instead.
+        return [float(v) for v in distinct]
     qs = np.quantile(finite, np.linspace(0, 1, n_bins + 1)[1:-1])
     edges = np.unique(np.concatenate([[finite.min()], qs]))
     return [float(e) for e in edges]
