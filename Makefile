@@ -25,8 +25,8 @@ format: install ## Apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-tools: ## Build/fetch the pinned external tools (MinIO, helm, ...) into ~/.cache/porto/bin
-	scripts/tools.sh
+tools: ## Build the pinned tools the tests use (MinIO) into ~/.cache/porto/bin, once
+	scripts/tools.sh minio
 
 test: install tools lint ## Lint, then run the whole test suite against real servers
 	$(RUN) pytest -q

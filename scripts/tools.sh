@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
 # Build the pinned Go tools porto's tests use, once, into ~/.cache/porto/bin/<tool>-<version>.
 # Usage: scripts/tools.sh [tool ...]   (default: all). Prints nothing when everything is cached.
+#
+# `make tools` builds only what the test suite uses today (minio). helm and kubeconform are
+# pinned here for the chart checks; build them with `scripts/tools.sh helm kubeconform` and add
+# them to `make tools` once a test needs them. The harness reads the binary names from this
+# table (tests/harness/tools.py), so a pin lives in one place.
 set -euo pipefail
 CACHE="${PORTO_CACHE:-$HOME/.cache/porto}"
 BIN="$CACHE/bin"
@@ -9,6 +14,8 @@ mkdir -p "$BIN"
 # tool | go package | version | binary name in cache
 TOOLS=(
   "minio|github.com/minio/minio|v0.0.0-20260212201848-7aac2a2c5b7c|minio-20260212201848"
+  "helm|helm.sh/helm/v3/cmd/helm|v3.19.0|helm-v3.19.0"
+  "kubeconform|github.com/yannh/kubeconform/cmd/kubeconform|v0.7.0|kubeconform-v0.7.0"
 )
 
 build() {
@@ -17,14 +24,31 @@ build() {
   echo "building $name $version (first time only; cached in $BIN)" >&2
   local gobin; gobin=$(mktemp -d)
   GOPATH="$CACHE/gopath" GOBIN="$gobin" GOFLAGS=-mod=mod go install "$pkg@$version"
-  mv "$gobin/$(basename "$pkg")" "$BIN/$out"
+  # go install names the binary after the last path element that is not a major-version
+  # suffix (.../helm/v3/cmd/helm -> helm, .../foo/v2 -> foo); take whatever it produced.
+  local built=("$gobin"/*)
+  if [ "${#built[@]}" -ne 1 ] || [ ! -x "${built[0]}" ]; then
+    echo "expected one binary from go install $pkg, got: ${built[*]}" >&2
+    return 1
+  fi
+  # Move into place atomically, so an interrupted build never leaves a half-copied binary.
+  mv "${built[0]}" "$BIN/.$out.tmp"
+  mv "$BIN/.$out.tmp" "$BIN/$out"
   rm -rf "$gobin"
 }
 
-wanted=("$@")
+known=()
+for entry in "${TOOLS[@]}"; do known+=("${entry%%|*}"); done
+for want in "$@"; do
+  if [[ " ${known[*]} " != *" $want "* ]]; then
+    echo "unknown tool '$want' (known: ${known[*]})" >&2
+    exit 2
+  fi
+done
+
 for entry in "${TOOLS[@]}"; do
   IFS='|' read -r name pkg version out <<<"$entry"
-  if [ "${#wanted[@]}" -eq 0 ] || [[ " ${wanted[*]} " == *" $name "* ]]; then
+  if [ "$#" -eq 0 ] || [[ " $* " == *" $name "* ]]; then
     build "$name" "$pkg" "$version" "$out"
   fi
 done
