@@ -1,0 +1,57 @@
+"""FastAPI dependencies, declared once as ``Annotated`` aliases.
+
+All of them are ``async def``: a plain ``def`` dependency runs in the thread pool, which on the
+prediction path would cost more than the prediction.
+"""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
+
+from porto_inference.errors import UnauthorizedError
+from porto_inference.service import InferenceService
+from porto_inference.settings import Settings
+
+_bearer = HTTPBearer(auto_error=False, description="API key as a bearer token.")
+_api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False, description="API key.")
+
+
+async def get_settings(request: Request) -> Settings:
+    """The app's settings."""
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_service(request: Request) -> InferenceService:
+    """The app's business layer (created in the lifespan)."""
+    service: InferenceService = request.app.state.service
+    return service
+
+
+async def require_api_key(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    header_key: Annotated[str | None, Security(_api_key_header)],
+) -> None:
+    """Refuse the request (401) unless it carries the configured API key; no-op without one.
+
+    Compared in constant time, so response timing reveals nothing about the key.
+    """
+    settings: Settings = request.app.state.settings
+    if settings.api_key is None:
+        return
+    expected = settings.api_key.get_secret_value().encode()
+    given = header_key if header_key is not None else (bearer.credentials if bearer else None)
+    if given is None or not hmac.compare_digest(given.encode(), expected):
+        raise UnauthorizedError(
+            "missing or wrong API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
+        )
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+ServiceDep = Annotated[InferenceService, Depends(get_service)]
+ApiKeyDep = Depends(require_api_key)

@@ -1,0 +1,66 @@
+"""Structured logs: one JSON object per line on stdout, ready for a log collector.
+
+Configured by the app factory (never at import time). Request lines carry their fields in
+``extra={"fields": {...}}``; any other ``extra`` key is kept as a field too.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from porto_inference.settings import Settings
+
+_STANDARD = set(
+    logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
+    | {"message", "asctime", "taskName", "fields"}
+)
+
+
+class JsonFormatter(logging.Formatter):
+    """``{"ts", "level", "logger", "message", ...fields}`` as one line of JSON."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        out: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        fields = record.__dict__.get("fields")
+        if fields:
+            out.update(fields)
+        for key, value in record.__dict__.items():
+            if key not in _STANDARD and not key.startswith("_"):
+                out[key] = value
+        if record.exc_info:
+            out["exception"] = self.formatException(record.exc_info)
+        return orjson.dumps(out, default=str).decode()
+
+
+def configure_logging(settings: Settings) -> None:
+    """Send porto's, uvicorn's and gunicorn's logs to stdout as JSON lines at the set level."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    for old in list(root.handlers):
+        if getattr(old, "_porto", False):
+            root.removeHandler(old)
+    handler._porto = True  # type: ignore[attr-defined]
+    root.addHandler(handler)
+    root.setLevel(settings.log_level)
+    for name in ("uvicorn", "uvicorn.error", "gunicorn.error"):
+        logger = logging.getLogger(name)
+        logger.handlers = []
+        logger.propagate = True
+    # The request middleware writes the access line; uvicorn's would double it.
+    access = logging.getLogger("uvicorn.access")
+    access.handlers = []
+    access.propagate = False
+    access.disabled = True
+    for noisy in ("asyncio", "botocore", "urllib3", "s3transfer", "pgserver"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

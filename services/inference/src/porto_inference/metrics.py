@@ -1,0 +1,419 @@
+"""Every Prometheus metric the service exports, declared in one place.
+
+Under gunicorn each worker is a process, so counters and histograms use prometheus_client's
+multiprocess mode, the documented way: ``porto-inference serve`` points
+``PROMETHEUS_MULTIPROC_DIR`` at a fresh, empty directory before gunicorn starts, gunicorn's
+``child_exit`` hook marks dead workers, and ``GET /metrics`` merges every worker's files. Gauges
+declare how workers combine (``livesum`` for queue depth, ``mostrecent`` for values every worker
+computes alike from the database, such as the live F1 score, so nothing is counted twice).
+
+State that belongs to one worker's current view — the served model and its training metrics, the
+drift window — is exported by collectors at scrape time instead, so a replaced model or a feature
+that no longer exists leaves no stale series behind.
+
+Names follow the two seed projects (``inference_*``, ``page_views_total``, ``batch_size``;
+``model_f1_score``, ``prediction_score_distribution``, ``predictions_total``,
+``http_requests_total``); the ``model`` and ``model_version`` labels carry the model version.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+    generate_latest,
+    values,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+LATENCY_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.0075,
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+#: Probability histograms: 0.05 wide buckets over [0, 1] (the first seed's choice).
+PROBABILITY_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
+BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
+LOAD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+FLUSH_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+def multiprocess_enabled() -> bool:
+    """Whether prometheus_client runs in multiprocess mode (gunicorn workers)."""
+    return bool(os.environ.get(MULTIPROC_ENV))
+
+
+def prepare_multiprocess_dir(path: Path | None) -> Path:
+    """Return an empty directory for ``PROMETHEUS_MULTIPROC_DIR``: ``path`` emptied, or a new
+    temporary one. Stale files from a previous run would add old counts to new ones."""
+    if path is None:
+        return Path(tempfile.mkdtemp(prefix="porto-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for child in path.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    return path
+
+
+def mark_process_dead(pid: int) -> None:
+    """gunicorn ``child_exit``: drop a dead worker's live gauges (its counters stay counted)."""
+    if multiprocess_enabled():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
+
+
+class Metrics:
+    """The service's metrics, registered in ``registry`` (a fresh one per app, so tests that build
+    several apps in one process count from zero)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        if multiprocess_enabled() and values.ValueClass is values.MutexValue:
+            # prometheus_client picks its value class at import time; if it was imported before
+            # PROMETHEUS_MULTIPROC_DIR was set, switch now so this worker's values go to files.
+            values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+        # *_created series double the output and no dashboard uses them.
+        disable_created_metrics()  # type: ignore[no-untyped-call]
+        self.registry = registry or CollectorRegistry(auto_describe=True)
+        self.multiprocess = multiprocess_enabled()
+        self._collectors: list[Collector] = []
+        r = self.registry
+
+        # First seed: application-level metrics.
+        self.inference_requests = Counter(
+            "inference_requests_total",
+            "Inference requests (predict, batch, feedback) by outcome.",
+            ["endpoint", "model", "status"],
+            registry=r,
+        )
+        self.inference_errors = Counter(
+            "inference_errors_total",
+            "Inference requests that failed (4xx and 5xx).",
+            ["endpoint", "model", "status"],
+            registry=r,
+        )
+        self.inference_latency = Histogram(
+            "inference_latency_seconds",
+            "Time to answer an inference request, from first byte read to response.",
+            ["endpoint", "model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.page_views = Counter(
+            "page_views_total",
+            "Hits on the API's human-facing pages (/docs, /redoc, /).",
+            ["page"],
+            registry=r,
+        )
+        self.prediction_value = Histogram(
+            "inference_prediction_value",
+            "Predicted probability of the positive class.",
+            ["model"],
+            buckets=PROBABILITY_BUCKETS,
+            registry=r,
+        )
+        self.batch_size = Histogram(
+            "batch_size",
+            "Rows per inference request.",
+            ["endpoint", "model"],
+            buckets=BATCH_BUCKETS,
+            registry=r,
+        )
+        # Second seed.
+        self.model_f1 = Gauge(
+            "model_f1_score",
+            "F1 at the model's threshold over the feedback window (from the prediction log).",
+            ["model_version"],
+            multiprocess_mode="mostrecent",
+            registry=r,
+        )
+        self.score_distribution = Histogram(
+            "prediction_score_distribution",
+            "Distribution of prediction probabilities.",
+            ["model_version"],
+            buckets=PROBABILITY_BUCKETS,
+            registry=r,
+        )
+        self.predictions = Counter(
+            "predictions_total",
+            "Scored rows by predicted class.",
+            ["class", "model_version"],
+            registry=r,
+        )
+        self.http_requests = Counter(
+            "http_requests_total",
+            "Every HTTP request, by method, route template and status.",
+            ["method", "handler", "status"],
+            registry=r,
+        )
+        # Live quality from feedback (computed from the database by every worker alike).
+        self.model_roc_auc = Gauge(
+            "model_roc_auc",
+            "ROC-AUC over the feedback window.",
+            ["model_version"],
+            multiprocess_mode="mostrecent",
+            registry=r,
+        )
+        self.model_precision = Gauge(
+            "model_precision",
+            "Precision at the threshold over the feedback window.",
+            ["model_version"],
+            multiprocess_mode="mostrecent",
+            registry=r,
+        )
+        self.model_recall = Gauge(
+            "model_recall",
+            "Recall at the threshold over the feedback window.",
+            ["model_version"],
+            multiprocess_mode="mostrecent",
+            registry=r,
+        )
+        self.model_feedback_samples = Gauge(
+            "model_feedback_samples",
+            "Labelled predictions in the feedback window.",
+            ["model_version"],
+            multiprocess_mode="mostrecent",
+            registry=r,
+        )
+        self.feedback = Counter(
+            "feedback_total",
+            "Feedback labels received, by outcome (applied, pending, unknown).",
+            ["outcome"],
+            registry=r,
+        )
+        # Model loading.
+        self.model_load_seconds = Histogram(
+            "model_load_duration_seconds",
+            "Time to fetch, verify and load a model version.",
+            buckets=LOAD_BUCKETS,
+            registry=r,
+        )
+        self.model_load_failures = Counter(
+            "model_load_failures_total",
+            "Model versions that failed to load or verify, by reason.",
+            ["version", "reason"],
+            registry=r,
+        )
+        self.model_swaps = Counter(
+            "model_swaps_total",
+            "Hot swaps of the served model to a newly promoted version.",
+            registry=r,
+        )
+        self.model_loaded = Gauge(
+            "model_loaded",
+            "1 when every live worker serves a model, else 0.",
+            multiprocess_mode="livemin",
+            registry=r,
+        )
+        # Prediction log.
+        self.log_queue_depth = Gauge(
+            "prediction_log_queue_depth",
+            "Rows waiting to be written to PostgreSQL.",
+            multiprocess_mode="livesum",
+            registry=r,
+        )
+        self.log_written = Counter(
+            "prediction_log_written_total",
+            "Rows written to the prediction log.",
+            registry=r,
+        )
+        self.log_dropped = Counter(
+            "prediction_log_dropped_total",
+            "Rows never written, by reason (queue_full, shutdown).",
+            ["reason"],
+            registry=r,
+        )
+        self.log_flush_seconds = Histogram(
+            "prediction_log_flush_duration_seconds",
+            "Time per COPY into the prediction log.",
+            buckets=FLUSH_BUCKETS,
+            registry=r,
+        )
+        self.log_errors = Counter(
+            "prediction_log_errors_total",
+            "Failed attempts to reach or write the database.",
+            registry=r,
+        )
+        self.log_up = Gauge(
+            "prediction_log_database_up",
+            "1 when every live worker reaches PostgreSQL, else 0.",
+            multiprocess_mode="livemin",
+            registry=r,
+        )
+        # Input data quality.
+        self.feature_missing = Counter(
+            "feature_missing_values_total",
+            "Missing values per feature in scored rows (rate: divide by sum(predictions_total)).",
+            ["feature"],
+            registry=r,
+        )
+        self.unseen_categories = Counter(
+            "feature_unseen_categories_total",
+            "Categorical values not seen in training, per feature.",
+            ["feature"],
+            registry=r,
+        )
+
+    def add_collector(self, collector: Collector) -> None:
+        """Export per-worker state at scrape time (model info, drift window)."""
+        self._collectors.append(collector)
+        if not self.multiprocess:
+            self.registry.register(collector)
+
+    def render(self) -> tuple[bytes, str]:
+        """The exposition text for ``GET /metrics`` and its content type."""
+        if not self.multiprocess:
+            return generate_latest(self.registry), CONTENT_TYPE_LATEST
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        for collector in self._collectors:
+            registry.register(collector)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+def observe_many(histogram: Any, observed: np.ndarray) -> None:
+    """Observe every value of ``observed`` in one pass: one increment per bucket, not per value.
+
+    ``Histogram.observe`` costs a lock and a file write per call in multiprocess mode; a
+    1,000-row batch would pay that 1,000 times. This reaches into the histogram's bucket values
+    (stable private attributes of prometheus_client, pinned by a test against ``observe``).
+    """
+    if observed.size == 0:
+        return
+    bounds = np.asarray(histogram._upper_bounds, dtype=np.float64)
+    counts = np.bincount(np.searchsorted(bounds, observed, side="left"), minlength=len(bounds))
+    for i, count in enumerate(counts[: len(bounds)].tolist()):
+        if count:
+            histogram._buckets[i].inc(count)
+    histogram._sum.inc(float(observed.sum()))
+
+
+def _gauge(name: str, documentation: str, labels: Iterable[str]) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, documentation, labels=list(labels))
+
+
+class DriftCollector(Collector):
+    """Scrape-time drift gauges from a drift monitor (``model``, ``psi``, ``missing_ratio``,
+    ``score_psi``, ``window_rows``)."""
+
+    def __init__(self, monitor: Any) -> None:
+        self.monitor = monitor
+
+    def describe(self) -> Iterable[Metric]:
+        return ()
+
+    def collect(self) -> Iterable[Metric]:
+        m = self.monitor
+        version = m.model.version if m.model is not None else ""
+        psi = _gauge(
+            "feature_drift_psi",
+            "PSI of each feature over the recent window against the training reference "
+            "(< 0.1 stable, 0.1-0.25 moderate, > 0.25 major).",
+            ["feature", "model_version"],
+        )
+        for name, value in m.psi.items():
+            psi.add_metric([name, version], value)
+        missing = _gauge(
+            "feature_missing_ratio",
+            "Share of missing values per feature over the recent window.",
+            ["feature", "model_version"],
+        )
+        for name, value in m.missing_ratio.items():
+            missing.add_metric([name, version], value)
+        score = _gauge(
+            "prediction_drift_psi",
+            "PSI of the predicted scores over the recent window against the holdout scores.",
+            ["model_version"],
+        )
+        if m.score_psi is not None:
+            score.add_metric([version], m.score_psi)
+        window = _gauge(
+            "drift_window_rows", "Rows in the answering worker's drift window.", ["model_version"]
+        )
+        if m.model is not None:
+            window.add_metric([version], float(m.window_rows))
+        return [psi, missing, score, window]
+
+
+class ModelInfoCollector(Collector):
+    """Scrape-time ``model_info`` and the served model's training metrics, from a model manager
+    (``current``, ``current_alias``)."""
+
+    def __init__(self, manager: Any) -> None:
+        self.manager = manager
+
+    def describe(self) -> Iterable[Metric]:
+        return ()
+
+    def collect(self) -> Iterable[Metric]:
+        model = self.manager.current
+        info = _gauge(
+            "model_info",
+            "The served model (value 1): name, version, alias, type.",
+            ["name", "version", "alias", "model_type"],
+        )
+        training = _gauge(
+            "model_training_metric",
+            "Training/evaluation metrics of the served model, from its manifest.",
+            ["name", "version", "metric"],
+        )
+        threshold = _gauge(
+            "model_threshold", "Decision threshold of the served model.", ["name", "version"]
+        )
+        loaded = _gauge(
+            "model_loaded_timestamp_seconds",
+            "When the answering worker loaded the served model.",
+            ["name", "version"],
+        )
+        if model is not None:
+            labels = [model.name, model.version]
+            info.add_metric(
+                [*labels, self.manager.current_alias or "", model.manifest.model_type], 1.0
+            )
+            for metric, value in flatten_metrics(model.manifest.metrics).items():
+                training.add_metric([*labels, metric], value)
+            threshold.add_metric(labels, model.threshold)
+            loaded.add_metric(labels, model.loaded_at.timestamp())
+        return [info, training, threshold, loaded]
+
+
+def flatten_metrics(metrics: dict[str, Any], prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of a nested metrics dict, keyed ``outer_inner`` (booleans excluded)."""
+    out: dict[str, float] = {}
+    for key, value in metrics.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out.update(flatten_metrics(value, f"{name}_"))
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[name] = float(value)
+    return out

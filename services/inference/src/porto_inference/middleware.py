@@ -1,0 +1,108 @@
+"""Per-request bookkeeping as plain ASGI middleware: request id, latency, HTTP and inference
+counters, page views, and the one JSON log line per request.
+
+Plain ASGI (not Starlette's BaseHTTPMiddleware) because this runs on every request: it adds a
+few microseconds, not a task and a stream copy.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from porto_inference.metrics import Metrics
+
+log = logging.getLogger("porto_inference.access")
+
+#: Endpoints whose requests count in the first seed's inference_* metrics.
+INFERENCE_ENDPOINTS = frozenset({"/predict", "/predict/batch", "/feedback"})
+#: Human-facing pages counted in page_views_total.
+PAGES = frozenset({"/docs", "/redoc", "/"})
+#: Routes FastAPI adds without marking the scope (the handler label is their path).
+_STATIC = frozenset({*PAGES, "/openapi.json", "/docs/oauth2-redirect"})
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
+
+
+class RequestMiddleware:
+    """Times every request and records what it did."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics, log_requests: bool = True) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.log_requests = log_requests
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        request_id = None
+        for key, value in scope["headers"]:
+            if key == b"x-request-id":
+                text = value.decode("latin-1")
+                if _REQUEST_ID.match(text):
+                    request_id = text
+                break
+        if request_id is None:
+            request_id = secrets.token_hex(8)
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        status = 500
+        header = (b"x-request-id", request_id.encode())
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self._record(scope, state, status, time.perf_counter() - began, request_id)
+
+    def _record(
+        self, scope: Scope, state: dict[str, Any], status: int, seconds: float, request_id: str
+    ) -> None:
+        route = scope.get("route")
+        handler = getattr(route, "path", None)
+        if handler is None:
+            handler = scope["path"] if scope["path"] in _STATIC else "unmatched"
+        status_text = str(status)
+        m = self.metrics
+        m.http_requests.labels(scope["method"], handler, status_text).inc()
+        version = state.get("model_version", "")
+        if handler in INFERENCE_ENDPOINTS:
+            m.inference_requests.labels(handler, version, status_text).inc()
+            m.inference_latency.labels(handler, version).observe(seconds)
+            if status >= 400:
+                m.inference_errors.labels(handler, version, status_text).inc()
+        elif handler in PAGES and status < 400:
+            m.page_views.labels(handler).inc()
+        if self.log_requests:
+            fields: dict[str, Any] = {
+                "request_id": request_id,
+                "method": scope["method"],
+                "path": scope["path"],
+                "route": handler,
+                "status": status,
+                "latency_ms": round(seconds * 1000.0, 3),
+            }
+            if version:
+                fields["model_version"] = version
+            rows = state.get("rows")
+            if rows is not None:
+                fields["rows"] = rows
+            error = state.get("error")
+            if error:
+                fields["error"] = error
+            features = state.get("features")
+            if features is not None:
+                fields["features"] = features
+            log.info("request", extra={"fields": fields})

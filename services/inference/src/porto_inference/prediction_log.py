@@ -1,0 +1,422 @@
+"""The prediction log: every scored row in PostgreSQL's ``prediction_log``, never on the request
+path.
+
+Requests append one entry (one request, any number of rows) to a bounded in-memory queue and move
+on. A background task writes the queue in batches with ``COPY``; a failed write leaves the
+entries in the queue and is retried with exponential back-off, so a PostgreSQL outage costs
+nothing as long as the queue has room — and once it is full, new rows are dropped and counted.
+On shutdown the queue is flushed (bounded by a timeout) before the pool closes.
+
+Feedback labels earlier predictions. Since a prediction may still sit in a queue (this worker's:
+flushed first; another worker's or pod's: unknowable), feedback for a young prediction id that is
+not in the table yet is parked in ``pending_feedback`` and applied when the prediction is
+written. Ids that are not porto ids, or too old to still be queued, are reported unknown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from itertools import repeat
+from typing import Any
+
+import numpy as np
+import orjson
+
+from porto_inference.codec import EncodedBatch, FeatureCodec
+from porto_inference.database import migrate, redact
+from porto_inference.errors import DatabaseUnavailableError
+from porto_inference.ids import id_timestamp, is_uuid
+from porto_inference.metrics import Metrics
+from porto_inference.settings import Settings
+
+log = logging.getLogger("porto_inference.prediction_log")
+
+COLUMNS = (
+    "prediction_id",
+    "created_at",
+    "model_name",
+    "model_version",
+    "endpoint",
+    "request_id",
+    "record_id",
+    "features",
+    "score",
+    "predicted_class",
+    "threshold",
+    "latency_ms",
+)
+
+APPLY_PENDING_SQL = """
+WITH applied AS (
+    DELETE FROM pending_feedback AS f
+    USING prediction_log AS p
+    WHERE p.prediction_id = f.prediction_id
+    RETURNING f.prediction_id, f.label, f.label_time
+)
+UPDATE prediction_log AS p
+SET label = a.label, label_time = a.label_time
+FROM applied AS a
+WHERE p.prediction_id = a.prediction_id
+"""
+
+LABEL_SQL = """
+UPDATE prediction_log AS p
+SET label = f.label, label_time = $3
+FROM unnest($1::uuid[], $2::smallint[]) AS f(prediction_id, label)
+WHERE p.prediction_id = f.prediction_id
+RETURNING p.prediction_id::text
+"""
+
+PARK_SQL = """
+INSERT INTO pending_feedback (prediction_id, label, label_time)
+SELECT * FROM unnest($1::uuid[], $2::smallint[], $3::timestamptz[])
+ON CONFLICT (prediction_id) DO UPDATE SET label = EXCLUDED.label, label_time = EXCLUDED.label_time
+"""
+
+_DB_ERRORS: tuple[type[BaseException], ...] = (OSError, asyncio.TimeoutError, ConnectionError)
+
+
+def _db_errors() -> tuple[type[BaseException], ...]:
+    import asyncpg
+
+    return (*_DB_ERRORS, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+@dataclass(eq=False)
+class LogEntry:
+    """The rows of one request, as the service scored them."""
+
+    created_at: datetime
+    model_name: str
+    model_version: str
+    endpoint: str
+    request_id: str | None
+    prediction_ids: list[str]
+    scores: np.ndarray
+    classes: np.ndarray
+    threshold: float
+    latency_ms: float
+    batch: EncodedBatch
+    codec: FeatureCodec
+    seq: int = 0
+    records: list[tuple[Any, ...]] | None = field(default=None, repr=False)
+
+    @property
+    def rows(self) -> int:
+        """Rows in this entry."""
+        return len(self.prediction_ids)
+
+    def build(self) -> list[tuple[Any, ...]]:
+        """The COPY records (built once, kept for retries)."""
+        if self.records is None:
+            n = self.rows
+            ids = self.batch.ids
+            record_ids = (
+                repeat(None, n) if ids is None else [None if v is None else str(v) for v in ids]
+            )
+            self.records = list(
+                zip(
+                    self.prediction_ids,
+                    repeat(self.created_at, n),
+                    repeat(self.model_name, n),
+                    repeat(self.model_version, n),
+                    repeat(self.endpoint, n),
+                    repeat(self.request_id, n),
+                    record_ids,
+                    features_json(self.batch, self.codec),
+                    self.scores.tolist(),
+                    self.classes.tolist(),
+                    repeat(self.threshold, n),
+                    repeat(self.latency_ms, n),
+                    strict=False,
+                )
+            )
+        return self.records
+
+
+def features_json(batch: EncodedBatch, codec: FeatureCodec) -> list[str]:
+    """One JSON object per row: the features as received (dicts as sent, positional lists keyed
+    by feature name, CSV rows as parsed), without the id column."""
+    raw = batch.raw
+    if raw is None:
+        dicts: list[Any] = codec.records(batch)
+    elif raw and all(type(r) is dict for r in raw):
+        dicts = raw
+    else:
+        names = codec.names
+        dicts = [dict(zip(names, r, strict=False)) if type(r) is list else r for r in raw]
+    n = len(dicts)
+    if n == 0:
+        return []
+    # One dumps call for the whole batch, split at the record boundaries: "},{" occurs exactly
+    # n-1 times unless a string value contains it, in which case each row is dumped alone.
+    blob = orjson.dumps(dicts)
+    parts = blob[2:-2].split(b"},{")
+    if len(parts) != n:
+        return [orjson.dumps(d).decode() for d in dicts]
+    return [f"{{{p.decode()}}}" for p in parts]
+
+
+class PredictionLog:
+    """The queue, its writer task, and feedback."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, url: str | None) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.url = url
+        self.pool: Any = None
+        self.state = "disabled" if url is None else "connecting"
+        self.last_error: str | None = None
+        self._migrated = False
+        self._queue: deque[LogEntry] = deque()
+        self._queued_rows = 0
+        self._seq = 0
+        self._done_seq = 0
+        self._written = 0
+        self._dropped = 0
+        self._wake = asyncio.Event()
+        self._progress = asyncio.Condition()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        self._errors = _db_errors() if url is not None else _DB_ERRORS
+
+    @property
+    def enabled(self) -> bool:
+        """Whether predictions are logged at all."""
+        return self.url is not None
+
+    async def start(self) -> None:
+        """Start the writer task (it connects, migrates, and retries on its own)."""
+        if self.enabled:
+            await self._connect()
+            self._task = asyncio.create_task(self._run(), name="prediction-log-writer")
+
+    # --- the queue -------------------------------------------------------------------------------
+    def submit(self, entry: LogEntry) -> bool:
+        """Queue an entry (O(1)); False, counted as dropped, when the queue is full."""
+        rows = entry.rows
+        if self._queued_rows + rows > self.settings.log_queue_max_rows or self._stopping:
+            reason = "shutdown" if self._stopping else "queue_full"
+            self.metrics.log_dropped.labels(reason).inc(rows)
+            self._dropped += rows
+            return False
+        self._seq += 1
+        entry.seq = self._seq
+        self._queue.append(entry)
+        self._queued_rows += rows
+        self.metrics.log_queue_depth.set(self._queued_rows)
+        if self._queued_rows >= self.settings.log_flush_rows:
+            self._wake.set()
+        return True
+
+    async def flush(self, timeout: float) -> bool:
+        """Wait until every entry queued so far is written; False on timeout."""
+        if not self.enabled:
+            return True
+        target = self._seq
+        if self._done_seq >= target:
+            return True
+        self._wake.set()
+        try:
+            async with self._progress:
+                await asyncio.wait_for(
+                    self._progress.wait_for(lambda: self._done_seq >= target), timeout
+                )
+        except TimeoutError:
+            return False
+        return True
+
+    # --- the writer ------------------------------------------------------------------------------
+    async def _connect(self) -> bool:
+        import asyncpg
+
+        try:
+            if self.pool is None:
+                self.pool = await asyncpg.create_pool(
+                    self.url,
+                    min_size=1,
+                    max_size=self.settings.db_pool_size,
+                    timeout=self.settings.db_connect_timeout_s,
+                    command_timeout=60,
+                )
+            if not self._migrated:
+                async with self.pool.acquire() as conn:
+                    await migrate(conn)
+                self._migrated = True
+        except Exception as exc:  # connection refused, auth, DNS, a bad migration: all retried
+            self._set_down(exc)
+            return False
+        self._set_up()
+        return True
+
+    def _set_up(self) -> None:
+        if self.state != "up":
+            log.info("prediction log connected to %s", redact(self.url or ""))
+        self.state = "up"
+        self.last_error = None
+        self.metrics.log_up.set(1)
+
+    def _set_down(self, exc: BaseException) -> None:
+        message = f"{type(exc).__name__}: {exc}".strip()
+        if self.state != "down" or message != self.last_error:
+            log.warning("prediction log cannot reach the database: %s", message)
+        self.state = "down"
+        self.last_error = message
+        self.metrics.log_up.set(0)
+        self.metrics.log_errors.inc()
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        settings = self.settings
+        while True:
+            if not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), settings.log_flush_interval_s)
+                self._wake.clear()
+            if self.pool is None or not self._migrated:
+                ok = await self._connect()
+            else:
+                ok = await self._drain()
+            if self._stopping and (not self._queue or not ok):
+                return
+            if ok:
+                backoff = 0.1
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wait_stop(), backoff)
+            backoff = min(backoff * 2, settings.log_retry_max_s)
+
+    async def _wait_stop(self) -> None:
+        while not self._stopping:
+            await asyncio.sleep(0.05)
+
+    async def _drain(self) -> bool:
+        """Write everything queued, chunk by chunk; False at the first failure."""
+        while self._queue:
+            chunk: list[LogEntry] = []
+            rows = 0
+            for entry in self._queue:
+                chunk.append(entry)
+                rows += entry.rows
+                if rows >= self.settings.log_flush_rows:
+                    break
+            records: list[tuple[Any, ...]] = []
+            for entry in chunk:
+                records.extend(entry.build())
+            began = time.perf_counter()
+            try:
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await conn.copy_records_to_table(
+                        "prediction_log", records=records, columns=COLUMNS
+                    )
+                    await conn.execute(APPLY_PENDING_SQL)
+            except self._errors as exc:
+                self._set_down(exc)
+                return False
+            self.metrics.log_flush_seconds.observe(time.perf_counter() - began)
+            for _ in chunk:
+                self._queue.popleft()
+            self._queued_rows -= rows
+            self._written += rows
+            self._done_seq = chunk[-1].seq
+            self.metrics.log_written.inc(rows)
+            self.metrics.log_queue_depth.set(self._queued_rows)
+            self._set_up()
+            async with self._progress:
+                self._progress.notify_all()
+        return True
+
+    async def stop(self) -> None:
+        """Flush what is queued (bounded by the shutdown timeout), then close the pool."""
+        if not self.enabled:
+            return
+        self._stopping = True
+        self._wake.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(
+                    asyncio.shield(self._task), self.settings.shutdown_flush_timeout_s
+                )
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+                with contextlib.suppress(BaseException):
+                    await self._task
+        if self._queued_rows:
+            log.error("prediction log: %d rows not written at shutdown", self._queued_rows)
+            self.metrics.log_dropped.labels("shutdown").inc(self._queued_rows)
+            self._dropped += self._queued_rows
+            self._queue.clear()
+            self._queued_rows = 0
+            self.metrics.log_queue_depth.set(0)
+        if self.pool is not None:
+            try:
+                await asyncio.wait_for(self.pool.close(), 5)
+            except Exception:  # a hung or broken connection: drop them all
+                self.pool.terminate()
+            self.pool = None
+
+    # --- feedback --------------------------------------------------------------------------------
+    async def record_feedback(self, labels: dict[str, int]) -> dict[str, Any]:
+        """Label earlier predictions. Return ``applied`` (count), ``pending`` and ``unknown``
+        (ids). DatabaseUnavailableError if PostgreSQL cannot be reached."""
+        if not self.enabled:
+            raise DatabaseUnavailableError("the prediction log is off; feedback is not kept")
+        unknown = [pid for pid in labels if not is_uuid(pid)]
+        valid = {str(uuid.UUID(pid)): label for pid, label in labels.items() if is_uuid(pid)}
+        await self.flush(self.settings.feedback_flush_timeout_s)
+        if self.pool is None and not await self._connect():
+            raise DatabaseUnavailableError(
+                f"the prediction log database is down: {self.last_error}"
+            )
+        now = datetime.now(UTC)
+        ids = list(valid)
+        pending: list[str] = []
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                found_rows = await conn.fetch(LABEL_SQL, ids, list(valid.values()), now)
+                found = {str(r[0]) for r in found_rows}
+                horizon = self.settings.feedback_pending_s
+                for pid in ids:
+                    if pid in found:
+                        continue
+                    ts = id_timestamp(pid)
+                    age = now.timestamp() - ts if ts is not None else None
+                    if age is not None and -300 <= age <= horizon:
+                        pending.append(pid)
+                    else:
+                        unknown.append(pid)
+                if pending:
+                    await conn.execute(
+                        PARK_SQL, pending, [valid[p] for p in pending], [now] * len(pending)
+                    )
+                    await conn.execute(APPLY_PENDING_SQL)
+        except self._errors as exc:
+            self._set_down(exc)
+            raise DatabaseUnavailableError(
+                f"the prediction log database is down: {self.last_error}"
+            ) from exc
+        self._set_up()
+        applied = len(found)
+        self.metrics.feedback.labels("applied").inc(applied)
+        if pending:
+            self.metrics.feedback.labels("pending").inc(len(pending))
+        if unknown:
+            self.metrics.feedback.labels("unknown").inc(len(unknown))
+        return {"applied": applied, "pending": pending, "unknown": unknown}
+
+    def status(self) -> dict[str, Any]:
+        """What /ready reports about the database."""
+        return {
+            "state": self.state,
+            "error": self.last_error,
+            "queued_rows": self._queued_rows,
+            "written_rows": self._written,
+            "dropped_rows": self._dropped,
+        }

@@ -1,0 +1,135 @@
+"""Live model quality from feedback: F1, precision, recall and ROC-AUC per model version.
+
+The numbers come from the prediction log (labelled rows in a rolling window), so they are the
+same whichever worker computes them: every worker recomputes them now and then and sets gauges in
+``mostrecent`` multiprocess mode, so a scrape shows one value per version, never a sum over
+workers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from porto_inference.metrics import Metrics
+from porto_inference.prediction_log import PredictionLog
+from porto_inference.settings import Settings
+
+log = logging.getLogger("porto_inference.quality")
+
+WINDOW_SQL = """
+SELECT model_version, score, predicted_class, label
+FROM (
+    SELECT model_version, score, predicted_class, label,
+           row_number() OVER (PARTITION BY model_version ORDER BY label_time DESC) AS recency
+    FROM prediction_log
+    WHERE model_name = $1
+      AND label IS NOT NULL
+      AND label_time >= now() - make_interval(secs => $2)
+) AS recent
+WHERE recency <= $3
+"""
+
+PRUNE_PENDING_SQL = """
+DELETE FROM pending_feedback WHERE received_at < now() - make_interval(secs => $1)
+"""
+
+
+@dataclass
+class Quality:
+    """Classification quality of one version over the window."""
+
+    samples: int
+    f1: float
+    precision: float
+    recall: float
+    roc_auc: float | None
+
+
+def quality(scores: np.ndarray, predicted: np.ndarray, labels: np.ndarray) -> Quality:
+    """Quality of predictions against labels (ROC-AUC needs both classes, else None)."""
+    tp = int(((predicted == 1) & (labels == 1)).sum())
+    fp = int(((predicted == 1) & (labels == 0)).sum())
+    fn = int(((predicted == 0) & (labels == 1)).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    auc = None
+    if 0 < labels.sum() < len(labels):
+        from sklearn.metrics import roc_auc_score
+
+        auc = float(roc_auc_score(labels, scores))
+    return Quality(len(labels), f1, precision, recall, auc)
+
+
+class QualityMonitor:
+    """Recomputes the live quality gauges from the prediction log."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, prediction_log: PredictionLog):
+        self.settings = settings
+        self.metrics = metrics
+        self.prediction_log = prediction_log
+        self.latest: dict[str, Quality] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the periodic task (nothing to do without a prediction log)."""
+        if self.prediction_log.enabled:
+            self._task = asyncio.create_task(self._run(), name="quality-monitor")
+
+    async def stop(self) -> None:
+        """Stop the periodic task."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _run(self) -> None:
+        interval = self.settings.quality_interval_s
+        while True:
+            # Jitter spreads the workers' queries instead of firing them all at once.
+            await asyncio.sleep(interval * random.uniform(0.8, 1.2))
+            if self.prediction_log.state != "up":
+                continue
+            try:
+                await self.refresh()
+            except Exception as exc:
+                log.warning("live quality not refreshed: %s", exc)
+
+    async def refresh(self) -> dict[str, Quality]:
+        """Query the window, set the gauges, prune stale parked feedback; return the numbers."""
+        pool: Any = self.prediction_log.pool
+        if pool is None:
+            return {}
+        async with pool.acquire() as conn:
+            rows = await conn.fetch(
+                WINDOW_SQL,
+                self.settings.model_name,
+                float(self.settings.quality_window_s),
+                self.settings.quality_window_rows,
+            )
+            await conn.execute(PRUNE_PENDING_SQL, float(self.settings.feedback_pending_s))
+        by_version: dict[str, list[tuple[float, int, int]]] = {}
+        for r in rows:
+            by_version.setdefault(str(r["model_version"]), []).append(
+                (float(r["score"]), int(r["predicted_class"]), int(r["label"]))
+            )
+        result: dict[str, Quality] = {}
+        for version, items in by_version.items():
+            arr = np.asarray(items, dtype=np.float64)
+            q = quality(arr[:, 0], arr[:, 1].astype(int), arr[:, 2].astype(int))
+            result[version] = q
+            self.metrics.model_f1.labels(version).set(q.f1)
+            self.metrics.model_precision.labels(version).set(q.precision)
+            self.metrics.model_recall.labels(version).set(q.recall)
+            self.metrics.model_feedback_samples.labels(version).set(q.samples)
+            if q.roc_auc is not None:
+                self.metrics.model_roc_auc.labels(version).set(q.roc_auc)
+        self.latest = result
+        return result

@@ -1,0 +1,40 @@
+"""GET /health (liveness), GET /ready (readiness) and GET /metrics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from porto_inference.deps import ServiceDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", summary="Liveness")
+async def get_health() -> dict[str, Any]:
+    """The process answers. Nothing else is checked: a restart would not fix a database."""
+    return {"status": "ok"}
+
+
+@router.get(
+    "/ready",
+    summary="Readiness",
+    responses={503: {"description": "No model loaded yet"}},
+)
+async def get_ready(service: ServiceDep) -> Response:
+    """200 once a model is loaded, else 503. Also reports the served version, the last model
+    load error and the prediction log database's state (which does not gate readiness)."""
+    ready, detail = service.readiness()
+    return Response(
+        orjson.dumps(detail), status_code=200 if ready else 503, media_type="application/json"
+    )
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def get_metrics(request: Request) -> Response:
+    """Prometheus exposition text, merged over every gunicorn worker."""
+    body, content_type = request.app.state.metrics.render()
+    return Response(body, media_type=content_type)

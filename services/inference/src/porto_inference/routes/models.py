@@ -1,0 +1,62 @@
+"""GET /models, GET /models/{version}, GET /models/{version}/artifacts/{file}, POST
+/models/reload."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from porto_inference.deps import ApiKeyDep, ServiceDep
+from porto_inference.schemas import ERRORS
+
+router = APIRouter(tags=["models"])
+
+VersionPath = Annotated[
+    str, Path(description="A version id or an alias such as `champion`.", max_length=128)
+]
+
+
+@router.get("/models", summary="Versions of the served model name", responses=ERRORS)
+async def list_models(service: ServiceDep) -> dict[str, Any]:
+    """Every version with its metrics and aliases, and the version this worker serves."""
+    return await service.list_models()
+
+
+@router.post(
+    "/models/reload",
+    summary="Re-read the alias now",
+    dependencies=[ApiKeyDep],
+    responses=ERRORS,
+)
+async def reload_models(service: ServiceDep) -> dict[str, Any]:
+    """Check the alias at once (instead of at the next poll) and retry versions that failed;
+    answers what this worker serves afterwards and any load error."""
+    return await service.reload()
+
+
+@router.get("/models/{version}", summary="Manifest of a version", responses=ERRORS)
+async def get_model(version: VersionPath, service: ServiceDep) -> dict[str, Any]:
+    """The bundle manifest: feature schema, metrics, threshold, files and their checksums."""
+    return await service.manifest(version)
+
+
+@router.get(
+    "/models/{version}/artifacts/{file:path}",
+    summary="A plot or JSON file of a version",
+    response_class=Response,
+    responses={200: {"content": {"image/png": {}, "application/json": {}}}, **ERRORS},
+)
+async def get_artifact(
+    version: VersionPath, file: str, request: Request, service: ServiceDep
+) -> Response:
+    """A bundle file, verified against the manifest's sha256, so the UI needs no bucket
+    credentials. Versions are immutable, so files addressed by version are cached for good."""
+    artifact = await service.artifact(version, file)
+    etag = f'"{artifact.sha256}"'
+    cache = "public, max-age=31536000, immutable" if artifact.immutable else "no-cache"
+    headers = {"ETag": etag, "Cache-Control": cache}
+    if request.headers.get("if-none-match") == etag:
+        return Response(status_code=304, headers=headers)
+    return Response(artifact.content, media_type=artifact.media_type, headers=headers)

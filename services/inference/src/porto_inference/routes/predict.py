@@ -1,0 +1,123 @@
+"""POST /predict and POST /predict/batch."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from starlette.datastructures import UploadFile
+from starlette.responses import Response
+
+from porto_inference.deps import ApiKeyDep, ServiceDep, SettingsDep
+from porto_inference.errors import BadRequestError, UnsupportedMediaTypeError
+from porto_inference.routes.body import read_body
+from porto_inference.schemas import (
+    ERRORS,
+    GENERIC_RECORD,
+    BatchResponse,
+    PredictResponse,
+    batch_body,
+    predict_body,
+)
+from porto_inference.service import media_type
+
+router = APIRouter(tags=["predict"], dependencies=[ApiKeyDep])
+
+ModelVersion = Annotated[
+    str | None,
+    Query(
+        description="Score with this version or alias instead of the served model.",
+        max_length=128,
+    ),
+]
+
+
+def _json(data: object, status: int = 200) -> Response:
+    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+
+
+@router.post(
+    "/predict",
+    summary="Score one record",
+    response_model=None,
+    responses={200: {"model": PredictResponse}, **ERRORS},
+    openapi_extra={"requestBody": predict_body(GENERIC_RECORD)},
+)
+async def predict_record(
+    request: Request, service: ServiceDep, settings: SettingsDep, model_version: ModelVersion = None
+) -> Response:
+    """Score one record given as named features, wrapped as ``{"id", "features"}``, or as a
+    positional array in the model's feature order. The answer carries the probability, the class
+    at the model's threshold, the model version and a prediction id for /feedback."""
+    kind = media_type(request.headers.get("content-type"))
+    if kind not in ("application/json", ""):
+        raise UnsupportedMediaTypeError(f"cannot read {kind}: send application/json")
+    body = await read_body(request, settings.max_body_bytes)
+    state = request.state
+    result = await service.predict_one(
+        body,
+        model_version=model_version,
+        request_id=state.request_id,
+        context=request.scope["state"],
+    )
+    state.rows = 1
+    if settings.log_features:
+        state.features = body.decode(errors="replace")
+    return _json(result)
+
+
+@router.post(
+    "/predict/batch",
+    summary="Score a batch (JSON list or CSV)",
+    response_model=None,
+    responses={200: {"model": BatchResponse}, **ERRORS},
+    openapi_extra={"requestBody": batch_body(GENERIC_RECORD)},
+)
+async def predict_batch(
+    request: Request, service: ServiceDep, settings: SettingsDep, model_version: ModelVersion = None
+) -> Response:
+    """Score a JSON list of records (any of /predict's shapes) or a CSV body or upload with a
+    header row. Results keep the input order; errors name the row index and the column."""
+    content_type = request.headers.get("content-type")
+    if media_type(content_type) == "multipart/form-data":
+        body, content_type = await _upload(request, settings.max_body_bytes)
+    else:
+        body = await read_body(request, settings.max_body_bytes)
+    state = request.state
+    result = await service.predict_batch(
+        body,
+        content_type,
+        model_version=model_version,
+        request_id=state.request_id,
+        context=request.scope["state"],
+    )
+    state.rows = result["count"]
+    return _json(result)
+
+
+async def _upload(request: Request, limit: int) -> tuple[bytes, str]:
+    """The first uploaded file of a multipart form, and its content type by name or header."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        from porto_inference.errors import PayloadTooLargeError
+
+        raise PayloadTooLargeError(f"the body has {declared} bytes: the limit is {limit}")
+    try:
+        form = await request.form(max_files=1, max_fields=10)
+    except Exception as exc:  # starlette raises several types for broken multipart bodies
+        raise BadRequestError(f"malformed multipart body: {exc}") from exc
+    try:
+        upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
+        if upload is None:
+            raise BadRequestError("the multipart body holds no file: upload the CSV as `file`")
+        content = await upload.read()
+        name = (upload.filename or "").lower()
+        declared_type = media_type(upload.content_type)
+    finally:
+        await form.close()
+    if name.endswith(".json") or declared_type == "application/json":
+        return content, "application/json"
+    if name.endswith(".csv") or declared_type in ("text/csv", "application/csv", ""):
+        return content, "text/csv"
+    raise UnsupportedMediaTypeError(f"cannot read an upload of type {declared_type}: send CSV")

@@ -1,0 +1,228 @@
+"""Response models and request-body descriptions for the OpenAPI document (/docs).
+
+Request bodies are parsed by the service straight from bytes (orjson → numpy), not by pydantic,
+so their schemas are declared here by hand, with examples; the app replaces the examples with a
+typical record of the model it actually serves.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+#: Shown until a model is loaded; replaced by a typical record of the served model's schema.
+GENERIC_RECORD: dict[str, Any] = {"feature_a": 2, "feature_b_cat": 1, "feature_c": 0.71}
+
+
+class PredictResponse(BaseModel):
+    """One scored record."""
+
+    prediction_id: str = Field(description="UUIDv7; send it back to /feedback with the label.")
+    probability: float = Field(description="P(class 1).")
+    class_: int = Field(alias="class", description="1 if probability >= threshold, else 0.")
+    threshold: float
+    model_name: str
+    model_version: str
+    id: Any | None = Field(default=None, description="The record's id column, echoed back.")
+
+
+class BatchRow(BaseModel):
+    """One scored row of a batch, in input order."""
+
+    row: int
+    prediction_id: str
+    probability: float
+    class_: int = Field(alias="class")
+    id: Any | None = None
+
+
+class BatchResponse(BaseModel):
+    """A scored batch."""
+
+    model_name: str
+    model_version: str
+    threshold: float
+    count: int
+    predictions: list[BatchRow]
+
+
+class FeedbackResponse(BaseModel):
+    """What happened to each label."""
+
+    received: int
+    applied: int = Field(description="Labels written to their predictions.")
+    pending: list[str] = Field(
+        description="Young ids not logged yet (still queued somewhere); applied on arrival."
+    )
+    unknown: list[str] = Field(description="Ids that are not (or no longer can be) predictions.")
+
+
+class ErrorDetail(BaseModel):
+    """One problem with the request."""
+
+    row: int | None = None
+    field: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The error object."""
+
+    type: str
+    message: str
+    details: list[ErrorDetail] | None = None
+
+
+class ErrorResponse(BaseModel):
+    """Every error answer has this shape."""
+
+    error: ErrorBody
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorResponse, "description": text}
+    for code, text in {
+        400: "Malformed body",
+        401: "Missing or wrong API key",
+        404: "Unknown model version or alias",
+        413: "Too many rows or bytes",
+        415: "Unsupported content type",
+        422: "Records that do not match the model's feature schema",
+        503: "No model loaded yet",
+    }.items()
+}
+
+
+def record_schema() -> dict[str, Any]:
+    """JSON schema of one record: named features, wrapped, or positional."""
+    return {
+        "oneOf": [
+            {
+                "type": "object",
+                "title": "Named features",
+                "description": "Feature name → value; may also carry the dataset's id column.",
+                "additionalProperties": True,
+            },
+            {
+                "type": "object",
+                "title": "Wrapped",
+                "required": ["features"],
+                "properties": {
+                    "id": {"description": "Echoed back; not a feature."},
+                    "features": {
+                        "oneOf": [
+                            {"type": "object", "additionalProperties": True},
+                            {
+                                "type": "array",
+                                "description": "Values in the model's feature order.",
+                                "items": {},
+                            },
+                        ]
+                    },
+                },
+            },
+        ]
+    }
+
+
+def predict_body(record: dict[str, Any]) -> dict[str, Any]:
+    """The requestBody of POST /predict with examples for ``record``."""
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": record_schema(),
+                "examples": {
+                    "named": {"summary": "Named features", "value": record},
+                    "wrapped": {
+                        "summary": "Wrapped, with an id (as the first seed's UI sends)",
+                        "value": {"id": 7, "features": record},
+                    },
+                    "positional": {
+                        "summary": "Positional, in model feature order (as the second seed's "
+                        "curl example sends)",
+                        "value": {"features": list(record.values())},
+                    },
+                },
+            }
+        },
+    }
+
+
+def batch_body(record: dict[str, Any]) -> dict[str, Any]:
+    """The requestBody of POST /predict/batch with examples for ``record``."""
+    header = ",".join(["id", *record])
+    line = ",".join(["7", *(str(v) for v in record.values())])
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        {"type": "array", "items": record_schema()},
+                        {
+                            "type": "object",
+                            "required": ["records"],
+                            "properties": {"records": {"type": "array", "items": {}}},
+                        },
+                    ]
+                },
+                "examples": {
+                    "records": {
+                        "summary": "A list of records",
+                        "value": [{"id": 7, **record}, {"id": 9, **record}],
+                    },
+                },
+            },
+            "text/csv": {
+                "schema": {"type": "string"},
+                "examples": {
+                    "csv": {"summary": "CSV with a header", "value": f"{header}\n{line}\n"}
+                },
+            },
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                    "required": ["file"],
+                }
+            },
+        },
+    }
+
+
+def feedback_body() -> dict[str, Any]:
+    """The requestBody of POST /feedback."""
+    item = {
+        "type": "object",
+        "required": ["prediction_id", "label"],
+        "properties": {
+            "prediction_id": {"type": "string"},
+            "label": {"type": "integer", "enum": [0, 1]},
+        },
+        "additionalProperties": False,
+    }
+    example = {"prediction_id": "0192f3c4-6a5e-7c1d-8e2f-3a4b5c6d7e8f", "label": 1}
+    return {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "oneOf": [
+                        item,
+                        {"type": "array", "items": item},
+                        {
+                            "type": "object",
+                            "required": ["feedback"],
+                            "properties": {"feedback": {"type": "array", "items": item}},
+                        },
+                    ]
+                },
+                "examples": {
+                    "one": {"summary": "One label", "value": example},
+                    "many": {"summary": "Several labels", "value": [example, example]},
+                },
+            }
+        },
+    }

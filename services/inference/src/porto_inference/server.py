@@ -1,0 +1,276 @@
+"""Running the API: gunicorn with uvicorn workers, in this process or as a child process.
+
+:func:`serve` is what ``porto-inference serve`` runs. Before gunicorn forks any worker it
+prepares a fresh, empty ``PROMETHEUS_MULTIPROC_DIR`` and, in local mode, starts the embedded
+PostgreSQL (owned by the gunicorn master, so it outlives worker restarts and stops with the
+server); gunicorn's ``child_exit`` hook marks dead workers for the metrics.
+
+:func:`run_server` starts ``porto-inference serve`` as a child process and stops it cleanly (a
+graceful SIGTERM: requests finish, the prediction log is flushed) on Ctrl-C or SIGTERM. That is
+the function ``make demo`` calls; :func:`start_server` is the non-blocking variant for tests and
+benchmarks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import logging
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+from pydantic import SecretStr
+from uvicorn_worker import UvicornWorker
+
+from porto_inference.settings import Settings
+
+log = logging.getLogger("porto_inference.server")
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class PortoWorker(UvicornWorker):  # type: ignore[misc]
+    """uvicorn's gunicorn worker (from the ``uvicorn-worker`` package) with the access log off:
+    the request middleware writes one structured line per request instead."""
+
+    CONFIG_KWARGS: dict[str, Any] = {  # noqa: RUF012 - the base class declares it this way
+        "loop": "auto",
+        "http": "auto",
+        "access_log": False,
+        "server_header": False,
+    }
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """gunicorn hook: a worker exited, so its live gauges must stop counting."""
+    from porto_inference.metrics import mark_process_dead
+
+    mark_process_dead(worker.pid)
+
+
+def gunicorn_options(settings: Settings) -> dict[str, Any]:
+    """gunicorn settings for ``settings``."""
+    from porto_inference.logs import JsonFormatter
+
+    return {
+        "bind": f"{settings.host}:{settings.port}",
+        "workers": settings.workers,
+        "worker_class": f"{PortoWorker.__module__}.{PortoWorker.__qualname__}",
+        "timeout": settings.timeout_s,
+        "graceful_timeout": settings.graceful_timeout_s,
+        "keepalive": settings.keepalive_s,
+        "accesslog": None,
+        "loglevel": settings.log_level.lower(),
+        "proc_name": "porto-inference",
+        "child_exit": child_exit,
+        "logconfig_dict": {
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"json": {"()": JsonFormatter}},
+            "handlers": {
+                "stdout": {
+                    "class": "logging.StreamHandler",
+                    "formatter": "json",
+                    "stream": "ext://sys.stdout",
+                }
+            },
+            "loggers": {
+                "gunicorn.error": {
+                    "handlers": ["stdout"],
+                    "level": settings.log_level,
+                    "propagate": False,
+                },
+                "gunicorn.access": {"handlers": [], "propagate": False},
+            },
+            "root": {"handlers": ["stdout"], "level": settings.log_level},
+        },
+    }
+
+
+class GunicornApplication(BaseApplication):  # type: ignore[misc]
+    """gunicorn driven from Python with a ready Settings object (workers inherit it by fork)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in gunicorn_options(self.settings).items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        # Runs in each worker after the fork: the app (and prometheus_client) is created there.
+        from porto_inference.app import create_app
+
+        return create_app(self.settings)
+
+
+def serve(settings: Settings) -> None:
+    """Run gunicorn in this process until it is stopped (SIGTERM: graceful, SIGINT: fast)."""
+    from porto_inference.metrics import prepare_multiprocess_dir
+
+    metrics_dir = prepare_multiprocess_dir(settings.metrics_dir)
+    os.environ[MULTIPROC_ENV] = str(metrics_dir)
+    worker_settings = settings
+    if settings.prediction_log and settings.database_url is None:
+        from porto_inference.database import migrate_url, start_embedded
+
+        url = start_embedded(settings)
+        worker_settings = settings.model_copy(update={"database_url": SecretStr(url)})
+        # Workers migrate too (under a lock); doing it first here means they find it done.
+        with contextlib.suppress(Exception):
+            asyncio.run(migrate_url(url))
+    try:
+        GunicornApplication(worker_settings).run()
+    finally:
+        if settings.metrics_dir is None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+# --- as a child process ----------------------------------------------------------------------
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Linux: SIGTERM the server if the process that started it dies (no orphaned servers)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class ServerProcess:
+    """A ``porto-inference serve`` child process."""
+
+    def __init__(self, process: subprocess.Popen[bytes], host: str, port: int) -> None:
+        self.process = process
+        self.host = host
+        self.port = port
+
+    @property
+    def url(self) -> str:
+        """Base URL of the API."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def wait_ready(self, timeout: float = 60.0, path: str = "/ready") -> None:
+        """Block until ``path`` answers 200; RuntimeError if the server exits, TimeoutError."""
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with code {self.process.returncode}")
+            try:
+                with urllib.request.urlopen(self.url + path, timeout=2) as resp:
+                    if resp.status == 200:
+                        return
+            except (urllib.error.URLError, OSError):
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{self.url}{path} not ready after {timeout:.0f}s")
+            time.sleep(0.1)
+
+    def stop(self, timeout: float = 40.0) -> int:
+        """Graceful stop (SIGTERM); SIGKILL after ``timeout``. Return the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
+
+
+def server_command(host: str, port: int, workers: int | None) -> list[str]:
+    """The argv of ``porto-inference serve`` with this interpreter."""
+    argv = [sys.executable, "-m", "porto_inference", "serve", "--host", host, "--port", str(port)]
+    if workers is not None:
+        argv += ["--workers", str(workers)]
+    return argv
+
+
+def start_server(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int | None = None,
+    env: Mapping[str, str] | None = None,
+    log_file: Path | None = None,
+    cwd: Path | None = None,
+) -> ServerProcess:
+    """Start ``porto-inference serve`` in its own session (the terminal's Ctrl-C goes to the
+    caller, which decides how to stop it); ``env`` adds to this process's environment."""
+    full_env = {**os.environ, **(env or {})}
+    out: Any = None
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        out = log_file.open("ab")
+    try:
+        process = subprocess.Popen(
+            server_command(host, port, workers),
+            env=full_env,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT if out is not None else None,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
+    finally:
+        if out is not None:
+            out.close()
+    return ServerProcess(process, host, port)
+
+
+@contextlib.contextmanager
+def _forward_signals(server: ServerProcess) -> Iterator[None]:
+    def forward(signum: int, frame: FrameType | None) -> None:
+        if server.process.poll() is None:
+            server.process.send_signal(signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_server(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    workers: int | None = None,
+    env: Mapping[str, str] | None = None,
+    ready_timeout: float = 120.0,
+    on_ready: Any = None,
+) -> int:
+    """Run the API as a child process until it exits, Ctrl-C or SIGTERM; return its exit code.
+
+    Ctrl-C and SIGTERM stop it gracefully (in-flight requests finish, the prediction log is
+    flushed). ``on_ready(url)`` is called once ``/ready`` answers (or immediately with the URL
+    if it does not within ``ready_timeout``: the server keeps running, e.g. to train first).
+    """
+    server = start_server(host=host, port=port, workers=workers, env=env)
+    with _forward_signals(server):
+        try:
+            if on_ready is not None:
+                with contextlib.suppress(TimeoutError):
+                    server.wait_ready(ready_timeout)
+                on_ready(server.url)
+            return server.process.wait()
+        except KeyboardInterrupt:
+            return server.stop()
+        finally:
+            if server.process.poll() is None:
+                server.stop()

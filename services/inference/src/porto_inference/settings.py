@@ -1,0 +1,267 @@
+"""The inference service's one settings object, read from environment variables.
+
+Every variable carries the ``PORTO_INFERENCE_`` prefix; a few also answer to the names the rest of
+porto (and common tooling) already uses: ``PORTO_HOME``, ``DATABASE_URL`` and ``PORTO_S3_*``.
+The Helm chart sets exactly these variables; local mode needs none of them.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from porto.errors import ConfigError
+from porto.store import S3Options
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "PORTO_INFERENCE_"
+
+#: Values that are obviously copied from an example; refused outside local mode.
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "change_me", "secret", "password", "porto", "minioadmin", "admin"}
+)
+
+
+def default_workers() -> int:
+    """One worker per usable CPU: inference is CPU-bound, so more only adds context switches."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _env(name: str) -> AliasChoices:
+    """Accept ``PORTO_INFERENCE_<NAME>`` (the canonical spelling) or the given shared names."""
+    return AliasChoices(f"{ENV_PREFIX}{name}".upper(), name.upper())
+
+
+class Settings(BaseSettings):
+    """Configuration of one inference deployment (all workers of all pods share it)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True, frozen=True
+    )
+
+    # --- where things live ---------------------------------------------------------------------
+    environment: Literal["local", "production"] = Field(
+        default="local",
+        description="'local' allows the embedded database and placeholder secrets; 'production' "
+        "refuses placeholder secrets.",
+    )
+    home: Path = Field(
+        default=Path(".porto"),
+        validation_alias=AliasChoices("PORTO_INFERENCE_HOME", "PORTO_HOME"),
+        description="Local state directory (artifacts, embedded database). Also PORTO_HOME.",
+    )
+    store_uri: str | None = Field(
+        default=None,
+        description="Artifact store: file:// directory or s3://bucket/prefix. "
+        "Default: <home>/artifacts, where `porto-train` writes in local mode.",
+    )
+    model_name: str = Field(default="porto", description="Registry name of the model to serve.")
+    model_alias: str = Field(
+        default="champion", description="Alias served by default and watched for promotions."
+    )
+    fallback_alias: str = Field(
+        default="latest", description="Alias served when `model_alias` does not exist (yet)."
+    )
+    poll_interval_s: float = Field(
+        default=10.0, gt=0, description="How often each worker checks the alias for a new version."
+    )
+    model_cache_size: int = Field(
+        default=3, ge=1, description="Versions kept loaded for `model_version=` requests (LRU)."
+    )
+    model_threads: int = Field(
+        default=1,
+        ge=1,
+        description="CatBoost threads per prediction call (workers already use "
+        "every core, so more threads only contend).",
+    )
+    s3_endpoint_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PORTO_INFERENCE_S3_ENDPOINT_URL", "PORTO_S3_ENDPOINT_URL"),
+        description="S3/MinIO endpoint. Also PORTO_S3_ENDPOINT_URL.",
+    )
+    s3_access_key: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PORTO_INFERENCE_S3_ACCESS_KEY", "PORTO_S3_ACCESS_KEY"),
+        description="S3 access key. Also PORTO_S3_ACCESS_KEY.",
+    )
+    s3_secret_key: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PORTO_INFERENCE_S3_SECRET_KEY", "PORTO_S3_SECRET_KEY"),
+        description="S3 secret key. Also PORTO_S3_SECRET_KEY.",
+    )
+    s3_region: str = Field(
+        default="us-east-1",
+        validation_alias=AliasChoices("PORTO_INFERENCE_S3_REGION", "PORTO_S3_REGION"),
+        description="S3 region. Also PORTO_S3_REGION.",
+    )
+
+    # --- HTTP server -----------------------------------------------------------------------------
+    host: str = Field(default="127.0.0.1", description="Address gunicorn binds.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port gunicorn binds.")
+    workers: int = Field(
+        default_factory=default_workers, ge=1, description="gunicorn worker processes."
+    )
+    timeout_s: int = Field(
+        default=60, ge=1, description="gunicorn: a worker silent this long is restarted."
+    )
+    graceful_timeout_s: int = Field(
+        default=30, ge=1, description="gunicorn: time a worker gets to finish on SIGTERM."
+    )
+    keepalive_s: int = Field(default=5, ge=0, description="HTTP keep-alive seconds.")
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="PROMETHEUS_MULTIPROC_DIR for `serve`; emptied at start. Default: a fresh "
+        "temporary directory.",
+    )
+
+    # --- requests --------------------------------------------------------------------------------
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="When set, predict/feedback/reload need `Authorization: Bearer <key>` or "
+        "`X-API-Key: <key>`.",
+    )
+    batch_max_rows: int = Field(
+        default=10_000, ge=1, description="Rows per /predict/batch call; more is answered 413."
+    )
+    max_body_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024, description="Request body limit; more is answered 413."
+    )
+    allow_missing_features: bool = Field(
+        default=False,
+        description="Treat absent features as missing values instead of answering 422.",
+    )
+    micro_batch_max: int = Field(
+        default=64,
+        ge=1,
+        description="Concurrent single-row requests scored in one model call (1 disables).",
+    )
+
+    # --- logging ---------------------------------------------------------------------------------
+    log_level: str = Field(default="INFO", description="Level of the JSON logs on stdout.")
+    log_requests: bool = Field(default=True, description="One JSON log line per request.")
+    log_features: bool = Field(
+        default=False, description="Include feature values in the request log lines."
+    )
+
+    # --- prediction log (PostgreSQL) -------------------------------------------------------------
+    prediction_log: bool = Field(
+        default=True, description="Write every prediction to PostgreSQL (`prediction_log`)."
+    )
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("PORTO_INFERENCE_DATABASE_URL", "DATABASE_URL"),
+        description="postgresql:// URL. Default: an embedded PostgreSQL (pgserver) under "
+        "<home>/pgdata. Also DATABASE_URL.",
+    )
+    db_pool_size: int = Field(default=4, ge=1, description="Connections per worker.")
+    db_connect_timeout_s: float = Field(default=5.0, gt=0, description="Connect timeout.")
+    log_queue_max_rows: int = Field(
+        default=200_000,
+        ge=1,
+        description="Rows the in-memory log queue holds while the database is slow or down; "
+        "beyond it new rows are dropped and counted.",
+    )
+    log_flush_rows: int = Field(default=5_000, ge=1, description="Rows per COPY.")
+    log_flush_interval_s: float = Field(
+        default=0.5, gt=0, description="Longest a row waits in the queue when the DB is up."
+    )
+    log_retry_max_s: float = Field(
+        default=10.0, gt=0, description="Longest back-off between reconnect attempts."
+    )
+    shutdown_flush_timeout_s: float = Field(
+        default=10.0, ge=0, description="Time spent flushing the queue on shutdown."
+    )
+    feedback_flush_timeout_s: float = Field(
+        default=5.0,
+        ge=0,
+        description="Time /feedback waits for this worker's queue to reach the database first.",
+    )
+    feedback_pending_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="Feedback for a not-yet-logged prediction id younger than this is kept and "
+        "applied when the prediction arrives (it may sit in another worker's queue).",
+    )
+
+    # --- monitoring ------------------------------------------------------------------------------
+    quality_interval_s: float = Field(
+        default=30.0, gt=0, description="How often live F1/AUC are recomputed from feedback."
+    )
+    quality_window_s: float = Field(
+        default=86_400.0, gt=0, description="Feedback window (by label time) for live metrics."
+    )
+    quality_window_rows: int = Field(
+        default=10_000, ge=1, description="At most this many recent labels per version."
+    )
+    drift_interval_s: float = Field(
+        default=15.0, gt=0, description="How often drift (PSI) gauges are recomputed."
+    )
+    drift_window_rows: int = Field(
+        default=10_000, ge=100, description="Sliding window of recent rows compared by PSI."
+    )
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.upper()
+        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+            raise ValueError(f"unknown log level {value!r}")
+        return level
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> Settings:
+        if self.environment == "local":
+            return self
+        for what, secret in (("api_key", self.api_key), ("s3_secret_key", self.s3_secret_key)):
+            if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(
+                    f"{ENV_PREFIX}{what.upper()} is a placeholder value; set a real secret "
+                    "(placeholders are only accepted with PORTO_INFERENCE_ENVIRONMENT=local)"
+                )
+        if self.prediction_log and self.database_url is None:
+            raise ValueError(
+                "the embedded database is for local mode only: set DATABASE_URL (or "
+                f"{ENV_PREFIX}DATABASE_URL), or {ENV_PREFIX}PREDICTION_LOG=false"
+            )
+        return self
+
+    @property
+    def resolved_store_uri(self) -> str:
+        """The artifact store URI, defaulting to ``<home>/artifacts``."""
+        return self.store_uri or str(self.home / "artifacts")
+
+    @property
+    def embedded_pgdata(self) -> Path:
+        """Where the embedded PostgreSQL keeps its data in local mode."""
+        return self.home / "pgdata"
+
+    def s3_options(self) -> S3Options:
+        """S3 client options from these settings (unset fields fall back to boto3's lookup)."""
+        return S3Options(
+            endpoint_url=self.s3_endpoint_url,
+            access_key=self.s3_access_key,
+            secret_key=self.s3_secret_key.get_secret_value() if self.s3_secret_key else None,
+            region=self.s3_region,
+            create_bucket=False,
+        )
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Return the settings from the environment, with ``overrides`` applied on top; one
+    ConfigError naming every bad variable instead of pydantic's multi-line report."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: "
+            f"{err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"invalid inference settings: {problems}") from exc
