@@ -116,7 +116,12 @@ def start_embedded(settings: Settings) -> str:
 
     The server outlives nothing: it stops when the last process that started it exits.
     """
-    from pgserver.postgres_server import get_server
+    import warnings
+
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); pgserver copes.
+        warnings.simplefilter("ignore")
+        from pgserver.postgres_server import get_server
 
     pgdata = settings.embedded_pgdata.resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)

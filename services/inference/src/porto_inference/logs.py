@@ -17,7 +17,7 @@ from porto_inference.settings import Settings
 
 _STANDARD = set(
     logging.LogRecord("", 0, "", 0, "", (), None).__dict__.keys()
-    | {"message", "asctime", "taskName", "fields"}
+    | {"message", "asctime", "taskName", "fields", "color_message"}
 )
 
 

@@ -281,7 +281,7 @@ class PredictionLog:
                     await asyncio.wait_for(self._wake.wait(), settings.log_flush_interval_s)
                 self._wake.clear()
             if self.pool is None or not self._migrated:
-                ok = await self._connect()
+                ok = await self._connect() and await self._drain()
             else:
                 ok = await self._drain()
             if self._stopping and (not self._queue or not ok):
@@ -318,6 +318,8 @@ class PredictionLog:
                     )
                     await conn.execute(APPLY_PENDING_SQL)
             except self._errors as exc:
+                if type(exc).__name__ == "UndefinedTableError":
+                    self._migrated = False  # dropped under us: migrate again, then retry
                 self._set_down(exc)
                 return False
             self.metrics.log_flush_seconds.observe(time.perf_counter() - began)

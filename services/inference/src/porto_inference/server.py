@@ -75,6 +75,9 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
         "loglevel": settings.log_level.lower(),
         "proc_name": "porto-inference",
         "child_exit": child_exit,
+        # gunicorn >= 25.1 opens a control socket at a fixed per-user path by default; two
+        # servers on one machine (tests, local + bench) would fight over it, and porto needs none.
+        "control_socket_disable": True,
         "logconfig_dict": {
             "version": 1,
             "disable_existing_loggers": False,
@@ -94,7 +97,8 @@ def gunicorn_options(settings: Settings) -> dict[str, Any]:
                 },
                 "gunicorn.access": {"handlers": [], "propagate": False},
             },
-            "root": {"handlers": ["stdout"], "level": settings.log_level},
+            # Workers configure the root logger themselves (create_app); the master needs none.
+            "root": {"handlers": [], "level": settings.log_level},
         },
     }
 
@@ -108,7 +112,8 @@ class GunicornApplication(BaseApplication):  # type: ignore[misc]
 
     def load_config(self) -> None:
         for key, value in gunicorn_options(self.settings).items():
-            self.cfg.set(key, value)
+            if key in self.cfg.settings:  # options older gunicorn releases lack are skipped
+                self.cfg.set(key, value)
 
     def load(self) -> Any:
         # Runs in each worker after the fork: the app (and prometheus_client) is created there.
