@@ -1,0 +1,377 @@
+"""One training run, stage by stage: load → validate → split → (search) → train → evaluate →
+explain → plots → reference → compare → publish.
+
+Each stage is a plain function in its own module; this one only wires them together, times them
+and assembles the bundle. The store is checked before any work, so an unreachable store or a bad
+credential fails in seconds, and the bundle's manifest is written last, so a failed run leaves no
+version behind.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from porto.bundle import DatasetInfo, Manifest, new_version, version_prefix, write_bundle
+from porto.model_format import MODEL_FILES, dump_model
+from porto.reference import REFERENCE_FILE, compute_reference
+from porto.registry import Registry
+from porto.schema import FeatureSchema, infer_schema, model_frame
+from porto.store import ArtifactStore, S3Options, open_store
+from sklearn.metrics import roc_auc_score
+
+from porto_training.champion import ChampionComparison, compare_with_champion, decide_promotion
+from porto_training.config import TrainingConfig, default_store_uri
+from porto_training.data import Dataset, load_dataset
+from porto_training.evaluate import choose_threshold, classification_metrics
+from porto_training.explain import (
+    feature_importance,
+    mutual_information,
+    sample_positions,
+    shap_importance,
+)
+from porto_training.models import TrainedModel, fit_model
+from porto_training.plots import make_plots
+from porto_training.progress import MetricsServer, Progress, TrainingMetrics
+from porto_training.search import SearchResult, random_search
+from porto_training.split import Split, stratified_split
+from porto_training.validation import ValidationReport, validate_frame
+
+METRICS_FILE = "metrics.json"
+INSIGHT_FILES = {
+    "importance": "insights/feature_importance.json",
+    "shap": "insights/shap.json",
+    "mutual_info": "insights/mutual_info.json",
+    "learning_curve": "insights/learning_curve.json",
+}
+
+
+@dataclass
+class TrainingResult:
+    """What a run produced and where it went."""
+
+    manifest: Manifest
+    store_uri: str
+    champion: bool
+    promotion_reason: str
+    comparison: ChampionComparison
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """The run's metrics (as stored in the manifest and metrics.json)."""
+        return self.manifest.metrics
+
+    @property
+    def bundle_uri(self) -> str:
+        """Where the version's files are."""
+        return f"{self.store_uri}/{version_prefix(self.manifest.name, self.manifest.version)}"
+
+    def summary(self) -> list[str]:
+        """Return a few human-readable lines about the run, for the CLI and the demo."""
+        m = self.metrics
+        man = self.manifest
+        cm = m["confusion_matrix"]
+        lines = [
+            f"trained {man.name} version {man.version} ({man.model_type}, {m['features']} "
+            f"features, {m['iterations']} iterations) in {m['total_seconds']:.1f} s "
+            f"(fit {m['training_seconds']:.1f} s)",
+            f"  data       {man.dataset.source}{' [SYNTHETIC]' if man.dataset.synthetic else ''}: "
+            f"{man.dataset.rows} rows, {m['class_balance']['all']['positive_rate']:.2%} positive; "
+            f"split {m['split']['train']}/{m['split']['validation']}/{m['split']['test']}",
+            f"  test       ROC-AUC {m['roc_auc']:.4f}  gini {m['gini_normalized']:.4f}  "
+            f"PR-AUC {m['pr_auc']:.4f}  log-loss {m['log_loss']:.4f}  Brier {m['brier']:.4f}",
+            f"  threshold  {m['threshold']:.4f} (max F1 on validation): F1 {m['f1']:.4f}  "
+            f"precision {m['precision']:.4f}  recall {m['recall']:.4f}  "
+            f"[tn {cm['tn']} fp {cm['fp']} fn {cm['fn']} tp {cm['tp']}]",
+        ]
+        if "oracle_roc_auc" in m:
+            lines.append(f"  oracle     ROC-AUC {m['oracle_roc_auc']:.4f} (true probabilities)")
+        verdict = "yes" if self.champion else "no"
+        lines.append(f"  champion   {verdict}: {self.promotion_reason}")
+        lines.append(f"  bundle     {self.bundle_uri}")
+        return lines
+
+
+def code_version() -> str:
+    """Return ``git describe`` of the checkout the code runs from, else the package version."""
+    here = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(
+            ["git", "describe", "--tags", "--always", "--dirty"],
+            cwd=here,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=True,
+        )
+        described = out.stdout.strip()
+        if described:
+            return f"git:{described}"
+    except (OSError, subprocess.SubprocessError):
+        pass
+    try:
+        return f"porto-training {metadata.version('porto-training')}"
+    except metadata.PackageNotFoundError:
+        return "porto-training (unknown version)"
+
+
+def open_output_store(config: TrainingConfig, s3_options: S3Options | None = None) -> ArtifactStore:
+    """Return the configured artifact store after checking it can be used (StoreError if not)."""
+    store = open_store(config.output.store or default_store_uri(), s3_options)
+    store.check()
+    return store
+
+
+def run_training(
+    config: TrainingConfig,
+    *,
+    promote: bool = False,
+    metrics_port: int = 0,
+    metrics_addr: str = "0.0.0.0",
+    live: bool | None = None,
+    s3_options: S3Options | None = None,
+) -> TrainingResult:
+    """Run every stage of ``config`` and return the published version.
+
+    ``promote`` makes the new version champion unconditionally; otherwise it becomes champion if
+    there is none or if it beats the champion on this run's test holdout. ``metrics_port`` (0 =
+    off) serves Prometheus gauges of the run's progress while it lasts.
+    """
+    metrics = TrainingMetrics()
+    with MetricsServer(metrics, metrics_port, metrics_addr), Progress(metrics, live=live) as prog:
+        return _run(config, prog, promote=promote, s3_options=s3_options)
+
+
+def _run(
+    config: TrainingConfig,
+    prog: Progress,
+    *,
+    promote: bool,
+    s3_options: S3Options | None,
+) -> TrainingResult:
+    started = time.perf_counter()
+    store = open_output_store(config, s3_options)
+    registry = Registry(store, config.output.name)
+    data_cfg = config.data
+
+    with prog.stage("load", "synthetic data" if data_cfg.path is None else data_cfg.path):
+        dataset = load_dataset(data_cfg, seed=config.seed, s3_options=s3_options)
+    with prog.stage("validate"):
+        report = validate_frame(dataset.frame, data_cfg, dataset.source)
+    frame = dataset.frame
+    y = frame[data_cfg.target].to_numpy().astype("int64")
+
+    with prog.stage("split"):
+        split = stratified_split(
+            y,
+            validation_fraction=config.split.validation_fraction,
+            test_fraction=config.split.test_fraction,
+            seed=config.seed,
+        )
+        schema = infer_schema(
+            frame.iloc[split.train],
+            target=data_cfg.target,
+            id_column=data_cfg.id_column,
+            missing_value=data_cfg.missing_value,
+            rules=data_cfg.columns,
+        )
+        x = model_frame(frame, schema)
+        x_train, x_val, x_test = x.iloc[split.train], x.iloc[split.validation], x.iloc[split.test]
+        y_train, y_val, y_test = y[split.train], y[split.validation], y[split.test]
+        raw_test = frame.iloc[split.test]
+
+    model_type = config.model.type
+    params = config.model.params()
+    search: SearchResult | None = None
+    if config.search.enabled:
+        with prog.stage("search", f"{config.search.iterations} candidates"):
+            search = random_search(
+                model_type,
+                params,
+                config.search.space(model_type),
+                schema,
+                x_train,
+                y_train,
+                folds=config.search.folds,
+                candidates=config.search.iterations,
+                seed=config.seed,
+                imbalance=config.model.imbalance,
+                progress=prog,
+            )
+            params = search.best_params
+            prog.note(f"search: best mean CV AUC {search.best_auc:.4f} with {search.best_params}")
+
+    with prog.stage("train", model_type):
+        fit_started = time.perf_counter()
+        model = fit_model(
+            model_type,
+            params,
+            schema,
+            x_train,
+            y_train,
+            x_val,
+            y_val,
+            seed=config.seed,
+            imbalance=config.model.imbalance,
+            progress=prog,
+        )
+        training_seconds = time.perf_counter() - fit_started
+
+    with prog.stage("evaluate"):
+        p_val = model.predict_proba(x_val)
+        p_test = model.predict_proba(x_test)
+        threshold = choose_threshold(y_val, p_val)
+        metrics = _metrics(y, p_test, p_val, threshold, dataset, split, report, schema, model)
+        metrics["training_seconds"] = training_seconds
+        if search is not None:
+            metrics["search"] = {"best_mean_cv_auc": search.best_auc, "trials": search.trials}
+
+    with prog.stage("explain"):
+        shap_rows = sample_positions(len(x_test), config.insights.shap_rows, config.seed)
+        shap_sample = x_test.iloc[shap_rows]
+        insights = {
+            "importance": feature_importance(model, schema, shap_sample),
+            "shap": shap_importance(model, schema, shap_sample),
+        }
+        mi_rows = sample_positions(len(x_train), config.insights.mutual_info_rows, config.seed)
+        insights["mutual_info"] = mutual_information(
+            x_train.iloc[mi_rows], y_train[mi_rows], schema, seed=config.seed
+        )
+        if model.history:
+            insights["learning_curve"] = {"metric": "Logloss", "values": model.history}
+
+    with prog.stage("plots"):
+        plot_files = make_plots(
+            y_test,
+            p_test,
+            metrics,
+            insights["importance"],
+            top_features=config.insights.plot_top_features,
+        )
+
+    with prog.stage("reference"):
+        reference = compute_reference(x_train, schema, p_test)
+
+    with prog.stage("compare"):
+        comparison = compare_with_champion(registry, raw_test, y_test, metrics["roc_auc"])
+        becomes_champion, reason = decide_promotion(comparison, promote=promote)
+        metrics["champion_comparison"] = {
+            **comparison.as_dict(),
+            "promoted": becomes_champion,
+            "reason": reason,
+        }
+        prog.note(f"champion: {reason}")
+
+    with prog.stage("publish", store.uri):
+        metrics["stage_seconds"] = dict(prog.timings)
+        metrics["total_seconds"] = time.perf_counter() - started
+        files: dict[str, bytes] = {
+            MODEL_FILES[model_type]: dump_model(model_type, model.estimator),
+            METRICS_FILE: _json(metrics),
+            REFERENCE_FILE: reference.model_dump_json().encode(),
+            **plot_files,
+        }
+        for key, rel in INSIGHT_FILES.items():
+            if key in insights:
+                files[rel] = _json(insights[key])
+        manifest = Manifest(
+            name=registry.name,
+            version=new_version(),
+            created_at=datetime.now(UTC),
+            code_version=code_version(),
+            model_type=model_type,
+            model_file=MODEL_FILES[model_type],
+            threshold=threshold,
+            feature_schema=schema,
+            dataset=DatasetInfo(
+                source=dataset.source,
+                fingerprint=dataset.fingerprint,
+                rows=report.rows,
+                columns=report.columns,
+                positives=report.positives,
+                synthetic=dataset.synthetic,
+            ),
+            config={**config.model_dump(mode="json"), "effective_params": params},
+            metrics=metrics,
+        )
+        manifest = write_bundle(store, manifest, files)
+        champion = registry.register(manifest, promote=becomes_champion)
+    return TrainingResult(
+        manifest=manifest,
+        store_uri=store.uri,
+        champion=champion,
+        promotion_reason=reason,
+        comparison=comparison,
+        timings=dict(prog.timings),
+    )
+
+
+def _metrics(
+    y_all: np.ndarray,
+    p_test: np.ndarray,
+    p_val: np.ndarray,
+    threshold: float,
+    dataset: Dataset,
+    split: Split,
+    report: ValidationReport,
+    schema: FeatureSchema,
+    model: TrainedModel,
+) -> dict[str, Any]:
+    """Return the run's metrics: test-holdout metrics at the top level, then context."""
+    y_test, y_val = y_all[split.test], y_all[split.validation]
+    metrics: dict[str, Any] = {
+        "holdout": "test",
+        **classification_metrics(y_test, p_test, threshold),
+    }
+    val = classification_metrics(y_val, p_val, threshold)
+    metrics["validation"] = {k: val[k] for k in ("roc_auc", "log_loss", "f1", "rows")}
+    metrics["class_balance"] = {
+        "all": _balance(report.rows, report.positives),
+        **{
+            part: _balance(len(rows), int(y_all[rows].sum()))
+            for part, rows in split.parts().items()
+        },
+    }
+    metrics["split"] = split.sizes()
+    metrics["features"] = len(schema.features)
+    metrics["features_by_kind"] = {
+        kind: sum(1 for f in schema.features if f.kind.value == kind)
+        for kind in ("numeric", "binary", "categorical")
+    }
+    metrics["iterations"] = model.iterations
+    metrics["model_params"] = model.params
+    if dataset.probability is not None:
+        # Synthetic data knows each row's true probability: the best AUC any model could get.
+        metrics["oracle_roc_auc"] = float(roc_auc_score(y_test, dataset.probability[split.test]))
+    return metrics
+
+
+def _balance(rows: int, positives: int) -> dict[str, Any]:
+    return {
+        "rows": rows,
+        "positives": positives,
+        "positive_rate": positives / rows if rows else 0.0,
+    }
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, indent=2, default=_default).encode()
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")

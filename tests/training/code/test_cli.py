@@ -1,0 +1,185 @@
+"""The ``porto-train`` CLI: every stage command, the registry commands, and ``error: <message>``
+with a non-zero exit (never a traceback) for every porto failure."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from harness.ports import free_port
+from porto.registry import CHAMPION, LATEST, Registry
+from porto.store import FileStore
+from porto_training.cli import app
+from typer.testing import CliRunner
+
+FAST = [
+    "--set=model.catboost.iterations=40",
+    "--set=insights.shap_rows=200",
+    "--set=insights.mutual_info_rows=1000",
+    "--metrics-port=0",
+]
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+def _train(runner: CliRunner, store: Path, *args: str) -> dict[str, object]:
+    result = runner.invoke(app, ["train", "--store", str(store), "--json", *FAST, *args])
+    assert result.exit_code == 0, result.output
+    manifest: dict[str, object] = json.loads(result.stdout)
+    return manifest
+
+
+def test_generate_then_validate_each_format(runner: CliRunner, tmp_path: Path) -> None:
+    for name in ("train.csv", "train.csv.zip", "train.parquet"):
+        out = tmp_path / name
+        result = runner.invoke(app, ["generate", "--rows", "800", "--seed", "3", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        assert "SYNTHETIC" in result.stdout
+        result = runner.invoke(app, ["validate", "--data", str(out)])
+        assert result.exit_code == 0, result.output
+        assert result.stdout.startswith(f"ok: {out}: 800 rows, 59 columns")
+
+
+@pytest.mark.parametrize(
+    ("content", "args", "message"),
+    [
+        ("", [], "is empty"),
+        ("id,target,x\n", [], "has a header but no data rows"),
+        ("id,x\n1,2\n", [], "missing required column(s) 'target'"),
+        ("id,target,x\n1,0,1\n2,3,1\n", [], "must be binary 0/1, found 3"),
+        ("id,target,x\n1,0,1\n2,1,abc\n", [], "non-numeric values in numeric column(s) 'x'"),
+        ("key,label,x\n1,0,1\n2,1,2\n", ["--target", "y"], "missing required column(s) 'y', 'id'"),
+    ],
+)
+def test_validate_errors_are_one_line_and_exit_non_zero(
+    runner: CliRunner, tmp_path: Path, content: str, args: list[str], message: str
+) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(content)
+    result = runner.invoke(app, ["validate", "--data", str(path), *args])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("error: ")
+    assert message in result.stderr
+    assert result.stderr.count("\n") == 1  # one line, no traceback
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_custom_names_pass_validation(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "renamed.csv"
+    pd.DataFrame({"key": [1, 2, 3], "label": [0, 1, 0], "x": [1.0, -9, 2]}).to_csv(
+        path, index=False
+    )
+    args = ["validate", "--data", str(path), "--target", "label", "--id-column", "key"]
+    result = runner.invoke(app, [*args, "--missing-value", "-9"])
+    assert result.exit_code == 0, result.output
+
+
+def test_unreadable_and_bad_config_errors(runner: CliRunner, tmp_path: Path) -> None:
+    result = runner.invoke(app, ["validate", "--data", str(tmp_path / "absent.csv")])
+    assert result.exit_code == 1
+    assert "error: data file" in result.stderr and "does not exist" in result.stderr
+    result = runner.invoke(app, ["validate", "--data", str(tmp_path)])
+    assert result.exit_code == 1 and "is a directory" in result.stderr
+    result = runner.invoke(app, ["train", "--set", "model.depht=3", "--metrics-port=0"])
+    assert result.exit_code == 1
+    assert result.stderr == "error: config: model.depht: unknown key\n"
+
+
+def test_train_list_show_promote_delete(runner: CliRunner, tmp_path: Path) -> None:
+    store = tmp_path / "artifacts"
+    first = _train(runner, store, "--rows", "3000")
+    second = _train(runner, store, "--rows", "3000", "--model-type", "sklearn", "--seed", "7")
+    registry = Registry(FileStore(store), "porto")
+    assert registry.aliases()[LATEST] == second["version"]
+    assert first["model_type"] == "catboost" and second["model_type"] == "sklearn"
+
+    listed = runner.invoke(app, ["models", "list", "--store", str(store)])
+    assert listed.exit_code == 0
+    assert str(first["version"]) in listed.stdout and str(second["version"]) in listed.stdout
+    as_json = json.loads(
+        runner.invoke(app, ["models", "list", "--store", str(store), "--json"]).stdout
+    )
+    assert [v["version"] for v in as_json["porto"]] == [first["version"], second["version"]]
+
+    shown = runner.invoke(app, ["models", "show", "latest", "--store", str(store)])
+    assert shown.exit_code == 0 and str(second["version"]) in shown.stdout
+    full = runner.invoke(
+        app, ["models", "show", str(first["version"]), "--store", str(store), "--json"]
+    )
+    assert json.loads(full.stdout)["version"] == first["version"]
+
+    promoted = runner.invoke(
+        app, ["models", "promote", str(second["version"]), "--store", str(store)]
+    )
+    assert promoted.exit_code == 0
+    assert registry.aliases()[CHAMPION] == second["version"]
+
+    refused = runner.invoke(app, ["models", "delete", "champion", "--store", str(store)])
+    assert refused.exit_code == 1 and "is the champion" in refused.stderr
+    deleted = runner.invoke(app, ["models", "delete", str(first["version"]), "--store", str(store)])
+    assert deleted.exit_code == 0
+    assert registry.versions() == [second["version"]]
+
+    missing = runner.invoke(app, ["models", "show", "nope", "--store", str(store)])
+    assert missing.exit_code == 1
+    assert missing.stderr == "error: model 'porto' has no version or alias 'nope'\n"
+
+
+def test_promote_flag_and_training_from_a_file(
+    runner: CliRunner, tmp_path: Path, csv_path: Path
+) -> None:
+    store = tmp_path / "artifacts"
+    first = _train(runner, store, "--data", str(csv_path))
+    weak = _train(
+        runner,
+        store,
+        "--data",
+        str(csv_path),
+        "--set=data.columns.drop_prefixes=[ps_ind_, ps_car_]",
+        "--promote",
+    )
+    registry = Registry(FileStore(store), "porto")
+    assert registry.aliases()[CHAMPION] == weak["version"] != first["version"]
+    assert weak["dataset"]["source"] == str(csv_path)  # type: ignore[index]
+
+
+def test_unreachable_store_exits_non_zero_without_a_version(tmp_path: Path) -> None:
+    """The real entry point in a subprocess: one ``error:`` line, exit 1, nothing written."""
+    env = {
+        **os.environ,
+        "PORTO_HOME": str(tmp_path),
+        "PORTO_S3_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "PORTO_S3_ACCESS_KEY": "k",
+        "PORTO_S3_SECRET_KEY": "s",
+    }
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "porto_training.cli",
+            "train",
+            "--store",
+            "s3://bucket/models",
+            "--rows",
+            "2000",
+            "--metrics-port",
+            "0",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith("error: cannot reach S3 endpoint")
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "artifacts").exists()

@@ -1,0 +1,134 @@
+"""Progress: Prometheus metrics really served while a run lasts, log lines, the rich display."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from harness.ports import LOOPBACK, free_port, port_open
+from porto.errors import ConfigError
+from porto_training.progress import MetricsServer, Progress, TrainingMetrics
+
+
+def _scrape(port: int) -> str | None:
+    try:
+        with urllib.request.urlopen(f"http://{LOOPBACK}:{port}/metrics", timeout=1) as resp:
+            return str(resp.read().decode())
+    except OSError:
+        return None
+
+
+def _value(text: str, pattern: str) -> float | None:
+    match = re.search(rf"^{pattern} ([0-9.e+-]+)$", text, re.MULTILINE)
+    return float(match.group(1)) if match else None
+
+
+def test_metrics_are_served_during_a_cli_run(tmp_path: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "porto_training.cli",
+            "train",
+            "--rows=20000",
+            "--set=model.catboost.iterations=300",
+            "--set=model.catboost.early_stopping_rounds=null",
+            "--set=insights.shap_rows=200",
+            "--set=insights.mutual_info_rows=1000",
+            f"--metrics-port={port}",
+            f"--metrics-addr={LOOPBACK}",
+        ],
+        env={**os.environ, "PORTO_HOME": str(tmp_path)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    seen: str | None = None
+    try:
+        deadline = time.monotonic() + 120
+        while proc.poll() is None and time.monotonic() < deadline:
+            text = _scrape(port)
+            if text and 'porto_training_stage{porto_training_stage="train"} 1.0' in text:
+                iteration = _value(text, "porto_training_iteration")
+                if iteration and iteration > 0:
+                    seen = text
+                    break
+            time.sleep(0.05)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err.decode()
+    assert seen is not None, "never saw the train stage with iterations on /metrics"
+    assert _value(seen, 'porto_training_loss{dataset="learn"}') is not None
+    assert _value(seen, 'porto_training_loss{dataset="validation"}') is not None
+    assert (_value(seen, "porto_training_elapsed_seconds") or 0) > 0
+    assert _value(seen, "porto_training_iterations_planned") == 300
+    assert _value(seen, 'porto_training_stage_seconds{stage="load"}') is not None
+    assert b"trained porto version" in out
+    assert not port_open(port)  # the server is gone with the run
+
+
+def test_metrics_server_off_and_busy_port() -> None:
+    metrics = TrainingMetrics()
+    with MetricsServer(metrics, 0):
+        pass  # port 0: nothing served
+    with socket.socket() as busy:
+        busy.bind((LOOPBACK, 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with (
+            pytest.raises(ConfigError, match=f"cannot serve training metrics on .*:{port}"),
+            MetricsServer(metrics, port, LOOPBACK),
+        ):
+            pass
+
+
+def test_plain_progress_logs_stages_and_iterations(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="porto_training")
+    metrics = TrainingMetrics()
+    with Progress(metrics, live=False) as progress:
+        with progress.stage("train", "catboost"):
+            progress.plan(20)
+            for i in range(1, 21):
+                progress.iteration(i, {"learn": 0.5 / i})
+        progress.note("a decision")
+    text = caplog.text
+    assert "train: started (catboost)" in text
+    assert "train: iteration 20/20 learn 0.0250" in text
+    assert "train: done in" in text
+    assert "a decision" in text
+    assert "train" in progress.timings
+    assert metrics.iteration._value.get() == 20
+
+
+def test_failed_run_sets_the_failed_stage() -> None:
+    metrics = TrainingMetrics()
+    with (
+        pytest.raises(RuntimeError),
+        Progress(metrics, live=False) as progress,
+        progress.stage("load"),
+    ):
+        raise RuntimeError("boom")
+    assert metrics.stage._value == metrics.stage._states.index("failed")
+
+
+def test_rich_display_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    with Progress(TrainingMetrics(), live=True) as progress:
+        with progress.stage("train"):
+            progress.plan(5)
+            for i in range(1, 4):
+                progress.iteration(i, {"learn": 0.1})
+        with progress.stage("plots"):
+            pass
+        progress.note("done")
+    assert "train" in capsys.readouterr().err
