@@ -19,7 +19,7 @@ from fastapi.openapi.utils import get_openapi
 from porto.store import open_store
 
 from porto_inference import __version__
-from porto_inference.database import database_url
+from porto_inference.database import database_url, stop_embedded
 from porto_inference.drift import DriftMonitor
 from porto_inference.errors import install_error_handlers
 from porto_inference.logs import configure_logging
@@ -51,6 +51,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.s3_options() if settings.resolved_store_uri.startswith("s3://") else None,
     )
     manager = ModelManager(settings, metrics, store)
+    # Without gunicorn (tests, `uvicorn --factory`) this process owns the embedded database.
+    embedded = settings.prediction_log and settings.database_url is None
     url = await asyncio.to_thread(database_url, settings)
     prediction_log = PredictionLog(settings, metrics, url)
     drift = DriftMonitor(settings, metrics)
@@ -79,6 +81,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await drift.stop()
         await manager.stop()
         await prediction_log.stop()
+        if embedded:
+            await asyncio.to_thread(stop_embedded, settings)
         log.info("porto inference stopped", extra={"prediction_log": prediction_log.status()})
 
 

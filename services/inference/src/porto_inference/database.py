@@ -129,6 +129,15 @@ def start_embedded(settings: Settings) -> str:
     return str(server.get_uri())
 
 
+def stop_embedded(settings: Settings) -> None:
+    """Stop the embedded PostgreSQL this process started (no-op if it did not)."""
+    from pgserver.postgres_server import PostgresServer
+
+    server = PostgresServer._instances.get(settings.embedded_pgdata.resolve())
+    if server is not None:
+        server.cleanup()
+
+
 def database_url(settings: Settings) -> str | None:
     """The URL the prediction log writes to: the configured one, the embedded server's in local
     mode, or None when the prediction log is off."""

@@ -1,0 +1,54 @@
+"""observe_many equals observe; the metric names the seeds give exist."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from porto_inference.metrics import PROBABILITY_BUCKETS, Metrics, flatten_metrics, observe_many
+from prometheus_client import CollectorRegistry, Histogram
+
+
+def test_observe_many_equals_observe_one_by_one() -> None:
+    rng = np.random.default_rng(0)
+    values = np.concatenate([rng.random(997), [0.0, 0.05, 1.0, 0.1, 0.95]])
+    one, many = CollectorRegistry(), CollectorRegistry()
+    h_one = Histogram("h", "h", buckets=PROBABILITY_BUCKETS, registry=one)
+    h_many = Histogram("h", "h", buckets=PROBABILITY_BUCKETS, registry=many)
+    for v in values:
+        h_one.observe(float(v))
+    observe_many(h_many, values)
+    observe_many(h_many, np.empty(0))
+    for le in [*(str(b) for b in PROBABILITY_BUCKETS), "+Inf"]:
+        assert one.get_sample_value("h_bucket", {"le": le}) == many.get_sample_value(
+            "h_bucket", {"le": le}
+        ), le
+    assert one.get_sample_value("h_count") == many.get_sample_value("h_count") == len(values)
+    assert many.get_sample_value("h_sum") == pytest.approx(one.get_sample_value("h_sum"))
+
+
+def test_seed_metric_names() -> None:
+    text = Metrics().render()[0].decode()
+    for name in (
+        "inference_requests_total",
+        "inference_errors_total",
+        "inference_latency_seconds",
+        "page_views_total",
+        "inference_prediction_value",
+        "batch_size",
+        "model_f1_score",
+        "prediction_score_distribution",
+        "predictions_total",
+        "http_requests_total",
+    ):
+        assert f"# TYPE {name} " in text, name
+
+
+def test_prediction_value_buckets_are_005_wide() -> None:
+    assert PROBABILITY_BUCKETS[0] == 0.05
+    assert PROBABILITY_BUCKETS[-1] == 1.0
+    assert len(PROBABILITY_BUCKETS) == 20
+
+
+def test_flatten_training_metrics() -> None:
+    nested = {"test": {"roc_auc": 0.7, "n": 3, "ok": True}, "name": "x", "gini": 0.4}
+    assert flatten_metrics(nested) == {"test_roc_auc": 0.7, "test_n": 3.0, "gini": 0.4}
