@@ -80,6 +80,10 @@ def test_custom_names_pass_validation(runner: CliRunner, tmp_path: Path) -> None
     args = ["validate", "--data", str(path), "--target", "label", "--id-column", "key"]
     result = runner.invoke(app, [*args, "--missing-value", "-9"])
     assert result.exit_code == 0, result.output
+    no_id = ["validate", "--data", str(path), "--target", "label", "--id-column", ""]
+    result = runner.invoke(app, no_id)
+    assert result.exit_code == 0, result.output
+    assert "2 features" in result.stdout  # key is a feature once it is not the id
 
 
 def test_unreadable_and_bad_config_errors(runner: CliRunner, tmp_path: Path) -> None:

@@ -19,8 +19,8 @@ from porto.registry import CHAMPION, LATEST, Registry
 from porto.schema import FeatureSchema, model_frame
 from porto.store import FileStore, S3Options, S3Store, open_store
 from porto.synthetic import SyntheticData
-from porto_training.config import TrainingConfig
-from porto_training.pipeline import INSIGHT_FILES, METRICS_FILE, run_training
+from porto_training.config import TrainingConfig, build_config
+from porto_training.pipeline import INSIGHT_FILES, METRICS_FILE, TrainingResult, run_training
 from porto_training.plots import PLOT_NAMES
 from porto_training.progress import STAGES
 
@@ -113,6 +113,11 @@ def test_small_run_publishes_a_complete_verified_bundle(
     assert ((scores > 0) & (scores < 1)).all()
 
 
+def registry_config(result: TrainingResult) -> TrainingConfig:
+    """The config stored in a version's manifest, loaded back."""
+    return build_config(result.manifest.config)
+
+
 def test_search_then_train(make_config: MakeConfig) -> None:
     cfg = make_config(
         "search.enabled=true",
@@ -126,7 +131,7 @@ def test_search_then_train(make_config: MakeConfig) -> None:
     assert len(search["trials"]) == 2
     best = max(search["trials"], key=lambda t: t["mean_auc"])
     assert result.metrics["model_params"]["depth"] == best["params"]["depth"]
-    assert result.manifest.config["effective_params"]["depth"] == best["params"]["depth"]
+    assert registry_config(result) == cfg
 
 
 def test_champion_rules(make_config: MakeConfig, store_dir: Path) -> None:

@@ -65,7 +65,10 @@ SetOpt = Annotated[
     ),
 ]
 TargetOpt = Annotated[str | None, typer.Option(help="Name of the 0/1 target column.")]
-IdOpt = Annotated[str | None, typer.Option("--id-column", help="Name of the row id column.")]
+IdOpt = Annotated[
+    str | None,
+    typer.Option("--id-column", help="Name of the row id column ('' if the data has none)."),
+]
 MissingOpt = Annotated[
     float | None, typer.Option(help="Value that marks a missing cell (default -1).")
 ]

@@ -300,7 +300,9 @@ def _run(
                 positives=report.positives,
                 synthetic=dataset.synthetic,
             ),
-            config={**config.model_dump(mode="json"), "effective_params": params},
+            # Exactly the run's config (it loads back with build_config); the parameters the
+            # model was fitted with, after any search, are in metrics["model_params"].
+            config=config.model_dump(mode="json"),
             metrics=metrics,
         )
         manifest = write_bundle(store, manifest, files)
