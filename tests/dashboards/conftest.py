@@ -1,0 +1,417 @@
+"""Fixtures of the dashboard and alert tests.
+
+``monitoring`` is the live stack the panel queries run against: a real Prometheus (Debian's
+package) scraping every second a real ``porto-inference serve`` (gunicorn, two workers, a model
+trained by the real training pipeline, PostgreSQL from the harness), a real node exporter, and
+a fixture exporter for the series only a Kubernetes cluster has (cAdvisor, kube-state-metrics).
+The fixture series carry ``porto_fixture="kube"`` so nobody mistakes them for measurements.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+from harness.ports import LOOPBACK, free_port
+from harness.postgres import PostgresServer
+from harness.prometheus import (
+    FixtureExporter,
+    NodeExporter,
+    PrometheusServer,
+    debian_binary,
+    static_job,
+)
+from harness.tools import REPO_ROOT, MissingToolError
+
+DASHBOARDS_DIR = REPO_ROOT / "dashboards"
+RULES = DASHBOARDS_DIR / "alerts" / "porto.rules.yml"
+RULE_TESTS = DASHBOARDS_DIR / "alerts" / "porto.rules.test.yml"
+# The builder package lives beside the JSON it writes, outside any installed distribution.
+sys.path.insert(0, str(DASHBOARDS_DIR))
+
+#: What kube-prometheus-stack would attach to the inference pod's scrape target.
+NAMESPACE = "porto"
+SERVICE = "porto-inference"
+POD = "porto-inference-6b7c9d8f5-x2x4q"
+SCRAPE_SECONDS = 1.0
+WORKERS = 2
+
+
+@pytest.fixture(scope="session")
+def promtool() -> Path:
+    """Debian's promtool (package ``prometheus``)."""
+    try:
+        return debian_binary("promtool", "prometheus")
+    except MissingToolError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+# --- fixture series of a Kubernetes cluster -------------------------------------------------
+
+
+class KubeFixture:
+    """cAdvisor and kube-state-metrics series for the inference pod and a training Job.
+
+    Values are plausible, not measured: CPU grows at 0.35 cores, memory stays near 600 MiB under
+    2 cores / 2 GiB limits, the pod restarted once, one training Job failed (so the
+    PortoTrainingJobFailed rule has something to fire on) and one succeeded.
+    """
+
+    def __init__(self) -> None:
+        self.started = time.time()
+
+    def kubelet(self) -> str:
+        """cAdvisor's view (the kubelet's /metrics/cadvisor)."""
+        seconds = time.time() - self.started
+        pod = f'namespace="{NAMESPACE}",pod="{POD}",porto_fixture="kube"'
+        cgroup = f"/kubepods/burstable/pod0000/{POD}"
+        return "\n".join(
+            [
+                "# TYPE container_cpu_usage_seconds_total counter",
+                f'container_cpu_usage_seconds_total{{{pod},container="inference",id="{cgroup}/c1"}}'
+                f" {100 + 0.35 * seconds:.3f}",
+                f'container_cpu_usage_seconds_total{{{pod},container="POD",id="{cgroup}/p"}}'
+                f" {0.01 * seconds:.3f}",
+                f'container_cpu_usage_seconds_total{{{pod},container="",id="{cgroup}"}}'
+                f" {100 + 0.36 * seconds:.3f}",
+                "# TYPE container_memory_working_set_bytes gauge",
+                f'container_memory_working_set_bytes{{{pod},container="inference",id="{cgroup}/c1"}}'
+                f" {600 * 2**20 + int(2**20 * math.sin(seconds))}",
+                f'container_memory_working_set_bytes{{{pod},container="",id="{cgroup}"}}'
+                f" {610 * 2**20}",
+                "",
+            ]
+        )
+
+    def kube_state(self) -> str:
+        """kube-state-metrics' view of the Deployment, its pod and the training Jobs."""
+        ns = f'namespace="{NAMESPACE}",porto_fixture="kube"'
+        pod = f'{ns},pod="{POD}",container="inference"'
+        deploy = f'{ns},deployment="{SERVICE}"'
+        return "\n".join(
+            [
+                "# TYPE kube_pod_container_resource_limits gauge",
+                f'kube_pod_container_resource_limits{{{pod},node="node-1",resource="cpu",'
+                'unit="core"} 2',
+                f'kube_pod_container_resource_limits{{{pod},node="node-1",resource="memory",'
+                f'unit="byte"}} {2 * 2**30}',
+                "# TYPE kube_pod_container_status_restarts_total counter",
+                f"kube_pod_container_status_restarts_total{{{pod}}} 1",
+                "# TYPE kube_deployment_spec_replicas gauge",
+                f"kube_deployment_spec_replicas{{{deploy}}} 1",
+                "# TYPE kube_deployment_status_replicas_available gauge",
+                f"kube_deployment_status_replicas_available{{{deploy}}} 1",
+                "# TYPE kube_deployment_status_replicas_unavailable gauge",
+                f"kube_deployment_status_replicas_unavailable{{{deploy}}} 0",
+                "# TYPE kube_job_status_failed gauge",
+                f'kube_job_status_failed{{{ns},job_name="porto-training-fixture-failed"}} 1',
+                f'kube_job_status_failed{{{ns},job_name="porto-training-fixture-ok"}} 0',
+                "# TYPE kube_job_status_succeeded gauge",
+                f'kube_job_status_succeeded{{{ns},job_name="porto-training-fixture-failed"}} 0',
+                f'kube_job_status_succeeded{{{ns},job_name="porto-training-fixture-ok"}} 1',
+                "",
+            ]
+        )
+
+
+# --- the live stack -------------------------------------------------------------------------
+
+
+@dataclass
+class Monitoring:
+    """The running stack and what the traffic did."""
+
+    prometheus: PrometheusServer
+    api_url: str
+    model_version: str
+    node_instance: str
+    started: float
+    traffic: dict[str, int] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _create_database(server: PostgresServer, name: str) -> str:
+    """A fresh database on the session's PostgreSQL (other tests reset theirs); return its URL."""
+    import asyncpg
+
+    async def create() -> None:
+        conn = await asyncpg.connect(server.dsn, timeout=10)
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            await conn.execute(f'CREATE DATABASE "{name}"')
+        finally:
+            await conn.close()
+
+    asyncio.run(create())
+    return server.dsn.rsplit("/", 1)[0] + f"/{name}"
+
+
+def _train(store_dir: Path) -> tuple[str, list[str]]:
+    """A small model trained by the real training pipeline, promoted champion: its version and
+    feature names (the default config drops ps_calc_*, and the API refuses unknown columns)."""
+    from porto_training.config import load_config
+    from porto_training.pipeline import run_training
+
+    config = load_config(
+        updates={
+            "output.store": str(store_dir),
+            "data.synthetic.rows": 4000,
+            "model.catboost.iterations": 60,
+            "model.catboost.thread_count": 2,
+            "insights.shap_rows": 200,
+            "insights.mutual_info_rows": 2000,
+        }
+    )
+    manifest = run_training(config, promote=True, live=False).manifest
+    return str(manifest.version), list(manifest.feature_schema.names)
+
+
+def _send_round(api_url: str, records: list[dict[str, Any]], labels: list[int]) -> Counter[str]:
+    """One round of traffic: single predictions from four client threads (so both gunicorn
+    workers answer), batches of 20, one row with an unseen category, four kinds of bad request,
+    feedback for every prediction, and page views. Returns what was sent, by kind."""
+    import httpx
+
+    sent: Counter[str] = Counter()
+    half = len(records) // 2
+    feedback: list[dict[str, Any]] = []
+
+    def singles(part: list[int]) -> list[dict[str, Any]]:
+        out = []
+        with httpx.Client(base_url=api_url, timeout=30) as http:
+            for i in part:
+                r = http.post("/predict", json=records[i])
+                assert r.status_code == 200, r.text
+                out.append({"prediction_id": r.json()["prediction_id"], "label": labels[i]})
+        return out
+
+    with ThreadPoolExecutor(4) as pool:
+        for part in pool.map(singles, [list(range(half))[k::4] for k in range(4)]):
+            feedback += part
+    sent["inference_requests"] += half
+    sent["rows"] += half
+
+    with httpx.Client(base_url=api_url, timeout=60) as http:
+        for start in range(half, len(records), 20):
+            rows = records[start : start + 20]
+            r = http.post("/predict/batch", json=rows)
+            r.raise_for_status()
+            for item in r.json()["predictions"]:
+                label = labels[start + item["row"]]
+                feedback.append({"prediction_id": item["prediction_id"], "label": label})
+            sent["inference_requests"] += 1
+            sent["rows"] += len(rows)
+        http.post("/predict", json={**records[0], "ps_car_11_cat": 99999}).raise_for_status()
+        sent["inference_requests"] += 1
+        sent["rows"] += 1
+        bad = [
+            http.post("/predict", content=b'{"ps_ind_01": ', headers=_JSON),
+            http.post("/predict", content=b"[1, 2]", headers=_JSON),
+            http.post("/predict", content=b"a,b\n1,2\n", headers={"content-type": "text/csv"}),
+            http.post("/predict", params={"model_version": "no-such-version"}, json=records[1]),
+        ]
+        assert [r.status_code for r in bad] == [400, 422, 415, 404], [r.text for r in bad]
+        sent["inference_requests"] += len(bad)
+        sent["errors"] += len(bad)
+        http.post("/feedback", json=feedback).raise_for_status()
+        sent["inference_requests"] += 1
+        sent["labels"] += len(feedback)
+        for page in ("/docs", "/redoc"):
+            http.get(page).raise_for_status()
+            sent["page_views"] += 1
+    return sent
+
+
+def _send_traffic(
+    api_url: str, features: list[str], prometheus: PrometheusServer
+) -> dict[str, int]:
+    """Two rounds of :func:`_send_round`.
+
+    Labelled counters appear at their first increment, and rate() cannot count a series' first
+    sample: the second round's increments are the ones every rate panel shows. Between the
+    rounds the first live-quality pass runs (its first ROC-AUC imports scikit-learn, which
+    blocks each worker's event loop for a second or more, so scrapes time out); the second
+    round starts once scrapes succeed again, so its rates are fully scraped.
+    """
+    from porto.synthetic import generate
+
+    frame = generate(240, seed=11).frame
+    labels = frame.pop("target").astype(int).tolist()
+    # Round one gets both classes, so its labels make the first ROC-AUC (and the import).
+    positives = [i for i, label in enumerate(labels) if label == 1]
+    assert len(positives) >= 4, "the synthetic sample needs a few positives"
+    order = positives[:2] + [i for i in range(len(labels)) if i not in positives[:2]]
+    frame, labels = frame.iloc[order], [labels[i] for i in order]
+    records = cast(list[dict[str, Any]], frame[["id", *features]].to_dict(orient="records"))
+    sent = _send_round(api_url, records[:40], labels[:40])
+    prometheus.wait_for_data(f'model_roc_auc{{namespace="{NAMESPACE}"}}', timeout=45)
+    _wait_for_healthy_scrapes(prometheus)
+    sent += _send_round(api_url, records[40:], labels[40:])
+    return dict(sent)
+
+
+_JSON = {"content-type": "application/json"}
+
+
+def _wait_for_healthy_scrapes(prometheus: PrometheusServer) -> None:
+    """Wait until the last three scrapes of the service all succeeded."""
+    prometheus.wait_for_data(f'min_over_time(up{{job="{SERVICE}"}}[3s]) == 1', timeout=45)
+
+
+@pytest.fixture(scope="session")
+def monitoring(
+    postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Monitoring]:
+    """The live stack, with traffic sent and scraped; torn down after the session."""
+    try:
+        node = NodeExporter()
+        debian_binary("prometheus", "prometheus")
+    except MissingToolError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    from porto_inference.server import start_server
+
+    root = tmp_path_factory.mktemp("monitoring")
+    timings: dict[str, float] = {}
+    began = time.monotonic()
+    version, features = _train(root / "artifacts")
+    timings["train"] = time.monotonic() - began
+
+    database_url = _create_database(postgres_server, "porto_dashboards")
+    port = free_port()
+    env = {
+        "PORTO_INFERENCE_ENVIRONMENT": "local",
+        "PORTO_INFERENCE_HOME": str(root),
+        "PORTO_INFERENCE_STORE_URI": str(root / "artifacts"),
+        "PORTO_INFERENCE_DATABASE_URL": database_url,
+        "PORTO_INFERENCE_METRICS_DIR": str(root / "metrics"),
+        "PORTO_INFERENCE_QUALITY_INTERVAL_S": "1",
+        "PORTO_INFERENCE_DRIFT_INTERVAL_S": "1",
+        "PORTO_INFERENCE_LOG_REQUESTS": "false",
+        "PORTO_INFERENCE_MODEL_THREADS": "1",
+    }
+    kube = KubeFixture()
+    kubelet = FixtureExporter(kube.kubelet)
+    kube_state = FixtureExporter(kube.kube_state)
+    server = start_server(
+        host=LOOPBACK, port=port, workers=WORKERS, env=env, log_file=root / "inference.log"
+    )
+    prometheus: PrometheusServer | None = None
+    try:
+        began = time.monotonic()
+        server.wait_ready(120)
+        timings["inference_ready"] = time.monotonic() - began
+        node.start()
+        target_labels = {
+            "namespace": NAMESPACE,
+            "service": SERVICE,
+            "pod": POD,
+            "container": "inference",
+            "endpoint": "http",
+        }
+        prometheus = PrometheusServer(
+            [
+                static_job(SERVICE, [f"{LOOPBACK}:{port}"], target_labels),
+                static_job("node-exporter", [node.address]),
+                static_job("kubelet", [kubelet.address], honor_labels=True),
+                static_job("kube-state-metrics", [kube_state.address], honor_labels=True),
+            ],
+            [RULES],
+            interval=f"{SCRAPE_SECONDS:g}s",
+        )
+        began = time.monotonic()
+        prometheus.start()
+        prometheus.wait_for_targets(30)
+        timings["prometheus_ready"] = time.monotonic() - began
+        started = time.time()
+        time.sleep(2 * SCRAPE_SECONDS)  # a baseline before the traffic, as rate() needs
+
+        began = time.monotonic()
+        traffic = _send_traffic(server.url, features, prometheus)
+        timings["traffic"] = time.monotonic() - began
+        sent = time.time()
+
+        # Live quality needs the log flushed, labels joined and the monitor's next pass; drift
+        # its next pass; rates two scrapes after the traffic.
+        began = time.monotonic()
+        for expr in (
+            f'model_f1_score{{namespace="{NAMESPACE}"}}',
+            f'feature_drift_psi{{namespace="{NAMESPACE}"}}',
+            f'feature_unseen_categories_total{{namespace="{NAMESPACE}"}}',
+            f'feedback_total{{namespace="{NAMESPACE}"}}',
+            f'timestamp(up{{job="{SERVICE}"}}) > {sent + 2 * SCRAPE_SECONDS:.3f}',
+        ):
+            prometheus.wait_for_data(expr, timeout=45)
+        _wait_for_healthy_scrapes(prometheus)
+        timings["scraped"] = time.monotonic() - began
+        yield Monitoring(
+            prometheus=prometheus,
+            api_url=server.url,
+            model_version=version,
+            node_instance=node.address,
+            started=started,
+            traffic=traffic,
+            timings=timings,
+        )
+    finally:
+        if prometheus is not None:
+            prometheus.close()
+        node.close()
+        server.stop()
+        kubelet.close()
+        kube_state.close()
+
+
+# --- what porto's code exports ----------------------------------------------------------------
+
+#: Sources that declare porto's metrics (the inference service's is the source of truth).
+METRIC_SOURCES = (
+    REPO_ROOT / "services" / "inference" / "src" / "porto_inference",
+    REPO_ROOT / "jobs" / "training" / "src" / "porto_training",
+)
+_CONSTRUCTORS = {
+    "Counter": ("_total",),
+    "Gauge": ("",),
+    "Histogram": ("_bucket", "_sum", "_count"),
+    "Summary": ("_sum", "_count", ""),
+    "Enum": ("",),
+    "Info": ("_info",),
+    "GaugeMetricFamily": ("",),
+    "CounterMetricFamily": ("_total",),
+    "gauge_family": ("",),
+    "_gauge": ("",),
+}
+
+
+def declared_metrics() -> set[str]:
+    """Every series name porto's services and jobs export, read from their declarations
+    (``Counter("name", ...)``, collectors' ``GaugeMetricFamily("name", ...)``, ...)."""
+    import ast
+
+    names: set[str] = set()
+    for source in METRIC_SOURCES:
+        for path in sorted(source.rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
+                if not isinstance(node, ast.Call) or not node.args:
+                    continue
+                func = node.func
+                called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+                first = node.args[0]
+                if called in _CONSTRUCTORS and isinstance(first, ast.Constant):
+                    base = str(first.value).removesuffix("_total")
+                    names.update(base + suffix for suffix in _CONSTRUCTORS[called])
+    return names
+
+
+@pytest.fixture(scope="session")
+def porto_metrics() -> set[str]:
+    """Series names porto's code declares (see :func:`declared_metrics`)."""
+    return declared_metrics()
