@@ -135,12 +135,6 @@ def test_same_seed_same_data_other_seed_other_data(data: SyntheticData) -> None:
     assert not other.frame.equals(data.frame)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: _category permutes category frequencies with the per-sample stream, so "
-    "which category is common changes with n_rows; fix = draw the permutation from the "
-    "population stream fx (changes every synthetic dataset, so it waits for the training tests)",
-)
 def test_the_population_does_not_depend_on_the_sample_size(data: SyntheticData) -> None:
     """Which categories are common is part of the population: a small sample from the same
     seed must look like the large one, or a model trained on one would see drift on the other."""

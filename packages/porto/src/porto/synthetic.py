@@ -58,11 +58,19 @@ def _with_missing(rng: np.random.Generator, values: np.ndarray, rate: float) -> 
 
 
 def _category(
-    rng: np.random.Generator, n: int, k: int, start: int = 0, skew: float = 1.0
+    rng: np.random.Generator,
+    fx: np.random.Generator,
+    n: int,
+    k: int,
+    start: int = 0,
+    skew: float = 1.0,
 ) -> np.ndarray:
-    """Draw ``n`` categories from ``start..start+k-1`` with Zipf-like frequencies."""
+    """Draw ``n`` categories from ``start..start+k-1`` with Zipf-like frequencies.
+
+    Which category is common is part of the population, so the permutation comes from the
+    population stream ``fx``: samples of any size from one seed share it."""
     weights = 1.0 / np.arange(1, k + 1) ** skew
-    weights = rng.permutation(weights / weights.sum())
+    weights = fx.permutation(weights / weights.sum())
     return rng.choice(np.arange(start, start + k), size=n, p=weights)
 
 
@@ -85,10 +93,10 @@ def generate(
 
     cols["id"] = 7 + np.cumsum(rng.integers(1, 4, size=n)) - 1  # unique, increasing, with gaps
     cols["ps_ind_01"] = np.clip(np.round(rng.gamma(1.3, 1.5, n) + 0.4 * risk), 0, 7)
-    cols["ps_ind_02_cat"] = _with_missing(rng, _category(rng, n, 4, start=1, skew=1.6), 0.0004)
+    cols["ps_ind_02_cat"] = _with_missing(rng, _category(rng, fx, n, 4, start=1, skew=1.6), 0.0004)
     cols["ps_ind_03"] = np.clip(np.round(rng.normal(4.4, 2.7, n)), 0, 11)
     cols["ps_ind_04_cat"] = _with_missing(rng, (rng.random(n) < 0.42).astype(int), 0.0001)
-    cols["ps_ind_05_cat"] = _with_missing(rng, _category(rng, n, 7, skew=2.6), 0.0098)
+    cols["ps_ind_05_cat"] = _with_missing(rng, _category(rng, fx, n, 7, skew=2.6), 0.0098)
     ind_06_09 = rng.choice(4, size=n, p=[0.39, 0.26, 0.16, 0.19])  # one-hot group, as in the data
     for j, name in enumerate(["ps_ind_06_bin", "ps_ind_07_bin", "ps_ind_08_bin", "ps_ind_09_bin"]):
         cols[name] = (ind_06_09 == j).astype(int)
@@ -137,8 +145,8 @@ def generate(
     }
     for i, (k, miss) in car_cards.items():
         skew = 1.2 if k > 2 else 0.6
-        cols[f"ps_car_{i:02d}_cat"] = _with_missing(rng, _category(rng, n, k, skew=skew), miss)
-    cols["ps_car_11_cat"] = _category(rng, n, 104, start=1, skew=0.9).astype("float64")
+        cols[f"ps_car_{i:02d}_cat"] = _with_missing(rng, _category(rng, fx, n, k, skew=skew), miss)
+    cols["ps_car_11_cat"] = _category(rng, fx, n, 104, start=1, skew=0.9).astype("float64")
     cols["ps_car_11"] = _with_missing(rng, rng.choice(4, n, p=[0.05, 0.2, 0.3, 0.45]), 0.00001)
     car_12 = np.clip(np.round(rng.normal(0.38, 0.06, n) + 0.015 * risk, 4), 0.1, 1.26)
     cols["ps_car_12"] = _with_missing(rng, car_12, 0.000002)
