@@ -182,3 +182,10 @@ def test_a_dataset_without_features_is_a_data_error() -> None:
 def test_schema_survives_json_round_trip(small_schema: FeatureSchema) -> None:
     again = FeatureSchema.model_validate_json(small_schema.model_dump_json())
     assert again == small_schema
+
+
+def test_nullable_integer_categories_keep_missing_as_its_own_category() -> None:
+    from porto.schema import categorical_series
+
+    values = pd.Series([3, None, 1], dtype="Int64")
+    assert categorical_series(values).tolist() == ["3", "nan", "1"]

@@ -155,6 +155,9 @@ def test_missing_bucket_is_an_error_when_creation_is_off(
         store.get_bytes("k")
     with pytest.raises(StoreError, match="does not exist"):
         write_bundle(store, make_manifest("v1"), FILES)
+    # A misconfigured bucket must not look like an empty registry.
+    with pytest.raises(StoreError, match="does not exist"):
+        Registry(store, "porto").versions()
 
 
 class StopAfterPuts(ArtifactStore):

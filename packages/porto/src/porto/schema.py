@@ -107,6 +107,8 @@ class FeatureSchema(BaseModel):
 
 def canonical_category(value: Any) -> str:
     """Return the canonical string of a category value, so 3, 3.0 and "3" are one category."""
+    if value is None or value is pd.NA:
+        return "nan"
     if isinstance(value, bool):
         return str(int(value))
     if isinstance(value, (int, np.integer)):
@@ -122,7 +124,7 @@ def canonical_category(value: Any) -> str:
 
 def categorical_series(values: pd.Series) -> pd.Series:
     """Canonicalise a column of category values to strings (missing becomes ``"nan"``)."""
-    if pd.api.types.is_integer_dtype(values.dtype):
+    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
         return values.astype("int64").astype(str)
     if pd.api.types.is_float_dtype(values.dtype):
         arr = values.to_numpy(dtype="float64")

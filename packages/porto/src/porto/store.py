@@ -341,7 +341,8 @@ class S3Store(ArtifactStore):
                 dirs.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
         except ClientError as exc:
             err = self._error(exc, f"list {prefix or '/'}")
-            if "does not exist" in err.message:
+            if "does not exist" in err.message and self.options.create_bucket:
+                # A bucket that the first write will create holds nothing yet.
                 return [], []
             raise err from exc
         except BotoCoreError as exc:
