@@ -48,3 +48,7 @@ data-kaggle: install ## Download the real Porto Seguro data with the kaggle CLI 
 
 clean: ## Remove local state (.porto/) and caches in the checkout
 	rm -rf .porto .pytest_cache .mypy_cache .ruff_cache catboost_info
+
+.PHONY: monitor
+monitor: ## Prometheus + node exporter on 127.0.0.1:9090 for the local API (:8000), with porto's alerts
+	$(RUN) python dashboards/monitor.py $(ARGS)

@@ -212,3 +212,23 @@ def test_grafana_intervals() -> None:
     # A local run: a minute of 1 s scrapes.
     local = grafana_intervals(60, 1)
     assert (local["__interval"], local["__rate_interval"], local["__range"]) == ("1s", "4s", "60s")
+
+
+def _proof(panel: dict[str, Any]) -> str:
+    """How the live test proves a panel: real data, kube fixture data, or pending metrics."""
+    names = set().union(*(metric_names(t["expr"]) for t in panel["targets"]))
+    if names & set(PENDING):
+        return "pending"
+    fixture = {"kubelet / cAdvisor", "kube-state-metrics"}
+    return "fixture" if any(external_source(n) in fixture for n in names) else "real"
+
+
+def test_readme_says_which_panels_are_proven_how() -> None:
+    readme = (ROOT / "README.md").read_text()
+    documented = re.findall(r"^\| (porto-[\w-]+) \| (.+?) \| (\w+) \|$", readme, re.MULTILINE)
+    actual = [
+        (uid, panel["title"], _proof(panel))
+        for uid, dashboard in COMMITTED.items()
+        for panel in panels(dashboard)
+    ]
+    assert documented == actual, "update the table in dashboards/README.md"
