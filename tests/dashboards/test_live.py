@@ -135,13 +135,17 @@ def test_prometheus_loaded_and_evaluated_every_rule(monitoring: Any) -> None:
 
 
 def test_healthy_service_raises_only_the_fixture_alert(monitoring: Any) -> None:
-    """With the service healthy, the only active alert is the one the kube fixture provokes
-    (a failed training Job), and it fires on the real Prometheus."""
+    """With the service healthy, the only firing alert is the one the kube fixture provokes
+    (a failed training Job), and it fires on the real Prometheus. (A slow scrape on a loaded
+    machine may make an alert *pending* for a moment; none can last its ``for:`` here.)"""
     alerts = monitoring.prometheus.api("alerts")["alerts"]
-    active = {(a["labels"]["alertname"], a["state"]) for a in alerts}
-    assert active == {("PortoTrainingJobFailed", "firing")}, alerts
-    (job,) = [a for a in alerts if a["labels"]["alertname"] == "PortoTrainingJobFailed"]
-    assert job["labels"]["job_name"] == "porto-training-fixture-failed"
+    firing = [a for a in alerts if a["state"] == "firing"]
+    assert [a["labels"]["alertname"] for a in firing] == ["PortoTrainingJobFailed"], alerts
+    assert firing[0]["labels"]["job_name"] == "porto-training-fixture-failed"
+    for alert in alerts:
+        assert not alert["labels"]["alertname"].startswith(("PortoFeatureDrift", "PortoModel")), (
+            alert
+        )
 
 
 def test_dashboard_numbers_match_the_traffic(monitoring: Any) -> None:
