@@ -10,6 +10,7 @@ The fixture series carry ``porto_fixture="kube"`` so nobody mistakes them for me
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import math
 import sys
 import time
@@ -35,8 +36,23 @@ from harness.tools import REPO_ROOT, MissingToolError
 DASHBOARDS_DIR = REPO_ROOT / "dashboards"
 RULES = DASHBOARDS_DIR / "alerts" / "porto.rules.yml"
 RULE_TESTS = DASHBOARDS_DIR / "alerts" / "porto.rules.test.yml"
-# The builder package lives beside the JSON it writes, outside any installed distribution.
-sys.path.insert(0, str(DASHBOARDS_DIR))
+
+
+def _import_builder() -> None:
+    """Import ``dashboards/porto_dashboards`` (it lives beside the JSON it writes, outside any
+    installed distribution) without putting ``dashboards/`` itself, with its ``build.py`` and
+    ``monitor.py``, on everyone's import path."""
+    package = DASHBOARDS_DIR / "porto_dashboards"
+    spec = importlib.util.spec_from_file_location(
+        "porto_dashboards", package / "__init__.py", submodule_search_locations=[str(package)]
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["porto_dashboards"] = module
+    spec.loader.exec_module(module)
+
+
+_import_builder()
 
 #: What kube-prometheus-stack would attach to the inference pod's scrape target.
 NAMESPACE = "porto"
