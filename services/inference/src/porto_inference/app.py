@@ -28,7 +28,7 @@ from porto_inference.middleware import RequestMiddleware
 from porto_inference.model_manager import ModelManager
 from porto_inference.prediction_log import PredictionLog
 from porto_inference.quality import QualityMonitor
-from porto_inference.routes import feedback, health, models, predict
+from porto_inference.routes import feedback, health, models, monitoring, predict, promotion
 from porto_inference.schemas import batch_body, predict_body
 from porto_inference.service import InferenceService
 from porto_inference.settings import Settings, load_settings
@@ -102,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     install_error_handlers(app)
     for router in (predict.router, feedback.router, models.router, health.router):
+        app.include_router(router)
+    for router in (promotion.router, monitoring.router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

@@ -1,0 +1,31 @@
+"""POST /models/{version}/promote."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path
+
+from porto_inference.deps import ApiKeyDep, ServiceDep
+from porto_inference.promotion import promote
+from porto_inference.schemas import ERRORS
+
+router = APIRouter(tags=["models"])
+
+
+@router.post(
+    "/models/{version}/promote",
+    summary="Make a version the champion",
+    dependencies=[ApiKeyDep],
+    responses=ERRORS,
+)
+async def promote_model(
+    version: Annotated[
+        str, Path(description="A version id or an alias such as `latest`.", max_length=128)
+    ],
+    service: ServiceDep,
+) -> dict[str, Any]:
+    """Verify the version loads, point the `champion` alias at it and swap this worker to it;
+    the other workers and replicas follow within `poll_interval_s` (in the answer as
+    `propagation_s`). Behind the API key when one is set."""
+    return await promote(service, version)
