@@ -25,8 +25,8 @@ format: install ## Apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-tools: ## Build the pinned tools the tests use (MinIO) into ~/.cache/porto/bin, once
-	scripts/tools.sh minio
+tools: ## Build the pinned tools the tests use (MinIO, helm, kubeconform) into ~/.cache/porto/bin, once
+	scripts/tools.sh minio helm kubeconform
 
 test: install tools lint ## Lint, then run the whole test suite against real servers
 	$(RUN) pytest -q

@@ -1,0 +1,167 @@
+"""Render the porto chart with the pinned helm and walk the manifests.
+
+Every test renders through :func:`render`, which caches by arguments: a scenario is rendered once
+per session however many tests read it. Scenarios are the default values, every
+``charts/porto/ci/*-values.yaml`` file and the kind values ``make deploy`` uses.
+"""
+
+from __future__ import annotations
+
+import functools
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from harness.tools import tool_path
+
+REPO = Path(__file__).resolve().parents[2]
+CHART = REPO / "charts" / "porto"
+SUBCHARTS = ("inference", "training", "postgres", "minio", "dashboards")
+RELEASE = "porto"
+NAMESPACE = "porto"
+#: The Kubernetes version rendered for and validated against (kubeschemas.K8S_VERSION).
+KUBE_VERSION = "1.34.0"
+MONITORING_API = "monitoring.coreos.com/v1"
+
+SCENARIOS: dict[str, Path | None] = {
+    "default": None,
+    **{
+        p.name.removesuffix("-values.yaml"): p for p in sorted((CHART / "ci").glob("*-values.yaml"))
+    },
+    "kind": REPO / "deploy" / "porto-values-kind.yaml",
+}
+
+#: Kinds whose objects carry a pod template (CronJob's is one level deeper).
+WORKLOADS = ("Deployment", "StatefulSet", "Job", "CronJob", "Pod")
+
+
+def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run the pinned helm."""
+    return subprocess.run(
+        [str(tool_path("helm")), *args], capture_output=True, text=True, check=check
+    )
+
+
+def template_args(
+    scenario: str,
+    *sets: str,
+    release: str = RELEASE,
+    monitoring_api: bool = True,
+) -> list[str]:
+    """Arguments of ``helm template`` for a scenario (``sets`` are ``--set`` expressions)."""
+    args = [
+        "template",
+        release,
+        str(CHART),
+        "--namespace",
+        NAMESPACE,
+        "--kube-version",
+        KUBE_VERSION,
+    ]
+    values = SCENARIOS[scenario]
+    if values is not None:
+        args += ["-f", str(values)]
+    if monitoring_api:
+        args += ["--api-versions", MONITORING_API]
+    for expression in sets:
+        args += ["--set", expression]
+    return args
+
+
+@functools.cache
+def render_text(
+    scenario: str, *sets: str, release: str = RELEASE, monitoring_api: bool = True
+) -> str:
+    """The rendered manifests as one YAML stream (cached)."""
+    args = template_args(scenario, *sets, release=release, monitoring_api=monitoring_api)
+    out = helm(*args, check=False)
+    if out.returncode != 0:
+        raise AssertionError(f"helm {' '.join(args)} failed:\n{out.stderr}")
+    return out.stdout
+
+
+def render(
+    scenario: str, *sets: str, release: str = RELEASE, monitoring_api: bool = True
+) -> list[dict[str, Any]]:
+    """The rendered objects (a fresh copy: tests may modify them)."""
+    text = render_text(scenario, *sets, release=release, monitoring_api=monitoring_api)
+    return [doc for doc in yaml.safe_load_all(text) if doc]
+
+
+def by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    """Objects of ``kind``."""
+    return [d for d in docs if d.get("kind") == kind]
+
+
+def named(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    """The object of ``kind`` called ``name``; AssertionError naming what exists otherwise."""
+    found = [d for d in by_kind(docs, kind) if d["metadata"].get("name") == name]
+    if not found:
+        names = [d["metadata"].get("name") for d in by_kind(docs, kind)]
+        raise AssertionError(f"no {kind} {name!r}; rendered: {names}")
+    return found[0]
+
+
+def job_templates(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The Jobs kept as text in the training chart's job-template ConfigMaps."""
+    out = []
+    for cm in by_kind(docs, "ConfigMap"):
+        if cm["metadata"]["name"].endswith("-job-template"):
+            out.append(yaml.safe_load(cm["data"]["job.yaml"]))
+    return out
+
+
+@dataclass
+class PodTemplate:
+    """A pod template and the object that owns it."""
+
+    owner: dict[str, Any]
+    metadata: dict[str, Any]
+    spec: dict[str, Any]
+
+    @property
+    def where(self) -> str:
+        """``Kind/name`` of the owner, for messages."""
+        meta = self.owner["metadata"]
+        return f"{self.owner['kind']}/{meta.get('name') or meta.get('generateName')}"
+
+
+def pod_templates(docs: list[dict[str, Any]]) -> Iterator[PodTemplate]:
+    """Every pod template: workloads, CronJob job templates, Pods, and the on-demand Job."""
+    for doc in [*docs, *job_templates(docs)]:
+        kind = doc.get("kind")
+        if kind == "Pod":
+            yield PodTemplate(doc, doc["metadata"], doc["spec"])
+        elif kind == "CronJob":
+            template = doc["spec"]["jobTemplate"]["spec"]["template"]
+            yield PodTemplate(doc, template["metadata"], template["spec"])
+        elif kind in WORKLOADS:
+            template = doc["spec"]["template"]
+            yield PodTemplate(doc, template["metadata"], template["spec"])
+
+
+def containers(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """Init containers and containers of a pod spec."""
+    return [*spec.get("initContainers", []), *spec.get("containers", [])]
+
+
+def env_of(container: dict[str, Any], docs: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Every environment variable a container gets: ``env`` entries, and the data of the
+    ConfigMaps it loads with ``envFrom`` (as ``{"value": ...}``)."""
+    env: dict[str, dict[str, Any]] = {}
+    for source in container.get("envFrom", []):
+        ref = source.get("configMapRef")
+        assert ref, f"{container['name']}: envFrom other than a ConfigMap: {source}"
+        for key, value in named(docs, "ConfigMap", ref["name"]).get("data", {}).items():
+            env[key] = {"value": value}
+    for entry in container.get("env", []):
+        env[entry["name"]] = entry
+    return env
+
+
+def labels_match(selector: dict[str, str], labels: dict[str, str] | None) -> bool:
+    """Whether ``matchLabels``-style ``selector`` selects ``labels``."""
+    return bool(selector) and all((labels or {}).get(k) == v for k, v in selector.items())

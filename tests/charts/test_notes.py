@@ -1,0 +1,71 @@
+"""NOTES.txt, rendered with helm the way `helm install` shows it (`helm template` skips it, so
+it is rendered through `tpl` in a scratch copy of the chart)."""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+import yaml
+from charts.chartlib import CHART, KUBE_VERSION, NAMESPACE, SCENARIOS, helm
+
+PROBE = """apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: notes-probe
+data:
+  notes: {{ tpl (.Files.Get "files/NOTES.txt") . | quote }}
+"""
+
+
+@functools.cache
+def notes(scenario: str, *sets: str) -> str:
+    with tempfile.TemporaryDirectory() as tmp:
+        chart = Path(tmp) / "porto"
+        shutil.copytree(CHART, chart, ignore=shutil.ignore_patterns("hack", "__pycache__"))
+        shutil.copy(chart / "templates" / "NOTES.txt", chart / "files" / "NOTES.txt")
+        (chart / "templates" / "zz-notes-probe.yaml").write_text(PROBE)
+        args = [
+            "template",
+            "porto",
+            str(chart),
+            "--namespace",
+            NAMESPACE,
+            "--kube-version",
+            KUBE_VERSION,
+            "--show-only",
+            "templates/zz-notes-probe.yaml",
+        ]
+        if SCENARIOS[scenario] is not None:
+            args += ["-f", str(SCENARIOS[scenario])]
+        for expression in sets:
+            args += ["--set", expression]
+        text: str = yaml.safe_load(helm(*args).stdout)["data"]["notes"]
+        return text
+
+
+def test_notes_give_port_forwards_grafana_and_the_first_training_run() -> None:
+    text = notes("default")
+    assert "kubectl -n porto port-forward svc/porto-inference 8000:8000" in text
+    assert "kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80" in text
+    assert "http://grafana.localhost" in text
+    assert "get secret grafana-admin -o jsonpath='{.data.admin-password}'" in text
+    assert "admin/admin" in text and "never" in text  # says it is not admin/admin
+    assert "job/porto-training-r1" in text
+    assert "configmap porto-training-job-template" in text
+    assert "helm test -n porto porto" in text
+
+
+def test_notes_follow_the_values() -> None:
+    assert "https://api.porto.example.com/" in notes("ingress")
+    assert "get secret porto-api-key" in notes("external")
+    assert "job/" not in notes("subcharts-off")  # training off
+    assert "job/" not in notes("cronjob")  # no Job on install, only the schedule
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_notes_render_in_every_scenario(scenario: str) -> None:
+    assert "porto 0.1.0 is installed" in notes(scenario)

@@ -1,0 +1,183 @@
+"""The chart's Python scripts, run for real: the `helm test` script against a running inference
+API serving a model `porto-train` just trained, and the training pod's wait-for-store script
+against a socket that opens late."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from charts.chartlib import CHART
+from harness.ports import LOOPBACK, free_port
+from porto_inference.server import ServerProcess, start_server
+
+HELM_TEST = CHART / "files" / "helm_test.py"
+WAIT_FOR_STORE = CHART / "charts" / "training" / "files" / "wait_for_store.py"
+API_KEY = "k3y-for-the-helm-test"
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The inference API (one worker, no prediction log, an API key) serving a small model."""
+    home = tmp_path_factory.mktemp("porto-home")
+    store = f"file://{home / 'artifacts'}"
+    env = {**os.environ, "PORTO_HOME": str(home)}
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "porto_training.cli",
+            "train",
+            "--rows",
+            "3000",
+            "--store",
+            store,
+            "--metrics-port",
+            "0",
+            "--set",
+            "insights.shap_rows=200",
+            "--set",
+            "insights.mutual_info_rows=1000",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+        cwd=home,
+    )
+    server = start_server(
+        host=LOOPBACK,
+        port=free_port(),
+        workers=1,
+        env={
+            "PORTO_HOME": str(home),
+            "PORTO_INFERENCE_STORE_URI": store,
+            "PORTO_INFERENCE_PREDICTION_LOG": "false",
+            "PORTO_INFERENCE_API_KEY": API_KEY,
+            "PORTO_INFERENCE_LOG_REQUESTS": "false",
+        },
+        log_file=home / "server.log",
+        cwd=home,
+    )
+    try:
+        server.wait_ready(timeout=120, path="/health")
+        yield server
+    finally:
+        server.stop()
+
+
+def _helm_test(*args: str, api_key: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PORTO_API_KEY"}
+    if api_key:
+        env["PORTO_API_KEY"] = api_key
+    return subprocess.run(
+        [sys.executable, str(HELM_TEST), *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+
+
+def test_helm_test_passes_against_a_serving_api(api: ServerProcess) -> None:
+    out = _helm_test(api.url, "--timeout", "60", api_key=API_KEY)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "ok  /predict: probability" in out.stdout
+    assert "porto helm test passed" in out.stdout
+
+
+def test_helm_test_fails_without_the_api_key(api: ServerProcess) -> None:
+    out = _helm_test(api.url, "--timeout", "60")
+    assert out.returncode == 1
+    assert "FAIL POST /predict answered 401" in out.stderr
+
+
+def test_helm_test_fails_clearly_when_the_api_never_gets_ready() -> None:
+    out = _helm_test(f"http://{LOOPBACK}:{free_port()}", "--timeout", "2")
+    assert out.returncode == 1
+    assert "FAIL /ready did not answer 200 within 2s" in out.stderr
+
+
+def test_wait_for_store_waits_for_the_endpoint_to_open() -> None:
+    port = free_port()
+    listener = socket.socket()
+
+    def open_late() -> None:
+        time.sleep(1.5)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((LOOPBACK, port))
+        listener.listen()
+
+    thread = threading.Thread(target=open_late)
+    thread.start()
+    try:
+        started = time.monotonic()
+        out = subprocess.run(
+            [sys.executable, str(WAIT_FOR_STORE), f"http://{LOOPBACK}:{port}", "30"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert out.returncode == 0, out.stdout
+        assert time.monotonic() - started >= 1.0
+        assert f"{LOOPBACK}:{port} is up" in out.stdout
+    finally:
+        thread.join()
+        listener.close()
+
+
+def test_wait_for_store_gives_up_after_its_timeout() -> None:
+    out = subprocess.run(
+        [sys.executable, str(WAIT_FOR_STORE), f"http://{LOOPBACK}:{free_port()}", "1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert out.returncode == 1
+    assert "still unreachable after 1s" in out.stdout
+
+
+def test_the_record_comes_from_the_feature_schema() -> None:
+    from charts.envcontract import load_script
+
+    script = load_script(HELM_TEST)
+    manifest = {
+        "feature_schema": {
+            "features": [
+                {"name": "a", "kind": "numeric", "typical": 1.5},
+                {"name": "b_cat", "kind": "categorical", "categories": ["x", "y"]},
+                {"name": "c", "kind": "numeric", "min": 0, "max": 10},
+                {"name": "d", "kind": "numeric"},
+            ]
+        }
+    }
+    assert script.typical_record(manifest) == {"a": 1.5, "b_cat": "x", "c": 5.0, "d": 0}
+    with pytest.raises(script.CheckError):
+        script.typical_record({"feature_schema": {"features": []}})
+
+
+def test_scripts_need_only_the_standard_library() -> None:
+    import ast
+
+    for path in (HELM_TEST, WAIT_FOR_STORE):
+        tree = ast.parse(Path(path).read_text())
+        imported = {
+            a.name.split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Import)
+            for a in n.names
+        }
+        imported |= {
+            n.module.split(".")[0]
+            for n in ast.walk(tree)
+            if isinstance(n, ast.ImportFrom) and n.module
+        }
+        assert imported <= set(sys.stdlib_module_names) | {"__future__"}, path

@@ -1,0 +1,434 @@
+"""What kubeconform cannot see: the rendered objects fit together and follow the house rules.
+
+Selectors select what they should (and nothing else), the ServiceMonitor scrapes the API's own
+metrics path through the Service's metrics port, every container is locked down and sized,
+images are pinned, secrets only travel as Secret references, names fit in 63 characters.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from typing import Any
+
+import pytest
+import yaml
+from charts.chartlib import (
+    CHART,
+    NAMESPACE,
+    REPO,
+    SCENARIOS,
+    by_kind,
+    containers,
+    job_templates,
+    labels_match,
+    named,
+    pod_templates,
+    render,
+)
+from porto_inference.routes.health import router as health_router
+
+ALL = sorted(SCENARIOS)
+LONG_RELEASE = "a-release-name-of-the-longest-length-helm-allows-x53"  # 53 characters
+
+
+def _api_paths() -> set[str]:
+    return {getattr(route, "path", "") for route in health_router.routes}
+
+
+# --- selectors -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", ALL)
+def test_workload_selectors_match_their_pod_labels(scenario: str) -> None:
+    for kind in ("Deployment", "StatefulSet"):
+        for doc in by_kind(render(scenario), kind):
+            selector = doc["spec"]["selector"]["matchLabels"]
+            labels = doc["spec"]["template"]["metadata"]["labels"]
+            assert labels_match(selector, labels), f"{kind}/{doc['metadata']['name']}"
+
+
+@pytest.mark.parametrize("scenario", ALL)
+def test_each_service_selects_exactly_one_workload_and_its_ports(scenario: str) -> None:
+    docs = render(scenario)
+    pods = list(pod_templates(docs))
+    for service in by_kind(docs, "Service"):
+        name = service["metadata"]["name"]
+        selected = [
+            p for p in pods if labels_match(service["spec"]["selector"], p.metadata["labels"])
+        ]
+        owners = {p.where for p in selected}
+        assert len(owners) == 1, f"Service/{name} selects {sorted(owners) or 'nothing'}"
+        ports = {
+            port["name"] for c in selected[0].spec["containers"] for port in c.get("ports", [])
+        }
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in ports, f"Service/{name} targets {port['targetPort']}"
+
+
+@pytest.mark.parametrize("scenario", ALL)
+def test_pdb_hpa_networkpolicy_and_ingress_point_at_the_api(scenario: str) -> None:
+    docs = render(scenario)
+    deployments = {d["metadata"]["name"]: d for d in by_kind(docs, "Deployment")}
+    api_labels = {n: d["spec"]["template"]["metadata"]["labels"] for n, d in deployments.items()}
+    for kind in ("PodDisruptionBudget", "NetworkPolicy"):
+        for doc in by_kind(docs, kind):
+            key = "selector" if kind == "PodDisruptionBudget" else "podSelector"
+            selector = doc["spec"][key]["matchLabels"]
+            assert any(labels_match(selector, lab) for lab in api_labels.values()), kind
+    for hpa in by_kind(docs, "HorizontalPodAutoscaler"):
+        target = hpa["spec"]["scaleTargetRef"]
+        assert target["kind"] == "Deployment" and target["name"] in deployments
+        assert "replicas" not in deployments[target["name"]]["spec"], "HPA and fixed replicas"
+    services = {s["metadata"]["name"]: s for s in by_kind(docs, "Service")}
+    for ingress in by_kind(docs, "Ingress"):
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                ports = {p["name"] for p in services[backend["name"]]["spec"]["ports"]}
+                assert backend["port"]["name"] in ports
+
+
+@pytest.mark.parametrize("scenario", ALL)
+def test_statefulsets_have_their_headless_service(scenario: str) -> None:
+    docs = render(scenario)
+    services = {s["metadata"]["name"]: s for s in by_kind(docs, "Service")}
+    for sts in by_kind(docs, "StatefulSet"):
+        headless = services[sts["spec"]["serviceName"]]
+        assert headless["spec"]["clusterIP"] == "None"
+
+
+def test_service_monitor_scrapes_the_api_metrics_path_through_the_metrics_port() -> None:
+    docs = render("monitoring")
+    (monitor,) = by_kind(docs, "ServiceMonitor")
+    services = [
+        s
+        for s in by_kind(docs, "Service")
+        if labels_match(monitor["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])
+    ]
+    assert [s["metadata"]["name"] for s in services] == ["porto-inference"]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert endpoint["port"] == "metrics"
+    assert endpoint["path"] in _api_paths() and endpoint["path"] == "/metrics"
+    port = next(p for p in services[0]["spec"]["ports"] if p["name"] == "metrics")
+    deployment = named(docs, "Deployment", "porto-inference")
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert port["targetPort"] in {p["name"] for p in container["ports"]}
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == [NAMESPACE]
+
+
+def test_pod_monitor_scrapes_the_training_metrics_port() -> None:
+    docs = render("monitoring")
+    (monitor,) = by_kind(docs, "PodMonitor")
+    selected = [
+        p
+        for p in pod_templates(docs)
+        if labels_match(monitor["spec"]["selector"]["matchLabels"], p.metadata["labels"])
+    ]
+    assert {p.owner["kind"] for p in selected} == {"Job"}  # the release's Job and the template
+    (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
+    for pod in selected:
+        (container,) = pod.spec["containers"]
+        assert endpoint["port"] in {p["name"] for p in container["ports"]}
+    assert endpoint["path"] == "/metrics"
+
+
+def test_monitoring_resources_carry_the_kube_prometheus_stack_release_label() -> None:
+    docs = render("monitoring")
+    for kind in ("ServiceMonitor", "PodMonitor", "PrometheusRule"):
+        (doc,) = by_kind(docs, kind)
+        assert doc["metadata"]["labels"]["release"] == "kps", kind
+
+
+@pytest.mark.parametrize(
+    ("sets", "api", "expected"),
+    [
+        ((), False, set()),
+        ((), True, {"ServiceMonitor", "PodMonitor", "PrometheusRule"}),
+        (
+            ("global.monitoring.force=true",),
+            False,
+            {"ServiceMonitor", "PodMonitor", "PrometheusRule"},
+        ),
+        (("global.monitoring.enabled=false",), True, set()),
+    ],
+)
+def test_monitoring_resources_render_only_with_the_api_or_when_forced(
+    sets: tuple[str, ...], api: bool, expected: set[str]
+) -> None:
+    kinds = {d["kind"] for d in render("default", *sets, monitoring_api=api)}
+    assert kinds & {"ServiceMonitor", "PodMonitor", "PrometheusRule"} == expected
+
+
+def test_probes_use_the_api_health_and_readiness_paths() -> None:
+    deployment = named(render("default"), "Deployment", "porto-inference")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    assert container["livenessProbe"]["httpGet"]["path"] == "/health"
+    assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
+    assert {"/health", "/ready"} <= _api_paths()
+
+
+# --- house rules for every container -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", ALL)
+def test_every_container_is_locked_down_and_sized(scenario: str) -> None:
+    problems = []
+    for pod in pod_templates(render(scenario)):
+        pod_ctx = pod.spec.get("securityContext", {})
+        if pod.spec.get("automountServiceAccountToken") is not False:
+            problems.append(f"{pod.where}: mounts a service account token")
+        for c in containers(pod.spec):
+            where = f"{pod.where}/{c['name']}"
+            ctx = c.get("securityContext", {})
+            if not (ctx.get("runAsNonRoot") or pod_ctx.get("runAsNonRoot")):
+                problems.append(f"{where}: runAsNonRoot")
+            if ctx.get("allowPrivilegeEscalation") is not False:
+                problems.append(f"{where}: allowPrivilegeEscalation")
+            if ctx.get("readOnlyRootFilesystem") is not True:
+                problems.append(f"{where}: readOnlyRootFilesystem")
+            if "ALL" not in ctx.get("capabilities", {}).get("drop", []):
+                problems.append(f"{where}: capabilities not dropped")
+            if ctx.get("privileged"):
+                problems.append(f"{where}: privileged")
+            resources = c.get("resources", {})
+            for part in ("requests", "limits"):
+                for resource in ("cpu", "memory"):
+                    if resource not in resources.get(part, {}):
+                        problems.append(f"{where}: no {part}.{resource}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("scenario", ALL)
+def test_long_running_containers_have_probes(scenario: str) -> None:
+    problems = []
+    for pod in pod_templates(render(scenario)):
+        if pod.owner["kind"] not in ("Deployment", "StatefulSet"):
+            continue  # Jobs and test pods run to completion: nothing to route to or restart
+        for c in pod.spec["containers"]:
+            for probe in ("livenessProbe", "readinessProbe"):
+                if probe not in c:
+                    problems.append(f"{pod.where}/{c['name']}: no {probe}")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("scenario", ALL)
+def test_images_are_pinned(scenario: str) -> None:
+    for pod in pod_templates(render(scenario)):
+        for c in containers(pod.spec):
+            image = c["image"]
+            name, _, tag = image.rpartition(":") if "@" not in image else (image, "", "digest")
+            assert "@sha256:" in image or (name and tag and tag != "latest"), (
+                f"{pod.where}/{c['name']}: {image}"
+            )
+
+
+def test_postgres_uses_the_official_image_pinned() -> None:
+    sts = named(render("default"), "StatefulSet", "porto-postgres")
+    image = sts["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert re.fullmatch(r"docker\.io/library/postgres:\d+\.\d+-\w+", image), image
+    probe = sts["spec"]["template"]["spec"]["containers"][0]["readinessProbe"]
+    assert probe["exec"]["command"][0] == "pg_isready"
+
+
+# --- secrets -------------------------------------------------------------------------------------
+
+SECRET_NAME = re.compile(r"(PASSWORD|SECRET|TOKEN|ACCESS_KEY|API_KEY|DATABASE_URL|_KEY$)")
+
+
+@pytest.mark.parametrize("scenario", ALL)
+def test_secret_env_vars_come_from_secret_refs(scenario: str) -> None:
+    docs = render(scenario)
+    problems = []
+    for pod in pod_templates(docs):
+        for c in containers(pod.spec):
+            for entry in c.get("env", []):
+                if SECRET_NAME.search(entry["name"]) and "secretKeyRef" not in entry.get(
+                    "valueFrom", {}
+                ):
+                    problems.append(
+                        f"{pod.where}/{c['name']}: {entry['name']} is not a secretKeyRef"
+                    )
+    for cm in by_kind(docs, "ConfigMap"):
+        problems += [
+            f"ConfigMap/{cm['metadata']['name']}: {key}"
+            for key in cm.get("data", {})
+            if SECRET_NAME.search(key)
+        ]
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("scenario", ALL)
+def test_no_secret_value_appears_outside_its_secret(scenario: str) -> None:
+    docs = render(scenario)
+    values = {
+        base64.b64decode(v).decode()
+        for s in by_kind(docs, "Secret")
+        for v in s.get("data", {}).values()
+    }
+    others = yaml.safe_dump_all([d for d in docs if d["kind"] != "Secret"])
+    leaked = [v[:6] + "…" for v in values if len(v) >= 8 and v in others]
+    assert not leaked, f"secret values inlined in manifests: {leaked}"
+
+
+@pytest.mark.parametrize("scenario", ALL)
+@pytest.mark.parametrize("release", ["porto", "minio-postgres-lab"])
+def test_every_secret_ref_resolves(scenario: str, release: str) -> None:
+    """Each secretKeyRef names a Secret the release renders (with that key), or one the values
+    say exists already: the subcharts find each other's Secrets by name."""
+    docs = render(scenario, release=release)
+    rendered = {s["metadata"]["name"]: set(s.get("data", {})) for s in by_kind(docs, "Secret")}
+    values_file = SCENARIOS[scenario]
+    values = yaml.safe_load(values_file.read_text()) if values_file else {}
+    g = (values or {}).get("global", {})
+    existing = {g.get(k, {}).get("existingSecret") for k in ("database", "objectStore", "apiKey")}
+    for pod in pod_templates(docs):
+        for c in containers(pod.spec):
+            for entry in c.get("env", []):
+                ref = entry.get("valueFrom", {}).get("secretKeyRef")
+                if not ref:
+                    continue
+                if ref["name"] in rendered:
+                    assert ref["key"] in rendered[ref["name"]], f"{pod.where}: {ref}"
+                else:
+                    assert ref["name"] in existing, (
+                        f"{pod.where}: {ref} is neither rendered nor given"
+                    )
+
+
+@pytest.mark.parametrize("release", ["porto", "minio-postgres-lab"])
+def test_service_addresses_resolve(release: str) -> None:
+    """The S3 endpoint the API and the training job use, and the database URL in the generated
+    Secret, name Services this release renders, on their ports."""
+    docs = render("default", release=release)
+    services = {
+        s["metadata"]["name"]: {p["port"] for p in s["spec"]["ports"]}
+        for s in by_kind(docs, "Service")
+    }
+    for pod in pod_templates(docs):
+        for c in containers(pod.spec):
+            for entry in c.get("env", []):
+                if entry["name"].endswith("S3_ENDPOINT_URL"):
+                    host, port = re.fullmatch(r"http://([^:/]+):(\d+)", entry["value"]).groups()  # type: ignore[union-attr]
+                    assert int(port) in services[host], f"{pod.where}: {entry}"
+    secret = next(s for s in by_kind(docs, "Secret") if "database-url" in s["data"])
+    url = base64.b64decode(secret["data"]["database-url"]).decode()
+    host, port = re.fullmatch(r"postgresql://[^@]+@([^:/]+):(\d+)/\w+", url).groups()  # type: ignore[union-attr]
+    name, namespace = host.split(".")[:2]
+    assert namespace == NAMESPACE and int(port) in services[name]
+    password = base64.b64decode(secret["data"]["password"]).decode()
+    assert f":{password}@" in url
+
+
+def test_generated_secrets_survive_uninstall_for_their_volumes() -> None:
+    docs = render("default")
+    for secret in by_kind(docs, "Secret"):
+        annotations = secret["metadata"].get("annotations", {})
+        assert annotations.get("helm.sh/resource-policy") == "keep", secret["metadata"]["name"]
+    templates = (CHART / "charts").glob("*/templates/secret.yaml")
+    for path in templates:
+        assert "lookup" in path.read_text(), f"{path}: must reuse the existing Secret's values"
+
+
+# --- names, jobs, checksums, dashboards ----------------------------------------------------------
+
+
+def test_names_and_label_values_fit_in_63_characters() -> None:
+    docs = render("cronjob", release=LONG_RELEASE)
+    problems = []
+    for doc in [*docs, *job_templates(docs)]:
+        meta = doc["metadata"]
+        name = meta.get("name") or meta.get("generateName", "") + "xxxxx"
+        if len(name) > 63:
+            problems.append(f"{doc['kind']}/{name}")
+        problems += [
+            f"{doc['kind']}/{name} label {k}"
+            for k, v in meta.get("labels", {}).items()
+            if len(str(v)) > 63
+        ]
+    # A CronJob's Jobs get an 11-character suffix, and their name must fit in a label.
+    for cron in by_kind(docs, "CronJob"):
+        if len(cron["metadata"]["name"]) > 52:
+            problems.append(f"CronJob/{cron['metadata']['name']} longer than 52")
+    assert not problems, "\n".join(problems)
+
+
+def test_training_job_is_per_revision_and_cleans_up() -> None:
+    docs = render("default")
+    (job,) = [j for j in by_kind(docs, "Job") if j["metadata"]["name"].startswith("porto-training")]
+    assert job["metadata"]["name"] == "porto-training-r1"
+    assert "helm.sh/hook" not in job["metadata"].get("annotations", {})
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0
+    # The alert rules find training Jobs by name: .*porto.*train.*
+    assert re.fullmatch(r".*porto.*train.*", job["metadata"]["name"])
+
+
+def test_on_demand_job_template_is_the_release_job() -> None:
+    docs = render("default")
+    (template,) = job_templates(docs)
+    job = named(docs, "Job", "porto-training-r1")
+    assert template["metadata"]["generateName"] == "porto-training-manual-"
+    assert template["spec"] == job["spec"]
+
+
+def test_cronjob_scenario_schedules_without_overlap() -> None:
+    docs = render("cronjob")
+    (cron,) = by_kind(docs, "CronJob")
+    assert cron["spec"]["concurrencyPolicy"] == "Forbid"
+    assert cron["spec"]["schedule"] == "0 3 * * 0"
+    assert not [j for j in by_kind(docs, "Job") if "training" in j["metadata"]["name"]]
+    args = cron["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]["args"]
+    assert args[:3] == ["train", "--data", "s3://porto/datasets/train.csv.zip"]
+
+
+def test_changed_settings_roll_the_api_pods() -> None:
+    def checksum(*sets: str) -> str:
+        deployment = named(render("default", *sets), "Deployment", "porto-inference")
+        value: str = deployment["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+        return value
+
+    assert checksum() == checksum()
+    assert checksum() != checksum("inference.config.log_level=DEBUG")
+
+
+def test_dashboards_are_packed_for_the_grafana_sidecar() -> None:
+    docs = render("default")
+    sources = sorted((REPO / "dashboards").glob("*.json"))
+    assert sources, "dashboards/ holds no dashboard"
+    maps = {
+        k: cm
+        for cm in by_kind(docs, "ConfigMap")
+        for k in cm.get("data", {})
+        if k.endswith(".json")
+    }
+    assert sorted(maps) == [p.name for p in sources]
+    for path in sources:
+        cm = maps[path.name]
+        assert cm["metadata"]["labels"]["grafana_dashboard"] == "1"
+        assert cm["metadata"]["annotations"]["grafana_folder"] == "MLOps"
+        assert json.loads(cm["data"][path.name]) == json.loads(path.read_text())
+
+
+@pytest.mark.parametrize("release", ["porto", "ml-prod"])
+def test_prometheus_rule_is_the_alert_rules_file(release: str) -> None:
+    (rule,) = by_kind(render("default", release=release), "PrometheusRule")
+    source: dict[str, Any] = yaml.safe_load(
+        (REPO / "dashboards/alerts/porto.rules.yml").read_text()
+    )
+    if release != "porto":
+        # The rules name release "porto"'s Service; another release's name is substituted.
+        text = json.dumps(source).replace('\\"porto-inference\\"', f'\\"{release}-inference\\"')
+        source = json.loads(text)
+        assert f'job=\\"{release}-inference\\"' in text
+    assert rule["spec"]["groups"] == source["groups"]
+
+
+def test_external_scenario_renders_no_database_or_object_store() -> None:
+    docs = render("external")
+    names = {d["metadata"]["name"] for d in docs}
+    assert not [n for n in names if "postgres" in n or "minio" in n]
+    assert not by_kind(docs, "Secret")
+    deployment = named(docs, "Deployment", "porto-inference")
+    image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
+    assert image == "registry.example.com/porto/porto-inference:1.2.3"
