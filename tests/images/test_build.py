@@ -1,0 +1,243 @@
+"""The images' build steps, replayed without Docker: the build stage's COPY and RUN lines run in
+a scratch directory with the pinned uv (the same version the Dockerfile installs), then the
+resulting virtualenvs do what the images do: the training image trains a model into a store,
+the inference image's entrypoint serves it until /ready answers.
+
+What this cannot cover: the base image's OS, the runtime stage's user and file modes (checked
+statically in test_dockerfiles.py), and a real `docker build` (the CI workflow does that).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from harness.ports import LOOPBACK, free_port
+from images.dockerfile import parse
+
+REPO = Path(__file__).resolve().parents[2]
+DOCKERFILES = {
+    "inference": REPO / "services/inference/Dockerfile",
+    "training": REPO / "jobs/training/Dockerfile",
+}
+
+pytestmark = [pytest.mark.slow, pytest.mark.integration]
+
+
+def _uv() -> str:
+    return subprocess.run(
+        [str(REPO / "scripts/ensure-uv.sh")], capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def replay_build(name: str, root: Path) -> Path:
+    """Run the build stage of image ``name`` under ``root``; return its virtualenv."""
+    dockerfile = parse(DOCKERFILES[name])
+    stage = dockerfile.stages[0]
+    src, venv = root / "src", root / "venv"
+    workdir = Path("/")
+    env = dict(os.environ)
+    for instruction in stage.instructions:
+        if instruction.keyword == "WORKDIR":
+            workdir = Path(instruction.value)
+            assert workdir == Path("/src"), "the replay maps /src"
+        elif instruction.keyword == "ENV":
+            env.update(instruction.pairs())
+        elif instruction.keyword == "COPY":
+            _, sources, dest = instruction.copy()
+            target = src / Path(dest).relative_to("/src") if dest.startswith("/") else src / dest
+            for source in sources:
+                path = REPO / source
+                out = target / path.name if dest.endswith("/") or len(sources) > 1 else target
+                out.parent.mkdir(parents=True, exist_ok=True)
+                if path.is_dir():
+                    shutil.copytree(
+                        path, out, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+                    )
+                else:
+                    shutil.copy2(path, out)
+        elif instruction.keyword == "RUN":
+            command = re.sub(r"--mount=\S+\s*", "", instruction.value).strip()
+            if command.startswith("pip install"):
+                continue  # the pinned uv is already here (same version: test_dockerfiles.py)
+            command = command.replace("/app/.venv", str(venv)).replace("/src/", f"{src}/")
+            if command.startswith("uv "):
+                command = f"{_uv()} {command[3:]}"
+            run_env = {
+                **env,
+                "UV_PROJECT_ENVIRONMENT": str(venv),
+                # Speed only: hard links from uv's cache instead of copies, no .pyc compilation.
+                "UV_LINK_MODE": "hardlink",
+                "UV_COMPILE_BYTECODE": "0",
+            }
+            subprocess.run(
+                ["sh", "-c", command], cwd=src, env=run_env, check=True, capture_output=True
+            )
+    return venv
+
+
+@pytest.fixture(scope="module")
+def venvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The replayed virtualenv of each image."""
+    return {name: replay_build(name, tmp_path_factory.mktemp(name)) for name in DOCKERFILES}
+
+
+def _python(venv: Path, code: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(venv / "bin/python"), "-c", code], capture_output=True, text=True, cwd="/"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "present", "absent"),
+    [
+        (
+            "inference",
+            ["porto", "porto_inference", "gunicorn", "asyncpg"],
+            ["porto_training", "typer"],
+        ),
+        (
+            "training",
+            ["porto", "porto_training", "catboost", "matplotlib"],
+            ["porto_inference", "gunicorn"],
+        ),
+    ],
+)
+def test_each_image_gets_its_package_and_no_dev_tools(
+    venvs: dict[str, Path], name: str, present: list[str], absent: list[str]
+) -> None:
+    venv = venvs[name]
+    for module in present:
+        assert _python(venv, f"import {module}").returncode == 0, f"{name} lacks {module}"
+    for module in [*absent, "pytest", "ruff", "mypy"]:
+        assert _python(venv, f"import {module}").returncode != 0, f"{name} has {module}"
+    # Installed as wheels (--no-editable): nothing points back into a source tree.
+    out = _python(venv, "import porto; print(porto.__file__)")
+    assert "/site-packages/porto/" in out.stdout
+
+
+def test_training_image_finds_its_default_config(venvs: dict[str, Path]) -> None:
+    out = _python(
+        venvs["training"], "from porto_training.config import default_config_path as d; print(d())"
+    )
+    assert out.returncode == 0, out.stderr
+    assert "/site-packages/porto_training/config.yaml" in out.stdout
+
+
+@pytest.fixture(scope="module")
+def trained_store(venvs: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store with a champion, written by the training image's `porto-train train`."""
+    work = tmp_path_factory.mktemp("training-run")
+    store = f"file://{work / 'artifacts'}"
+    env = {
+        "PATH": f"{venvs['training'] / 'bin'}:/usr/bin:/bin",
+        "HOME": str(work),
+        "MPLCONFIGDIR": str(work / "mpl"),
+        "PORTO_HOME": str(work),
+        "PORTO_STORE": store,
+        "PORTO_TRAIN_METRICS_PORT": "0",
+    }
+    out = subprocess.run(
+        [
+            "porto-train",
+            "train",
+            "--rows",
+            "3000",
+            "--set",
+            "insights.shap_rows=200",
+            "--set",
+            "insights.mutual_info_rows=1000",
+        ],
+        cwd=work,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "champion   yes" in out.stdout
+    return store
+
+
+@pytest.fixture(scope="module")
+def served(
+    venvs: dict[str, Path], trained_store: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """The inference image's entrypoint serving the trained model; yields its URL."""
+    work = tmp_path_factory.mktemp("inference-run")
+    port = free_port()
+    env = {
+        "PATH": f"{venvs['inference'] / 'bin'}:/usr/bin:/bin",
+        "HOME": str(work),
+        "TMPDIR": str(work),
+        "PORTO_INFERENCE_HOST": LOOPBACK,
+        "PORTO_INFERENCE_PORT": str(port),
+        "PORTO_INFERENCE_WORKERS": "2",
+        "PORTO_INFERENCE_HOME": str(work / "home"),
+        "PORTO_INFERENCE_METRICS_DIR": str(work / "run/metrics"),
+        "PORTO_INFERENCE_STORE_URI": trained_store,
+        "PORTO_INFERENCE_PREDICTION_LOG": "false",
+        "PORTO_INFERENCE_ENVIRONMENT": "production",
+    }
+    log = (work / "server.log").open("w")
+    process = subprocess.Popen(
+        ["sh", str(REPO / "services/inference/docker-entrypoint.sh")],
+        env=env,
+        cwd=work,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://{LOOPBACK}:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, (work / "server.log").read_text()[-3000:]
+            try:
+                with urllib.request.urlopen(f"{url}/ready", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "not ready in 120s"
+            time.sleep(0.5)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(40)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def test_the_helm_test_passes_against_the_inference_image(
+    venvs: dict[str, Path], served: str
+) -> None:
+    """The chart's `helm test` script, run with the inference image's Python as the test pod does,
+    scores a record from the trained model's schema and finds the request in /metrics."""
+    out = subprocess.run(
+        [
+            str(venvs["inference"] / "bin/python"),
+            str(REPO / "charts/porto/files/helm_test.py"),
+            served,
+            "--timeout",
+            "30",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    with urllib.request.urlopen(f"{served}/metrics", timeout=5) as resp:
+        body = resp.read().decode()
+    assert 'inference_requests_total{endpoint="/predict"' in body
+    assert "model_loaded" in body
