@@ -15,11 +15,8 @@ does the slow path walk the rows to name each bad row and field. Both paths give
 
 from __future__ import annotations
 
-import io
 import math
-import re
-import threading
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
@@ -28,109 +25,15 @@ import numpy as np
 from porto.reference import missing_categories
 from porto.schema import FeatureKind, FeatureSchema, canonical_category
 
-from porto_inference.errors import BadRequestError, ValidationFailedError
+from porto_inference.errors import ValidationFailedError
+from porto_inference.vocabulary import Vocabulary
 
 #: Error details kept per response: enough to fix a request, bounded for huge bad batches.
 MAX_ERROR_DETAILS = 50
-#: A vocabulary past this many strings starts afresh (bounds memory under unseen-value floods).
-MAX_VOCABULARY = 100_000
+#: Up to this many rows, categories are coded row by row in one numpy call; above, per column.
+SMALL_ROWS = 16
 
 _ABSENT: Any = object()
-
-
-class Vocabulary:
-    """Canonical category strings of one categorical feature, each with a stable code.
-
-    Training's categories come first (codes ``0..known-1``); strings met later are appended.
-    ``raw`` caches raw request value → code, so a repeated value costs one dict lookup.
-    """
-
-    def __init__(self, categories: Sequence[str], *, numeric: bool, missing: str) -> None:
-        self.numeric = numeric
-        self.missing = missing
-        self.known = len(categories)
-        self.strings: list[str] = []
-        self.index: dict[str, int] = {}
-        self.raw: dict[Hashable, int] = {}
-        self._lock = threading.Lock()
-        self._array: np.ndarray | None = None
-        self._index: Any = None
-        for s in categories:
-            self._add(s)
-        self.missing_code = self._add(missing)
-
-    def _add(self, canonical: str) -> int:
-        code = self.index.get(canonical)
-        if code is None:
-            with self._lock:
-                code = self.index.get(canonical)
-                if code is None:
-                    code = len(self.strings)
-                    self.strings.append(canonical)
-                    self.index[canonical] = code
-                    self._array = None
-        return code
-
-    def canonical(self, value: Any) -> str | None:
-        """The canonical string of a raw value; None if the value cannot be a category."""
-        if value is None:
-            return self.missing
-        if isinstance(value, str):
-            text = value.strip()
-            if not text:
-                return self.missing
-            if self.numeric:
-                try:
-                    number = float(text)
-                except ValueError:
-                    return text
-                return self.missing if math.isnan(number) else canonical_category(number)
-            return text
-        if isinstance(value, (bool, int, float)):
-            if isinstance(value, float) and math.isnan(value):
-                return self.missing
-            return canonical_category(value)
-        return None
-
-    def code(self, value: Any) -> int | None:
-        """The code of a raw value (added when new); None if it cannot be a category."""
-        try:
-            return self.raw[value]
-        except KeyError:
-            pass
-        except TypeError:  # unhashable: a list or an object
-            return None
-        canonical = self.canonical(value)
-        if canonical is None:
-            return None
-        code = self._add(canonical)
-        if len(self.raw) < MAX_VOCABULARY:
-            self.raw[value] = code
-        return code
-
-    @property
-    def array(self) -> np.ndarray:
-        """The strings as a numpy object array (code → string), rebuilt only after growth."""
-        arr = self._array
-        if arr is None or len(arr) != len(self.strings):
-            arr = np.array(self.strings, dtype=object)
-            self._array = arr
-        return arr
-
-    def categories_index(self) -> Any:
-        """The strings as a pandas Index (for categorical columns), rebuilt only after growth."""
-        import pandas as pd
-
-        index = self._index
-        if index is None or len(index) != len(self.strings):
-            index = pd.Index(self.strings[:], dtype=object)
-            self._index = index
-        return index
-
-    @property
-    def full(self) -> bool:
-        """Whether this vocabulary should be replaced by a fresh one."""
-        return len(self.strings) >= MAX_VOCABULARY
 
 
 @dataclass
@@ -150,7 +53,7 @@ class EncodedBatch:
         return int(self.num.shape[0])
 
 
-class _Problems:
+class Problems:
     """Collects validation errors, bounded, in a stable order."""
 
     def __init__(self) -> None:
@@ -224,6 +127,7 @@ class FeatureCodec:
         self.vocabs = self._new_vocabs()
 
     def _new_vocabs(self) -> list[Vocabulary]:
+        self._overflow = [False]
         out = []
         for name in self.cat_names:
             spec = self.schema.spec(name)
@@ -232,12 +136,14 @@ class FeatureCodec:
                     spec.categories or [],
                     numeric=spec.dtype in ("int", "float"),
                     missing=self.missing_category,
+                    overflow=self._overflow,
                 )
             )
         return out
 
-    def _current_vocabs(self) -> list[Vocabulary]:
-        if any(v.full for v in self.vocabs):
+    def current_vocabs(self) -> list[Vocabulary]:
+        """The vocabularies new batches use (a fresh set once one of them is full)."""
+        if self._overflow[0]:
             self.vocabs = self._new_vocabs()
         return self.vocabs
 
@@ -252,7 +158,7 @@ class FeatureCodec:
         id_col, target = self.id_column, self.target
         payloads: list[Any] = items
         ids: list[Any] | None = None
-        problems = _Problems()
+        problems = Problems()
         flat = all(type(x) is dict and "features" not in x for x in items)
         if flat:
             if id_col and any(id_col in x for x in items):
@@ -265,7 +171,7 @@ class FeatureCodec:
         problems.raise_if_any()
         return self._encode_payloads(payloads, ids)
 
-    def _unwrap(self, items: list[Any], problems: _Problems) -> tuple[list[Any], list[Any] | None]:
+    def _unwrap(self, items: list[Any], problems: Problems) -> tuple[list[Any], list[Any] | None]:
         """Unwrap ``{"id": .., "features": ..}`` items; flat objects and lists pass through."""
         id_keys = {"id", self.id_column} - {None}
         target = self.target if self.target not in self.name_set else None
@@ -304,7 +210,7 @@ class FeatureCodec:
     def _encode_payloads(self, payloads: list[Any], ids: list[Any] | None) -> EncodedBatch:
         n = len(payloads)
         width = len(self.names)
-        vocabs = self._current_vocabs()
+        vocabs = self.current_vocabs()
         if n and all(type(p) is dict and len(p) == width for p in payloads):
             try:
                 num_rows = [self._num_by_name(p) for p in payloads]
@@ -339,24 +245,48 @@ class FeatureCodec:
             return None
         if num.shape != (n, len(self.num_names)):
             return None
-        if not self._numbers_ok(num):
+        if not self.numbers_ok(num):
             return None
-        codes = np.empty((n, len(self.cat_names)), dtype=np.int32)
-        if self.cat_names:
-            columns = list(zip(*cat_rows, strict=True))
-            for j, column in enumerate(columns):
-                raw_codes = vocabs[j].raw
-                try:
-                    codes[:, j] = np.fromiter(map(raw_codes.__getitem__, column), np.int32, n)
-                except (KeyError, TypeError):
-                    vocab = vocabs[j]
-                    column_codes = [vocab.code(v) for v in column]
-                    if any(c is None for c in column_codes):
-                        return None
-                    codes[:, j] = np.asarray(column_codes, dtype=np.int32)
+        codes = self._codes(cat_rows, vocabs)
+        if codes is None:
+            return None
         return EncodedBatch(num=num, codes=codes, vocabs=vocabs, ids=ids, raw=raw)
 
-    def _numbers_ok(self, num: np.ndarray) -> bool:
+    def _codes(
+        self, cat_rows: list[tuple[Any, ...]], vocabs: list[Vocabulary]
+    ) -> np.ndarray | None:
+        """Category codes (rows × categorical features); None if a value cannot be a category.
+
+        Repeated values are one dict lookup each. Few rows: one numpy call for the lot; many
+        rows: one numpy call per column.
+        """
+        n = len(cat_rows)
+        k = len(self.cat_names)
+        if k == 0:
+            return np.empty((n, 0), dtype=np.int32)
+        if n <= SMALL_ROWS:
+            lookups = [v.raw for v in vocabs]
+            try:
+                return np.array(
+                    [[raw[v] for raw, v in zip(lookups, row, strict=True)] for row in cat_rows],
+                    dtype=np.int32,
+                )
+            except (KeyError, TypeError):
+                pass  # a new value somewhere: code it below, column by column
+        codes = np.empty((n, k), dtype=np.int32)
+        for j, column in enumerate(zip(*cat_rows, strict=True)):
+            raw_codes = vocabs[j].raw
+            try:
+                codes[:, j] = np.fromiter(map(raw_codes.__getitem__, column), np.int32, n)
+            except (KeyError, TypeError):
+                vocab = vocabs[j]
+                column_codes = [vocab.code(v) for v in column]
+                if any(c is None for c in column_codes):
+                    return None
+                codes[:, j] = np.asarray(column_codes, dtype=np.int32)
+        return codes
+
+    def numbers_ok(self, num: np.ndarray) -> bool:
         """Map the missing marker to NaN in place; False if a value is out of its kind."""
         if self.missing_value is not None:
             num[num == self.missing_value] = np.nan
@@ -372,7 +302,7 @@ class FeatureCodec:
         self, payloads: list[Any], vocabs: list[Vocabulary], ids: list[Any] | None
     ) -> EncodedBatch:
         """Row by row, naming every problem; the same arrays as the fast path when all is well."""
-        problems = _Problems()
+        problems = Problems()
         n = len(payloads)
         num = np.full((n, len(self.num_names)), np.nan)
         codes = np.zeros((n, len(self.cat_names)), dtype=np.int32)
@@ -415,7 +345,7 @@ class FeatureCodec:
         problems.raise_if_any()
         return EncodedBatch(num=num, codes=codes, vocabs=vocabs, ids=ids, raw=payloads)
 
-    def _number(self, value: Any, row: int, name: str, problems: _Problems) -> float:
+    def _number(self, value: Any, row: int, name: str, problems: Problems) -> float:
         if value is None or value is _ABSENT:
             return math.nan
         if isinstance(value, str):
@@ -446,132 +376,9 @@ class FeatureCodec:
     # --- CSV -------------------------------------------------------------------------------------
     def encode_csv(self, body: bytes) -> EncodedBatch:
         """Encode a CSV body with a header row; columns are matched by name, in any order."""
-        import pyarrow as pa
-        import pyarrow.csv as pacsv
+        from porto_inference.csv_input import encode_csv
 
-        header = self._csv_header(body)
-        problems = _Problems()
-        for name in header:
-            if name not in self.name_set and name not in (self.id_column, self.target):
-                problems.add(None, name, "unknown feature (CSV column)")
-        present = set(header)
-        missing = [name for name in self.names if name not in present]
-        if missing and not self.allow_missing:
-            for name in missing:
-                problems.add(None, name, "missing feature (CSV column)")
-        problems.raise_if_any()
-        types: dict[str, Any] = {}
-        for name in header:
-            if name in self.name_set:
-                kind = self.kind_by_name[name]
-                types[name] = pa.string() if kind is FeatureKind.CATEGORICAL else pa.float64()
-            else:
-                types[name] = pa.string()
-        try:
-            table = pacsv.read_csv(
-                io.BytesIO(body),
-                read_options=pacsv.ReadOptions(use_threads=False, column_names=header, skip_rows=1),
-                parse_options=pacsv.ParseOptions(newlines_in_values=False),
-                convert_options=pacsv.ConvertOptions(
-                    column_types=types,
-                    strings_can_be_null=True,
-                    null_values=[""],
-                    quoted_strings_can_be_null=True,
-                ),
-            )
-        except pa.ArrowInvalid as exc:
-            self._csv_error(body, header, str(exc))
-            raise  # pragma: no cover - _csv_error always raises
-        n = table.num_rows
-        num = np.full((n, len(self.num_names)), np.nan)
-        for j, name in enumerate(self.num_names):
-            if name in present:
-                num[:, j] = table.column(name).to_numpy(zero_copy_only=False)
-        if not self._numbers_ok(num):
-            self._slow_numbers(num, table, present)
-        vocabs = self._current_vocabs()
-        codes = np.full((n, len(self.cat_names)), 0, dtype=np.int32)
-        for j, name in enumerate(self.cat_names):
-            vocab = vocabs[j]
-            if name not in present:
-                codes[:, j] = vocab.missing_code
-                continue
-            column = table.column(name).to_pylist()
-            try:
-                codes[:, j] = np.fromiter(map(vocab.raw.__getitem__, column), np.int32, n)
-            except KeyError:
-                codes[:, j] = [vocab.code(v) for v in column]
-        ids = None
-        if self.id_column and self.id_column in present:
-            ids = [_csv_id(v) for v in table.column(self.id_column).to_pylist()]
-        return EncodedBatch(num=num, codes=codes, vocabs=vocabs, ids=ids, raw=None)
-
-    @staticmethod
-    def _csv_header(body: bytes) -> list[str]:
-        import csv
-
-        try:
-            first = body.split(b"\n", 1)[0].decode("utf-8-sig").strip("\r")
-        except UnicodeDecodeError as exc:
-            raise BadRequestError(f"the CSV body is not UTF-8: {exc.reason}") from exc
-        header = [h.strip() for h in next(csv.reader([first]), [])]
-        if not header or header == [""]:
-            raise BadRequestError("the CSV body has no header row")
-        dupes = sorted({h for h in header if header.count(h) > 1})
-        if dupes:
-            raise BadRequestError(f"the CSV header repeats columns: {', '.join(dupes)}")
-        return header
-
-    def _csv_error(self, body: bytes, header: list[str], message: str) -> None:
-        """Turn a pyarrow CSV failure into an error naming the row and the column."""
-        import csv
-
-        match = re.search(r"CSV column #(\d+)", message)
-        if match:
-            col = int(match.group(1))
-            name = header[col] if col < len(header) else f"#{col}"
-            reader = csv.reader(io.StringIO(body.decode("utf-8-sig", errors="replace")))
-            next(reader, None)
-            for row, values in enumerate(reader):
-                if col < len(values):
-                    text = values[col].strip()
-                    try:
-                        if text:
-                            float(text)
-                    except ValueError:
-                        raise ValidationFailedError(
-                            f"row {row}, {name}: expected a number",
-                            [{"row": row, "field": name, "message": "expected a number"}],
-                        ) from None
-            raise ValidationFailedError(
-                f"column {name}: {message}", [{"field": name, "message": message}]
-            )
-        match = re.search(r"Expected (\d+) columns, got (\d+)", message)
-        if match:
-            reader = csv.reader(io.StringIO(body.decode("utf-8-sig", errors="replace")))
-            next(reader, None)
-            for row, values in enumerate(reader):
-                if values and len(values) != len(header):
-                    text = f"expected {len(header)} fields like the header, got {len(values)}"
-                    raise ValidationFailedError(
-                        f"row {row}: {text}", [{"row": row, "field": "", "message": text}]
-                    )
-        raise BadRequestError(f"the CSV body cannot be parsed: {message.splitlines()[0]}")
-
-    def _slow_numbers(self, num: np.ndarray, table: Any, present: set[str]) -> None:
-        problems = _Problems()
-        for j, name in enumerate(self.num_names):
-            if name not in present:
-                continue
-            column = num[:, j]
-            bad_rows = np.flatnonzero(np.isinf(column))
-            for row in bad_rows:
-                problems.add(int(row), name, "expected a finite number")
-            if self.kind_by_name[name] is FeatureKind.BINARY:
-                ok = (column == 0) | (column == 1) | np.isnan(column)
-                for row in np.flatnonzero(~ok):
-                    problems.add(int(row), name, "expected 0 or 1 (binary feature)")
-        problems.raise_if_any()
+        return encode_csv(self, body, Problems())
 
     # --- output ----------------------------------------------------------------------------------
     def object_rows(self, batch: EncodedBatch) -> np.ndarray:
@@ -594,12 +401,3 @@ class FeatureCodec:
             for row, value in enumerate(strings):
                 rows[row][name] = value
         return rows
-
-
-def _csv_id(value: str | None) -> Any:
-    if value is None:
-        return None
-    text = value.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
-    return text

@@ -32,24 +32,38 @@ async def get_service(request: Request) -> InferenceService:
     return service
 
 
-async def require_api_key(
-    request: Request,
-    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
-    header_key: Annotated[str | None, Security(_api_key_header)],
-) -> None:
+#: OpenAPI security requirement of the routes that need the key (either header works).
+API_KEY_SECURITY: list[dict[str, list[str]]] = [{"HTTPBearer": []}, {"APIKeyHeader": []}]
+
+
+def authorize(request: Request) -> None:
     """Refuse the request (401) unless it carries the configured API key; no-op without one.
 
-    Compared in constant time, so response timing reveals nothing about the key.
+    A plain function as well as a dependency: the prediction routes call it directly, because
+    FastAPI's dependency resolution costs more per request than this whole check. Compared in
+    constant time, so response timing reveals nothing about the key.
     """
     settings: Settings = request.app.state.settings
     if settings.api_key is None:
         return
     expected = settings.api_key.get_secret_value().encode()
-    given = header_key if header_key is not None else (bearer.credentials if bearer else None)
-    if given is None or not hmac.compare_digest(given.encode(), expected):
+    given = request.headers.get("x-api-key")
+    if given is None:
+        scheme, _, credentials = request.headers.get("authorization", "").partition(" ")
+        given = credentials.strip() if scheme.lower() == "bearer" else None
+    if not given or not hmac.compare_digest(given.encode(), expected):
         raise UnauthorizedError(
             "missing or wrong API key: send `Authorization: Bearer <key>` or `X-API-Key: <key>`"
         )
+
+
+async def require_api_key(
+    request: Request,
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Security(_bearer)],
+    header_key: Annotated[str | None, Security(_api_key_header)],
+) -> None:
+    """The API key check as a dependency (declares both headers in the OpenAPI document)."""
+    authorize(request)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

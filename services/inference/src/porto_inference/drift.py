@@ -29,10 +29,11 @@ from porto.reference import (
     psi,
 )
 
-from porto_inference.codec import EncodedBatch, Vocabulary
+from porto_inference.codec import EncodedBatch
 from porto_inference.metrics import Metrics
 from porto_inference.model import ServedModel
 from porto_inference.settings import Settings
+from porto_inference.vocabulary import Vocabulary
 
 log = logging.getLogger("porto_inference.drift")
 

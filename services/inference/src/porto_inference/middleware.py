@@ -15,6 +15,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from porto_inference.logs import write_access_line
 from porto_inference.metrics import Metrics
 
 log = logging.getLogger("porto_inference.access")
@@ -34,7 +35,10 @@ class RequestMiddleware:
     def __init__(self, app: ASGIApp, *, metrics: Metrics, log_requests: bool = True) -> None:
         self.app = app
         self.metrics = metrics
-        self.log_requests = log_requests
+        self.log_requests = log_requests and log.isEnabledFor(logging.INFO)
+        # Metric children by label values: labels() takes a lock and builds a key each call.
+        self._http: dict[tuple[str, str, str], Any] = {}
+        self._inference: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,13 +80,27 @@ class RequestMiddleware:
             handler = scope["path"] if scope["path"] in _STATIC else "unmatched"
         status_text = str(status)
         m = self.metrics
-        m.http_requests.labels(scope["method"], handler, status_text).inc()
+        key = (scope["method"], handler, status_text)
+        child = self._http.get(key)
+        if child is None:
+            child = self._http[key] = m.http_requests.labels(*key)
+        child.inc()
         version = state.get("model_version", "")
         if handler in INFERENCE_ENDPOINTS:
-            m.inference_requests.labels(handler, version, status_text).inc()
-            m.inference_latency.labels(handler, version).observe(seconds)
-            if status >= 400:
-                m.inference_errors.labels(handler, version, status_text).inc()
+            ikey = (handler, version, status_text)
+            children = self._inference.get(ikey)
+            if children is None:
+                children = self._inference[ikey] = (
+                    m.inference_requests.labels(handler, version, status_text),
+                    m.inference_latency.labels(handler, version),
+                    m.inference_errors.labels(handler, version, status_text)
+                    if status >= 400
+                    else None,
+                )
+            children[0].inc()
+            children[1].observe(seconds)
+            if children[2] is not None:
+                children[2].inc()
         elif handler in PAGES and status < 400:
             m.page_views.labels(handler).inc()
         if self.log_requests:
@@ -105,4 +123,4 @@ class RequestMiddleware:
             features = state.get("features")
             if features is not None:
                 fields["features"] = features
-            log.info("request", extra={"fields": fields})
+            write_access_line(fields)

@@ -103,8 +103,10 @@ class LogEntry:
     classes: np.ndarray
     threshold: float
     latency_ms: float
-    batch: EncodedBatch
-    codec: FeatureCodec
+    record_ids: list[Any] | None
+    features: list[str]
+    """One JSON object per row, serialised when queued: a few hundred bytes per row instead of
+    the parsed request (kilobytes of Python objects), so the queue's memory stays bounded."""
     seq: int = 0
     records: list[tuple[Any, ...]] | None = field(default=None, repr=False)
 
@@ -117,7 +119,7 @@ class LogEntry:
         """The COPY records (built once, kept for retries)."""
         if self.records is None:
             n = self.rows
-            ids = self.batch.ids
+            ids = self.record_ids
             record_ids = (
                 repeat(None, n) if ids is None else [None if v is None else str(v) for v in ids]
             )
@@ -130,7 +132,7 @@ class LogEntry:
                     repeat(self.endpoint, n),
                     repeat(self.request_id, n),
                     record_ids,
-                    features_json(self.batch, self.codec),
+                    self.features,
                     self.scores.tolist(),
                     self.classes.tolist(),
                     repeat(self.threshold, n),

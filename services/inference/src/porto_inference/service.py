@@ -34,7 +34,7 @@ from porto_inference.metrics import Metrics, observe_many
 from porto_inference.microbatch import MicroBatcher
 from porto_inference.model import ServedModel
 from porto_inference.model_manager import ModelManager
-from porto_inference.prediction_log import LogEntry, PredictionLog
+from porto_inference.prediction_log import LogEntry, PredictionLog, features_json
 from porto_inference.quality import QualityMonitor
 from porto_inference.settings import Settings
 
@@ -294,8 +294,8 @@ class InferenceService:
                     classes=(proba >= model.threshold).astype(np.int8),
                     threshold=model.threshold,
                     latency_ms=(time.perf_counter() - began) * 1000.0,
-                    batch=batch,
-                    codec=model.codec,
+                    record_ids=batch.ids,
+                    features=features_json(batch, model.codec),
                 )
             )
 

@@ -161,7 +161,7 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=4, ge=1, description="Connections per worker.")
     db_connect_timeout_s: float = Field(default=5.0, gt=0, description="Connect timeout.")
     log_queue_max_rows: int = Field(
-        default=200_000,
+        default=100_000,
         ge=1,
         description="Rows the in-memory log queue holds while the database is slow or down; "
         "beyond it new rows are dropped and counted.",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import orjson
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from porto_inference.deps import ApiKeyDep, ServiceDep, SettingsDep
-from porto_inference.errors import BadRequestError, UnsupportedMediaTypeError
+from porto_inference.deps import API_KEY_SECURITY, authorize
+from porto_inference.errors import (
+    BadRequestError,
+    UnsupportedMediaTypeError,
+    ValidationFailedError,
+)
 from porto_inference.routes.body import read_body
 from porto_inference.schemas import (
     ERRORS,
@@ -20,17 +22,34 @@ from porto_inference.schemas import (
     batch_body,
     predict_body,
 )
-from porto_inference.service import media_type
+from porto_inference.service import InferenceService, media_type
 
-router = APIRouter(tags=["predict"], dependencies=[ApiKeyDep])
+# No FastAPI dependencies on these two routes: resolving them costs more per request than the
+# HTTP floor itself, so the handlers take the service from app.state and call authorize().
+router = APIRouter(tags=["predict"])
 
-ModelVersion = Annotated[
-    str | None,
-    Query(
-        description="Score with this version or alias instead of the served model.",
-        max_length=128,
-    ),
-]
+#: The query parameter both routes take, declared for the OpenAPI document. The handlers read it
+#: from the query string themselves: a declared parameter goes through FastAPI's dependency
+#: resolution, which costs about as much per request as scoring the row.
+MODEL_VERSION_PARAMETER = {
+    "name": "model_version",
+    "in": "query",
+    "required": False,
+    "description": "Score with this version or alias instead of the served model.",
+    "schema": {"type": "string", "maxLength": 128},
+}
+
+
+def _model_version(request: Request) -> str | None:
+    value = request.query_params.get("model_version")
+    if value is None or value == "":
+        return None
+    if len(value) > 128:
+        raise ValidationFailedError(
+            "model_version is too long",
+            [{"field": "model_version", "message": "at most 128 characters"}],
+        )
+    return value
 
 
 def _json(data: object, status: int = 200) -> Response:
@@ -42,22 +61,27 @@ def _json(data: object, status: int = 200) -> Response:
     summary="Score one record",
     response_model=None,
     responses={200: {"model": PredictResponse}, **ERRORS},
-    openapi_extra={"requestBody": predict_body(GENERIC_RECORD)},
+    openapi_extra={
+        "requestBody": predict_body(GENERIC_RECORD),
+        "security": API_KEY_SECURITY,
+        "parameters": [MODEL_VERSION_PARAMETER],
+    },
 )
-async def predict_record(
-    request: Request, service: ServiceDep, settings: SettingsDep, model_version: ModelVersion = None
-) -> Response:
+async def predict_record(request: Request) -> Response:
     """Score one record given as named features, wrapped as ``{"id", "features"}``, or as a
     positional array in the model's feature order. The answer carries the probability, the class
     at the model's threshold, the model version and a prediction id for /feedback."""
+    authorize(request)
+    service: InferenceService = request.app.state.service
     kind = media_type(request.headers.get("content-type"))
     if kind not in ("application/json", ""):
         raise UnsupportedMediaTypeError(f"cannot read {kind}: send application/json")
+    settings = service.settings
     body = await read_body(request, settings.max_body_bytes)
     state = request.state
     result = await service.predict_one(
         body,
-        model_version=model_version,
+        model_version=_model_version(request),
         request_id=state.request_id,
         context=request.scope["state"],
     )
@@ -72,13 +96,18 @@ async def predict_record(
     summary="Score a batch (JSON list or CSV)",
     response_model=None,
     responses={200: {"model": BatchResponse}, **ERRORS},
-    openapi_extra={"requestBody": batch_body(GENERIC_RECORD)},
+    openapi_extra={
+        "requestBody": batch_body(GENERIC_RECORD),
+        "security": API_KEY_SECURITY,
+        "parameters": [MODEL_VERSION_PARAMETER],
+    },
 )
-async def predict_batch(
-    request: Request, service: ServiceDep, settings: SettingsDep, model_version: ModelVersion = None
-) -> Response:
+async def predict_batch(request: Request) -> Response:
     """Score a JSON list of records (any of /predict's shapes) or a CSV body or upload with a
     header row. Results keep the input order; errors name the row index and the column."""
+    authorize(request)
+    service: InferenceService = request.app.state.service
+    settings = service.settings
     content_type = request.headers.get("content-type")
     if media_type(content_type) == "multipart/form-data":
         body, content_type = await _upload(request, settings.max_body_bytes)
@@ -88,7 +117,7 @@ async def predict_batch(
     result = await service.predict_batch(
         body,
         content_type,
-        model_version=model_version,
+        model_version=_model_version(request),
         request_id=state.request_id,
         context=request.scope["state"],
     )

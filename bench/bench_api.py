@@ -1,0 +1,595 @@
+"""Benchmark the inference API under its production server (gunicorn + uvicorn workers).
+
+    make bench-api            # or: uv run python bench/bench_api.py [--duration 10]
+
+Everything runs on loopback in one go, with the same gunicorn settings throughout:
+
+- the API (``porto-inference serve``) logging every prediction to a real PostgreSQL (the test
+  harness's Debian server), request logs and metrics on;
+- two floors served by the same gunicorn setup: the HTTP floor (a bare FastAPI endpoint that
+  parses the same single-row body and returns a constant) and the JSON floor (the same for the
+  1,000-row body);
+- the model floor: CatBoost in-process on the same rows;
+- the load generator: wrk (Debian package, installed with apt when missing) with a Lua script
+  that cycles through real request bodies; for the latency at half the maximum rate the script
+  paces requests on a fixed schedule and measures from the scheduled send time (wrk2-style, so a
+  slow response cannot hide the requests queued behind it).
+
+Targets on a 2-core machine (load generator included): single-row ≥ 40 % of the HTTP floor,
+p99 ≤ 20 ms at half the maximum rate, 1,000-row JSON batches ≥ 60 % of the JSON floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))  # the test harness's PostgreSQL server
+
+import numpy as np  # noqa: E402
+import orjson  # noqa: E402
+from fastapi import FastAPI, Request  # noqa: E402
+from starlette.responses import Response  # noqa: E402
+
+MODEL_ROWS = 50_000
+BODY_VARIANTS = 200
+
+# --- wrk scripts ---------------------------------------------------------------------------------
+_WRK_COMMON = r"""
+local bodies = {}
+local content_type = "%(content_type)s"
+local n = 0
+local i = 0
+function init(args)
+  for line in io.lines("%(bodies)s") do
+    n = n + 1
+    bodies[n] = line:gsub("\\n", "\n")
+  end
+  i = math.random(n) - 1
+end
+"""
+
+_WRK_MAX = (
+    _WRK_COMMON
+    + r"""
+function request()
+  i = i %% n + 1
+  return wrk.format("POST", nil, {["Content-Type"] = content_type}, bodies[i])
+end
+function done(summary, latency, requests)
+  local e = summary.errors
+  io.write("RESULT ", string.format(
+    '{"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, "non2xx": %%d, ' ..
+    '"socket_errors": %%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
+    e.status, e.connect + e.read + e.write + e.timeout))
+end
+"""
+)
+
+_WRK_PACED = (
+    _WRK_COMMON
+    + r"""
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_usec; } porto_timeval;
+int gettimeofday(porto_timeval *tv, void *tz);
+]]
+local tv = ffi.new("porto_timeval")
+local function now_ms()
+  ffi.C.gettimeofday(tv, nil)
+  return tonumber(tv.tv_sec) * 1000 + tonumber(tv.tv_usec) / 1000
+end
+-- One connection per wrk thread (each thread has its own Lua state), so each connection keeps
+-- its own fixed schedule, as wrk2 does; latency counts from the scheduled send time.
+local interval = %(interval_ms)f
+local next_at = nil
+local scheduled = nil
+latencies = {}
+statuses = 0
+threads = {}
+
+function setup(thread)
+  table.insert(threads, thread)
+end
+
+function delay()
+  local now = now_ms()
+  if next_at == nil then next_at = now + math.random() * interval end
+  local wait = next_at - now
+  if wait < 0 then wait = 0 end
+  return wait
+end
+
+function request()
+  scheduled = next_at or now_ms()
+  next_at = scheduled + interval
+  i = i %% n + 1
+  return wrk.format("POST", nil, {["Content-Type"] = content_type}, bodies[i])
+end
+
+function response(status, headers, body)
+  if scheduled ~= nil then
+    table.insert(latencies, now_ms() - scheduled)
+    scheduled = nil
+  end
+  if status ~= 200 then statuses = statuses + 1 end
+end
+
+function done(summary, latency, requests)
+  local all = {}
+  local bad = 0
+  for _, t in ipairs(threads) do
+    local lat = t:get("latencies")
+    for _, v in ipairs(lat) do table.insert(all, v) end
+    bad = bad + t:get("statuses")
+  end
+  table.sort(all)
+  local function pct(p)
+    if #all == 0 then return 0 end
+    return all[math.max(1, math.ceil(#all * p / 100))]
+  end
+  local e = summary.errors
+  io.write("RESULT ", string.format(
+    '{"requests": %%d, "duration_us": %%d, "p50_us": %%d, "p99_us": %%d, "non2xx": %%d, ' ..
+    '"socket_errors": %%d}\n',
+    #all, summary.duration, pct(50) * 1000, pct(99) * 1000, bad,
+    e.connect + e.read + e.write + e.timeout))
+end
+"""
+)
+
+
+def ensure_wrk() -> str:
+    """Path of wrk, installed from Debian when missing."""
+    found = shutil.which("wrk")
+    if found:
+        return found
+    print("installing wrk (apt) ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True, env=env)
+    found = shutil.which("wrk")
+    if not found:
+        raise SystemExit("wrk could not be installed")
+    return found
+
+
+def wrk(
+    wrk_bin: str,
+    url: str,
+    bodies: Path,
+    content_type: str,
+    *,
+    seconds: int,
+    threads: int,
+    connections: int,
+    rate: float | None = None,
+    work: Path,
+) -> dict[str, Any]:
+    """Run wrk against ``url``; return requests/s, p50 and p99 in ms, and error counts."""
+    params: dict[str, Any] = {"bodies": str(bodies), "content_type": content_type}
+    if rate is None:
+        script_text = _WRK_MAX % params
+    else:
+        threads = connections  # one connection per thread: see _WRK_PACED
+        params["interval_ms"] = 1000.0 * connections / rate
+        script_text = _WRK_PACED % params
+    script = work / f"wrk-{abs(hash((url, str(bodies), rate)))}.lua"
+    script.write_text(script_text)
+    out = subprocess.run(
+        [
+            wrk_bin,
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{seconds}s",
+            "--timeout",
+            "30s",
+            "-s",
+            str(script),
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    line = next(x for x in out.splitlines() if x.startswith("RESULT "))
+    raw = json.loads(line.removeprefix("RESULT "))
+    seconds_run = raw["duration_us"] / 1e6
+    return {
+        "rps": raw["requests"] / seconds_run,
+        "p50_ms": raw["p50_us"] / 1000,
+        "p99_ms": raw["p99_us"] / 1000,
+        "non2xx": raw["non2xx"],
+        "socket_errors": raw["socket_errors"],
+        "requests": raw["requests"],
+    }
+
+
+# --- the floors' app (served by the same gunicorn setup) ------------------------------------------
+def floor_app() -> Any:
+    """Bare FastAPI endpoints that parse the body and return a constant: ``/single`` and
+    ``/batch`` parse with orjson as the API does (the floors the targets use); ``/fastapi/*``
+    declare the body as a parameter and let FastAPI parse and validate it (for reference)."""
+    app = FastAPI()
+    constant = b'{"ok":true}'
+
+    @app.post("/fastapi/single")
+    async def fastapi_single(record: dict[str, Any]) -> Response:
+        return Response(constant, media_type="application/json")
+
+    @app.post("/fastapi/batch")
+    async def fastapi_batch(records: list[dict[str, Any]]) -> Response:
+        return Response(constant, media_type="application/json")
+
+    @app.post("/single")
+    async def single(request: Request) -> Response:
+        orjson.loads(await request.body())
+        return Response(constant, media_type="application/json")
+
+    @app.post("/batch")
+    async def batch(request: Request) -> Response:
+        orjson.loads(await request.body())
+        return Response(constant, media_type="application/json")
+
+    return app
+
+
+def serve_floor(port: int, workers: int) -> None:
+    """Run the floor app under gunicorn with the API's own gunicorn options."""
+    from porto_inference.server import GunicornApplication
+    from porto_inference.settings import Settings
+
+    class FloorApplication(GunicornApplication):
+        def load(self) -> Any:
+            return floor_app()
+
+    FloorApplication(Settings(port=port, workers=workers, prediction_log=False)).run()
+
+
+# --- setup ---------------------------------------------------------------------------------------
+def build_model(home: Path) -> Any:
+    """Train a model shaped like the training job's default (CatBoost, depth 6) on synthetic
+    rows, publish it as champion; return (manifest, model, schema)."""
+    from datetime import UTC, datetime
+
+    from catboost import CatBoostClassifier
+    from porto.bundle import DatasetInfo, Manifest, new_version, write_bundle
+    from porto.model_format import CATBOOST, MODEL_FILES, dump_model
+    from porto.reference import REFERENCE_FILE, compute_reference
+    from porto.registry import Registry
+    from porto.schema import infer_schema, model_frame
+    from porto.store import open_store
+    from porto.synthetic import generate
+
+    data = generate(MODEL_ROWS, seed=42).frame
+    schema = infer_schema(data, target="target", id_column="id", missing_value=-1)
+    features = model_frame(data, schema)
+    model = CatBoostClassifier(
+        iterations=300,
+        learning_rate=0.08,
+        depth=6,
+        one_hot_max_size=20,
+        max_ctr_complexity=1,
+        border_count=64,
+        cat_features=schema.categorical_indices,
+        verbose=False,
+        thread_count=2,
+        allow_writing_files=False,
+    )
+    model.fit(features, data["target"])
+    scores = model.predict_proba(features)[:, 1]
+    store = open_store(str(home / "artifacts"))
+    manifest = Manifest(
+        name="porto",
+        version=new_version(),
+        created_at=datetime.now(UTC),
+        code_version="bench",
+        model_type=CATBOOST,
+        model_file=MODEL_FILES[CATBOOST],
+        threshold=float(np.quantile(scores, 0.9)),
+        feature_schema=schema,
+        dataset=DatasetInfo(
+            source="synthetic",
+            fingerprint="bench",
+            rows=len(data),
+            columns=data.shape[1],
+            positives=int(data["target"].sum()),
+            synthetic=True,
+        ),
+    )
+    files = {
+        MODEL_FILES[CATBOOST]: dump_model(CATBOOST, model),
+        REFERENCE_FILE: compute_reference(features, schema, scores).model_dump_json().encode(),
+    }
+    final = write_bundle(store, manifest, files)
+    Registry(store, "porto").register(final, promote=True)
+    return final, model, schema
+
+
+def write_bodies(work: Path) -> dict[str, Path]:
+    """Request bodies, one per line (newlines escaped), several variants each."""
+    import pandas as pd
+    from porto.synthetic import generate
+
+    rows = generate(20_000, seed=7).frame.drop(columns=["target"])
+    records: list[dict[str, Any]] = orjson.loads(orjson.dumps(rows.to_dict(orient="records")))
+    out: dict[str, Path] = {}
+
+    def write(name: str, bodies: list[bytes]) -> None:
+        path = work / f"{name}.bodies"
+        path.write_bytes(b"\n".join(b.replace(b"\n", b"\\n") for b in bodies) + b"\n")
+        out[name] = path
+
+    write("single", [orjson.dumps(r) for r in records[:BODY_VARIANTS]])
+    write("batch100", [orjson.dumps(records[i * 100 : i * 100 + 100]) for i in range(20)])
+    write("batch1000", [orjson.dumps(records[i * 1000 : i * 1000 + 1000]) for i in range(10)])
+    write(
+        "csv1000",
+        [
+            pd.DataFrame(records[i * 1000 : i * 1000 + 1000]).to_csv(index=False).encode()
+            for i in range(5)
+        ],
+    )
+    return out
+
+
+def model_floor(model: Any, schema: Any) -> dict[str, float]:
+    """In-process CatBoost on the same rows: one row at a time, and 1,000-row batches."""
+    from porto.schema import model_frame
+    from porto.synthetic import generate
+
+    frame = model_frame(generate(2000, seed=7).frame, schema)
+    matrix = frame.to_numpy(dtype=object)
+    for _ in range(20):
+        model.predict_proba(matrix[:1], thread_count=1)
+    began = time.perf_counter()
+    for i in range(1000):
+        model.predict_proba(matrix[i : i + 1], thread_count=1)
+    single = (time.perf_counter() - began) / 1000
+    batch = frame.iloc[:1000]
+    model.predict_proba(batch, thread_count=1)
+    began = time.perf_counter()
+    for _ in range(10):
+        model.predict_proba(batch, thread_count=1)
+    per_batch = (time.perf_counter() - began) / 10
+    return {"single_ms": single * 1000, "rows_per_s": 1000 / per_batch}
+
+
+def metric(url: str, name: str, **labels: str) -> float:
+    """Sum of one metric's samples on /metrics."""
+    import urllib.request
+
+    text = urllib.request.urlopen(url + "/metrics", timeout=10).read().decode()
+    value = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and all(f'{k}="{v}"' in line for k, v in labels.items()):
+            head, _, number = line.rpartition(" ")
+            if head.split("{")[0] == name:
+                value += float(number)
+    return value
+
+
+# --- main ----------------------------------------------------------------------------------------
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--duration", type=int, default=10, help="Seconds per wrk run.")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads.")
+    parser.add_argument("--connections", type=int, default=16, help="wrk connections.")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers.")
+    parser.add_argument("--keep", action="store_true", help="Keep the work directory.")
+    parser.add_argument("--serve-floor", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_floor:
+        serve_floor(args.serve_floor, args.workers)
+        return 0
+
+    from harness.ports import free_port
+    from harness.postgres import PostgresServer
+    from porto_inference.server import ServerProcess, start_server
+
+    wrk_bin = ensure_wrk()
+    work = Path(tempfile.mkdtemp(prefix="porto-bench-api-"))
+    home = work / "home"
+    print(f"work directory: {work}", flush=True)
+    began = time.monotonic()
+    manifest, model, schema = build_model(home)
+    bodies = write_bodies(work)
+    print(
+        f"model {manifest.version}: {len(schema.features)} features "
+        f"({len(schema.categorical_indices)} categorical), trained on {MODEL_ROWS} rows "
+        f"in {time.monotonic() - began:.0f}s",
+        flush=True,
+    )
+    postgres = PostgresServer()
+    postgres.start()
+    api_port, floor_port = free_port(), free_port()
+    api = start_server(
+        port=api_port,
+        workers=args.workers,
+        env={
+            "PORTO_HOME": str(home),
+            "PORTO_INFERENCE_DATABASE_URL": postgres.dsn,
+            "PORTO_INFERENCE_LOG_REQUESTS": "true",
+        },
+        log_file=work / "api.log",
+    )
+    floor_proc = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--serve-floor",
+            str(floor_port),
+            "--workers",
+            str(args.workers),
+        ],
+        stdout=(work / "floor.log").open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    floor = ServerProcess(floor_proc, "127.0.0.1", floor_port)
+    results: dict[str, dict[str, Any]] = {}
+    try:
+        api.wait_ready(120)
+        floor.wait_ready(120, path="/docs")
+
+        def run(
+            name: str,
+            url: str,
+            body: str,
+            ctype: str,
+            rate: float | None = None,
+            paced_connections: int | None = None,
+        ) -> None:
+            connections = paced_connections or args.connections
+            common = {"threads": args.threads, "connections": connections, "work": work}
+            # A short warm-up so every worker has loaded and touched the path.
+            wrk(wrk_bin, url, bodies[body], ctype, seconds=2, **common)  # type: ignore[arg-type]
+            results[name] = wrk(
+                wrk_bin,
+                url,
+                bodies[body],
+                ctype,
+                seconds=args.duration,
+                rate=rate,
+                **common,  # type: ignore[arg-type]
+            )
+            r = results[name]
+            print(
+                f"  {name:<28} {r['rps']:>9.0f} req/s   p50 {r['p50_ms']:>7.2f} ms   "
+                f"p99 {r['p99_ms']:>7.2f} ms   non-2xx {r['non2xx']}   "
+                f"socket errors {r['socket_errors']}",
+                flush=True,
+            )
+
+        json_type, csv_type = "application/json", "text/csv"
+        print(
+            f"wrk: {args.threads} threads, {args.connections} connections, "
+            f"{args.duration}s per run; gunicorn: {args.workers} uvicorn workers",
+            flush=True,
+        )
+        run(HTTP_FLOOR, floor.url + "/single", "single", json_type)
+        run(HTTP_FLOOR_FASTAPI, floor.url + "/fastapi/single", "single", json_type)
+        run(SINGLE, api.url + "/predict", "single", json_type)
+        half = results[SINGLE]["rps"] / 2
+        run(HALF, api.url + "/predict", "single", json_type, rate=half, paced_connections=8)
+        run(BATCH100, api.url + "/predict/batch", "batch100", json_type)
+        run(JSON_FLOOR, floor.url + "/batch", "batch1000", json_type)
+        run(JSON_FLOOR_FASTAPI, floor.url + "/fastapi/batch", "batch1000", json_type)
+        run(BATCH1000, api.url + "/predict/batch", "batch1000", json_type)
+        run(CSV1000, api.url + "/predict/batch", "csv1000", csv_type)
+        time.sleep(2)  # let the prediction log drain what it can
+        log_figures = {
+            name: metric(api.url, name)
+            for name in (
+                "prediction_log_written_total",
+                "prediction_log_dropped_total",
+                "prediction_log_queue_depth",
+                "predictions_total",
+            )
+        }
+    finally:
+        api_code = api.stop()
+        floor.stop()
+        postgres.close()
+    report(results, model_floor(model, schema), log_figures, api_code)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+HTTP_FLOOR = "HTTP floor (orjson)"
+HTTP_FLOOR_FASTAPI = "HTTP floor (FastAPI body)"
+SINGLE = "api single row"
+HALF = "api single row @ half rate"
+BATCH100 = "api batch 100 (JSON)"
+JSON_FLOOR = "JSON floor (orjson)"
+JSON_FLOOR_FASTAPI = "JSON floor (FastAPI body)"
+BATCH1000 = "api batch 1000 (JSON)"
+CSV1000 = "api batch 1000 (CSV)"
+
+
+def report(
+    r: dict[str, dict[str, Any]],
+    mf: dict[str, float],
+    log_figures: dict[str, float],
+    api_code: int,
+) -> None:
+    """Print every figure, the ratios and the targets."""
+    single = r[SINGLE]["rps"]
+    half = r[HALF]
+    rows = {
+        BATCH100: r[BATCH100]["rps"] * 100,
+        BATCH1000: r[BATCH1000]["rps"] * 1000,
+        CSV1000: r[CSV1000]["rps"] * 1000,
+        JSON_FLOOR: r[JSON_FLOOR]["rps"] * 1000,
+        JSON_FLOOR_FASTAPI: r[JSON_FLOOR_FASTAPI]["rps"] * 1000,
+    }
+    print()
+    print("figures")
+    for name in (HTTP_FLOOR, HTTP_FLOOR_FASTAPI, SINGLE):
+        x = r[name]
+        print(
+            f"  {name:<34} {x['rps']:>9.0f} req/s    p50 {x['p50_ms']:6.2f} ms  "
+            f"p99 {x['p99_ms']:7.2f} ms"
+        )
+    print(
+        f"  {'api single row at ' + format(single / 2, '.0f') + ' req/s':<34} "
+        f"{half['rps']:>9.0f} req/s    p50 {half['p50_ms']:6.2f} ms  p99 {half['p99_ms']:7.2f} ms"
+        "  (paced, from scheduled send)"
+    )
+    for name, value in rows.items():
+        print(f"  {name:<34} {value:>9.0f} rows/s")
+    print(
+        f"  {'model floor, one row':<34} {mf['single_ms']:>9.3f} ms     "
+        f"({1000 / mf['single_ms']:.0f} rows/s on one core)"
+    )
+    print(f"  {'model floor, 1000-row batches':<34} {mf['rows_per_s']:>9.0f} rows/s on one core")
+    print(
+        f"  {'prediction log':<34} {log_figures['prediction_log_written_total']:>9.0f} rows "
+        f"written, {log_figures['prediction_log_dropped_total']:.0f} dropped (queue full), "
+        f"{log_figures['prediction_log_queue_depth']:.0f} queued, of "
+        f"{log_figures['predictions_total']:.0f} scored"
+    )
+    print()
+    print("ratios and targets")
+    checks: list[tuple[str, float, float | None]] = [
+        ("single row / HTTP floor (orjson)", single / r[HTTP_FLOOR]["rps"], 0.40),
+        ("single row / HTTP floor (FastAPI)", single / r[HTTP_FLOOR_FASTAPI]["rps"], 0.40),
+        ("batch 1000 JSON / JSON floor (orjson)", rows[BATCH1000] / rows[JSON_FLOOR], 0.60),
+        (
+            "batch 1000 JSON / JSON floor (FastAPI)",
+            rows[BATCH1000] / rows[JSON_FLOOR_FASTAPI],
+            0.60,
+        ),
+        ("batch 1000 JSON / model floor", rows[BATCH1000] / mf["rows_per_s"], None),
+        ("single row / model floor", single / (1000 / mf["single_ms"]), None),
+    ]
+    for name, value, target in checks:
+        verdict = ""
+        if target is not None:
+            verdict = f"target >= {target:.0%}: {'PASS' if value >= target else 'FAIL'}"
+        print(f"  {name:<40} {value:>7.1%}   {verdict}")
+    p99 = half["p99_ms"]
+    print(
+        f"  {'p99 at half the max rate':<40} {p99:>5.2f} ms  "
+        f"target <= 20 ms: {'PASS' if p99 <= 20 else 'FAIL'}"
+    )
+    failed = sum(x["non2xx"] + x["socket_errors"] for x in r.values())
+    print(f"  {'failed requests (all runs)':<40} {failed:>7d}")
+    print(f"  {'API exit code after SIGTERM':<40} {api_code:>7d}")
+
+
+if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    raise SystemExit(main())

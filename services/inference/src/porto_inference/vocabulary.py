@@ -1,0 +1,122 @@
+"""Categories as codes: one vocabulary per categorical feature.
+
+Category values arrive as ints, floats or strings and must become the strings training used
+(:func:`porto.schema.canonical_category`: 3, 3.0 and "3" are one category). Each distinct raw
+value is canonicalised once and cached with a small integer code, so a request's categories cost
+a dict lookup each, the model gets exact strings, and drift statistics can bin codes with a
+lookup table instead of comparing strings.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+from porto.schema import canonical_category
+
+#: A vocabulary past this many strings starts afresh (bounds memory under unseen-value floods).
+MAX_VOCABULARY = 100_000
+
+
+class Vocabulary:
+    """Canonical category strings of one categorical feature, each with a stable code.
+
+    Training's categories come first (codes ``0..known-1``); strings met later are appended.
+    ``raw`` caches raw request value → code, so a repeated value costs one dict lookup.
+    """
+
+    def __init__(
+        self,
+        categories: Sequence[str],
+        *,
+        numeric: bool,
+        missing: str,
+        overflow: list[bool] | None = None,
+    ) -> None:
+        self.numeric = numeric
+        self.overflow = overflow if overflow is not None else [False]
+        """Shared with the codec: set once any vocabulary of its set is full (checked in O(1))."""
+        self.missing = missing
+        self.known = len(categories)
+        self.strings: list[str] = []
+        self.index: dict[str, int] = {}
+        self.raw: dict[Hashable, int] = {}
+        self._lock = threading.Lock()
+        self._array: np.ndarray | None = None
+        self._index: Any = None
+        for s in categories:
+            self._add(s)
+        self.missing_code = self._add(missing)
+
+    def _add(self, canonical: str) -> int:
+        code = self.index.get(canonical)
+        if code is None:
+            with self._lock:
+                code = self.index.get(canonical)
+                if code is None:
+                    code = len(self.strings)
+                    self.strings.append(canonical)
+                    self.index[canonical] = code
+                    self._array = None
+                    if code + 1 >= MAX_VOCABULARY:
+                        self.overflow[0] = True
+        return code
+
+    def canonical(self, value: Any) -> str | None:
+        """The canonical string of a raw value; None if the value cannot be a category."""
+        if value is None:
+            return self.missing
+        if isinstance(value, str):
+            text = value.strip()
+            if not text:
+                return self.missing
+            if self.numeric:
+                try:
+                    number = float(text)
+                except ValueError:
+                    return text
+                return self.missing if math.isnan(number) else canonical_category(number)
+            return text
+        if isinstance(value, (bool, int, float)):
+            if isinstance(value, float) and math.isnan(value):
+                return self.missing
+            return canonical_category(value)
+        return None
+
+    def code(self, value: Any) -> int | None:
+        """The code of a raw value (added when new); None if it cannot be a category."""
+        try:
+            return self.raw[value]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable: a list or an object
+            return None
+        canonical = self.canonical(value)
+        if canonical is None:
+            return None
+        code = self._add(canonical)
+        if len(self.raw) < MAX_VOCABULARY:
+            self.raw[value] = code
+        return code
+
+    @property
+    def array(self) -> np.ndarray:
+        """The strings as a numpy object array (code → string), rebuilt only after growth."""
+        arr = self._array
+        if arr is None or len(arr) != len(self.strings):
+            arr = np.array(self.strings, dtype=object)
+            self._array = arr
+        return arr
+
+    def categories_index(self) -> Any:
+        """The strings as a pandas Index (for categorical columns), rebuilt only after growth."""
+        import pandas as pd
+
+        index = self._index
+        if index is None or len(index) != len(self.strings):
+            index = pd.Index(self.strings[:], dtype=object)
+            self._index = index
+        return index
