@@ -52,3 +52,8 @@ clean: ## Remove local state (.porto/) and caches in the checkout
 .PHONY: monitor
 monitor: ## Prometheus + node exporter on 127.0.0.1:9090 for the local API (:8000), with porto's alerts
 	$(RUN) python dashboards/monitor.py $(ARGS)
+
+# --- inference API benchmark (services/inference) ----------------------------------------------
+.PHONY: bench-api
+bench-api: install ## Benchmark the API under gunicorn with wrk and a real PostgreSQL (ARGS="--duration 20")
+	$(RUN) python bench/bench_api.py $(ARGS)
