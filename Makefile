@@ -25,8 +25,8 @@ format: install ## Apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-tools: ## Build the pinned tools the tests use (MinIO, helm, kubeconform) into ~/.cache/porto/bin, once
-	scripts/tools.sh minio helm kubeconform
+tools: ## Build the pinned tools the tests use (MinIO, helm, kubeconform, actionlint) into ~/.cache/porto/bin, once
+	scripts/tools.sh minio helm kubeconform actionlint
 
 test: install tools lint ## Lint, then run the whole test suite against real servers
 	$(RUN) pytest -q
@@ -52,6 +52,117 @@ clean: ## Remove local state (.porto/) and caches in the checkout
 .PHONY: monitor
 monitor: ## Prometheus + node exporter on 127.0.0.1:9090 for the local API (:8000), with porto's alerts
 	$(RUN) python dashboards/monitor.py $(ARGS)
+
+# --- cluster: porto on Kubernetes (kind by default; minikube in charts/porto/README.md) ---------
+# Needs docker and kubectl on PATH; helm and kind are the pinned builds of scripts/tools.sh
+# (override with HELM=helm KIND=kind to use your own). Every command names KUBE_CONTEXT, so
+# nothing lands on another cluster by accident.
+CLUSTER ?= porto
+KUBE_CONTEXT ?= kind-$(CLUSTER)
+NAMESPACE ?= porto
+RELEASE ?= porto
+MONITORING_NAMESPACE ?= monitoring
+# Pinned together: kube-prometheus-stack 77.x runs prometheus-operator v0.85.0, whose CRDs the
+# chart tests validate against; ingress-nginx is skipped with INGRESS_NGINX=none (minikube addon).
+KPS_VERSION ?= 77.1.1
+INGRESS_NGINX_VERSION ?= 4.14.1
+INGRESS_NGINX ?= helm
+IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+PORTO_BIN = $(or $(PORTO_CACHE),$(HOME)/.cache/porto)/bin
+pinned = $(PORTO_BIN)/$(shell sed -n 's/^ *"$(1)|[^|]*|[^|]*|\([^"]*\)".*/\1/p' scripts/tools.sh)
+HELM ?= $(call pinned,helm)
+KIND ?= $(call pinned,kind)
+KUBECTL ?= kubectl
+K = $(KUBECTL) --context $(KUBE_CONTEXT)
+H = $(HELM) --kube-context $(KUBE_CONTEXT)
+IMAGE_BUILD_ARGS = --build-arg VERSION=$(IMAGE_TAG) \
+	--build-arg REVISION=$(shell git rev-parse HEAD 2>/dev/null || echo unknown) \
+	--build-arg CREATED=$(shell date -u +%Y-%m-%dT%H:%M:%SZ) \
+	--build-arg SOURCE=$(shell git remote get-url origin 2>/dev/null)
+E2E_KUBERNETES_CLIENT ?= kubernetes==34.1.0
+
+.PHONY: cluster cluster-addons cluster-tools images load deploy dev port-forward e2e undeploy \
+	cluster-down grafana-password chart-sync chart-docs
+
+# (no `##`: a prerequisite of the cluster targets, not a command of its own)
+cluster-tools:
+	@command -v docker >/dev/null || { echo "docker is required (https://docs.docker.com/engine/install/)"; exit 1; }
+	@command -v $(KUBECTL) >/dev/null || { echo "kubectl is required (https://kubernetes.io/docs/tasks/tools/)"; exit 1; }
+	@[ "$(HELM)" != "$(call pinned,helm)" ] || scripts/tools.sh helm
+	@[ "$(KIND)" != "$(call pinned,kind)" ] || scripts/tools.sh kind
+
+cluster: cluster-tools ## kind cluster `porto` (ports 80/443) + ingress-nginx + kube-prometheus-stack, Grafana password generated
+	@$(KIND) get clusters 2>/dev/null | grep -qx '$(CLUSTER)' || \
+	  $(KIND) create cluster --name $(CLUSTER) --config deploy/kind-config.yaml --wait 120s
+	$(MAKE) --no-print-directory cluster-addons
+
+cluster-addons: cluster-tools ## ingress-nginx + kube-prometheus-stack on KUBE_CONTEXT (also for minikube)
+ifneq ($(INGRESS_NGINX),none)
+	$(H) upgrade --install ingress-nginx ingress-nginx \
+	  --repo https://kubernetes.github.io/ingress-nginx --version $(INGRESS_NGINX_VERSION) \
+	  --namespace ingress-nginx --create-namespace -f deploy/ingress-nginx-values.yaml --wait --timeout 5m
+endif
+	$(K) create namespace $(MONITORING_NAMESPACE) --dry-run=client -o yaml | $(K) apply -f -
+	@# A generated admin password, kept across re-runs (never admin/admin): make grafana-password
+	@$(K) -n $(MONITORING_NAMESPACE) get secret grafana-admin >/dev/null 2>&1 || \
+	  $(K) -n $(MONITORING_NAMESPACE) create secret generic grafana-admin --from-literal=admin-user=admin \
+	    --from-literal=admin-password="$$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32)"
+	$(H) upgrade --install kube-prometheus-stack kube-prometheus-stack \
+	  --repo https://prometheus-community.github.io/helm-charts --version $(KPS_VERSION) \
+	  --namespace $(MONITORING_NAMESPACE) -f deploy/kube-prometheus-stack-values.yaml --wait --timeout 15m
+
+images: ## Build the porto-inference and porto-training images, tagged IMAGE_TAG (git describe)
+	docker build -f services/inference/Dockerfile -t porto-inference:$(IMAGE_TAG) $(IMAGE_BUILD_ARGS) .
+	docker build -f jobs/training/Dockerfile -t porto-training:$(IMAGE_TAG) $(IMAGE_BUILD_ARGS) .
+
+load: cluster-tools ## Load the images into the kind cluster (minikube: KUBE_CONTEXT=minikube)
+ifeq ($(KUBE_CONTEXT),minikube)
+	minikube image load porto-inference:$(IMAGE_TAG) porto-training:$(IMAGE_TAG)
+else
+	$(KIND) load docker-image --name $(CLUSTER) porto-inference:$(IMAGE_TAG) porto-training:$(IMAGE_TAG)
+endif
+
+deploy: cluster-tools ## helm upgrade --install porto with IMAGE_TAG; waits until the first model is served
+	$(H) upgrade --install $(RELEASE) charts/porto --namespace $(NAMESPACE) --create-namespace \
+	  -f deploy/porto-values-kind.yaml \
+	  --set inference.image.tag=$(IMAGE_TAG) --set training.image.tag=$(IMAGE_TAG) \
+	  --wait --timeout 20m
+	$(H) test $(RELEASE) --namespace $(NAMESPACE) --logs
+
+dev: cluster-tools ## skaffold dev: rebuild, redeploy and port-forward (API :8000, Grafana :3000) on every change
+	@command -v skaffold >/dev/null || { echo "skaffold is required (https://skaffold.dev/docs/install/)"; exit 1; }
+	@# skaffold runs `helm` from PATH: put the pinned one there under that name.
+	mkdir -p $(PORTO_BIN)/skaffold && ln -sf "$$(command -v $(HELM))" $(PORTO_BIN)/skaffold/helm
+	PATH="$(PORTO_BIN)/skaffold:$$PATH" skaffold dev --kube-context $(KUBE_CONTEXT) --port-forward
+
+port-forward: ## Forward the API to localhost:8000 and Grafana to localhost:3000 (Ctrl-C stops both)
+	@echo "API http://localhost:8000/docs   Grafana http://localhost:3000 (make grafana-password)"
+	@$(K) -n $(NAMESPACE) port-forward svc/$(RELEASE)-inference 8000:8000 & api=$$!; \
+	 $(K) -n $(MONITORING_NAMESPACE) port-forward svc/kube-prometheus-stack-grafana 3000:80 & grafana=$$!; \
+	 trap 'kill $$api $$grafana 2>/dev/null' INT TERM EXIT; wait
+
+grafana-password: ## Print Grafana's generated admin password (user admin)
+	@$(K) -n $(MONITORING_NAMESPACE) get secret grafana-admin -o jsonpath='{.data.admin-password}' | base64 -d; echo
+
+e2e: install ## End-to-end tests against the deployed release (needs `make cluster images load deploy`)
+	PORTO_E2E=1 PORTO_E2E_CONTEXT=$(KUBE_CONTEXT) PORTO_E2E_NAMESPACE=$(NAMESPACE) \
+	  PORTO_E2E_RELEASE=$(RELEASE) PORTO_E2E_MONITORING_NAMESPACE=$(MONITORING_NAMESPACE) \
+	  $(UV) run --frozen --with $(E2E_KUBERNETES_CLIENT) pytest -v -p no:cacheprovider tests/e2e
+
+undeploy: cluster-tools ## Uninstall porto (PURGE=1 also deletes its volumes and kept Secrets)
+	-$(H) uninstall $(RELEASE) --namespace $(NAMESPACE) --wait
+ifeq ($(PURGE),1)
+	$(K) -n $(NAMESPACE) delete pvc,secret -l app.kubernetes.io/instance=$(RELEASE) --ignore-not-found
+endif
+
+cluster-down: cluster-tools ## Delete the kind cluster (everything in it)
+	$(KIND) delete cluster --name $(CLUSTER)
+
+chart-sync: ## Copy dashboards/ (JSON + alert rules) into the chart (the tests fail on drift)
+	$(RUN) python charts/porto/hack/sync_dashboards.py
+
+chart-docs: install ## Regenerate the charts' values.schema.json and the README values tables
+	$(RUN) python charts/porto/hack/values_docs.py
 
 # --- inference API benchmark (services/inference) ----------------------------------------------
 .PHONY: bench-api

@@ -2,10 +2,9 @@
 # Build the pinned Go tools porto's tests use, once, into ~/.cache/porto/bin/<tool>-<version>.
 # Usage: scripts/tools.sh [tool ...]   (default: all). Prints nothing when everything is cached.
 #
-# `make tools` builds only what the test suite uses today (minio). helm and kubeconform are
-# pinned here for the chart checks; build them with `scripts/tools.sh helm kubeconform` and add
-# them to `make tools` once a test needs them. The harness reads the binary names from this
-# table (tests/harness/tools.py), so a pin lives in one place.
+# `make tools` builds what the test suite uses (MinIO, helm, kubeconform, actionlint); kind is
+# pinned for `make cluster`, which builds it on first use. The harness reads the binary names
+# from this table (tests/harness/tools.py), so a pin lives in one place.
 set -euo pipefail
 CACHE="${PORTO_CACHE:-$HOME/.cache/porto}"
 BIN="$CACHE/bin"
@@ -16,6 +15,8 @@ TOOLS=(
   "minio|github.com/minio/minio|v0.0.0-20260212201848-7aac2a2c5b7c|minio-20260212201848"
   "helm|helm.sh/helm/v3/cmd/helm|v3.19.0|helm-v3.19.0"
   "kubeconform|github.com/yannh/kubeconform/cmd/kubeconform|v0.7.0|kubeconform-v0.7.0"
+  "actionlint|github.com/rhysd/actionlint/cmd/actionlint|v1.7.12|actionlint-v1.7.12"
+  "kind|sigs.k8s.io/kind|v0.33.0|kind-v0.33.0"
 )
 
 build() {
