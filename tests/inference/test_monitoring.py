@@ -85,6 +85,14 @@ def test_monitoring_answers_from_the_log(
     got = np.sum([b["histogram"] for b in scores["buckets"]], axis=0)
     assert got.tolist() == expected.tolist()
     assert min(b["p10"] for b in scores["buckets"]) >= scores_array.min() - 1e-9
+    high = float(np.quantile(scores_array, 0.5))
+    zoomed = client.get(
+        "/monitoring/scores", params={"minutes": 10, "bucket_minutes": 10, "high": high}
+    ).json()
+    assert zoomed["edges"][-1] == pytest.approx(high)
+    got = np.sum([b["histogram"] for b in zoomed["buckets"]], axis=0)
+    assert got[-1] >= 30  # everything above the median lands in the top bin
+    assert got.sum() == 60
 
     drift = client.get("/monitoring/drift", params={"minutes": 10}).json()
     assert drift["model_version"] == champion.version
@@ -140,6 +148,12 @@ def test_drift_finds_a_shifted_feature(
     assert top["feature"] == numeric.name
     assert top["severity"] == "major"
     assert top["live"][-2] == pytest.approx(1.0)  # all in the open top bin
+    # The same numbers as the live drift gauges, which saw the same rows in memory.
+    service = client.app.state.service  # type: ignore[attr-defined]
+    client.portal.call(service.drift.process)  # type: ignore[union-attr]
+    for feature in drift["features"]:
+        assert feature["psi"] == pytest.approx(service.drift.psi[feature["feature"]])
+    assert drift["score"]["psi"] == pytest.approx(service.drift.score_psi)
 
 
 @pytest.mark.integration
@@ -154,6 +168,8 @@ def test_parameters_are_validated(make_client: Callable[..., TestClient], pg_url
         ("/monitoring/predictions", {"model_version": "x" * 200}, "model_version"),
         ("/monitoring/throughput", {"minutes": 100_000}, "minutes"),
         ("/monitoring/scores", {"bins": 1}, "bins"),
+        ("/monitoring/scores", {"high": 0}, "high"),
+        ("/monitoring/scores", {"high": 1.5}, "high"),
         ("/monitoring/scores", {"minutes": 10080, "bucket_minutes": 1}, "bucket_minutes"),
         ("/monitoring/drift", {"limit": 10**6}, "limit"),
         ("/monitoring/quality", {"minutes": "soon"}, "minutes"),

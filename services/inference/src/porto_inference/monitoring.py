@@ -82,7 +82,7 @@ ORDER BY m.minute
 
 SCORE_HISTOGRAM_SQL = """
 SELECT date_bin(make_interval(mins => $3), created_at, $2::timestamptz) AS bucket,
-       least(greatest(width_bucket(score, 0.0, 1.0, $4), 1), $4) AS bin,
+       least(greatest(width_bucket(score, 0.0, $6::float8, $4), 1), $4) AS bin,
        count(*) AS n
 FROM prediction_log
 WHERE model_name = $1
@@ -235,10 +235,17 @@ class Monitoring:
         }
 
     async def scores(
-        self, *, minutes: int, bucket_minutes: int, bins: int, model_version: str | None
+        self,
+        *,
+        minutes: int,
+        bucket_minutes: int,
+        bins: int,
+        high: float = 1.0,
+        model_version: str | None,
     ) -> dict[str, Any]:
         """The score distribution per time bucket: a histogram over ``bins`` equal bins on
-        [0, 1], mean and the 10/50/90th percentiles."""
+        [0, ``high``] (scores above ``high`` count in the top bin: imbalanced problems score
+        near 0, where the detail is), mean and the 10/50/90th percentiles."""
         version = await self._optional_version(model_version)
         now = datetime.now(UTC)
         # Buckets aligned to the bucket size (so a refresh does not shift every boundary).
@@ -246,7 +253,7 @@ class Monitoring:
         aligned = datetime.fromtimestamp(now.timestamp() // step * step, UTC)
         since = aligned - timedelta(minutes=minutes) + timedelta(seconds=step)
         histogram = await self._fetch(
-            SCORE_HISTOGRAM_SQL, self.model_name, since, bucket_minutes, bins, version
+            SCORE_HISTOGRAM_SQL, self.model_name, since, bucket_minutes, bins, version, high
         )
         summary = await self._fetch(
             SCORE_SUMMARY_SQL, self.model_name, since, bucket_minutes, version
@@ -273,7 +280,8 @@ class Monitoring:
             "bucket_minutes": bucket_minutes,
             "since": _iso(since),
             "model_version": version,
-            "edges": [i / bins for i in range(bins + 1)],
+            "edges": [high * i / bins for i in range(bins + 1)],
+            "high": high,
             "buckets": buckets,
         }
 

@@ -71,13 +71,22 @@ async def get_scores(
     service: ServiceDep,
     minutes: Minutes = 60,
     bucket_minutes: BucketMinutes = 5,
-    bins: Annotated[int, Query(ge=2, le=50, description="Equal-width score bins on [0, 1].")] = 10,
+    bins: Annotated[int, Query(ge=2, le=50, description="Equal-width score bins.")] = 10,
+    high: Annotated[
+        float,
+        Query(gt=0, le=1, description="Upper end of the bins; higher scores fall in the top bin."),
+    ] = 1.0,
     model_version: VersionQuery = None,
 ) -> dict[str, Any]:
-    """Per time bucket: a score histogram, the mean and the 10/50/90th percentiles."""
+    """Per time bucket: a score histogram on [0, high], the mean and the 10/50/90th
+    percentiles."""
     _check_buckets(minutes, bucket_minutes)
     return await Monitoring(service).scores(
-        minutes=minutes, bucket_minutes=bucket_minutes, bins=bins, model_version=model_version
+        minutes=minutes,
+        bucket_minutes=bucket_minutes,
+        bins=bins,
+        high=high,
+        model_version=model_version,
     )
 
 

@@ -1,0 +1,43 @@
+"""Training: what one version learned — metadata, metric cards, charts and its config."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from porto_ui import insights
+from porto_ui.client import cached_manifest, cached_models, settings
+from porto_ui.layout import version_picker
+
+config = settings()
+st.title("Training")
+catalogue = cached_models(config.api_url)
+version = version_picker(catalogue, key="training-version")
+if version is None:
+    st.stop()
+manifest = cached_manifest(config.api_url, version)
+entry = next(v for v in catalogue["versions"] if v["version"] == version)
+champion_version = (catalogue.get("aliases") or {}).get("champion")
+champion = next(
+    (v["metrics"] for v in catalogue["versions"] if v["version"] == champion_version), None
+)
+insights.metric_cards(
+    manifest.get("metrics", {}), None if version == champion_version else champion
+)
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("Charts")
+    insights.chart_tabs(config.api_url, version, manifest.get("files", {}))
+with right:
+    st.subheader("Version")
+    insights.metadata(manifest, entry.get("aliases") or [])
+with st.expander("Training config", icon=":material/settings:"):
+    st.json(manifest.get("config", {}), expanded=2)
+with st.expander(f"Feature schema ({len(manifest['feature_schema']['features'])} features)"):
+    st.dataframe(
+        insights.schema_table(manifest),
+        hide_index=True,
+        width="stretch",
+        column_config={"missing": st.column_config.NumberColumn(format="percent")},
+    )
+with st.expander("All metrics (metrics.json)"):
+    st.json(manifest.get("metrics", {}), expanded=1)

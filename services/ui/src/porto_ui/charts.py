@@ -1,0 +1,363 @@
+"""Interactive charts (Altair/Vega-Lite: hover, zoom) drawn from the bundle's JSON and the
+monitoring API's answers.
+
+The training job also renders PNGs; the UI redraws from ``plots/*.json`` instead, so curves of
+several versions can be overlaid, tooltips show exact values, and the theme follows the UI's.
+Every function takes plain data and returns a chart; none calls the API or Streamlit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import altair as alt
+import pandas as pd
+
+#: An Altair chart (Chart or LayerChart); Altair's builder methods are untyped, hence Any.
+Chart = Any
+
+#: Tooltip number format.
+NUM = ".4f"
+#: Colours of nominal series (versions, classes, sets): distinct hues, not one blue ramp.
+SCHEME = alt.Scale(scheme="tableau10")
+
+
+def _diagonal(x: str, y: str) -> Chart:
+    line = pd.DataFrame({x: [0.0, 1.0], y: [0.0, 1.0]})
+    return alt.Chart(line).mark_line(strokeDash=[4, 4], color="gray").encode(x=x, y=y)
+
+
+def roc_chart(curves: Sequence[dict[str, Any]]) -> Chart:
+    """ROC curves (``label``, ``fpr``, ``tpr``, ``auc``) overlaid, with the chance diagonal."""
+    rows = [
+        {"model": f"{c['label']} (AUC {c['auc']:.3f})", "fpr": x, "tpr": y}
+        for c in curves
+        for x, y in zip(c["fpr"], c["tpr"], strict=False)
+    ]
+    lines = (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_line()
+        .encode(
+            x=alt.X("fpr:Q", title="false positive rate", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("tpr:Q", title="true positive rate", scale=alt.Scale(domain=[0, 1])),
+            color=alt.Color(
+                "model:N",
+                scale=SCHEME,
+                legend=alt.Legend(orient="bottom", columns=1, labelLimit=400),
+            ),
+            tooltip=["model:N", alt.Tooltip("fpr:Q", format=NUM), alt.Tooltip("tpr:Q", format=NUM)],
+        )
+    )
+    return (_diagonal("fpr", "tpr") + lines).interactive()
+
+
+def pr_chart(data: dict[str, Any]) -> Chart:
+    """Precision-recall curve with the positive-rate baseline (``plots/precision_recall.json``)."""
+    frame = pd.DataFrame({"recall": data["recall"], "precision": data["precision"]})
+    curve = (
+        alt.Chart(frame)
+        .mark_line()
+        .encode(
+            x=alt.X("recall:Q", scale=alt.Scale(domain=[0, 1])),
+            y=alt.Y("precision:Q", scale=alt.Scale(domain=[0, 1])),
+            tooltip=[alt.Tooltip("recall:Q", format=NUM), alt.Tooltip("precision:Q", format=NUM)],
+        )
+    )
+    base = float(data.get("positive_rate") or 0.0)
+    rule = (
+        alt.Chart(pd.DataFrame({"baseline": [base]}))
+        .mark_rule(strokeDash=[4, 4], color="gray")
+        .encode(y="baseline:Q", tooltip=[alt.Tooltip("baseline:Q", format=NUM)])
+    )
+    return (curve + rule).interactive()
+
+
+def confusion_chart(data: dict[str, Any]) -> Chart:
+    """Confusion matrix heatmap with counts (``plots/confusion_matrix.json``)."""
+    labels = [str(v) for v in data.get("labels", ["0", "1"])]
+    rows = [
+        {"actual": labels[i], "predicted": labels[j], "count": int(value)}
+        for i, row in enumerate(data["matrix"])
+        for j, value in enumerate(row)
+    ]
+    frame = pd.DataFrame(rows)
+    base = alt.Chart(frame).encode(
+        x=alt.X("predicted:N", title="predicted"), y=alt.Y("actual:N", title="actual")
+    )
+    heat = base.mark_rect().encode(
+        color=alt.Color("count:Q", scale=alt.Scale(scheme="blues", type="symlog"), legend=None),
+        tooltip=["actual:N", "predicted:N", "count:Q"],
+    )
+    text = base.mark_text(fontSize=16).encode(text="count:Q")
+    return heat + text
+
+
+def bar_chart(values: dict[str, float], *, title: str, top: int = 20) -> Chart:
+    """Horizontal bars of the ``top`` largest values (importance, mean |SHAP|, PSI...)."""
+    items = sorted(values.items(), key=lambda kv: abs(kv[1]), reverse=True)[:top]
+    frame = pd.DataFrame(items, columns=["feature", "value"])
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("value:Q", title=title),
+            y=alt.Y("feature:N", sort="-x", title=None),
+            tooltip=["feature:N", alt.Tooltip("value:Q", format=NUM)],
+        )
+    )
+
+
+def calibration_chart(data: dict[str, Any]) -> Chart:
+    """Observed positive rate against mean predicted probability per bin, with the diagonal."""
+    frame = pd.DataFrame(
+        {"predicted": data["mean_predicted"], "observed": data["fraction_positive"]}
+    )
+    top = max(0.05, float(frame[["predicted", "observed"]].max().max()) * 1.1)
+    points = (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("predicted:Q", title="mean predicted probability"),
+            y=alt.Y("observed:Q", title="observed positive rate"),
+            tooltip=[alt.Tooltip("predicted:Q", format=NUM), alt.Tooltip("observed:Q", format=NUM)],
+        )
+    )
+    diagonal = (
+        alt.Chart(pd.DataFrame({"predicted": [0.0, top], "observed": [0.0, top]}))
+        .mark_line(strokeDash=[4, 4], color="gray")
+        .encode(x="predicted:Q", y="observed:Q")
+    )
+    return (diagonal + points).interactive()
+
+
+def score_distribution_chart(data: dict[str, Any]) -> Chart:
+    """Score density by true class with the threshold (``plots/score_distribution.json``)."""
+    edges = data["edges"]
+    rows = []
+    for cls, key in (("0 (negative)", "negative_density"), ("1 (positive)", "positive_density")):
+        for i, density in enumerate(data[key]):
+            rows.append({"class": cls, "score": (edges[i] + edges[i + 1]) / 2, "density": density})
+    areas = (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_area(opacity=0.45, interpolate="step")
+        .encode(
+            x=alt.X("score:Q", title="predicted probability"),
+            y=alt.Y("density:Q", stack=None),
+            color=alt.Color("class:N", scale=SCHEME),
+            tooltip=["class:N", alt.Tooltip("score:Q", format=NUM), "density:Q"],
+        )
+    )
+    return (areas + _threshold_rule(float(data["threshold"]))).interactive()
+
+
+def _threshold_rule(threshold: float) -> Chart:
+    return (
+        alt.Chart(pd.DataFrame({"threshold": [threshold]}))
+        .mark_rule(color="firebrick", strokeDash=[6, 3])
+        .encode(x="threshold:Q", tooltip=[alt.Tooltip("threshold:Q", format=NUM)])
+    )
+
+
+def learning_curve_chart(data: dict[str, Any]) -> Chart:
+    """Loss per boosting iteration for each evaluation set (``insights/learning_curve.json``)."""
+    rows = [
+        {"set": name, "iteration": i, "loss": value}
+        for name, values in data.get("values", {}).items()
+        for i, value in enumerate(values)
+    ]
+    return (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_line()
+        .encode(
+            x="iteration:Q",
+            y=alt.Y("loss:Q", title=str(data.get("metric", "loss")), scale=alt.Scale(zero=False)),
+            color=alt.Color("set:N", scale=SCHEME),
+            tooltip=["set:N", "iteration:Q", alt.Tooltip("loss:Q", format=NUM)],
+        )
+        .interactive()
+    )
+
+
+def histogram_chart(scores: Sequence[float], threshold: float, *, bins: int = 40) -> Chart:
+    """Histogram of predicted probabilities with the model's threshold."""
+    frame = pd.DataFrame({"probability": list(scores)})
+    bars = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("probability:Q", bin=alt.Bin(maxbins=bins), title="predicted probability"),
+            y=alt.Y("count():Q", title="rows"),
+            tooltip=["count():Q"],
+        )
+    )
+    return bars + _threshold_rule(threshold)
+
+
+def metric_bars(rows: list[dict[str, Any]], metrics: Sequence[str]) -> Chart:
+    """Grouped bars of ``metrics`` per version (``rows``: version + metric values)."""
+    long = [
+        {"version": r["version"], "metric": m, "value": r[m]}
+        for r in rows
+        for m in metrics
+        if r.get(m) is not None
+    ]
+    return (
+        alt.Chart(pd.DataFrame(long, columns=["version", "metric", "value"]))
+        .mark_bar()
+        .encode(
+            x=alt.X("version:N", title=None, axis=alt.Axis(labelAngle=0, labelLimit=300)),
+            xOffset="metric:N",
+            y=alt.Y("value:Q"),
+            color=alt.Color("metric:N", scale=SCHEME, legend=alt.Legend(orient="bottom")),
+            tooltip=["version:N", "metric:N", alt.Tooltip("value:Q", format=NUM)],
+        )
+    )
+
+
+# --- monitoring ------------------------------------------------------------------------------
+def throughput_chart(series: list[dict[str, Any]]) -> Chart:
+    """Predictions per minute (bars) from /monitoring/throughput."""
+    frame = pd.DataFrame(series, columns=["minute", "predictions", "positives"])
+    frame["minute"] = pd.to_datetime(frame["minute"])
+    return (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("minute:T", title=None),
+            y=alt.Y("predictions:Q", title="predictions / minute"),
+            tooltip=[alt.Tooltip("minute:T", format="%H:%M"), "predictions:Q", "positives:Q"],
+        )
+    )
+
+
+def score_heatmap(data: dict[str, Any]) -> Chart:
+    """Score histogram per time bucket (heatmap) with the median, from /monitoring/scores
+    (its bins span [0, high]; the top bin also holds the scores above)."""
+    edges = data["edges"]
+    high = float(data.get("high", edges[-1]))
+    rows = []
+    for bucket in data["buckets"]:
+        total = max(1, int(bucket["count"]))
+        for i, n in enumerate(bucket["histogram"]):
+            rows.append(
+                {
+                    "start": bucket["start"],
+                    "low": edges[i],
+                    "high": edges[i + 1],
+                    "share": n / total,
+                    "rows": n,
+                }
+            )
+    frame = pd.DataFrame(rows, columns=["start", "low", "high", "share", "rows"])
+    frame["start"] = pd.to_datetime(frame["start"])
+    heat = (
+        alt.Chart(frame)
+        .mark_rect()
+        .encode(
+            x=alt.X("start:T", title=None),
+            y=alt.Y("low:Q", title="predicted probability", scale=alt.Scale(domain=[0, high])),
+            y2="high:Q",
+            color=alt.Color("share:Q", scale=alt.Scale(scheme="viridis"), title="share"),
+            tooltip=[
+                alt.Tooltip("start:T", format="%H:%M"),
+                alt.Tooltip("low:Q", format=".2f"),
+                alt.Tooltip("high:Q", format=".2f"),
+                "rows:Q",
+                alt.Tooltip("share:Q", format=".1%"),
+            ],
+        )
+    )
+    quantiles = pd.DataFrame(data["buckets"], columns=["start", "p10", "p50", "p90"])
+    quantiles["start"] = pd.to_datetime(quantiles["start"])
+    median = (
+        alt.Chart(quantiles)
+        .mark_line(color="white", point=True, clip=True)
+        .encode(
+            x="start:T",
+            y=alt.Y("p50:Q", scale=alt.Scale(domain=[0, high])),
+            tooltip=[
+                alt.Tooltip("start:T", format="%H:%M"),
+                alt.Tooltip("p10:Q", format=NUM),
+                alt.Tooltip("p50:Q", format=NUM),
+                alt.Tooltip("p90:Q", format=NUM),
+            ],
+        )
+    )
+    return heat + median
+
+
+def drift_chart(features: list[dict[str, Any]], thresholds: dict[str, float]) -> Chart:
+    """PSI per feature, worst first, coloured by severity, with the 0.1 / 0.25 rules."""
+    frame = pd.DataFrame(features, columns=["feature", "psi", "severity"])
+    scale = alt.Scale(
+        domain=["stable", "moderate", "major"], range=["#4c78a8", "#f58518", "#e45756"]
+    )
+    bars = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            x=alt.X("psi:Q", title="PSI"),
+            y=alt.Y("feature:N", sort="-x", title=None),
+            color=alt.Color("severity:N", scale=scale),
+            tooltip=["feature:N", alt.Tooltip("psi:Q", format=NUM), "severity:N"],
+        )
+    )
+    rules = (
+        alt.Chart(pd.DataFrame({"psi": list(thresholds.values())}))
+        .mark_rule(strokeDash=[4, 4], color="gray")
+        .encode(x="psi:Q")
+    )
+    return bars + rules
+
+
+def distribution_compare_chart(bins: list[str], reference: list[float], live: list[float]) -> Chart:
+    """One feature's bins: training reference against live traffic (shares)."""
+    rows = [
+        {"bin": b, "order": i, "source": source, "share": value}
+        for source, values in (("training", reference), ("live", live))
+        for i, (b, value) in enumerate(zip(bins, values, strict=False))
+    ]
+    return (
+        alt.Chart(pd.DataFrame(rows))
+        .mark_bar()
+        .encode(
+            x=alt.X("bin:N", sort=alt.SortField("order"), title=None),
+            xOffset="source:N",
+            y=alt.Y("share:Q", axis=alt.Axis(format="%")),
+            color=alt.Color("source:N", scale=SCHEME),
+            tooltip=["bin:N", "source:N", alt.Tooltip("share:Q", format=".2%")],
+        )
+    )
+
+
+def quality_chart(versions: list[dict[str, Any]], metric: str) -> Chart:
+    """``metric`` (f1, roc_auc, ...) per label-time bucket and version, from /monitoring/quality."""
+    rows = [
+        {
+            "version": v["model_version"],
+            "start": s["start"],
+            metric: s[metric],
+            "labels": s["samples"],
+        }
+        for v in versions
+        for s in v["series"]
+        if s.get(metric) is not None
+    ]
+    frame = pd.DataFrame(rows, columns=["version", "start", metric, "labels"])
+    frame["start"] = pd.to_datetime(frame["start"])
+    return (
+        alt.Chart(frame)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("start:T", title="label time"),
+            y=alt.Y(f"{metric}:Q", scale=alt.Scale(domain=[0, 1])),
+            color="version:N",
+            tooltip=[
+                "version:N",
+                alt.Tooltip("start:T"),
+                alt.Tooltip(f"{metric}:Q", format=NUM),
+                "labels:Q",
+            ],
+        )
+    )

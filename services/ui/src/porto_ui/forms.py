@@ -1,0 +1,154 @@
+"""The single-prediction form, generated from a version's feature schema.
+
+The manifest's :class:`porto.schema.FeatureSchema` says what each feature is (numeric with the
+range seen in training, categorical with the categories seen, binary) and a typical value; the
+bundle's ``reference.json`` says how often each value range or category occurred, so a "random
+example" follows the training marginals instead of being uniform noise. Nothing here calls
+Streamlit: the page lays out the widgets these specs describe.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass
+from typing import Any
+
+from porto.schema import FeatureKind, FeatureSchema, FeatureSpec
+
+
+@dataclass(frozen=True)
+class Field:
+    """One input of the form."""
+
+    name: str
+    kind: FeatureKind
+    integer: bool
+    min: float | None
+    max: float | None
+    options: list[Any] | None
+    default: Any
+
+    @property
+    def step(self) -> float | int:
+        """Step of a number input: 1 for integers, about 1/100 of the seen range otherwise."""
+        if self.integer:
+            return 1
+        if self.min is None or self.max is None or self.max <= self.min:
+            return 0.01
+        span = self.max - self.min
+        return float(f"{span / 100:.1g}")
+
+
+def schema_of(manifest: dict[str, Any]) -> FeatureSchema:
+    """The feature schema of a manifest as the API returns it."""
+    return FeatureSchema.model_validate(manifest["feature_schema"])
+
+
+def category_value(spec: FeatureSpec, category: str) -> Any:
+    """A category as JSON sends it: numbers for numeric categories (``"3"`` → 3), else text."""
+    if spec.dtype in ("int", "float"):
+        try:
+            number = float(category)
+        except ValueError:
+            return category
+        return int(number) if number.is_integer() else number
+    return category
+
+
+def _number(spec: FeatureSpec, value: float | None) -> int | float:
+    """``value`` (else the middle of the seen range) inside the seen range, as int or float."""
+    lo, hi = spec.min, spec.max
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        value = (lo + hi) / 2 if lo is not None and hi is not None else 0.0
+    if lo is not None:
+        value = max(lo, value)
+    if hi is not None:
+        value = min(hi, value)
+    if spec.dtype == "int" or spec.kind is FeatureKind.BINARY:
+        return round(value)
+    return float(value)
+
+
+def fields(schema: FeatureSchema) -> list[Field]:
+    """The form's inputs in model order, each prefilled with the feature's typical value."""
+    out = []
+    for spec in schema.features:
+        if spec.kind is FeatureKind.CATEGORICAL:
+            options = [category_value(spec, c) for c in spec.categories or []]
+            typical = category_value(spec, str(spec.typical)) if spec.typical is not None else None
+            default = typical if typical in options else (options[0] if options else None)
+            out.append(Field(spec.name, spec.kind, False, None, None, options, default))
+        elif spec.kind is FeatureKind.BINARY:
+            typical = spec.typical if isinstance(spec.typical, (int, float)) else 0
+            out.append(Field(spec.name, spec.kind, True, 0, 1, [0, 1], round(float(typical))))
+        else:
+            typical = float(spec.typical) if isinstance(spec.typical, (int, float)) else None
+            out.append(
+                Field(
+                    spec.name,
+                    spec.kind,
+                    spec.dtype == "int",
+                    spec.min,
+                    spec.max,
+                    None,
+                    _number(spec, typical),
+                )
+            )
+    return out
+
+
+def typical_record(schema: FeatureSchema) -> dict[str, Any]:
+    """A typical record: each feature's median (numeric) or most frequent category."""
+    return {f.name: f.default for f in fields(schema)}
+
+
+def random_record(
+    schema: FeatureSchema, reference: dict[str, Any] | None, rng: random.Random
+) -> dict[str, Any]:
+    """A random but plausible record: each feature drawn from its training distribution in
+    ``reference`` (the bundle's reference.json; missing values excluded, since the form has no
+    "missing" input), or uniformly from its seen range or categories without one."""
+    refs = {r["name"]: r for r in (reference or {}).get("features", [])}
+    record: dict[str, Any] = {}
+    for spec, field in zip(schema.features, fields(schema), strict=True):
+        ref = refs.get(spec.name)
+        if field.options is not None and spec.kind is FeatureKind.CATEGORICAL:
+            record[spec.name] = _random_category(spec, field, ref, rng)
+        else:
+            record[spec.name] = _random_number(spec, ref, rng)
+    return record
+
+
+def _random_category(
+    spec: FeatureSpec, field: Field, ref: dict[str, Any] | None, rng: random.Random
+) -> Any:
+    options = field.options or []
+    if ref and ref.get("categories"):
+        cats = ref["categories"]
+        weights = ref["fractions"][: len(cats)]
+        if sum(weights) > 0:
+            return category_value(spec, rng.choices(cats, weights=weights)[0])
+    return rng.choice(options) if options else None
+
+
+def _random_number(spec: FeatureSpec, ref: dict[str, Any] | None, rng: random.Random) -> Any:
+    lo, hi = spec.min, spec.max
+    edges = ref.get("edges") if ref else None
+    if ref and edges:
+        # Bins: < edges[0], [edges[i-1], edges[i]), >= edges[-1], then missing (skipped).
+        weights = list(ref["fractions"][: len(edges) + 1])
+        if sum(weights) > 0:
+            k = rng.choices(range(len(weights)), weights=weights)[0]
+            low = edges[k - 1] if k > 0 else (lo if lo is not None else edges[0])
+            high = edges[k] if k < len(edges) else (hi if hi is not None else edges[-1])
+            if spec.dtype == "int" or spec.kind is FeatureKind.BINARY:
+                # Integer bins hold the integers in [low, high); the last bin includes high.
+                top = math.floor(high) if k == len(edges) else math.ceil(high) - 1
+                return _number(spec, rng.randint(math.ceil(low), max(math.ceil(low), top)))
+            return _number(spec, rng.uniform(low, high))
+    if lo is None or hi is None:
+        return _number(spec, None)
+    if spec.dtype == "int" or spec.kind is FeatureKind.BINARY:
+        return _number(spec, rng.randint(int(lo), int(hi)))
+    return _number(spec, rng.uniform(lo, hi))

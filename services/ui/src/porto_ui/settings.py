@@ -1,0 +1,120 @@
+"""The UI's one settings object, read from ``PORTO_UI_*`` environment variables.
+
+The UI talks only to the inference API, so its configuration is where that API is, the key it
+may need, how long to wait for it, and where the UI's own Prometheus metrics are served. The Helm
+chart sets exactly these variables; local mode needs none of them.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ENV_PREFIX = "PORTO_UI_"
+
+#: Values that are obviously copied from an example; refused outside local mode.
+PLACEHOLDER_SECRETS = frozenset(
+    {"changeme", "change-me", "change_me", "secret", "password", "porto", "admin"}
+)
+
+
+class UISettings(BaseSettings):
+    """Configuration of one UI deployment."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    environment: Literal["local", "production"] = Field(
+        default="local",
+        description="'production' refuses a placeholder API key.",
+    )
+    host: str = Field(
+        default="127.0.0.1", description="Address the UI (Streamlit) binds (0.0.0.0 in a pod)."
+    )
+    port: int = Field(default=8501, ge=1, le=65535, description="Port the UI binds.")
+    api_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL of the porto inference API (the only service the UI talks to).",
+    )
+    api_key: SecretStr | None = Field(
+        default=None,
+        description="Sent as X-API-Key when set: the API needs it for predictions, promotion "
+        "and monitoring when it has a key configured.",
+    )
+    connect_timeout_s: float = Field(
+        default=1.0,
+        gt=0,
+        description="TCP connect timeout: short, so a down API is reported at once.",
+    )
+    read_timeout_s: float = Field(
+        default=5.0,
+        gt=0,
+        description="Read timeout of ordinary calls: a slow API is reported instead of "
+        "freezing the page.",
+    )
+    batch_timeout_s: float = Field(
+        default=60.0, gt=0, description="Read timeout of one batch chunk and of a promotion."
+    )
+    batch_chunk_rows: int = Field(
+        default=2000,
+        ge=1,
+        le=10_000,
+        description="Rows per /predict/batch call (the progress bar advances per chunk; the API "
+        "refuses more than its PORTO_INFERENCE_BATCH_MAX_ROWS, 10,000 by default).",
+    )
+    max_upload_mb: int = Field(
+        default=200, ge=1, description="Largest upload Streamlit accepts, in megabytes."
+    )
+    max_upload_rows: int = Field(
+        default=200_000, ge=1, description="Largest CSV (data rows) the batch page accepts."
+    )
+    monitor_refresh_s: float = Field(
+        default=10.0,
+        ge=0,
+        description="The monitoring page refreshes itself this often (0: only on demand).",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address of the UI's Prometheus endpoint (0.0.0.0 in a cluster).",
+    )
+    metrics_port: int = Field(
+        default=8502,
+        ge=0,
+        le=65535,
+        description="Port of the UI's Prometheus endpoint (page views, API calls); 0 turns it off.",
+    )
+
+    @field_validator("api_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(f"expected an http:// or https:// URL, got {value!r}")
+        return url
+
+    @model_validator(mode="after")
+    def _refuse_placeholders(self) -> UISettings:
+        key = self.api_key.get_secret_value() if self.api_key is not None else None
+        if self.environment != "local" and key is not None and key.lower() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                f"{ENV_PREFIX}API_KEY is a placeholder value; set the API's real key "
+                f"(placeholders are only accepted with {ENV_PREFIX}ENVIRONMENT=local)"
+            )
+        return self
+
+
+def load_settings(**overrides: object) -> UISettings:
+    """The settings from the environment with ``overrides`` on top; ValueError with one line
+    per bad variable instead of pydantic's report."""
+    from pydantic import ValidationError
+
+    try:
+        return UISettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: "
+            f"{err['msg']}"
+            for err in exc.errors()
+        )
+        raise ValueError(f"invalid UI settings: {problems}") from exc
