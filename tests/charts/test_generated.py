@@ -101,3 +101,27 @@ def test_pods_reading_configmaps_carry_a_checksum() -> None:
             assert "checksum/" in text, (
                 f"{path.relative_to(CHART)} reads a ConfigMap without a checksum"
             )
+
+
+def test_chart_python_is_lint_and_type_clean() -> None:
+    """The scripts under charts/ (generators, the helm test, wait-for-store) are excluded from the
+    repository-wide `ruff .` (pyproject's extend-exclude), so they are checked here."""
+    files = [str(p) for p in sorted(CHART.rglob("*.py")) if "__pycache__" not in p.parts]
+    assert len(files) >= 4
+    for args in (["ruff", "check", *files], ["ruff", "format", "--check", *files]):
+        out = subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True)
+        assert out.returncode == 0, out.stdout + out.stderr
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "mypy",
+            "--strict",
+            "--ignore-missing-imports",
+            "--no-incremental",
+            *files,
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
