@@ -146,3 +146,27 @@ def ui_env(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
 def dead_url() -> str:
     """A loopback URL nothing listens on."""
     return f"http://127.0.0.1:{free_port()}"
+
+
+@pytest.fixture(scope="session")
+def schema_and_reference() -> tuple[Any, dict[str, Any]]:
+    """A feature schema and reference.json (as the API serves it) of synthetic Porto data,
+    without training anything."""
+    import json
+
+    import numpy as np
+    from porto.reference import compute_reference
+    from porto.schema import ColumnRules, infer_schema, model_frame
+    from porto.synthetic import generate
+
+    frame = generate(3000, seed=3).frame
+    schema = infer_schema(
+        frame,
+        target="target",
+        id_column="id",
+        missing_value=-1,
+        rules=ColumnRules(drop_prefixes=["ps_calc_"]),
+    )
+    scores = np.random.default_rng(0).uniform(0, 0.2, len(frame))
+    reference = compute_reference(model_frame(frame, schema), schema, scores)
+    return schema, json.loads(reference.model_dump_json())

@@ -48,8 +48,6 @@ def streamlit_command(settings: UISettings) -> list[str]:
         "--server.fileWatcherType=none",
         "--server.runOnSave=false",
         "--browser.gatherUsageStats=false",
-        f"--browser.serverAddress={settings.host}",
-        f"--browser.serverPort={settings.port}",
         "--client.toolbarMode=viewer",
         "--client.showErrorDetails=none",
         "--global.developmentMode=false",

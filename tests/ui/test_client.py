@@ -1,0 +1,90 @@
+"""The API client: every failure becomes one of two errors a page can show as it is."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import httpx
+import pytest
+from harness.ports import free_port
+from porto_ui.client import ApiClient, ApiRejectedError, ApiUnavailableError
+from porto_ui.metrics import API_REQUESTS
+
+
+def _client(handler: Callable[[httpx.Request], httpx.Response], **kwargs: object) -> ApiClient:
+    client = ApiClient("http://api.test", **kwargs)  # type: ignore[arg-type]
+    client._http = httpx.Client(
+        base_url="http://api.test",
+        transport=httpx.MockTransport(handler),
+        headers=client._http.headers,
+    )
+    return client
+
+
+def test_the_api_key_and_version_parameter_are_sent() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(200, json={"probability": 0.1})
+
+    _client(handler, api_key="k3y").predict({"a": 1}, "v1")
+    _client(handler).predict({"a": 1}, None)
+    assert seen[0].headers["x-api-key"] == "k3y"
+    assert seen[0].url.params["model_version"] == "v1"
+    assert "x-api-key" not in seen[1].headers
+    assert "model_version" not in seen[1].url.params
+
+
+def test_error_bodies_become_rejections_with_details() -> None:
+    body = {
+        "error": {
+            "type": "validation_error",
+            "message": "2 problems",
+            "details": [{"row": 3, "field": "ps_ind_01", "message": "expected a number"}],
+        }
+    }
+    client = _client(lambda r: httpx.Response(422, json=body))
+    with pytest.raises(ApiRejectedError) as caught:
+        client.predict_csv(b"a\n1\n", None)
+    error = caught.value
+    assert (error.status, error.kind, error.message) == (422, "validation_error", "2 problems")
+    assert error.details[0].row == 3 and error.details[0].field == "ps_ind_01"
+    assert API_REQUESTS.labels("/predict/batch", "422")._value.get() >= 1
+
+
+def test_a_proxy_error_page_means_unavailable() -> None:
+    client = _client(lambda r: httpx.Response(502, text="<html>bad gateway</html>"))
+    with pytest.raises(ApiUnavailableError, match="HTTP 502"):
+        client.models()
+    client = _client(lambda r: httpx.Response(200, text="<html>a login page</html>"))
+    with pytest.raises(ApiUnavailableError, match="not JSON"):
+        client.models()
+
+
+def test_nothing_listening_and_timeouts_are_unavailable() -> None:
+    down = ApiClient(f"http://127.0.0.1:{free_port()}", connect_timeout_s=0.5)
+    with pytest.raises(ApiUnavailableError, match="not reachable"):
+        down.ready()
+
+    def slow(request: httpx.Request) -> httpx.Response:
+        raise httpx.ReadTimeout("timed out", request=request)
+
+    with pytest.raises(ApiUnavailableError, match="did not answer in time"):
+        _client(slow).models()
+
+
+def test_ready_answers_both_ready_and_not_ready() -> None:
+    client = _client(lambda r: httpx.Response(503, json={"status": "not_ready"}))
+    assert client.ready()["status"] == "not_ready"
+
+
+def test_versions_are_path_encoded() -> None:
+    paths: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        paths.append(request.url.raw_path.decode())
+        return httpx.Response(200, json={})
+
+    _client(handler).manifest("../../etc")
+    assert paths == ["/models/..%2F..%2Fetc"]
