@@ -91,6 +91,15 @@ def test_dependencies_come_from_the_lockfile_without_dev_tools(
         for flag in ("--frozen", "--no-dev", f"--package {package}"):
             assert flag in command, f"{flag} missing in: {command}"
     assert "--no-install-workspace" in syncs[0]
+    # uv reads the whole workspace: every member's pyproject.toml comes before the first sync.
+    first_sync = next(i for i in dockerfile.stages[0].instructions if "uv sync" in i.value)
+    before = dockerfile.stages[0].instructions[
+        : dockerfile.stages[0].instructions.index(first_sync)
+    ]
+    copied = {src for i in before if i.keyword == "COPY" for src in i.copy()[1]}
+    workspace = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["uv"]["workspace"]
+    wanted = {f"{member}/pyproject.toml" for member in workspace["members"]}
+    assert wanted | {"pyproject.toml", "uv.lock"} <= copied, wanted - copied
     assert "--no-editable" in syncs[1]
     env = dockerfile.stages[0].env()
     assert env["UV_PROJECT_ENVIRONMENT"] == "/app/.venv"
