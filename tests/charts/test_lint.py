@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from charts.chartlib import CHART, KUBE_VERSION, SCENARIOS, SUBCHARTS, helm, render_text
+from charts.chartlib import CHART, KUBE_VERSION, SCENARIOS, SUBCHARTS, helm, render, render_text
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -54,3 +54,22 @@ def test_broken_values_are_refused_with_the_fix(values: list[str], message: str)
     out = helm(*args, check=False)
     assert out.returncode != 0, f"{values} rendered"
     assert message in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        ["inference.enabled=false"],
+        ["training.enabled=false"],
+        ["postgres.enabled=false", "global.database.existingSecret=db"],
+        ["minio.enabled=false", "global.objectStore.existingSecret=s3"],
+        ["dashboards.enabled=false"],
+    ],
+    ids=lambda sets: sets[0].split(".")[0] + "-off",
+)
+def test_each_subchart_can_be_switched_off(sets: list[str]) -> None:
+    subchart = sets[0].split(".")[0]
+    docs = render("default", *sets)
+    assert docs
+    labels = {d["metadata"].get("labels", {}).get("helm.sh/chart", "") for d in docs}
+    assert not [x for x in labels if x.startswith(f"{subchart}-")], f"{subchart} still renders"
