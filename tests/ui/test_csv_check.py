@@ -75,6 +75,16 @@ def test_missing_unknown_and_duplicate_columns(schema: FeatureSchema, frame: pd.
     assert all(i.row is None for i in report.errors)
 
 
+def test_header_and_value_problems_are_reported_together(
+    schema: FeatureSchema, frame: pd.DataFrame
+) -> None:
+    frame = frame.drop(columns=["ps_car_13"]).astype(object)
+    frame.loc[2, "ps_reg_01"] = "lots"
+    report = check_csv(_csv(frame), schema, max_rows=100)
+    assert _issues(report) == {(None, "ps_car_13"), (3, "ps_reg_01")}
+    assert report.frame is None
+
+
 @pytest.mark.parametrize(
     ("body", "message"),
     [

@@ -136,7 +136,7 @@ def test_single_prediction(live: Stack) -> None:
     at.form_submit_button[0].click().run()
     assert not at.exception
     shown = metrics(at)
-    assert shown["Model version"] == live.champion
+    assert f"porto/{live.champion}" in texts(at)
     # The same record straight to the API gives the same probability.
     record: dict[str, Any] = {}
     for widget in [*at.number_input, *at.toggle, *at.selectbox[1:]]:

@@ -84,9 +84,14 @@ def _checked(data: bytes, schema: FeatureSchema, max_rows: int) -> CsvReport:
 
 def show_problems(name: str, report: CsvReport) -> None:
     """Why the file was refused: row, column and problem, and counts per column."""
+    first = "\n".join(
+        f"- {'row ' + str(i.row) + ', ' if i.row is not None else ''}`{i.column}`: {i.message}"
+        for i in report.errors[:5]
+    )
+    more = f"\n- … {report.error_count - 5:,} more below" if report.error_count > 5 else ""
     st.error(
         f"**`{name}` was not sent: {report.error_count:,} problem(s) found.** "
-        "Rows are numbered from 1 = the first line after the header."
+        f"Rows are numbered from 1 = the first line after the header.\n\n{first}{more}"
     )
     st.dataframe(report.table(), hide_index=True, width="stretch")
     if report.error_count > len(report.errors):
@@ -151,7 +156,7 @@ def show_results(result: dict[str, Any] | None, name: str) -> None:
     a.metric("Rows scored", f"{len(table):,}")
     b.metric("Class 1", f"{int(table['class'].sum()):,}", f"{table['class'].mean():.1%} of rows")
     c.metric("Mean probability", f"{table['probability'].mean():.4f}")
-    d.metric("Model version", str(result["model_version"]), f"threshold {threshold:.4f}")
+    d.markdown(f"Model version\n\n**`{result['model_version']}`**\n\nthreshold {threshold:.4f}")
     st.altair_chart(
         charts.histogram_chart(table["probability"].tolist(), threshold), width="stretch"
     )

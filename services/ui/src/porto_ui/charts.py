@@ -251,11 +251,18 @@ def score_heatmap(data: dict[str, Any]) -> Chart:
             )
     frame = pd.DataFrame(rows, columns=["start", "low", "high", "share", "rows"])
     frame["start"] = pd.to_datetime(frame["start"])
+    frame["end"] = frame["start"] + pd.Timedelta(minutes=int(data.get("bucket_minutes", 1)))
+    # The whole window on the time axis, so a quiet stretch shows as a gap.
+    since = pd.Timestamp(data["since"]) if data.get("since") else frame["start"].min()
+    until = since + pd.Timedelta(minutes=int(data.get("minutes", 60)))
+    domain = [since.isoformat(), until.isoformat()] if pd.notna(since) else None
+    time_scale = alt.Scale(domain=domain) if domain else alt.Scale()
     heat = (
         alt.Chart(frame)
         .mark_rect()
         .encode(
-            x=alt.X("start:T", title=None),
+            x=alt.X("start:T", title=None, scale=time_scale),
+            x2="end:T",
             y=alt.Y("low:Q", title="predicted probability", scale=alt.Scale(domain=[0, high])),
             y2="high:Q",
             color=alt.Color("share:Q", scale=alt.Scale(scheme="viridis"), title="share"),
@@ -269,10 +276,13 @@ def score_heatmap(data: dict[str, Any]) -> Chart:
         )
     )
     quantiles = pd.DataFrame(data["buckets"], columns=["start", "p10", "p50", "p90"])
-    quantiles["start"] = pd.to_datetime(quantiles["start"])
+    # the median at the middle of its bucket
+    quantiles["start"] = pd.to_datetime(quantiles["start"]) + pd.Timedelta(
+        minutes=int(data.get("bucket_minutes", 1)) / 2
+    )
     median = (
         alt.Chart(quantiles)
-        .mark_line(color="white", point=True, clip=True)
+        .mark_line(color="#ff4b4b", point=alt.OverlayMarkDef(color="#ff4b4b"), clip=True)
         .encode(
             x="start:T",
             y=alt.Y("p50:Q", scale=alt.Scale(domain=[0, high])),

@@ -97,16 +97,20 @@ def check_csv(data: bytes, schema: FeatureSchema, *, max_rows: int) -> CsvReport
         report.error(None, "(file)", f"not a readable CSV file: {_first_line(exc)}")
         return report
     frame.columns = [str(c).strip() for c in frame.columns]
-    _check_header(_header(data), schema, report)
-    if report.error_count:
-        return report
+    header = _header(data)
+    _check_header(header, schema, report)
+    if len(set(header)) != len(header):
+        return report  # which of two same-named columns holds the feature? nothing more to say
     if frame.empty:
         report.error(None, "(file)", "the file has a header but no rows")
         return report
     if len(frame) > max_rows:
         report.error(None, "(file)", f"{len(frame):,} rows: at most {max_rows:,} per upload")
         return report
+    # The columns that are there are checked too, so one upload shows every problem at once.
     for spec in schema.features:
+        if spec.name not in frame.columns:
+            continue
         column = frame[spec.name].str.strip()
         if spec.kind is FeatureKind.CATEGORICAL:
             _check_categories(column, spec, schema, report)
@@ -115,7 +119,8 @@ def check_csv(data: bytes, schema: FeatureSchema, *, max_rows: int) -> CsvReport
             # What is sent says "missing" the one way the API reads: an empty cell.
             column = column.where(~column.isin(NULL_STRINGS), "")
         frame[spec.name] = column
-    report.frame = frame
+    if report.error_count == 0:
+        report.frame = frame
     return report
 
 

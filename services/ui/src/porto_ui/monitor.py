@@ -82,7 +82,7 @@ def scores(data: dict[str, Any]) -> None:
     st.altair_chart(charts.score_heatmap(data), width="stretch")
     st.caption(
         f"share of each bucket's rows per score bin ({data['bucket_minutes']} min buckets; "
-        f"the top bin holds every score ≥ {data['edges'][-2]:.3f}); white line: median score"
+        f"the top bin holds every score ≥ {data['edges'][-2]:.3f}); red line: median score"
     )
 
 

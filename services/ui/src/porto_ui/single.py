@@ -140,7 +140,8 @@ def show_answer(answer: dict[str, Any]) -> None:
             delta_color="inverse",
         )
         c.metric("Threshold", f"{threshold:.4f}")
-        d.metric("Model version", str(answer["model_version"]))
+        d.caption("Model version")
+        d.markdown(f"**{answer['model_version']}**  \n{answer['model_name']}")
         st.caption(
             f"prediction id `{answer['prediction_id']}` (send it to /feedback with the label)"
         )
