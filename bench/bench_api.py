@@ -366,6 +366,31 @@ def model_floor(model: Any, schema: Any) -> dict[str, float]:
     return {"single_ms": single * 1000, "rows_per_s": 1000 / per_batch}
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) of a process and all its descendants so far."""
+    import psutil
+
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for proc in [root, *root.children(recursive=True)]:
+            try:
+                times = proc.cpu_times()
+                total += times.user + times.system
+            except psutil.NoSuchProcess:
+                continue
+    except psutil.NoSuchProcess:
+        pass
+    return total
+
+
+def drain(url: str, timeout: float = 60.0) -> None:
+    """Wait until the API's prediction log queue is empty (or ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while metric(url, "prediction_log_queue_depth") > 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
 def metric(url: str, name: str, **labels: str) -> float:
     """Sum of one metric's samples on /metrics."""
     import urllib.request
@@ -413,6 +438,7 @@ def main() -> int:
     )
     postgres = PostgresServer()
     postgres.start()
+    postgres_pid = postgres._proc.pid if postgres._proc is not None else os.getpid()
     api_port, floor_port = free_port(), free_port()
     api = start_server(
         port=api_port,
@@ -451,10 +477,14 @@ def main() -> int:
             rate: float | None = None,
             paced_connections: int | None = None,
         ) -> None:
+            server = floor if url.startswith(floor.url) else api
+            if server is api:
+                drain(api.url)  # the previous run's log backlog must not load this one
             connections = paced_connections or args.connections
             common = {"threads": args.threads, "connections": connections, "work": work}
             # A short warm-up so every worker has loaded and touched the path.
             wrk(wrk_bin, url, bodies[body], ctype, seconds=2, **common)  # type: ignore[arg-type]
+            cpu_before = cpu_seconds(server.process.pid), cpu_seconds(postgres_pid)
             results[name] = wrk(
                 wrk_bin,
                 url,
@@ -465,10 +495,14 @@ def main() -> int:
                 **common,  # type: ignore[arg-type]
             )
             r = results[name]
+            cpu_after = cpu_seconds(server.process.pid), cpu_seconds(postgres_pid)
+            r["server_cpu_us"] = (cpu_after[0] - cpu_before[0]) / max(1, r["requests"]) * 1e6
+            r["pg_cpu_us"] = (cpu_after[1] - cpu_before[1]) / max(1, r["requests"]) * 1e6
             print(
                 f"  {name:<28} {r['rps']:>9.0f} req/s   p50 {r['p50_ms']:>7.2f} ms   "
-                f"p99 {r['p99_ms']:>7.2f} ms   non-2xx {r['non2xx']}   "
-                f"socket errors {r['socket_errors']}",
+                f"p99 {r['p99_ms']:>7.2f} ms   CPU/request: server "
+                f"{r['server_cpu_us']:>7.0f} us, PostgreSQL {r['pg_cpu_us']:>6.0f} us   "
+                f"non-2xx {r['non2xx']}   socket errors {r['socket_errors']}",
                 flush=True,
             )
 

@@ -45,7 +45,8 @@ def test_concurrent_migrations_apply_once(url: str) -> None:
     applied = sql(url, "SELECT version, name FROM porto_schema_migrations")
     assert len(applied) == len(load_migrations())
     indexes = {r["indexname"] for r in sql(url, "SELECT indexname FROM pg_indexes")}
-    assert {"prediction_log_created_at_idx", "prediction_log_model_created_at_idx"} <= indexes
+    assert {"prediction_log_created_at_brin", "prediction_log_model_time_idx"} <= indexes
+    assert "prediction_log_created_at_idx" not in indexes  # replaced by 0002
 
 
 def test_an_edited_migration_is_refused(url: str) -> None:
@@ -65,7 +66,7 @@ def test_an_edited_migration_is_refused(url: str) -> None:
 def test_cli_migrate(url: str) -> None:
     cmd = [sys.executable, "-m", "porto_inference", "migrate", "--database-url", url]
     first = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)
-    assert "applied 1 migration(s)" in first.stdout
+    assert f"applied {len(load_migrations())} migration(s)" in first.stdout
     assert "0001_prediction_log" in first.stdout
     assert url.split("@")[0].split(":")[-1] not in first.stdout  # the password is redacted
     second = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=True)

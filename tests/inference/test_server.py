@@ -182,3 +182,61 @@ def test_sigterm_flushes_the_log(
         assert count(postgres_server.dsn) == 0
         assert srv.stop() == 0
     assert count(postgres_server.dsn) == 40
+
+
+def test_run_server_for_the_demo(home: Path, tmp_path: Path, records: list[dict[str, Any]]) -> None:
+    """What `make demo` runs: `run_server` in the foreground with local defaults (the embedded
+    PostgreSQL); Ctrl-C stops the API gracefully, the prediction log is flushed, and the
+    embedded database stops with it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from harness.ports import free_port
+
+    port = free_port()
+    script = (
+        "import sys\n"
+        "from porto_inference.server import run_server\n"
+        f"sys.exit(run_server(port={port}, workers=2, on_ready=lambda url: print('READY', url,"
+        " flush=True)))\n"
+    )
+    env = {
+        **os.environ,
+        "PORTO_HOME": str(tmp_path),
+        "PORTO_INFERENCE_STORE_URI": str(home / "artifacts"),
+        "PORTO_INFERENCE_LOG_FLUSH_INTERVAL_S": "3600",
+    }
+    env.pop("DATABASE_URL", None)
+    env.pop("PORTO_INFERENCE_DATABASE_URL", None)
+    demo = subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert demo.stdout is not None
+        line = ""
+        while not line.startswith("READY"):  # the server's own JSON log lines come first
+            line = demo.stdout.readline()
+            assert line, "run_server exited before the API was ready"
+        url = line.split()[1]
+        assert url == f"http://127.0.0.1:{port}"
+        for record in records[:5]:
+            assert _post(url, "/predict", record).status_code == 200
+        assert (tmp_path / "pgdata" / "postmaster.pid").exists()
+        demo.send_signal(signal.SIGINT)  # Ctrl-C
+        assert demo.wait(60) == 0
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert not (tmp_path / "pgdata" / "postmaster.pid").exists()  # the database stopped too
+    # Everything scored was flushed on the way down; the data outlives the server.
+    from porto_inference.database import start_embedded, stop_embedded
+    from porto_inference.settings import Settings
+
+    settings = Settings(home=tmp_path)
+    url = start_embedded(settings)
+    try:
+        assert count(url) == 5
+    finally:
+        stop_embedded(settings)

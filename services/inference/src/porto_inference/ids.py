@@ -8,23 +8,60 @@ the database (young) or never existed (old or not a porto id at all).
 from __future__ import annotations
 
 import os
+import threading
 import time
 import uuid
 
 _VARIANT = "89ab"
+_CHARS_PER_ID = 20
+_POOL_IDS = 512
+
+
+class _Entropy:
+    """Random hex drawn from the OS a few kilobytes at a time (one syscall per 512 ids, not
+    per id). Emptied in a forked child, so gunicorn workers never share a parent's pool."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._hex = ""
+        self._pos = 0
+
+    def reset(self) -> None:
+        self._lock = threading.Lock()
+        self._hex = ""
+        self._pos = 0
+
+    def take(self, chars: int) -> str:
+        with self._lock:
+            if self._pos + chars > len(self._hex):
+                size = max(chars, _POOL_IDS * _CHARS_PER_ID)
+                self._hex = os.urandom(size // 2 + 1).hex()
+                self._pos = 0
+            out = self._hex[self._pos : self._pos + chars]
+            self._pos += chars
+            return out
+
+
+_ENTROPY = _Entropy()
+os.register_at_fork(after_in_child=_ENTROPY.reset)
 
 
 def new_prediction_ids(count: int) -> list[str]:
-    """Return ``count`` new UUIDv7 strings sharing this millisecond, in one random draw."""
+    """Return ``count`` new UUIDv7 strings sharing this millisecond."""
     millis = time.time_ns() // 1_000_000
     ts = f"{millis:012x}"
     head = f"{ts[:8]}-{ts[8:]}-7"
-    rand = os.urandom(10 * count).hex()
+    rand = _ENTROPY.take(_CHARS_PER_ID * count)
     out = []
-    for i in range(0, 20 * count, 20):
-        r = rand[i : i + 20]
+    for i in range(0, _CHARS_PER_ID * count, _CHARS_PER_ID):
+        r = rand[i : i + _CHARS_PER_ID]
         out.append(f"{head}{r[0:3]}-{_VARIANT[int(r[3], 16) & 3]}{r[4:7]}-{r[7:19]}")
     return out
+
+
+def random_hex(chars: int) -> str:
+    """``chars`` random hex digits (request ids), from the same pool."""
+    return _ENTROPY.take(chars)
 
 
 def id_timestamp(prediction_id: str) -> float | None:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import logging
 import re
-import secrets
 import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from porto_inference.ids import random_hex
 from porto_inference.logs import write_access_line
 from porto_inference.metrics import Metrics
 
@@ -53,7 +53,7 @@ class RequestMiddleware:
                     request_id = text
                 break
         if request_id is None:
-            request_id = secrets.token_hex(8)
+            request_id = random_hex(16)
         state = scope.setdefault("state", {})
         state["request_id"] = request_id
         status = 500

@@ -123,10 +123,13 @@ class ServedModel:
 
             model: Any = getattr(self.predictor, "model")  # noqa: B009 - Protocol lacks it
             cat_features = self.codec.cat_pos
+            # thread_count on the Pool too: by default CatBoost fans data loading out to every
+            # core, which in a worker that already owns one core only adds wake-ups.
             if batch.rows <= SMALL_BATCH:
-                pool = Pool(self.codec.object_rows(batch), cat_features=cat_features)
+                data: Any = self.codec.object_rows(batch)
             else:
-                pool = Pool(self.frame(batch, categorical=True), cat_features=cat_features)
+                data = self.frame(batch, categorical=True)
+            pool = Pool(data, cat_features=cat_features, thread_count=self.threads)
             proba = model.predict(pool, prediction_type="Probability", thread_count=self.threads)
             return np.ascontiguousarray(proba[:, 1], dtype=np.float64)
         return self.predictor.predict_proba(self.frame(batch, categorical=False))
