@@ -58,6 +58,11 @@ _import_builder()
 NAMESPACE = "porto"
 SERVICE = "porto-inference"
 POD = "porto-inference-6b7c9d8f5-x2x4q"
+#: The UI's metrics target (page views), as its ServiceMonitor would label it.
+UI_SERVICE = "porto-ui"
+UI_POD = "porto-ui-5f8d7c6b4-q9w2e"
+#: UI pages a browser opens during the traffic, each one page view.
+UI_PAGES = {"": "Inference", "training": "Training"}
 SCRAPE_SECONDS = 1.0
 WORKERS = 2
 
@@ -278,6 +283,28 @@ def _send_traffic(
 _JSON = {"content-type": "application/json"}
 
 
+def _view_ui_pages(ui_url: str) -> dict[str, int]:
+    """Open UI pages in headless Chromium (Debian's) so the UI counts page views; per page."""
+    import tempfile
+
+    from playwright.sync_api import sync_playwright
+
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
+    flags += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
+    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            profile, executable_path="/usr/bin/chromium", headless=True, args=flags
+        )
+        try:
+            page = context.pages[0] if context.pages else context.new_page()
+            for slug, heading in UI_PAGES.items():
+                page.goto(f"{ui_url}/{slug}")
+                page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=60_000)
+        finally:
+            context.close()
+    return {slug or "inference": 1 for slug in UI_PAGES}
+
+
 def _wait_for_healthy_scrapes(prometheus: PrometheusServer) -> None:
     """Wait until the last three scrapes of the service all succeeded."""
     prometheus.wait_for_data(f'min_over_time(up{{job="{SERVICE}"}}[3s]) == 1', timeout=45)
@@ -321,10 +348,20 @@ def monitoring(
         host=LOOPBACK, port=port, workers=WORKERS, env=env, log_file=root / "inference.log"
     )
     prometheus: PrometheusServer | None = None
+    ui: Any = None  # porto_ui.server.UIProcess once started
     try:
         began = time.monotonic()
         server.wait_ready(120)
         timings["inference_ready"] = time.monotonic() - began
+        from porto_ui.server import start_ui
+        from porto_ui.settings import load_settings as ui_settings
+
+        ui_metrics = free_port()
+        ui = start_ui(
+            ui_settings(port=free_port(), api_url=server.url, metrics_port=ui_metrics),
+            log_file=root / "ui.log",
+        )
+        ui.wait_ready(60)
         node.start()
         target_labels = {
             "namespace": NAMESPACE,
@@ -339,6 +376,11 @@ def monitoring(
                 static_job("node-exporter", [node.address]),
                 static_job("kubelet", [kubelet.address], honor_labels=True),
                 static_job("kube-state-metrics", [kube_state.address], honor_labels=True),
+                static_job(
+                    UI_SERVICE,
+                    [f"{LOOPBACK}:{ui_metrics}"],
+                    {**target_labels, "service": UI_SERVICE, "pod": UI_POD, "container": "ui"},
+                ),
             ],
             [RULES],
             interval=f"{SCRAPE_SECONDS:g}s",
@@ -352,6 +394,7 @@ def monitoring(
 
         began = time.monotonic()
         traffic = _send_traffic(server.url, features, prometheus)
+        traffic.update({f"ui_views:{p}": n for p, n in _view_ui_pages(ui.url).items()})
         timings["traffic"] = time.monotonic() - began
         sent = time.time()
 
@@ -363,6 +406,7 @@ def monitoring(
             f'feature_drift_psi{{namespace="{NAMESPACE}"}}',
             f'feature_unseen_categories_total{{namespace="{NAMESPACE}"}}',
             f'feedback_total{{namespace="{NAMESPACE}"}}',
+            f'page_views_total{{namespace="{NAMESPACE}", service="{UI_SERVICE}"}}',
             f'timestamp(up{{job="{SERVICE}"}}) > {sent + 2 * SCRAPE_SECONDS:.3f}',
         ):
             prometheus.wait_for_data(expr, timeout=45)
@@ -380,6 +424,8 @@ def monitoring(
     finally:
         if prometheus is not None:
             prometheus.close()
+        if ui is not None:
+            ui.stop()
         node.close()
         server.stop()
         kubelet.close()

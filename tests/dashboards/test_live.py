@@ -162,3 +162,16 @@ def test_dashboard_numbers_match_the_traffic(monitoring: Any) -> None:
     assert total(f"sum(predictions_total{{{svc}}})") == sent["rows"]
     assert total(f"sum(page_views_total{{{svc}}})") == sent["page_views"]
     assert total(f'sum(feedback_total{{{svc}, outcome=~"applied|pending"}})') == sent["labels"]
+
+
+def test_ui_page_views_are_scraped(monitoring: Any) -> None:
+    """The UI's own metrics port is scraped: one page view per page the browser opened."""
+    ui = 'namespace="porto", service="porto-ui"'
+    (up,) = monitoring.prometheus.query(f"up{{{ui}}}")
+    assert up["value"][1] == "1"
+    views = {
+        s["metric"]["page"]: float(s["value"][1])
+        for s in monitoring.prometheus.query(f"sum by (page) (page_views_total{{{ui}}})")
+    }
+    expected = {k.split(":", 1)[1]: v for k, v in monitoring.traffic.items() if k.startswith("ui_")}
+    assert views == expected

@@ -128,6 +128,9 @@ def test_every_page_in_a_real_browser(
     process, metrics_port = ui
     page = browser
     base = process.url
+    # The metrics endpoint is up before anyone opens a page (Prometheus scrapes from the start).
+    with urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5) as resp:
+        assert "porto_ui_up 1.0" in resp.read().decode()
 
     # Inference: the form, a single prediction.
     open_page(page, base, "", "Inference")

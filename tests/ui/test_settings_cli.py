@@ -63,7 +63,7 @@ def test_the_streamlit_command(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PORTO_UI_API_KEY", "s3cr3t-ui-key")
     settings = load_settings(host="0.0.0.0", port=8600)
     argv = streamlit_command(settings)
-    assert argv[1:4] == ["-m", "streamlit", "run"]
+    assert argv[1:4] == ["-m", "porto_ui.launch", "run"]
     assert argv[4] == str(app_path()) and app_path().is_file()
     for flag in (
         "--server.headless=true",

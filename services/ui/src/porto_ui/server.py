@@ -33,12 +33,13 @@ def app_path() -> Path:
 
 
 def streamlit_command(settings: UISettings) -> list[str]:
-    """The argv of ``streamlit run`` for ``settings``: headless, no usage statistics, no file
-    watcher (nothing is edited in production, and it costs CPU), no developer menu."""
+    """The argv of ``streamlit run`` (through :mod:`porto_ui.launch`, which starts the metrics
+    endpoint first) for ``settings``: headless, no usage statistics, no file watcher (nothing is
+    edited in production, and it costs CPU), no developer menu."""
     return [
         sys.executable,
         "-m",
-        "streamlit",
+        "porto_ui.launch",
         "run",
         str(app_path()),
         "--server.headless=true",
