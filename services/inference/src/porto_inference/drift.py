@@ -39,6 +39,8 @@ log = logging.getLogger("porto_inference.drift")
 
 #: Pending rows that trigger binning right away instead of at the next interval.
 PROCESS_ROWS = 4096
+#: Rows of a large batch that join the PSI window (a random sample; all rows are counted).
+SAMPLE_ROWS = 256
 
 
 @dataclass
@@ -56,7 +58,8 @@ class DriftMonitor:
         self.metrics = metrics
         self.model: ServedModel | None = None
         self._refs: list[FeatureReference | None] = []
-        self._pending: list[tuple[EncodedBatch, np.ndarray]] = []
+        self._pending: list[tuple[EncodedBatch, np.ndarray, bool]] = []
+        self._rng = np.random.default_rng()
         self._pending_rows = 0
         self._window: deque[_Chunk] = deque()
         self._window_rows = 0
@@ -83,10 +86,28 @@ class DriftMonitor:
         self.score_psi = None
 
     def observe(self, model: ServedModel, batch: EncodedBatch, scores: np.ndarray) -> None:
-        """Remember a scored batch of the served model (other versions are not monitored)."""
+        """Remember a scored batch of the served model (other versions are not monitored).
+
+        A large batch is counted (missing values, unseen categories) exactly right away, in a
+        few vectorised passes, and only a random sample of its rows joins the PSI window: the
+        distribution needs a sample, and binning every row of every batch would cost more than
+        scoring it.
+        """
         if model is not self.model:
             return
-        self._pending.append((batch, scores))
+        if batch.rows > SAMPLE_ROWS:
+            self._publish_counts(*self._quality(batch.num, batch.codes, batch.vocabs))
+            pick = self._rng.choice(batch.rows, SAMPLE_ROWS, replace=False)
+            batch = EncodedBatch(
+                num=batch.num[pick],
+                codes=batch.codes[pick],
+                vocabs=batch.vocabs,
+                ids=None,
+                raw=None,
+            )
+            self._pending.append((batch, scores[pick], True))
+        else:
+            self._pending.append((batch, scores, False))
         self._pending_rows += batch.rows
         if self._pending_rows >= PROCESS_ROWS:
             self.process()
@@ -119,28 +140,25 @@ class DriftMonitor:
         pending, self._pending, self._pending_rows = self._pending, [], 0
         codec = model.codec
         names = [*codec.num_names, *codec.cat_names]
-        # Group by vocabulary set: codes are only comparable within one.
-        groups: dict[int, list[tuple[EncodedBatch, np.ndarray]]] = {}
+        # Group by vocabulary set (codes are only comparable within one) and by whether the rows
+        # were already counted (samples of large batches).
+        groups: dict[tuple[int, bool], list[tuple[EncodedBatch, np.ndarray, bool]]] = {}
         for item in pending:
-            groups.setdefault(id(item[0].vocabs), []).append(item)
-        for items in groups.values():
-            num = np.concatenate([b.num for b, _ in items])
-            codes = np.concatenate([b.codes for b, _ in items])
-            scores = np.concatenate([s for _, s in items])
+            groups.setdefault((id(item[0].vocabs), item[2]), []).append(item)
+        for (_, counted), items in groups.items():
+            num = np.concatenate([b.num for b, _, _ in items])
+            codes = np.concatenate([b.codes for b, _, _ in items])
+            scores = np.concatenate([s for _, s, _ in items])
             vocabs = items[0][0].vocabs
-            counts, missing, unseen = self._count(num, codes, vocabs)
+            counts = self._count(num, codes, vocabs)
             score_counts = None
             if model.reference is not None:
                 edges = np.asarray(model.reference.score.edges)
                 score_counts = np.histogram(np.clip(scores, 0.0, 1.0), bins=edges)[0]
             self._window.append(_Chunk(rows=len(scores), counts=counts, scores=score_counts))
             self._window_rows += len(scores)
-            for name, m in zip(names, missing, strict=True):
-                if m:
-                    self.metrics.feature_missing.labels(name).inc(m)
-            for name, u in zip(codec.cat_names, unseen, strict=True):
-                if u:
-                    self.metrics.unseen_categories.labels(name).inc(u)
+            if not counted:
+                self._publish_counts(*self._quality(num, codes, vocabs))
         while self._window and self._window_rows - self._window[0].rows >= (
             self.settings.drift_window_rows
         ):
@@ -149,32 +167,56 @@ class DriftMonitor:
 
     def _count(
         self, num: np.ndarray, codes: np.ndarray, vocabs: list[Vocabulary]
-    ) -> tuple[list[np.ndarray], list[int], list[int]]:
+    ) -> list[np.ndarray]:
+        """Rows per reference bin, per feature (numeric features first, as in ``_refs``)."""
         counts: list[np.ndarray] = []
-        missing: list[int] = []
-        unseen: list[int] = []
         refs = self._refs
         k_num = num.shape[1]
         for j in range(k_num):
-            column = num[:, j]
-            missing.append(int(np.isnan(column).sum()))
             ref = refs[j]
             if ref is not None and ref.edges is not None:
-                idx = numeric_bin_index(column, ref.edges)
+                idx = numeric_bin_index(num[:, j], ref.edges)
                 counts.append(np.bincount(idx, minlength=len(ref.edges) + 2))
             else:
                 counts.append(np.zeros(0, dtype=np.int64))
         for j, vocab in enumerate(vocabs):
             ref = refs[k_num + j]
-            bins, unseen_lut = self._lut(vocab, ref)
-            column = codes[:, j]
-            missing.append(int((column == vocab.missing_code).sum()))
-            unseen.append(int(unseen_lut[column].sum()))
+            bins, _ = self._lut(vocab, ref)
             if bins.size and ref is not None:
-                counts.append(np.bincount(bins[column], minlength=len(ref.fractions)))
+                counts.append(np.bincount(bins[codes[:, j]], minlength=len(ref.fractions)))
             else:
                 counts.append(np.zeros(0, dtype=np.int64))
-        return counts, missing, unseen
+        return counts
+
+    def _quality(
+        self, num: np.ndarray, codes: np.ndarray, vocabs: list[Vocabulary]
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Missing values per feature (numeric first) and unseen categories per categorical
+        feature, counted exactly."""
+        missing_num = np.isnan(num).sum(axis=0)
+        missing_codes = np.array([v.missing_code for v in vocabs], dtype=codes.dtype)
+        missing_cat = (codes == missing_codes).sum(axis=0)
+        k_num = num.shape[1]
+        unseen = np.array(
+            [
+                int(self._lut(v, self._refs[k_num + j])[1][codes[:, j]].sum())
+                for j, v in enumerate(vocabs)
+            ],
+            dtype=np.int64,
+        )
+        return np.concatenate([missing_num, missing_cat]), unseen
+
+    def _publish_counts(self, missing: np.ndarray, unseen: np.ndarray) -> None:
+        model = self.model
+        if model is None:
+            return
+        codec = model.codec
+        for name, m in zip([*codec.num_names, *codec.cat_names], missing.tolist(), strict=True):
+            if m:
+                self.metrics.feature_missing.labels(name).inc(m)
+        for name, u in zip(codec.cat_names, unseen.tolist(), strict=True):
+            if u:
+                self.metrics.unseen_categories.labels(name).inc(u)
 
     def _lut(
         self, vocab: Vocabulary, ref: FeatureReference | None

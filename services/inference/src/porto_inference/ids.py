@@ -25,6 +25,7 @@ class _Entropy:
         self._lock = threading.Lock()
         self._hex = ""
         self._pos = 0
+        self._hooked = False
 
     def reset(self) -> None:
         self._lock = threading.Lock()
@@ -34,6 +35,9 @@ class _Entropy:
     def take(self, chars: int) -> str:
         with self._lock:
             if self._pos + chars > len(self._hex):
+                if not self._hooked:  # registered on first use: nothing happens at import
+                    os.register_at_fork(after_in_child=self.reset)
+                    self._hooked = True
                 size = max(chars, _POOL_IDS * _CHARS_PER_ID)
                 self._hex = os.urandom(size // 2 + 1).hex()
                 self._pos = 0
@@ -43,7 +47,6 @@ class _Entropy:
 
 
 _ENTROPY = _Entropy()
-os.register_at_fork(after_in_child=_ENTROPY.reset)
 
 
 def new_prediction_ids(count: int) -> list[str]:

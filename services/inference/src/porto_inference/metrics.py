@@ -64,6 +64,18 @@ LOAD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 FLUSH_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
+_PID: list[int] = []
+
+
+def current_pid() -> int:
+    """This process's id, without a syscall after the first call (renewed in forked
+    children by a fork hook registered on that first call)."""
+    if not _PID:
+        _PID.append(os.getpid())
+        os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
+    return _PID[0]
+
+
 def multiprocess_enabled() -> bool:
     """Whether prometheus_client runs in multiprocess mode (gunicorn workers)."""
     return bool(os.environ.get(MULTIPROC_ENV))
@@ -96,10 +108,14 @@ class Metrics:
     several apps in one process count from zero)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        if multiprocess_enabled() and values.ValueClass is values.MutexValue:
-            # prometheus_client picks its value class at import time; if it was imported before
-            # PROMETHEUS_MULTIPROC_DIR was set, switch now so this worker's values go to files.
-            values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+        if multiprocess_enabled() and not getattr(values.ValueClass, "_porto", False):
+            # prometheus_client picks its value class at import time, and its default asks the
+            # kernel for the pid on every increment (a syscall, a dozen times per request).
+            # Pick it here instead (also right if prometheus_client was imported before
+            # PROMETHEUS_MULTIPROC_DIR was set), with a pid cached and renewed on fork.
+            value_class = values.MultiProcessValue(process_identifier=current_pid)  # type: ignore[no-untyped-call]
+            value_class._porto = True
+            values.ValueClass = value_class
         # *_created series double the output and no dashboard uses them.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry or CollectorRegistry(auto_describe=True)

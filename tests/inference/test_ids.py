@@ -1,0 +1,37 @@
+"""Prediction ids: valid, time-ordered UUIDv7s, never repeated across forked workers."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+
+from porto_inference.ids import id_timestamp, is_uuid, new_prediction_ids
+
+
+def test_ids_are_uuid7_with_the_current_time() -> None:
+    ids = new_prediction_ids(1000)
+    assert len(set(ids)) == 1000
+    parsed = [uuid.UUID(i) for i in ids]
+    assert {p.version for p in parsed} == {7}
+    assert {p.variant for p in parsed} == {uuid.RFC_4122}
+    assert abs(id_timestamp(ids[0]) - time.time()) < 5  # type: ignore[operator]
+    assert id_timestamp(str(uuid.uuid4())) is None
+    assert id_timestamp("nonsense") is None
+    assert is_uuid(ids[0].upper()) and not is_uuid("x") and not is_uuid(3)
+
+
+def test_forked_children_do_not_repeat_the_parents_ids() -> None:
+    new_prediction_ids(1)  # the parent's pool is filled before the fork
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: write its ids and leave at once
+        os.write(write, ",".join(new_prediction_ids(50)).encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    child = set(os.read(read, 1 << 16).decode().split(","))
+    os.close(read)
+    parent = set(new_prediction_ids(50))
+    assert len(child) == 50
+    assert not child & parent
