@@ -34,8 +34,8 @@ test: install tools lint ## Lint, then run the whole test suite against real ser
 test-fast: install ## Tests that need no external server
 	$(RUN) pytest -q -m "not integration and not slow"
 
-demo: install ## Run porto locally: synthetic data → train → local artifact store
-	$(RUN) python -m porto_training.demo
+demo: install ## Run porto locally: train if needed (synthetic data), then API :8000 + UI :8501
+	$(RUN) python scripts/demo.py $(ARGS)
 
 train: install ## Train with jobs/training/config.yaml (pass ARGS="--help" for options)
 	$(RUN) porto-train train $(ARGS)

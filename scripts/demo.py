@@ -1,0 +1,152 @@
+"""``make demo``: porto on one machine — train if needed, then the API and the UI on localhost.
+
+Embedded defaults throughout: the artifact store is ``$PORTO_HOME/artifacts`` (``.porto`` by
+default), the prediction log an embedded PostgreSQL under ``$PORTO_HOME``. Ctrl-C (or SIGTERM)
+stops the UI, then the API (gracefully: in-flight requests finish, the log is flushed).
+
+It lives outside the three packages on purpose: the training job, the API and the UI never import
+each other; only this orchestrator knows all three.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+from types import FrameType
+
+from porto.errors import PortoError
+from porto.registry import Registry
+from porto.store import open_store
+
+DEFAULT_NAME = "porto"
+
+
+class _StopRequested(Exception):  # noqa: N818 - a signal, not an error
+    """Raised by the signal handler to leave the wait loop."""
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    raise _StopRequested(signal.Signals(signum).name)
+
+
+def _has_model(store_uri: str, name: str) -> bool:
+    try:
+        return bool(Registry(open_store(store_uri), name).aliases())
+    except PortoError:
+        return False
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the demo; return the exit code."""
+    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
+    parser.add_argument("--data", help="dataset path or s3:// URI (default: SYNTHETIC data)")
+    parser.add_argument("--retrain", action="store_true", help="train even if a model exists")
+    parser.add_argument("--host", default=os.environ.get("PORTO_DEMO_HOST", "127.0.0.1"))
+    parser.add_argument(
+        "--api-port", type=int, default=int(os.environ.get("PORTO_DEMO_API_PORT", "8000"))
+    )
+    parser.add_argument(
+        "--ui-port", type=int, default=int(os.environ.get("PORTO_DEMO_UI_PORT", "8501"))
+    )
+    parser.add_argument(
+        "--ui-metrics-port",
+        type=int,
+        default=int(os.environ.get("PORTO_DEMO_UI_METRICS_PORT", "8502")),
+    )
+    parser.add_argument("--workers", type=int, default=2, help="API worker processes")
+    parser.add_argument("--no-ui", action="store_true", help="start the API only")
+    args = parser.parse_args(argv)
+
+    from porto_training import demo as training_demo
+    from porto_training.config import default_store_uri
+
+    home = Path(os.environ.get("PORTO_HOME", ".porto")).resolve()
+    os.environ["PORTO_HOME"] = str(home)
+    store_uri = default_store_uri()
+    started = time.perf_counter()
+
+    if args.retrain or args.data or not _has_model(store_uri, DEFAULT_NAME):
+        code = training_demo.main(["--data", args.data] if args.data else [])
+        if code != 0:
+            return code
+    else:
+        print(f"porto demo: using the trained model in {store_uri} (--retrain to train again)")
+
+    from porto_inference.server import start_server
+
+    logs = home / "logs"
+    api = start_server(
+        host=args.host,
+        port=args.api_port,
+        workers=args.workers,
+        env={"PORTO_HOME": str(home)},
+        log_file=logs / "api.log",
+    )
+    ui = None
+    previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        try:
+            api.wait_ready(120)
+        except (RuntimeError, TimeoutError) as exc:
+            print(f"error: the API did not start ({exc}); see {logs / 'api.log'}", file=sys.stderr)
+            return 1
+        print(f"API       {api.url}  (docs {api.url}/docs, metrics {api.url}/metrics)")
+        if not args.no_ui:
+            from porto_ui.server import start_ui
+            from porto_ui.settings import load_settings
+
+            ui = start_ui(
+                load_settings(
+                    host=args.host,
+                    port=args.ui_port,
+                    api_url=api.url,
+                    metrics_port=args.ui_metrics_port,
+                ),
+                log_file=logs / "ui.log",
+            )
+            try:
+                ui.wait_ready(120)
+            except (RuntimeError, TimeoutError) as exc:
+                print(
+                    f"error: the UI did not start ({exc}); see {logs / 'ui.log'}", file=sys.stderr
+                )
+                return 1
+            print(f"UI        {ui.url}")
+        print(f"logs      {logs}")
+        print(f"porto is up in {time.perf_counter() - started:.1f} s — Ctrl-C stops everything")
+        sys.stdout.flush()
+        while True:
+            if api.process.poll() is not None:
+                print(
+                    f"error: the API exited ({api.process.returncode}); see {logs / 'api.log'}",
+                    file=sys.stderr,
+                )
+                return 1
+            if ui is not None and ui.process.poll() is not None:
+                print(
+                    f"error: the UI exited ({ui.process.returncode}); see {logs / 'ui.log'}",
+                    file=sys.stderr,
+                )
+                return 1
+            time.sleep(0.5)
+    except _StopRequested as stop:
+        print(f"\nporto demo: {stop}, stopping")
+        return 0
+    finally:
+        # Ctrl-C reaches make, uv and this process alike: ignore repeats while shutting down.
+        for sig in previous:
+            signal.signal(sig, signal.SIG_IGN)
+        if ui is not None:
+            ui.stop()
+        api.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        print("porto demo: stopped")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
