@@ -52,3 +52,14 @@ def test_prediction_value_buckets_are_005_wide() -> None:
 def test_flatten_training_metrics() -> None:
     nested = {"test": {"roc_auc": 0.7, "n": 3, "ok": True}, "name": "x", "gini": 0.4}
     assert flatten_metrics(nested) == {"test_roc_auc": 0.7, "test_n": 3.0, "gini": 0.4}
+
+
+def test_roc_auc_matches_scikit_learn() -> None:
+    from porto_inference.quality import roc_auc
+    from sklearn.metrics import roc_auc_score
+
+    rng = np.random.default_rng(1)
+    labels = (rng.random(500) < 0.2).astype(int)
+    scores = np.round(rng.random(500) * 0.5 + labels * 0.2, 2)  # many ties
+    assert roc_auc(scores, labels) == pytest.approx(roc_auc_score(labels, scores))
+    assert roc_auc(scores, np.zeros(500, dtype=int)) is None

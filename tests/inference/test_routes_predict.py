@@ -267,6 +267,7 @@ def test_request_log_line_has_no_features(
     c = make_client(log_requests=True)
     capsys.readouterr()
     c.post("/predict", json=records[0], headers={"X-Request-ID": "req-123"})
+    c.app.state.access_log.flush()  # type: ignore[attr-defined]  # lines are batched
     lines = [orjson.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
     access = [x for x in lines if x.get("logger") == "porto_inference.access"]
     assert len(access) == 1

@@ -6,6 +6,7 @@ Configured by the app factory (never at import time). Request lines carry their 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 from datetime import UTC, datetime
@@ -50,23 +51,56 @@ class StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
         super().emit(record)
 
 
-def write_access_line(fields: dict[str, Any]) -> None:
-    """Write one request line (same shape as the JSON formatter's) straight to stdout.
+class AccessLog:
+    """One JSON line per request (same shape as the formatter's), written in small batches.
 
     Requests are the hot path: this skips the logging module's record, handler and formatter
-    layers (about three times cheaper) and writes the line in one call, which keeps lines from
-    several gunicorn workers whole.
+    layers, and collects lines for up to ``delay`` seconds or ``max_bytes`` before one write.
+    A write of whole lines under 4 KiB is atomic on a pipe and on an append-only file, so the
+    lines of several gunicorn workers sharing stdout never interleave.
     """
-    line = {
-        "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
-        "level": "info",
-        "logger": "porto_inference.access",
-        "message": "request",
-        **fields,
-    }
-    out = sys.stdout
-    out.write(orjson.dumps(line, default=str).decode() + "\n")
-    out.flush()
+
+    def __init__(self, *, max_bytes: int = 3500, delay: float = 0.2) -> None:
+        self.max_bytes = max_bytes
+        self.delay = delay
+        self._lines: list[str] = []
+        self._size = 0
+        self._timer: asyncio.TimerHandle | None = None
+
+    def write(self, fields: dict[str, Any]) -> None:
+        """Queue one request line."""
+        line = orjson.dumps(
+            {
+                "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "level": "info",
+                "logger": "porto_inference.access",
+                "message": "request",
+                **fields,
+            },
+            default=str,
+        ).decode()
+        if self._size + len(line) + 1 > self.max_bytes:
+            self.flush()
+        self._lines.append(line)
+        self._size += len(line) + 1
+        if self._timer is None:
+            try:
+                self._timer = asyncio.get_running_loop().call_later(self.delay, self.flush)
+            except RuntimeError:  # no event loop (called from a thread): write now
+                self.flush()
+
+    def flush(self) -> None:
+        """Write the queued lines now."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._lines:
+            text = "\n".join(self._lines) + "\n"
+            self._lines.clear()
+            self._size = 0
+            out = sys.stdout
+            out.write(text)
+            out.flush()
 
 
 def configure_logging(settings: Settings) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from porto_inference.ids import random_hex
-from porto_inference.logs import write_access_line
+from porto_inference.logs import AccessLog
 from porto_inference.metrics import Metrics
 
 log = logging.getLogger("porto_inference.access")
@@ -32,10 +32,12 @@ _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 class RequestMiddleware:
     """Times every request and records what it did."""
 
-    def __init__(self, app: ASGIApp, *, metrics: Metrics, log_requests: bool = True) -> None:
+    def __init__(
+        self, app: ASGIApp, *, metrics: Metrics, access_log: AccessLog | None = None
+    ) -> None:
         self.app = app
         self.metrics = metrics
-        self.log_requests = log_requests and log.isEnabledFor(logging.INFO)
+        self.access_log = access_log if log.isEnabledFor(logging.INFO) else None
         # Metric children by label values: labels() takes a lock and builds a key each call.
         self._http: dict[tuple[str, str, str], Any] = {}
         self._inference: dict[tuple[str, str, str], tuple[Any, Any, Any]] = {}
@@ -103,7 +105,7 @@ class RequestMiddleware:
                 children[2].inc()
         elif handler in PAGES and status < 400:
             m.page_views.labels(handler).inc()
-        if self.log_requests:
+        if self.access_log is not None:
             fields: dict[str, Any] = {
                 "request_id": request_id,
                 "method": scope["method"],
@@ -123,4 +125,4 @@ class RequestMiddleware:
             features = state.get("features")
             if features is not None:
                 fields["features"] = features
-            write_access_line(fields)
+            self.access_log.write(fields)

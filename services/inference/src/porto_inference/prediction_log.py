@@ -100,7 +100,8 @@ class LogEntry:
     request_id: str | None
     prediction_ids: list[str]
     scores: np.ndarray
-    classes: np.ndarray
+    classes: Any
+    """Predicted classes (an int8 array, or a list for one row)."""
     threshold: float
     latency_ms: float
     record_ids: list[Any] | None
@@ -117,6 +118,24 @@ class LogEntry:
 
     def build(self) -> list[tuple[Any, ...]]:
         """The COPY records (built once, kept for retries)."""
+        if self.records is None and self.rows == 1:
+            record_id = None if self.record_ids is None else self.record_ids[0]
+            self.records = [
+                (
+                    self.prediction_ids[0],
+                    self.created_at,
+                    self.model_name,
+                    self.model_version,
+                    self.endpoint,
+                    self.request_id,
+                    None if record_id is None else str(record_id),
+                    self.features[0],
+                    float(self.scores[0]),
+                    int(self.classes[0]),
+                    self.threshold,
+                    self.latency_ms,
+                )
+            ]
         if self.records is None:
             n = self.rows
             ids = self.record_ids
@@ -134,7 +153,7 @@ class LogEntry:
                     record_ids,
                     self.features,
                     self.scores.tolist(),
-                    self.classes.tolist(),
+                    np.asarray(self.classes).tolist(),
                     repeat(self.threshold, n),
                     repeat(self.latency_ms, n),
                     strict=False,
@@ -147,6 +166,8 @@ def features_json(batch: EncodedBatch, codec: FeatureCodec) -> list[str]:
     """One JSON object per row: the features as received (dicts as sent, positional lists keyed
     by feature name, CSV rows as parsed), without the id column."""
     raw = batch.raw
+    if raw is not None and len(raw) == 1 and type(raw[0]) is dict:
+        return [orjson.dumps(raw[0]).decode()]  # the single-record request: no list to split
     if raw is None:
         dicts: list[Any] = codec.records(batch)
     elif raw and all(type(r) is dict for r in raw):

@@ -60,12 +60,28 @@ def quality(scores: np.ndarray, predicted: np.ndarray, labels: np.ndarray) -> Qu
     precision = tp / (tp + fp) if tp + fp else 0.0
     recall = tp / (tp + fn) if tp + fn else 0.0
     f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    auc = None
-    if 0 < labels.sum() < len(labels):
-        from sklearn.metrics import roc_auc_score
+    return Quality(len(labels), f1, precision, recall, roc_auc(scores, labels))
 
-        auc = float(roc_auc_score(labels, scores))
-    return Quality(len(labels), f1, precision, recall, auc)
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
+    """ROC-AUC by ranks (Mann-Whitney U, ties averaged); None without both classes.
+
+    numpy only: this runs in the event loop, where importing scikit-learn would stall requests
+    for most of a second."""
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    if positives == 0 or negatives == 0:
+        return None
+    order = np.argsort(scores, kind="mergesort")
+    ranked = scores[order]
+    ranks = np.empty(len(scores), dtype=np.float64)
+    # Average rank over each run of equal scores.
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    ends = np.r_[starts[1:], len(ranked)]
+    average = (starts + ends + 1) / 2.0
+    ranks[order] = np.repeat(average, ends - starts)
+    u = ranks[labels == 1].sum() - positives * (positives + 1) / 2.0
+    return float(u / (positives * negatives))
 
 
 class QualityMonitor:

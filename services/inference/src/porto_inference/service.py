@@ -170,7 +170,7 @@ class InferenceService:
         vm.score_distribution.observe(p)
         (vm.positive if cls else vm.negative).inc()
         vm.single_size.observe(1)
-        self._after(model, "/predict", batch, proba, [pid], began, request_id)
+        self._after(model, "/predict", batch, proba, [pid], began, request_id, [cls])
         answer: dict[str, Any] = {
             "prediction_id": pid,
             "probability": p,
@@ -253,7 +253,7 @@ class InferenceService:
         if batch.rows - positives:
             vm.negative.inc(batch.rows - positives)
         vm.batch_size.observe(batch.rows)
-        self._after(model, "/predict/batch", batch, proba, ids, began, request_id)
+        self._after(model, "/predict/batch", batch, proba, ids, began, request_id, classes)
         rows = [
             {"row": i, "prediction_id": pid, "probability": p, "class": c}
             for i, (pid, p, c) in enumerate(zip(ids, proba.tolist(), classes.tolist(), strict=True))
@@ -278,6 +278,7 @@ class InferenceService:
         ids: list[str],
         began: float,
         request_id: str | None,
+        classes: Any,
     ) -> None:
         """Drift bookkeeping and the prediction log entry (both O(1) here)."""
         self.drift.observe(model, batch, proba)
@@ -291,7 +292,7 @@ class InferenceService:
                     request_id=request_id,
                     prediction_ids=ids,
                     scores=proba,
-                    classes=(proba >= model.threshold).astype(np.int8),
+                    classes=classes,
                     threshold=model.threshold,
                     latency_ms=(time.perf_counter() - began) * 1000.0,
                     record_ids=batch.ids,

@@ -172,7 +172,11 @@ class Settings(BaseSettings):
         description="Rows the in-memory log queue holds while the database is slow or down; "
         "beyond it new rows are dropped and counted.",
     )
-    log_flush_rows: int = Field(default=5_000, ge=1, description="Rows per COPY.")
+    log_flush_rows: int = Field(
+        default=2_000,
+        ge=1,
+        description="Rows per COPY (building a COPY holds the event loop: keep it short).",
+    )
     log_flush_interval_s: float = Field(
         default=0.5, gt=0, description="Longest a row waits in the queue when the DB is up."
     )
