@@ -111,35 +111,38 @@ endif
 	  --repo https://prometheus-community.github.io/helm-charts --version $(KPS_VERSION) \
 	  --namespace $(MONITORING_NAMESPACE) -f deploy/kube-prometheus-stack-values.yaml --wait --timeout 15m
 
-images: ## Build the porto-inference and porto-training images, tagged IMAGE_TAG (git describe)
+images: ## Build the porto-inference, porto-ui and porto-training images, tagged IMAGE_TAG (git describe)
 	docker build -f services/inference/Dockerfile -t porto-inference:$(IMAGE_TAG) $(IMAGE_BUILD_ARGS) .
+	docker build -f services/ui/Dockerfile -t porto-ui:$(IMAGE_TAG) $(IMAGE_BUILD_ARGS) .
 	docker build -f jobs/training/Dockerfile -t porto-training:$(IMAGE_TAG) $(IMAGE_BUILD_ARGS) .
 
 load: cluster-tools ## Load the images into the kind cluster (minikube: KUBE_CONTEXT=minikube)
 ifeq ($(KUBE_CONTEXT),minikube)
-	minikube image load porto-inference:$(IMAGE_TAG) porto-training:$(IMAGE_TAG)
+	minikube image load porto-inference:$(IMAGE_TAG) porto-ui:$(IMAGE_TAG) porto-training:$(IMAGE_TAG)
 else
-	$(KIND) load docker-image --name $(CLUSTER) porto-inference:$(IMAGE_TAG) porto-training:$(IMAGE_TAG)
+	$(KIND) load docker-image --name $(CLUSTER) porto-inference:$(IMAGE_TAG) porto-ui:$(IMAGE_TAG) porto-training:$(IMAGE_TAG)
 endif
 
 deploy: cluster-tools ## helm upgrade --install porto with IMAGE_TAG; waits until the first model is served
 	$(H) upgrade --install $(RELEASE) charts/porto --namespace $(NAMESPACE) --create-namespace \
 	  -f deploy/porto-values-kind.yaml \
 	  --set inference.image.tag=$(IMAGE_TAG) --set training.image.tag=$(IMAGE_TAG) \
+	  --set ui.image.tag=$(IMAGE_TAG) \
 	  --wait --timeout 20m
 	$(H) test $(RELEASE) --namespace $(NAMESPACE) --logs
 
-dev: cluster-tools ## skaffold dev: rebuild, redeploy and port-forward (API :8000, Grafana :3000) on every change
+dev: cluster-tools ## skaffold dev: rebuild, redeploy and port-forward (API :8000, UI :8501, Grafana :3000) on every change
 	@command -v skaffold >/dev/null || { echo "skaffold is required (https://skaffold.dev/docs/install/)"; exit 1; }
 	@# skaffold runs `helm` from PATH: put the pinned one there under that name.
 	mkdir -p $(PORTO_BIN)/skaffold && ln -sf "$$(command -v $(HELM))" $(PORTO_BIN)/skaffold/helm
 	PATH="$(PORTO_BIN)/skaffold:$$PATH" skaffold dev --kube-context $(KUBE_CONTEXT) --port-forward
 
-port-forward: ## Forward the API to localhost:8000 and Grafana to localhost:3000 (Ctrl-C stops both)
-	@echo "API http://localhost:8000/docs   Grafana http://localhost:3000 (make grafana-password)"
+port-forward: ## Forward the API to localhost:8000, the UI to :8501 and Grafana to :3000 (Ctrl-C stops them)
+	@echo "API http://localhost:8000/docs   UI http://localhost:8501   Grafana http://localhost:3000 (make grafana-password)"
 	@$(K) -n $(NAMESPACE) port-forward svc/$(RELEASE)-inference 8000:8000 & api=$$!; \
+	 $(K) -n $(NAMESPACE) port-forward svc/$(RELEASE)-ui 8501:8501 & ui=$$!; \
 	 $(K) -n $(MONITORING_NAMESPACE) port-forward svc/kube-prometheus-stack-grafana 3000:80 & grafana=$$!; \
-	 trap 'kill $$api $$grafana 2>/dev/null' INT TERM EXIT; wait
+	 trap 'kill $$api $$ui $$grafana 2>/dev/null' INT TERM EXIT; wait
 
 grafana-password: ## Print Grafana's generated admin password (user admin)
 	@$(K) -n $(MONITORING_NAMESPACE) get secret grafana-admin -o jsonpath='{.data.admin-password}' | base64 -d; echo

@@ -19,7 +19,7 @@ from harness.tools import tool_path
 
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "porto"
-SUBCHARTS = ("inference", "training", "postgres", "minio", "dashboards")
+SUBCHARTS = ("inference", "ui", "training", "postgres", "minio", "dashboards")
 RELEASE = "porto"
 NAMESPACE = "porto"
 #: The Kubernetes version rendered for and validated against (kubeschemas.K8S_VERSION).

@@ -2,6 +2,7 @@
 
 * inference: every field of ``porto_inference.settings.Settings``, under its canonical name
   (``PORTO_INFERENCE_<FIELD>``) or any alias pydantic-settings accepts for it;
+* ui: every field of ``porto_ui.settings.UISettings`` likewise (``PORTO_UI_<FIELD>``);
 * training: the ``envvar=`` of every ``porto-train`` option (typer/click), plus every literal name
   read through ``os.environ`` / ``os.getenv`` in ``porto_training`` and the shared ``porto``
   package (``PORTO_HOME``, ``S3Options.from_env``'s ``PORTO_S3_*``);
@@ -19,13 +20,31 @@ from typing import Any
 import porto
 import porto_training
 from porto_inference.settings import ENV_PREFIX, Settings
+from porto_ui.settings import ENV_PREFIX as UI_ENV_PREFIX
+from porto_ui.settings import UISettings
+from pydantic_settings import BaseSettings
 
 
 def inference_fields() -> dict[str, set[str]]:
     """Settings field -> every environment variable name that sets it."""
+    return settings_fields(Settings, ENV_PREFIX)
+
+
+def ui_fields() -> dict[str, set[str]]:
+    """UISettings field -> every environment variable name that sets it."""
+    return settings_fields(UISettings, UI_ENV_PREFIX)
+
+
+def ui_env() -> set[str]:
+    """Every variable the UI reads."""
+    return set().union(*ui_fields().values())
+
+
+def settings_fields(settings: type[BaseSettings], prefix: str) -> dict[str, set[str]]:
+    """Field of a pydantic-settings class -> the variable names pydantic-settings reads for it."""
     fields: dict[str, set[str]] = {}
-    for name, info in Settings.model_fields.items():
-        names = {f"{ENV_PREFIX}{name}".upper()}
+    for name, info in settings.model_fields.items():
+        names = {f"{prefix}{name}".upper()}
         alias = info.validation_alias
         for choice in getattr(alias, "choices", None) or (
             [alias] if isinstance(alias, str) else []

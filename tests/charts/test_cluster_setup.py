@@ -30,6 +30,12 @@ CLUSTER_TARGETS = (
     "cluster-down",
 )
 DEPLOY = REPO / "deploy"
+#: The images `make images` builds, by the chart that runs each.
+IMAGES = {
+    "inference": "services/inference/Dockerfile",
+    "ui": "services/ui/Dockerfile",
+    "training": "jobs/training/Dockerfile",
+}
 
 
 def _yaml(path: Path) -> Any:
@@ -113,14 +119,29 @@ def test_minikube_variants() -> None:
 
 def test_deploy_installs_the_loaded_images_and_runs_helm_test() -> None:
     text = _dry_run("deploy", "IMAGE_TAG=t1")
-    assert "--set inference.image.tag=t1 --set training.image.tag=t1" in text.replace(
-        "\\\n", " "
-    ).replace("  ", " ")
+    sets = re.findall(r"--set (\S+)=(\S+)", text)
+    assert {key for key, value in sets if value == "t1"} == {
+        f"{chart}.image.tag" for chart in IMAGES
+    }
     assert " test porto " in text
-    load = _dry_run("load", "IMAGE_TAG=t1")
-    assert "porto-inference:t1 porto-training:t1" in load
+    load = _dry_run("load", "IMAGE_TAG=t1").split()
     images = _dry_run("images", "IMAGE_TAG=t1")
-    assert "-t porto-inference:t1" in images and "-t porto-training:t1" in images
+    for chart, dockerfile in IMAGES.items():
+        assert f"porto-{chart}:t1" in load
+        assert f"-f {dockerfile} -t porto-{chart}:t1" in images
+        assert (REPO / dockerfile).is_file()
+    assert "porto-ui:t1" in _dry_run("load", "KUBE_CONTEXT=minikube", "IMAGE_TAG=t1").split()
+
+
+def test_port_forward_opens_the_api_ui_and_grafana() -> None:
+    text = _dry_run("port-forward")
+    ui_port = _yaml(CHART / "charts/ui/values.yaml")["service"]["port"]
+    for service, ports in [
+        ("porto-inference", "8000:8000"),
+        ("porto-ui", f"8501:{ui_port}"),
+        ("kube-prometheus-stack-grafana", "3000:80"),
+    ]:
+        assert f"port-forward svc/{service} {ports}" in text, service
 
 
 def test_kind_cluster_config() -> None:
@@ -138,6 +159,19 @@ def test_kind_cluster_config() -> None:
     ingress = _yaml(DEPLOY / "ingress-nginx-values.yaml")["controller"]
     assert ingress["nodeSelector"]["ingress-ready"] == "true"
     assert ingress["hostPort"]["enabled"] is True
+
+
+def test_kind_values_expose_the_api_and_the_ui_on_localhost_names() -> None:
+    """Both ingresses answer on the host's port 80 (kind-config.yaml) under names that resolve to
+    the loopback address, through the IngressClass the ingress-nginx values create."""
+    values = _yaml(DEPLOY / "porto-values-kind.yaml")
+    class_name = _yaml(DEPLOY / "ingress-nginx-values.yaml")["controller"]["ingressClassResource"]
+    for chart in ("inference", "ui"):
+        ingress = values[chart]["ingress"]
+        assert ingress["enabled"] is True
+        assert ingress["host"].endswith(".localhost"), chart
+        default = _yaml(CHART / "charts" / chart / "values.yaml")["ingress"]["className"]
+        assert ingress.get("className", default) == class_name["name"]
 
 
 def test_kube_prometheus_stack_values_fit_the_chart() -> None:

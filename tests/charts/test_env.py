@@ -15,9 +15,12 @@ from charts.envcontract import (
     load_script,
     train_command,
     training_env,
+    ui_env,
+    ui_fields,
 )
 from porto_inference.settings import Settings
 from porto_training.config import load_config
+from porto_ui.settings import UISettings
 
 ALL = sorted(SCENARIOS)
 HELM_TEST = CHART / "files" / "helm_test.py"
@@ -161,3 +164,64 @@ def test_chart_settings_follow_the_code_defaults_unless_overridden_on_purpose() 
             drift[name] = (value, expected)
     assert not drift, f"values.yaml vs settings.py (chart, expected): {drift}"
     assert set(CLUSTER_OVERRIDES) <= set(config)
+
+
+# --- the UI --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("scenario", ALL)
+def test_ui_env_is_read_by_the_ui(scenario: str) -> None:
+    for container, docs in _containers(scenario, "ui"):
+        unused = _set_names(container, docs) - ui_env()
+        assert not unused, f"set by the chart, read by no UI setting: {sorted(unused)}"
+
+
+@pytest.mark.parametrize(("scenario", "optional"), [("default", {"api_key"}), ("external", set())])
+def test_every_ui_setting_is_set_by_the_chart(scenario: str, optional: set[str]) -> None:
+    """Every UISettings field gets its value from the chart (the API key when global.apiKey
+    names a Secret): the code's defaults are local-mode ones (127.0.0.1, an API on localhost)."""
+    ((container, docs),) = _containers(scenario, "ui")
+    names = _set_names(container, docs)
+    unset = [f for f, accepted in ui_fields().items() if not accepted & names]
+    assert sorted(unset) == sorted(optional), (
+        "UI settings the chart does not set (add them to charts/porto/charts/ui/values.yaml "
+        f"config, or wire them in the Deployment): {sorted(set(unset) - optional)}"
+    )
+
+
+@pytest.mark.parametrize("scenario", ALL)
+def test_ui_env_parses_as_production_settings(
+    scenario: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+
+    for var in list(os.environ):
+        if var.startswith("PORTO_UI_"):
+            monkeypatch.delenv(var)
+    for container, docs in _containers(scenario, "ui"):
+        ports = {p["name"]: p["containerPort"] for p in container["ports"]}
+        for name, entry in env_of(container, docs).items():
+            monkeypatch.setenv(name, str(entry["value"]) if "value" in entry else "k3y-from-secret")
+        settings = UISettings()
+        assert settings.environment == "production"
+        assert (settings.host, settings.metrics_host) == ("0.0.0.0", "0.0.0.0")
+        assert (settings.port, settings.metrics_port) == (ports["http"], ports["metrics"])
+        assert settings.api_url == "http://porto-inference:8000"
+
+
+def test_ui_settings_follow_the_code_defaults_unless_overridden_on_purpose() -> None:
+    """charts/ui's config repeats each UI setting's default; a changed default in
+    porto_ui/settings.py shows up here, to be copied or made an override."""
+    import yaml
+
+    values = yaml.safe_load((CHART / "charts" / "ui" / "values.yaml").read_text())
+    drift = {}
+    for name, value in values["config"].items():
+        expected = "production" if name == "environment" else UISettings.model_fields[name].default
+        if value != expected:
+            drift[name] = (value, expected)
+    assert not drift, f"charts/ui values.yaml vs porto_ui/settings.py (chart, expected): {drift}"
+    # The ports the Deployment wires are the code's defaults too (the README and NOTES say so).
+    fields = UISettings.model_fields
+    assert values["containerPort"] == fields["port"].default == values["service"]["port"]
+    assert values["metricsContainerPort"] == fields["metrics_port"].default

@@ -45,6 +45,12 @@ def test_subchart_lints_alone(subchart: str) -> None:
         (["training.data.uri=/data/train.csv"], "s3://"),
         (["inference.config.no_such_setting=1"], "no_such_setting"),
         (["inference.replicas=2"], "replicas"),
+        (["ui.image.tag=latest"], "/image/tag"),
+        (["ui.config.no_such_setting=1"], "no_such_setting"),
+        (["ui.api.url=porto-inference:8000"], "/api/url"),
+        (["inference.enabled=false"], "ui.api.url"),
+        (["inference.service.port=8080"], "set ui.api.port=8080"),
+        (["inference.fullnameOverride=api"], "ui.api.url"),
     ],
 )
 def test_broken_values_are_refused_with_the_fix(values: list[str], message: str) -> None:
@@ -59,7 +65,9 @@ def test_broken_values_are_refused_with_the_fix(values: list[str], message: str)
 @pytest.mark.parametrize(
     "sets",
     [
-        ["inference.enabled=false"],
+        # The UI then talks to an API elsewhere.
+        ["inference.enabled=false", "ui.api.url=https://api.example.com"],
+        ["ui.enabled=false"],
         ["training.enabled=false"],
         ["postgres.enabled=false", "global.database.existingSecret=db"],
         ["minio.enabled=false", "global.objectStore.existingSecret=s3"],

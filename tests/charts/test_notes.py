@@ -50,6 +50,8 @@ def notes(scenario: str, *sets: str) -> str:
 def test_notes_give_port_forwards_grafana_and_the_first_training_run() -> None:
     text = notes("default")
     assert "kubectl -n porto port-forward svc/porto-inference 8000:8000" in text
+    assert "kubectl -n porto port-forward svc/porto-ui 8501:8501" in text
+    assert "The UI on http://localhost:8501" in text
     assert "kubectl -n monitoring port-forward svc/kube-prometheus-stack-grafana 3000:80" in text
     assert "http://grafana.localhost" in text
     assert "get secret grafana-admin -o jsonpath='{.data.admin-password}'" in text
@@ -61,6 +63,9 @@ def test_notes_give_port_forwards_grafana_and_the_first_training_run() -> None:
 
 def test_notes_follow_the_values() -> None:
     assert "https://api.porto.example.com/" in notes("ingress")
+    assert "https://porto.example.com/" in notes("ingress")
+    assert "http://ui.porto.localhost/" in notes("kind")
+    assert "svc/porto-ui" not in notes("subcharts-off")  # UI off
     assert "get secret porto-api-key" in notes("external")
     assert "job/" not in notes("subcharts-off")  # training off
     assert "job/" not in notes("cronjob")  # no Job on install, only the schedule

@@ -28,6 +28,7 @@ from charts.chartlib import (
     render,
 )
 from porto_inference.routes.health import router as health_router
+from porto_ui.server import HEALTH_PATH as UI_HEALTH_PATH
 
 ALL = sorted(SCENARIOS)
 LONG_RELEASE = "a-release-name-of-the-longest-length-helm-allows-x53"  # 53 characters
@@ -101,7 +102,7 @@ def test_statefulsets_have_their_headless_service(scenario: str) -> None:
 
 def test_service_monitor_scrapes_the_api_metrics_path_through_the_metrics_port() -> None:
     docs = render("monitoring")
-    (monitor,) = by_kind(docs, "ServiceMonitor")
+    monitor = named(docs, "ServiceMonitor", "porto-inference")
     services = [
         s
         for s in by_kind(docs, "Service")
@@ -137,8 +138,12 @@ def test_pod_monitor_scrapes_the_training_metrics_port() -> None:
 def test_monitoring_resources_carry_the_kube_prometheus_stack_release_label() -> None:
     docs = render("monitoring")
     for kind in ("ServiceMonitor", "PodMonitor", "PrometheusRule"):
-        (doc,) = by_kind(docs, kind)
-        assert doc["metadata"]["labels"]["release"] == "kps", kind
+        found = by_kind(docs, kind)
+        assert found, kind
+        for doc in found:
+            assert doc["metadata"]["labels"]["release"] == "kps", kind
+    monitors = {d["metadata"]["name"] for d in by_kind(docs, "ServiceMonitor")}
+    assert monitors == {"porto-inference", "porto-ui"}
 
 
 @pytest.mark.parametrize(
@@ -167,6 +172,17 @@ def test_probes_use_the_api_health_and_readiness_paths() -> None:
     assert container["livenessProbe"]["httpGet"]["path"] == "/health"
     assert container["readinessProbe"]["httpGet"]["path"] == "/ready"
     assert {"/health", "/ready"} <= _api_paths()
+
+
+def test_ui_probes_use_streamlits_health_endpoint_on_the_http_port() -> None:
+    """The UI is live and ready when Streamlit answers: a down API is shown on the pages, it is
+    no reason to restart the UI or take it out of the Service."""
+    deployment = named(render("default"), "Deployment", "porto-ui")
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"] == {"path": UI_HEALTH_PATH, "port": "http"}, probe
+    assert UI_HEALTH_PATH == "/_stcore/health"
+    assert {p["name"] for p in container["ports"]} == {"http", "metrics"}
 
 
 # --- house rules for every container -------------------------------------------------------------
@@ -432,3 +448,144 @@ def test_external_scenario_renders_no_database_or_object_store() -> None:
     deployment = named(docs, "Deployment", "porto-inference")
     image = deployment["spec"]["template"]["spec"]["containers"][0]["image"]
     assert image == "registry.example.com/porto/porto-inference:1.2.3"
+
+
+# --- the UI --------------------------------------------------------------------------------------
+
+
+def _ui(
+    docs: list[dict[str, Any]], release: str = "porto"
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The UI Deployment and its container."""
+    deployment = named(docs, "Deployment", f"{release}-ui"[:63].rstrip("-"))
+    (container,) = deployment["spec"]["template"]["spec"]["containers"]
+    return deployment, container
+
+
+def test_ui_service_monitor_scrapes_the_ui_metrics_port_as_service_porto_ui() -> None:
+    """Prometheus labels what a ServiceMonitor scrapes with `service` = the Service's name: the
+    dashboards' page-view panel groups page_views_total by it, and `make monitor` (the local
+    Prometheus of dashboards/monitor.py) gives the UI the same name."""
+    docs = render("monitoring")
+    monitor = named(docs, "ServiceMonitor", "porto-ui")
+    services = [
+        s
+        for s in by_kind(docs, "Service")
+        if labels_match(monitor["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])
+    ]
+    assert [s["metadata"]["name"] for s in services] == ["porto-ui"]
+    (endpoint,) = monitor["spec"]["endpoints"]
+    assert (endpoint["port"], endpoint["path"]) == ("metrics", "/metrics")
+    port = next(p for p in services[0]["spec"]["ports"] if p["name"] == "metrics")
+    _, container = _ui(docs)
+    target = next(p for p in container["ports"] if p["name"] == port["targetPort"])
+    metrics_port = next(e for e in container["env"] if e["name"] == "PORTO_UI_METRICS_PORT")
+    assert str(target["containerPort"]) == metrics_port["value"]
+    assert monitor["spec"]["namespaceSelector"]["matchNames"] == [NAMESPACE]
+    local = (REPO / "dashboards" / "monitor.py").read_text()
+    assert '"service": "porto-ui"' in local
+    panels = (REPO / "dashboards" / "porto-inference.json").read_text()
+    assert "sum by (service, page) (rate(page_views_total" in panels
+
+
+@pytest.mark.parametrize("release", ["porto", "minio-postgres-lab", LONG_RELEASE])
+def test_ui_api_url_is_the_inference_service_http_port(release: str) -> None:
+    docs = render("default", release=release)
+    _, container = _ui(docs, release)
+    url = next(e["value"] for e in container["env"] if e["name"] == "PORTO_UI_API_URL")
+    host, port = re.fullmatch(r"http://([^:/]+):(\d+)", url).groups()  # type: ignore[union-attr]
+    service = named(docs, "Service", host)
+    http = next(p for p in service["spec"]["ports"] if p["name"] == "http")
+    assert int(port) == http["port"]
+    assert service["metadata"]["labels"]["app.kubernetes.io/name"] == "inference"
+
+
+def test_ui_api_url_and_key_follow_the_values() -> None:
+    _, container = _ui(render("default", "ui.api.url=https://api.example.com/"))
+    env = {e["name"]: e for e in container["env"]}
+    assert env["PORTO_UI_API_URL"]["value"] == "https://api.example.com"
+    assert "PORTO_UI_API_KEY" not in env
+    _, container = _ui(render("external"))
+    assert container["image"] == "registry.example.com/porto/porto-ui:1.2.3"
+    env = {e["name"]: e for e in container["env"]}
+    # The key the API checks is the one the UI sends: the same Secret and key.
+    assert env["PORTO_UI_API_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "porto-api-key",
+        "key": "api-key",
+    }
+    api = named(render("external"), "Deployment", "porto-inference")
+    (api_container,) = api["spec"]["template"]["spec"]["containers"]
+    api_env = {e["name"]: e for e in api_container["env"]}
+    assert api_env["PORTO_INFERENCE_API_KEY"]["valueFrom"] == env["PORTO_UI_API_KEY"]["valueFrom"]
+
+
+def test_inference_network_policy_admits_the_ui_pods() -> None:
+    """With allowExternal=false the API only takes connections from listed peers: the UI pods
+    must be one of them (the ingress scenario closes both)."""
+    docs = render("ingress")
+    policy = named(docs, "NetworkPolicy", "porto-inference")
+    deployment, _ = _ui(docs)
+    ui_labels = deployment["spec"]["template"]["metadata"]["labels"]
+    (rule,) = policy["spec"]["ingress"]
+    assert rule["ports"] == [{"port": "http", "protocol": "TCP"}]
+    pod_peers = [p["podSelector"]["matchLabels"] for p in rule["from"] if "podSelector" in p]
+    assert any(labels_match(peer, ui_labels) for peer in pod_peers), pod_peers
+
+
+def test_ui_network_policy_admits_browsers_and_prometheus() -> None:
+    docs = render("ingress")
+    policy = named(docs, "NetworkPolicy", "porto-ui")
+    deployment, _ = _ui(docs)
+    assert labels_match(
+        policy["spec"]["podSelector"]["matchLabels"],
+        deployment["spec"]["template"]["metadata"]["labels"],
+    )
+    rules = {r["ports"][0]["port"]: r for r in policy["spec"]["ingress"]}
+    assert set(rules) == {"http", "metrics"}
+
+    def namespaces(rule: dict[str, Any]) -> set[str]:
+        return {
+            p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            for p in rule["from"]
+            if "namespaceSelector" in p
+        }
+
+    assert namespaces(rules["http"]) == {"ingress-nginx"}
+    assert namespaces(rules["metrics"]) == {"monitoring"}
+    # allowExternal (the default): both ports open to every peer.
+    open_policy = named(render("default"), "NetworkPolicy", "porto-ui")
+    assert all("from" not in r for r in open_policy["spec"]["ingress"])
+
+
+def test_ui_ingress_takes_the_largest_upload_and_keeps_sessions_on_one_pod() -> None:
+    docs = render("ingress")
+    ingress = named(docs, "Ingress", "porto-ui")
+    annotations = ingress["metadata"]["annotations"]
+    body = re.fullmatch(r"(\d+)m", annotations["nginx.ingress.kubernetes.io/proxy-body-size"])
+    assert body, annotations
+    configmap = named(docs, "ConfigMap", "porto-ui")
+    assert int(body.group(1)) >= int(configmap["data"]["PORTO_UI_MAX_UPLOAD_MB"])
+    assert annotations["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    ((rule,), (tls,)) = ingress["spec"]["rules"], ingress["spec"]["tls"]
+    assert rule["host"] in tls["hosts"]
+    service = named(docs, "Service", "porto-ui")
+    assert service["spec"]["sessionAffinity"] == "ClientIP"
+
+
+def test_changed_settings_roll_the_ui_pods() -> None:
+    def checksum(*sets: str) -> str:
+        deployment, _ = _ui(render("default", *sets))
+        value: str = deployment["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+        return value
+
+    assert checksum() == checksum()
+    assert checksum() != checksum("ui.config.read_timeout_s=9")
+    assert checksum() == checksum("inference.config.log_level=DEBUG")
+
+
+def test_ui_writes_only_to_its_volumes() -> None:
+    deployment, container = _ui(render("default"))
+    mounts = {m["mountPath"] for m in container["volumeMounts"]}
+    assert mounts == {"/tmp", "/var/lib/porto-ui"}
+    volumes = deployment["spec"]["template"]["spec"]["volumes"]
+    assert all("emptyDir" in v for v in volumes)

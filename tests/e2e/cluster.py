@@ -27,6 +27,11 @@ class Target:
         """The inference Service (and Deployment) name."""
         return f"{self.release}-inference"
 
+    @property
+    def ui(self) -> str:
+        """The UI Service (and Deployment) name; Prometheus' `service` label of its metrics."""
+        return f"{self.release}-ui"
+
 
 @dataclass
 class Kube:

@@ -1,6 +1,8 @@
 """porto as deployed by `make deploy`: the training Job publishes a model, the API serves it
 through a port-forward and the ingress, the prediction log reaches PostgreSQL, Prometheus scrapes
-the API and loaded the alert rules, Grafana has the dashboards, `helm test` passes."""
+the API and loaded the alert rules, the UI runs a page against the API (port-forward and ingress)
+and its page views reach Prometheus as the dashboards read them, Grafana has the dashboards,
+`helm test` passes."""
 
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from typing import Any
 import pytest
 from e2e.cluster import Kube, Target, eventually
 from harness.tools import tool_path
+from harness.ui_session import PageRun, open_page
 
 REPO = Path(__file__).resolve().parents[2]
 Forward = Callable[[str, str, int], str]
@@ -104,6 +107,76 @@ def test_prometheus_scrapes_the_api_and_loaded_the_rules(target: Target, forward
         return any(g["name"] == "porto-inference" for g in groups)
 
     eventually(rules_loaded, timeout=300, what="porto's alert rules loaded by Prometheus")
+
+
+def _text(url: str, headers: dict[str, str] | None = None, timeout: float = 10) -> str:
+    request = urllib.request.Request(url, headers=headers or {})
+    with urllib.request.urlopen(request, timeout=timeout) as resp:
+        return str(resp.read().decode())
+
+
+def test_ui_runs_a_page_against_the_api(target: Target, forward: Forward) -> None:
+    """Through `kubectl port-forward svc/<release>-ui 8501` (what `make port-forward` opens): a
+    browser session runs the inference page, which reads the served model from the API."""
+    ui = forward(target.namespace, target.ui, 8501)
+    assert _text(f"{ui}/_stcore/health") == "ok"
+
+    def page_without_errors() -> PageRun:
+        run = open_page(ui, "inference")
+        assert not run.errors, run.errors
+        return run
+
+    run = eventually(
+        page_without_errors,
+        timeout=300,
+        what="the UI's inference page without an error (the API ready behind it)",
+        every=10,
+    )
+    assert run.status == "FINISHED_SUCCESSFULLY", run
+    metrics = forward(target.namespace, target.ui, 8502)
+    assert 'page_views_total{page="inference"}' in _text(f"{metrics}/metrics")
+
+
+def test_ui_through_the_ingress(target: Target) -> None:
+    with socket.socket() as sock:
+        sock.settimeout(2)
+        if sock.connect_ex(("127.0.0.1", 80)) != 0:
+            pytest.skip("nothing listens on 127.0.0.1:80 (not the kind cluster of `make cluster`)")
+    host = "ui.porto.localhost"
+    health = eventually(
+        lambda: _text("http://127.0.0.1/_stcore/health", {"Host": host}),
+        timeout=120,
+        what="the UI through ingress-nginx",
+    )
+    assert health == "ok"
+    # A session needs the WebSocket upgrade through ingress-nginx; the client names the host in
+    # the URL, so this part needs *.localhost to resolve (systemd-resolved and most browsers do).
+    try:
+        socket.getaddrinfo(host, 80)
+    except OSError:
+        pytest.skip(f"{host} does not resolve here; the health check above passed")
+    run = open_page(f"http://{host}", "training")
+    assert run.status == "FINISHED_SUCCESSFULLY" and not run.errors, run
+
+
+def test_prometheus_has_the_ui_page_views_as_the_dashboards_read_them(
+    target: Target, forward: Forward
+) -> None:
+    """The Grafana page-view panel sums page_views_total by `service`: the UI's ServiceMonitor
+    target must be up and its samples labelled service="<release>-ui"."""
+    ui = forward(target.namespace, target.ui, 8501)
+    open_page(ui, "monitoring")
+    prometheus = forward(target.monitoring, "kube-prometheus-stack-prometheus", 9090)
+    selector = f'namespace="{target.namespace}", service="{target.ui}"'
+
+    def scraped() -> bool:
+        query = urllib.parse.quote(f'sum(page_views_total{{{selector}, page="monitoring"}})')
+        result = _get(f"{prometheus}/api/v1/query?query={query}")["data"]["result"]
+        return bool(result) and float(result[0]["value"][1]) >= 1
+
+    eventually(scraped, timeout=300, what=f"page_views_total{{{selector}}} in Prometheus")
+    query = urllib.parse.quote(f"sum(up{{{selector}}})")
+    assert float(_get(f"{prometheus}/api/v1/query?query={query}")["data"]["result"][0]["value"][1])
 
 
 def test_grafana_has_the_dashboards_in_the_mlops_folder(

@@ -1,7 +1,8 @@
 """The images' build steps, replayed without Docker: the build stage's COPY and RUN lines run in
 a scratch directory with the pinned uv (the same version the Dockerfile installs), then the
 resulting virtualenvs do what the images do: the training image trains a model into a store,
-the inference image's entrypoint serves it until /ready answers.
+the inference image's entrypoint serves it until /ready answers, the UI image's command serves
+Streamlit against that API, with its metrics port up before the first visitor.
 
 What this cannot cover: the base image's OS, the runtime stage's user and file modes (checked
 statically in test_dockerfiles.py), and a real `docker build` (the CI workflow does that).
@@ -21,12 +22,14 @@ from pathlib import Path
 
 import pytest
 from harness.ports import LOOPBACK, free_port
+from harness.ui_session import open_page
 from images.dockerfile import parse
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILES = {
     "inference": REPO / "services/inference/Dockerfile",
     "training": REPO / "jobs/training/Dockerfile",
+    "ui": REPO / "services/ui/Dockerfile",
 }
 
 pytestmark = [pytest.mark.slow, pytest.mark.integration]
@@ -108,6 +111,11 @@ def _python(venv: Path, code: str) -> subprocess.CompletedProcess[str]:
             "training",
             ["porto", "porto_training", "catboost", "matplotlib"],
             ["porto_inference", "gunicorn"],
+        ),
+        (
+            "ui",
+            ["porto", "porto_ui", "streamlit", "altair", "prometheus_client"],
+            ["porto_inference", "porto_training", "gunicorn", "asyncpg", "typer"],
         ),
     ],
 )
@@ -241,3 +249,111 @@ def test_the_helm_test_passes_against_the_inference_image(
         body = resp.read().decode()
     assert 'inference_requests_total{endpoint="/predict"' in body
     assert "model_loaded" in body
+
+
+# --- the UI image --------------------------------------------------------------------------------
+
+
+def _http(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return str(resp.read().decode())
+
+
+@pytest.fixture(scope="module")
+def ui_served(
+    venvs: dict[str, Path], served: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, str]]:
+    """The UI image's ENTRYPOINT + CMD with its ENV (the image's addresses moved to the loopback
+    address and free ports), against the inference image's API; yields (UI URL, metrics URL)."""
+    work = tmp_path_factory.mktemp("ui-run")
+    dockerfile = parse(DOCKERFILES["ui"])
+    (entrypoint,) = dockerfile.final.all("ENTRYPOINT")
+    (cmd,) = dockerfile.final.all("CMD")
+    port, metrics_port = free_port(), free_port()
+    env = {
+        **dockerfile.final.env(),
+        "PATH": f"{venvs['ui'] / 'bin'}:/usr/bin:/bin",
+        "HOME": str(work),
+        "TMPDIR": str(work),
+        "PORTO_UI_HOST": LOOPBACK,
+        "PORTO_UI_PORT": str(port),
+        "PORTO_UI_METRICS_HOST": LOOPBACK,
+        "PORTO_UI_METRICS_PORT": str(metrics_port),
+        "PORTO_UI_API_URL": served,
+        "PORTO_UI_ENVIRONMENT": "production",
+    }
+    log = (work / "ui.log").open("w")
+    process = subprocess.Popen(
+        [*entrypoint.exec_form(), *cmd.exec_form()],
+        env=env,
+        cwd=work,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url, metrics = f"http://{LOOPBACK}:{port}", f"http://{LOOPBACK}:{metrics_port}/metrics"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert process.poll() is None, (work / "ui.log").read_text()[-3000:]
+            try:
+                if _http(f"{url}/_stcore/health") == "ok":
+                    break
+            except OSError:
+                pass
+            assert time.monotonic() < deadline, "the UI did not answer in 90s"
+            time.sleep(0.3)
+        yield url, metrics
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        # Nothing written to HOME (~/.streamlit) beyond what the chart's small volume holds.
+        written = [p for p in work.rglob("*") if p.is_file() and p.name != "ui.log"]
+        assert sum(p.stat().st_size for p in written) < 1_000_000, written
+
+
+def test_ui_image_serves_health_and_metrics_before_any_visitor(
+    ui_served: tuple[str, str],
+) -> None:
+    """What the chart's probes and ServiceMonitor read: Streamlit's health endpoint, and the
+    metrics port (up from process start, so Prometheus never sees the target down)."""
+    url, metrics = ui_served
+    assert _http(f"{url}/_stcore/health") == "ok"
+    body = _http(metrics)
+    assert "porto_ui_up 1.0" in body
+    assert "# TYPE page_views_total counter" in body
+    assert "<title>" in _http(url)  # the app's HTML shell
+
+
+def test_ui_image_runs_a_page_against_the_inference_image(ui_served: tuple[str, str]) -> None:
+    """A session (what a browser opens) runs the inference page against the API served by the
+    inference image: no error on the page, and the view is counted on the metrics port as the
+    Grafana page-view panel reads it."""
+    url, metrics = ui_served
+    run = open_page(url, "inference")
+    assert run.status == "FINISHED_SUCCESSFULLY", run
+    assert not run.errors, run.errors
+    assert {"selectbox", "number_input"} & set(run.elements), run.elements
+    assert 'page_views_total{page="inference"} 1.0' in _http(metrics)
+
+
+def test_ui_image_never_imports_the_model_or_storage_stack(venvs: dict[str, Path]) -> None:
+    """The UI talks only to the API (ARCHITECTURE.md): none of its modules loads a model, the
+    bucket or the database client. (The `porto` package it imports the feature schema from still
+    brings catboost, scikit-learn and boto3 into the image as declared dependencies.)"""
+    code = (
+        "import importlib, pkgutil, sys, porto_ui\n"
+        "for m in pkgutil.iter_modules(porto_ui.__path__):\n"
+        "    if m.name not in ('app', 'app_pages', '__main__'):\n"
+        "        importlib.import_module('porto_ui.' + m.name)\n"
+        "print(' '.join(sorted(sys.modules)))"
+    )
+    out = _python(venvs["ui"], code)
+    assert out.returncode == 0, out.stderr
+    loaded = {name.split(".")[0] for name in out.stdout.split()}
+    assert {"porto", "streamlit"} <= loaded
+    assert not loaded & {"catboost", "sklearn", "boto3", "botocore", "skops", "asyncpg"}

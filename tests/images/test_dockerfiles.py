@@ -20,6 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 IMAGES = {
     "inference": (REPO / "services/inference/Dockerfile", "porto-inference"),
     "training": (REPO / "jobs/training/Dockerfile", "porto-training"),
+    "ui": (REPO / "services/ui/Dockerfile", "porto-ui"),
 }
 CHART = REPO / "charts" / "porto"
 BASE = re.compile(r"python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?")
@@ -55,7 +56,7 @@ def test_every_stage_uses_the_same_pinned_slim_base(image: tuple[str, Dockerfile
     (base,) = bases
     assert BASE.fullmatch(base), f"{base}: pin python:3.11.<patch>-slim-bookworm (or a digest)"
     other = parse(IMAGES["inference"][0]).final.base
-    assert base == other, "both images build on the same base"
+    assert base == other, "every image builds on the same base"
 
 
 def test_python_matches_the_workspace(image: tuple[str, Dockerfile, str]) -> None:
@@ -132,10 +133,10 @@ def test_entrypoint_exists(image: tuple[str, Dockerfile, str]) -> None:
         assert source.read_text().startswith("#!/bin/sh\n")
         assert source.stat().st_mode & 0o111, f"{source} is not executable"
     else:
-        scripts = tomllib.loads((REPO / "jobs/training/pyproject.toml").read_text())["project"][
-            "scripts"
-        ]
-        assert program in scripts, f"{program} is not a console script of {package}"
+        project = dockerfile.path.parent / "pyproject.toml"
+        spec = tomllib.loads(project.read_text())["project"]
+        assert spec["name"] == package
+        assert program in spec["scripts"], f"{program} is not a console script of {package}"
 
 
 def test_copy_sources_exist_and_pass_the_dockerignore(image: tuple[str, Dockerfile, str]) -> None:
@@ -192,7 +193,7 @@ def test_writable_paths_are_the_chart_volumes(image: tuple[str, Dockerfile, str]
     name, dockerfile, _ = image
     env = dockerfile.final.env()
     writable = {"/tmp"}
-    for key in ("PORTO_INFERENCE_METRICS_DIR", "PORTO_INFERENCE_HOME", "PORTO_HOME"):
+    for key in ("PORTO_INFERENCE_METRICS_DIR", "PORTO_INFERENCE_HOME", "PORTO_HOME", "HOME"):
         if key in env:
             writable.add(env[key])
     if "MPLCONFIGDIR" in env:
@@ -226,3 +227,23 @@ def test_ports_and_arguments_agree_with_the_chart(image: tuple[str, Dockerfile, 
 def test_build_args_substitute_into_the_base() -> None:
     dockerfile = parse(IMAGES["training"][0])
     assert substitute("${PYTHON_IMAGE}", dockerfile.global_args) == dockerfile.final.base
+
+
+def test_ui_image_runs_streamlit_headless_without_usage_statistics() -> None:
+    """`porto-ui serve` passes these as flags; the image's STREAMLIT_* variables give the same
+    defaults to anything else started in it, and both ports bind every interface of the pod."""
+    env = parse(IMAGES["ui"][0]).final.env()
+    assert env["STREAMLIT_SERVER_HEADLESS"] == "true"
+    assert env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] == "false"
+    assert env["PORTO_UI_HOST"] == env["PORTO_UI_METRICS_HOST"] == "0.0.0.0"
+    exposed = {int(p) for i in parse(IMAGES["ui"][0]).final.all("EXPOSE") for p in i.value.split()}
+    assert exposed == {int(env["PORTO_UI_PORT"]), int(env["PORTO_UI_METRICS_PORT"])}
+    # Each STREAMLIT_* variable is the one Streamlit's CLI reads for an option it has.
+    from streamlit import config
+
+    options = {o.env_var: key for key, o in config._config_options_template.items()}
+    for var in (v for v in env if v.startswith("STREAMLIT_")):
+        assert var in options, f"{var}: no Streamlit option reads it"
+    # HOME is writable (a chart volume, test_writable_paths_are_the_chart_volumes): Streamlit
+    # reads ~/.streamlit and writes there when an option asks it to.
+    assert env["HOME"] == "/var/lib/porto-ui"

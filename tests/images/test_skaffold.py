@@ -18,6 +18,7 @@ SKAFFOLD: dict[str, Any] = yaml.safe_load((REPO / "skaffold.yaml").read_text())
 IMAGES = {
     "porto-inference": "services/inference/Dockerfile",
     "porto-training": "jobs/training/Dockerfile",
+    "porto-ui": "services/ui/Dockerfile",
 }
 
 
@@ -84,7 +85,9 @@ def test_rendered_release_runs_the_built_images() -> None:
     images = {c["image"] for pod in pod_templates(docs) for c in containers(pod.spec)}
     ours = {i for i in images if "localhost:5000" in i}
     assert ours == {f"{repo}:{tag}" for repo, tag in built.values()}
-    assert not [i for i in images if re.search(r"porto-(inference|training):", i) and i not in ours]
+    assert not [
+        i for i in images if re.search(r"porto-(inference|training|ui):", i) and i not in ours
+    ]
 
 
 def test_release_matches_the_makefile() -> None:
@@ -96,7 +99,11 @@ def test_release_matches_the_makefile() -> None:
 
 @pytest.mark.parametrize(
     ("service", "namespace", "local_port"),
-    [("porto-inference", "porto", 8000), ("kube-prometheus-stack-grafana", "monitoring", 3000)],
+    [
+        ("porto-inference", "porto", 8000),
+        ("porto-ui", "porto", 8501),
+        ("kube-prometheus-stack-grafana", "monitoring", 3000),
+    ],
 )
 def test_port_forwards(service: str, namespace: str, local_port: int) -> None:
     forwards = {f["resourceName"]: f for f in SKAFFOLD["portForward"]}
@@ -104,8 +111,9 @@ def test_port_forwards(service: str, namespace: str, local_port: int) -> None:
     assert forward["resourceType"] == "service"
     assert forward["namespace"] == namespace
     assert forward["localPort"] == local_port
-    if service == "porto-inference":
-        values = yaml.safe_load((CHART / "charts/inference/values.yaml").read_text())
+    if service.startswith("porto-"):
+        chart = service.removeprefix("porto-")
+        values = yaml.safe_load((CHART / "charts" / chart / "values.yaml").read_text())
         assert forward["port"] == values["service"]["port"]
     else:
         notes = yaml.safe_load((CHART / "values.yaml").read_text())["notes"]["grafana"]
