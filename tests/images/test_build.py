@@ -259,13 +259,35 @@ def _http(url: str) -> str:
         return str(resp.read().decode())
 
 
+#: Runs "$@" with the root filesystem read-only except the directory "$0" (as the chart's pod:
+#: readOnlyRootFilesystem, emptyDirs for HOME and /tmp), in a mount namespace of its own.
+READ_ONLY_ROOT = 'mount --bind "$0" "$0" && mount -o remount,bind,ro / && exec "$@"'
+
+
+def read_only_root(writable: Path) -> list[str] | None:
+    """The command prefix that runs a program on a read-only root filesystem with only
+    ``writable`` writable, or None where this machine does not allow it (mounting needs root)."""
+    if not shutil.which("unshare"):
+        return None
+    prefix = ["unshare", "--mount", "--propagation", "private", "sh", "-c", READ_ONLY_ROOT]
+    probe = subprocess.run(
+        [*prefix, str(writable), "sh", "-c", f"! touch /{writable.name}-probe 2>/dev/null"],
+        capture_output=True,
+    )
+    return [*prefix, str(writable)] if probe.returncode == 0 else None
+
+
 @pytest.fixture(scope="module")
 def ui_served(
     venvs: dict[str, Path], served: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, str]]:
+) -> Iterator[tuple[str, str, bool]]:
     """The UI image's ENTRYPOINT + CMD with its ENV (the image's addresses moved to the loopback
-    address and free ports), against the inference image's API; yields (UI URL, metrics URL)."""
+    address and free ports), against the inference image's API, on a read-only root filesystem
+    where the machine allows it; yields (UI URL, metrics URL, whether the root was read-only)."""
     work = tmp_path_factory.mktemp("ui-run")
+    (work / "home").mkdir()
+    (work / "tmp").mkdir()
+    sandbox = read_only_root(work)
     dockerfile = parse(DOCKERFILES["ui"])
     (entrypoint,) = dockerfile.final.all("ENTRYPOINT")
     (cmd,) = dockerfile.final.all("CMD")
@@ -273,8 +295,8 @@ def ui_served(
     env = {
         **dockerfile.final.env(),
         "PATH": f"{venvs['ui'] / 'bin'}:/usr/bin:/bin",
-        "HOME": str(work),
-        "TMPDIR": str(work),
+        "HOME": str(work / "home"),
+        "TMPDIR": str(work / "tmp"),
         "PORTO_UI_HOST": LOOPBACK,
         "PORTO_UI_PORT": str(port),
         "PORTO_UI_METRICS_HOST": LOOPBACK,
@@ -284,9 +306,9 @@ def ui_served(
     }
     log = (work / "ui.log").open("w")
     process = subprocess.Popen(
-        [*entrypoint.exec_form(), *cmd.exec_form()],
+        [*(sandbox or []), *entrypoint.exec_form(), *cmd.exec_form()],
         env=env,
-        cwd=work,
+        cwd=work / "home",
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -303,7 +325,7 @@ def ui_served(
                 pass
             assert time.monotonic() < deadline, "the UI did not answer in 90s"
             time.sleep(0.3)
-        yield url, metrics
+        yield url, metrics, sandbox is not None
     finally:
         process.send_signal(signal.SIGTERM)
         try:
@@ -311,17 +333,23 @@ def ui_served(
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
-        # Nothing written to HOME (~/.streamlit) beyond what the chart's small volume holds.
+        # HOME (~/.streamlit) and TMPDIR hold far less than the chart's volumes allow.
         written = [p for p in work.rglob("*") if p.is_file() and p.name != "ui.log"]
         assert sum(p.stat().st_size for p in written) < 1_000_000, written
 
 
+def test_ui_image_runs_on_a_read_only_root_filesystem(ui_served: tuple[str, str, bool]) -> None:
+    """The other UI tests then ran with only HOME and TMPDIR writable, as in the pod."""
+    if not ui_served[2]:
+        pytest.skip("mounting a read-only root needs root (unshare --mount): ran writable")
+
+
 def test_ui_image_serves_health_and_metrics_before_any_visitor(
-    ui_served: tuple[str, str],
+    ui_served: tuple[str, str, bool],
 ) -> None:
     """What the chart's probes and ServiceMonitor read: Streamlit's health endpoint, and the
     metrics port (up from process start, so Prometheus never sees the target down)."""
-    url, metrics = ui_served
+    url, metrics, _ = ui_served
     assert _http(f"{url}/_stcore/health") == "ok"
     body = _http(metrics)
     assert "porto_ui_up 1.0" in body
@@ -329,11 +357,13 @@ def test_ui_image_serves_health_and_metrics_before_any_visitor(
     assert "<title>" in _http(url)  # the app's HTML shell
 
 
-def test_ui_image_runs_a_page_against_the_inference_image(ui_served: tuple[str, str]) -> None:
+def test_ui_image_runs_a_page_against_the_inference_image(
+    ui_served: tuple[str, str, bool],
+) -> None:
     """A session (what a browser opens) runs the inference page against the API served by the
     inference image: no error on the page, and the view is counted on the metrics port as the
     Grafana page-view panel reads it."""
-    url, metrics = ui_served
+    url, metrics, _ = ui_served
     run = open_page(url, "inference")
     assert run.status == "FINISHED_SUCCESSFULLY", run
     assert not run.errors, run.errors
