@@ -112,8 +112,11 @@ function delay()
 end
 
 function request()
-  scheduled = next_at or now_ms()
-  next_at = scheduled + interval
+  -- wrk sleeps whole milliseconds, so a send can come a little early: then the clock starts at
+  -- the actual send; a late send keeps its scheduled time, so the wait counts as latency.
+  local planned = next_at or now_ms()
+  scheduled = math.min(planned, now_ms())
+  next_at = planned + interval
   i = i %% n + 1
   return wrk.format("POST", nil, {["Content-Type"] = content_type}, bodies[i])
 end
@@ -370,17 +373,19 @@ def cpu_seconds(pid: int) -> float:
     """CPU time (user + system) of a process and all its descendants so far."""
     import psutil
 
-    total = 0.0
     try:
         root = psutil.Process(pid)
-        for proc in [root, *root.children(recursive=True)]:
+        own = root.cpu_times()
+        # Reaped children (PostgreSQL backends come and go) count through children_*.
+        total = own.user + own.system + own.children_user + own.children_system
+        for proc in root.children(recursive=True):
             try:
                 times = proc.cpu_times()
                 total += times.user + times.system
             except psutil.NoSuchProcess:
                 continue
     except psutil.NoSuchProcess:
-        pass
+        return 0.0
     return total
 
 
@@ -424,6 +429,12 @@ def main() -> int:
     from porto_inference.server import ServerProcess, start_server
 
     wrk_bin = ensure_wrk()
+    load = os.getloadavg()
+    print(
+        f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} "
+        "(other processes share these cores: compare ratios, not absolute figures)",
+        flush=True,
+    )
     work = Path(tempfile.mkdtemp(prefix="porto-bench-api-"))
     home = work / "home"
     print(f"work directory: {work}", flush=True)
@@ -478,8 +489,7 @@ def main() -> int:
             paced_connections: int | None = None,
         ) -> None:
             server = floor if url.startswith(floor.url) else api
-            if server is api:
-                drain(api.url)  # the previous run's log backlog must not load this one
+            drain(api.url)  # the API's log backlog from a previous run must not load this one
             connections = paced_connections or args.connections
             common = {"threads": args.threads, "connections": connections, "work": work}
             # A short warm-up so every worker has loaded and touched the path.
@@ -516,7 +526,8 @@ def main() -> int:
         run(HTTP_FLOOR_FASTAPI, floor.url + "/fastapi/single", "single", json_type)
         run(SINGLE, api.url + "/predict", "single", json_type)
         half = results[SINGLE]["rps"] / 2
-        run(HALF, api.url + "/predict", "single", json_type, rate=half, paced_connections=8)
+        # Enough connections that each is mostly idle at this rate (as wrk2 would be run).
+        run(HALF, api.url + "/predict", "single", json_type, rate=half, paced_connections=16)
         run(BATCH100, api.url + "/predict/batch", "batch100", json_type)
         run(JSON_FLOOR, floor.url + "/batch", "batch1000", json_type)
         run(JSON_FLOOR_FASTAPI, floor.url + "/fastapi/batch", "batch1000", json_type)

@@ -29,7 +29,15 @@ from porto_inference.middleware import RequestMiddleware
 from porto_inference.model_manager import ModelManager
 from porto_inference.prediction_log import PredictionLog
 from porto_inference.quality import QualityMonitor
-from porto_inference.routes import feedback, health, models, monitoring, predict, promotion
+from porto_inference.routes import (
+    feedback,
+    health,
+    models,
+    monitoring,
+    predict,
+    promotion,
+)
+from porto_inference.routes import metrics as metrics_route
 from porto_inference.schemas import batch_body, predict_body
 from porto_inference.service import InferenceService
 from porto_inference.settings import Settings, load_settings
@@ -110,7 +118,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.metrics = Metrics()
     install_error_handlers(app)
-    for router in (predict.router, feedback.router, models.router, health.router):
+    for router in (
+        predict.router,
+        feedback.router,
+        models.router,
+        health.router,
+        metrics_route.router,
+    ):
         app.include_router(router)
     for router in (promotion.router, monitoring.router):
         app.include_router(router)

@@ -32,11 +32,6 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _env(name: str) -> AliasChoices:
-    """Accept ``PORTO_INFERENCE_<NAME>`` (the canonical spelling) or the given shared names."""
-    return AliasChoices(f"{ENV_PREFIX}{name}".upper(), name.upper())
-
-
 class Settings(BaseSettings):
     """Configuration of one inference deployment (all workers of all pods share it)."""
 

@@ -1,11 +1,11 @@
-"""GET /health (liveness), GET /ready (readiness) and GET /metrics."""
+"""GET /health (liveness) and GET /ready (readiness)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import Response
 
 from porto_inference.deps import ServiceDep
@@ -31,10 +31,3 @@ async def get_ready(service: ServiceDep) -> Response:
     return Response(
         orjson.dumps(detail), status_code=200 if ready else 503, media_type="application/json"
     )
-
-
-@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
-async def get_metrics(request: Request) -> Response:
-    """Prometheus exposition text, merged over every gunicorn worker."""
-    body, content_type = request.app.state.metrics.render()
-    return Response(body, media_type=content_type)
