@@ -279,3 +279,17 @@ def test_request_log_line_has_no_features(
     assert line["latency_ms"] > 0
     assert "features" not in line
     assert "ps_ind_01" not in str(line)
+
+
+def test_request_log_line_with_features_when_enabled(
+    make_client: Callable[..., TestClient],
+    records: list[dict[str, Any]],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    c = make_client(log_requests=True, log_features=True)
+    capsys.readouterr()
+    c.post("/predict", json=records[0])
+    c.app.state.access_log.flush()  # type: ignore[attr-defined]
+    lines = [orjson.loads(x) for x in capsys.readouterr().out.splitlines() if x.startswith("{")]
+    (line,) = [x for x in lines if x.get("logger") == "porto_inference.access"]
+    assert orjson.loads(line["features"])["ps_ind_01"] == records[0]["ps_ind_01"]
