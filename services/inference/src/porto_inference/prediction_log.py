@@ -53,18 +53,36 @@ COLUMNS = (
     "latency_ms",
 )
 
-APPLY_PENDING_SQL = """
-WITH applied AS (
-    DELETE FROM pending_feedback AS f
-    USING prediction_log AS p
-    WHERE p.prediction_id = f.prediction_id
-    RETURNING f.prediction_id, f.label, f.label_time
+# Driven by the (small) pending table, one primary-key lookup per pending row: "OFFSET 0" keeps
+# the planner from turning EXISTS into a join that could scan the whole log on every flush.
+TAKE_PENDING_SQL = """
+DELETE FROM pending_feedback AS f
+WHERE EXISTS (
+    SELECT 1 FROM prediction_log AS p WHERE p.prediction_id = f.prediction_id OFFSET 0
 )
-UPDATE prediction_log AS p
-SET label = a.label, label_time = a.label_time
-FROM applied AS a
-WHERE p.prediction_id = a.prediction_id
+RETURNING f.prediction_id, f.label, f.label_time
 """
+
+APPLY_LABELS_SQL = """
+UPDATE prediction_log AS p
+SET label = f.label, label_time = f.label_time
+FROM unnest($1::uuid[], $2::smallint[], $3::timestamptz[]) AS f(prediction_id, label, label_time)
+WHERE p.prediction_id = f.prediction_id
+"""
+
+
+async def apply_pending(conn: Any) -> int:
+    """Apply parked feedback whose predictions have arrived; return how many."""
+    taken = await conn.fetch(TAKE_PENDING_SQL)
+    if taken:
+        await conn.execute(
+            APPLY_LABELS_SQL,
+            [r["prediction_id"] for r in taken],
+            [r["label"] for r in taken],
+            [r["label_time"] for r in taken],
+        )
+    return len(taken)
+
 
 LABEL_SQL = """
 UPDATE prediction_log AS p
@@ -339,7 +357,7 @@ class PredictionLog:
                     await conn.copy_records_to_table(
                         "prediction_log", records=records, columns=COLUMNS
                     )
-                    await conn.execute(APPLY_PENDING_SQL)
+                    await apply_pending(conn)
             except self._errors as exc:
                 if type(exc).__name__ == "UndefinedTableError":
                     self._migrated = False  # dropped under us: migrate again, then retry
@@ -421,7 +439,7 @@ class PredictionLog:
                     await conn.execute(
                         PARK_SQL, pending, [valid[p] for p in pending], [now] * len(pending)
                     )
-                    await conn.execute(APPLY_PENDING_SQL)
+                    await apply_pending(conn)
         except self._errors as exc:
             self._set_down(exc)
             raise DatabaseUnavailableError(
