@@ -28,6 +28,7 @@ from charts.chartlib import (
     render,
 )
 from porto_inference.routes.health import router as health_router
+from porto_inference.routes.metrics import router as metrics_router
 from porto_ui.server import HEALTH_PATH as UI_HEALTH_PATH
 
 ALL = sorted(SCENARIOS)
@@ -35,7 +36,9 @@ LONG_RELEASE = "a-release-name-of-the-longest-length-helm-allows-x53"  # 53 char
 
 
 def _api_paths() -> set[str]:
-    return {getattr(route, "path", "") for route in health_router.routes}
+    return {
+        getattr(route, "path", "") for r in (health_router, metrics_router) for route in r.routes
+    }
 
 
 # --- selectors -----------------------------------------------------------------------------------
