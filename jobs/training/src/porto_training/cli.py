@@ -40,6 +40,31 @@ models_app = typer.Typer(
 )
 app.add_typer(models_app, name="models")
 
+
+class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever ``sys.stderr`` is at the time (test runners swap it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.stream = sys.stderr
+        super().emit(record)
+
+
+@app.callback()
+def _configure_logging() -> None:
+    """The CLI's stdout is data (JSON, tables): its log lines go to stderr only, whatever
+    handlers the hosting process has put on the root logger."""
+    logger = logging.getLogger("porto_training")
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+
+
 #: Exit code for any porto failure (typer/click use 2 for usage errors).
 EXIT_FAILURE = 1
 
@@ -344,12 +369,7 @@ def delete_version(
 
 
 def main() -> None:
-    """Console entry point: porto_training's log lines on stderr, then the typer app."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s: %(message)s"))
-    logger = logging.getLogger("porto_training")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    """Console entry point."""
     app()
 
 
