@@ -63,3 +63,22 @@ def test_roc_auc_matches_scikit_learn() -> None:
     scores = np.round(rng.random(500) * 0.5 + labels * 0.2, 2)  # many ties
     assert roc_auc(scores, labels) == pytest.approx(roc_auc_score(labels, scores))
     assert roc_auc(scores, np.zeros(500, dtype=int)) is None
+
+
+def test_in_flight_gauge_counts_requests_being_processed() -> None:
+    import asyncio
+
+    from porto_inference.metrics import Metrics
+    from porto_inference.middleware import RequestMiddleware
+
+    metrics = Metrics()
+    seen: list[float] = []
+
+    async def app(scope: dict[str, object], receive: object, send: object) -> None:
+        seen.append(metrics.registry.get_sample_value("http_requests_in_flight") or 0.0)
+
+    middleware = RequestMiddleware(app, metrics=metrics)  # type: ignore[arg-type]
+    scope = {"type": "http", "headers": [], "method": "GET", "path": "/health", "state": {}}
+    asyncio.run(middleware(scope, None, None))  # type: ignore[arg-type]
+    assert seen == [1.0]
+    assert metrics.registry.get_sample_value("http_requests_in_flight") == 0.0

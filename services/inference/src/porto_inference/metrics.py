@@ -190,6 +190,12 @@ class Metrics:
             ["method", "handler", "status"],
             registry=r,
         )
+        self.http_in_flight = Gauge(
+            "http_requests_in_flight",
+            "HTTP requests being processed now (summed over live workers).",
+            multiprocess_mode="livesum",
+            registry=r,
+        )
         # Live quality from feedback (computed from the database by every worker alike).
         self.model_roc_auc = Gauge(
             "model_roc_auc",

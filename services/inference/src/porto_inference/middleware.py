@@ -68,9 +68,12 @@ class RequestMiddleware:
                 message["headers"] = [*message.get("headers", ()), header]
             await send(message)
 
+        in_flight = self.metrics.http_in_flight
+        in_flight.inc()
         try:
             await self.app(scope, receive, send_with_id)
         finally:
+            in_flight.dec()
             self._record(scope, state, status, time.perf_counter() - began, request_id)
 
     def _record(
