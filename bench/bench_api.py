@@ -495,6 +495,7 @@ def main() -> int:
             # A short warm-up so every worker has loaded and touched the path.
             wrk(wrk_bin, url, bodies[body], ctype, seconds=2, **common)  # type: ignore[arg-type]
             cpu_before = cpu_seconds(server.process.pid), cpu_seconds(postgres_pid)
+            log_before = [metric(api.url, m) for m in LOG_METRICS]
             results[name] = wrk(
                 wrk_bin,
                 url,
@@ -506,13 +507,20 @@ def main() -> int:
             )
             r = results[name]
             cpu_after = cpu_seconds(server.process.pid), cpu_seconds(postgres_pid)
+            log_after = [metric(api.url, m) for m in LOG_METRICS]
+            seconds_run = r["requests"] / r["rps"] if r["rps"] else 1.0
+            r["logged_per_s"], r["dropped_per_s"] = (
+                (after - before) / seconds_run
+                for before, after in zip(log_before, log_after, strict=True)
+            )
             r["server_cpu_us"] = (cpu_after[0] - cpu_before[0]) / max(1, r["requests"]) * 1e6
             r["pg_cpu_us"] = (cpu_after[1] - cpu_before[1]) / max(1, r["requests"]) * 1e6
             print(
                 f"  {name:<28} {r['rps']:>9.0f} req/s   p50 {r['p50_ms']:>7.2f} ms   "
                 f"p99 {r['p99_ms']:>7.2f} ms   CPU/request: server "
                 f"{r['server_cpu_us']:>7.0f} us, PostgreSQL {r['pg_cpu_us']:>6.0f} us   "
-                f"non-2xx {r['non2xx']}   socket errors {r['socket_errors']}",
+                f"log {r['logged_per_s']:>6.0f} rows/s written, {r['dropped_per_s']:>6.0f} "
+                f"dropped   non-2xx {r['non2xx']}   socket errors {r['socket_errors']}",
                 flush=True,
             )
 
@@ -561,6 +569,7 @@ def main() -> int:
     return 0
 
 
+LOG_METRICS = ("prediction_log_written_total", "prediction_log_dropped_total")
 HTTP_FLOOR = "HTTP floor (orjson)"
 HTTP_FLOOR_FASTAPI = "HTTP floor (FastAPI body)"
 HTTP_FLOOR_HALF = "HTTP floor @ half rate"

@@ -38,7 +38,7 @@ from porto_inference.vocabulary import Vocabulary
 log = logging.getLogger("porto_inference.drift")
 
 #: Pending rows that trigger binning right away instead of at the next interval.
-PROCESS_ROWS = 4096
+PROCESS_ROWS = 1024
 #: Rows of a large batch that join the PSI window (a random sample; all rows are counted).
 SAMPLE_ROWS = 256
 

@@ -168,7 +168,7 @@ class Settings(BaseSettings):
         "beyond it new rows are dropped and counted.",
     )
     log_flush_rows: int = Field(
-        default=2_000,
+        default=1_000,
         ge=1,
         description="Rows per COPY (building a COPY holds the event loop: keep it short).",
     )
