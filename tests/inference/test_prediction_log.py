@@ -274,3 +274,23 @@ def test_starts_while_the_database_is_down(
         postgres_server.start()
     assert _flush(client, 30)  # connects, migrates, writes
     assert count(pg_url) == 1
+
+
+def test_a_retried_write_does_not_duplicate_rows(
+    pg_url: str, make_client: Callable[..., TestClient], records: list[dict[str, Any]]
+) -> None:
+    """A COPY whose commit reached the server but whose acknowledgement did not (the server
+    died at that moment) is retried: only the missing rows are written, nothing is stuck."""
+    client = make_client(prediction_log=True, database_url=pg_url, log_flush_interval_s=3600)
+    answers = client.post("/predict/batch", json=records[:10]).json()["predictions"]
+    already = answers[3]["prediction_id"]
+    sql(
+        pg_url,
+        "INSERT INTO prediction_log (prediction_id, created_at, model_name, model_version, "
+        "endpoint, features, score, predicted_class, threshold) "
+        "VALUES ($1, now(), 'porto', 'v', '/predict/batch', '{}', 0.5, 1, 0.5)",
+        already,
+    )
+    assert _flush(client)
+    assert count(pg_url) == 10
+    assert _status(client)["queued_rows"] == 0

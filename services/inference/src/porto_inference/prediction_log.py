@@ -101,6 +101,33 @@ ON CONFLICT (prediction_id) DO UPDATE SET label = EXCLUDED.label, label_time = E
 _DB_ERRORS: tuple[type[BaseException], ...] = (OSError, asyncio.TimeoutError, ConnectionError)
 
 
+def _unique_violation_error(url: str | None) -> type[BaseException]:
+    if url is None:
+        return _NeverRaisedError
+    import asyncpg
+
+    error: type[BaseException] = asyncpg.UniqueViolationError
+    return error
+
+
+class _NeverRaisedError(Exception):
+    """Stands in for a database error class when there is no database."""
+
+
+async def write_missing(conn: Any, records: list[tuple[Any, ...]]) -> None:
+    """Insert ``records`` skipping prediction ids already in the table (a retried COPY)."""
+    await conn.execute(
+        "CREATE TEMP TABLE IF NOT EXISTS prediction_log_retry "
+        "(LIKE prediction_log INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+    )
+    await conn.copy_records_to_table("prediction_log_retry", records=records, columns=COLUMNS)
+    columns = ", ".join(COLUMNS)
+    await conn.execute(
+        f"INSERT INTO prediction_log ({columns}) SELECT {columns} FROM prediction_log_retry "
+        "ON CONFLICT (prediction_id) DO NOTHING"
+    )
+
+
 def _db_errors() -> tuple[type[BaseException], ...]:
     import asyncpg
 
@@ -227,6 +254,7 @@ class PredictionLog:
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
         self._errors = _db_errors() if url is not None else _DB_ERRORS
+        self._unique_violation: type[BaseException] = _unique_violation_error(url)
 
     @property
     def enabled(self) -> bool:
@@ -240,6 +268,17 @@ class PredictionLog:
             self._task = asyncio.create_task(self._run(), name="prediction-log-writer")
 
     # --- the queue -------------------------------------------------------------------------------
+    def reject_if_full(self, rows: int) -> bool:
+        """Count ``rows`` as dropped and return True when the queue cannot take them, so the
+        caller skips building an entry that would be thrown away (overload is when CPU is
+        scarcest)."""
+        if self._queued_rows + rows <= self.settings.log_queue_max_rows and not self._stopping:
+            return False
+        reason = "shutdown" if self._stopping else "queue_full"
+        self.metrics.log_dropped.labels(reason).inc(rows)
+        self._dropped += rows
+        return True
+
     def submit(self, entry: LogEntry) -> bool:
         """Queue an entry (O(1)); False, counted as dropped, when the queue is full."""
         rows = entry.rows
@@ -353,11 +392,18 @@ class PredictionLog:
                 records.extend(entry.build())
             began = time.perf_counter()
             try:
-                async with self.pool.acquire() as conn, conn.transaction():
-                    await conn.copy_records_to_table(
-                        "prediction_log", records=records, columns=COLUMNS
-                    )
-                    await apply_pending(conn)
+                try:
+                    async with self.pool.acquire() as conn, conn.transaction():
+                        await conn.copy_records_to_table(
+                            "prediction_log", records=records, columns=COLUMNS
+                        )
+                        await apply_pending(conn)
+                except self._unique_violation:
+                    # An earlier attempt committed but its acknowledgement was lost (the server
+                    # died at that moment): write only the rows that are missing.
+                    async with self.pool.acquire() as conn, conn.transaction():
+                        await write_missing(conn, records)
+                        await apply_pending(conn)
             except self._errors as exc:
                 if type(exc).__name__ == "UndefinedTableError":
                     self._migrated = False  # dropped under us: migrate again, then retry

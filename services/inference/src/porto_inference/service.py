@@ -282,7 +282,7 @@ class InferenceService:
     ) -> None:
         """Drift bookkeeping and the prediction log entry (both O(1) here)."""
         self.drift.observe(model, batch, proba)
-        if self.prediction_log.enabled:
+        if self.prediction_log.enabled and not self.prediction_log.reject_if_full(batch.rows):
             self.prediction_log.submit(
                 LogEntry(
                     created_at=datetime.now(UTC),
