@@ -15,22 +15,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from porto.child_process import ChildServer, base_url, spawn
 from pydantic import SecretStr
 from uvicorn_worker import UvicornWorker
 
@@ -145,55 +142,16 @@ def serve(settings: Settings) -> None:
 
 
 # --- as a child process ----------------------------------------------------------------------
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Linux: SIGTERM the server if the process that started it dies (no orphaned servers)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-class ServerProcess:
+class ServerProcess(ChildServer):
     """A ``porto-inference serve`` child process."""
 
+    label = "the server"
+    ready_path = "/ready"
+
     def __init__(self, process: subprocess.Popen[bytes], host: str, port: int) -> None:
-        self.process = process
+        super().__init__(process, base_url(host, port))
         self.host = host
         self.port = port
-
-    @property
-    def url(self) -> str:
-        """Base URL of the API."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
-
-    def wait_ready(self, timeout: float = 60.0, path: str = "/ready") -> None:
-        """Block until ``path`` answers 200; RuntimeError if the server exits, TimeoutError."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the server exited with code {self.process.returncode}")
-            try:
-                with urllib.request.urlopen(self.url + path, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.url}{path} not ready after {timeout:.0f}s")
-            time.sleep(0.1)
-
-    def stop(self, timeout: float = 40.0) -> int:
-        """Graceful stop (SIGTERM); SIGKILL after ``timeout``. Return the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return int(self.process.returncode)
 
 
 def server_command(host: str, port: int, workers: int | None) -> list[str]:
@@ -215,25 +173,12 @@ def start_server(
 ) -> ServerProcess:
     """Start ``porto-inference serve`` in its own session (the terminal's Ctrl-C goes to the
     caller, which decides how to stop it); ``env`` adds to this process's environment."""
-    full_env = {**os.environ, **(env or {})}
-    out: Any = None
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        out = log_file.open("ab")
-    try:
-        process = subprocess.Popen(
-            server_command(host, port, workers),
-            env=full_env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT if out is not None else None,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-    finally:
-        if out is not None:
-            out.close()
+    process = spawn(
+        server_command(host, port, workers),
+        env={**os.environ, **(env or {})},
+        log_file=log_file,
+        cwd=cwd,
+    )
     return ServerProcess(process, host, port)
 
 

@@ -8,18 +8,13 @@ health endpoint.
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import os
-import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+
+from porto.child_process import ChildServer, base_url, spawn
 
 from porto_ui.settings import ENV_PREFIX, UISettings
 
@@ -76,55 +71,20 @@ def serve(settings: UISettings) -> None:
     os.execve(argv[0], argv, env)
 
 
-_PR_SET_PDEATHSIG = 1
-
-
-def _die_with_parent() -> None:
-    """Linux: SIGTERM the UI if the process that started it dies (no orphaned servers)."""
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
-class UIProcess:
+class UIProcess(ChildServer):
     """A Streamlit child process serving the porto UI."""
 
+    label = "the UI"
+    ready_path = HEALTH_PATH
+    poll_interval = 0.2
+
     def __init__(self, process: subprocess.Popen[bytes], settings: UISettings) -> None:
-        self.process = process
+        super().__init__(process, base_url(settings.host, settings.port))
         self.settings = settings
-
-    @property
-    def url(self) -> str:
-        """The UI's URL."""
-        host = self.settings.host
-        host = "127.0.0.1" if host in ("0.0.0.0", "") else host
-        return f"http://{host}:{self.settings.port}"
-
-    def wait_ready(self, timeout: float = 60.0) -> None:
-        """Block until Streamlit answers its health check; RuntimeError if it exits first."""
-        deadline = time.monotonic() + timeout
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"the UI exited with code {self.process.returncode}")
-            try:
-                with urllib.request.urlopen(self.url + HEALTH_PATH, timeout=2) as resp:
-                    if resp.status == 200:
-                        return
-            except (urllib.error.URLError, OSError):
-                pass
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"{self.url} not ready after {timeout:.0f}s")
-            time.sleep(0.2)
 
     def stop(self, timeout: float = 10.0) -> int:
         """SIGTERM, then SIGKILL after ``timeout``; the exit code."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        return int(self.process.returncode)
+        return super().stop(timeout)
 
 
 def start_ui(
@@ -135,23 +95,10 @@ def start_ui(
     cwd: Path | None = None,
 ) -> UIProcess:
     """Start the UI as a child process in its own session and return at once."""
-    full_env = {**os.environ, **(env or {}), **settings_env(settings)}
-    out: Any = None
-    if log_file is not None:
-        log_file.parent.mkdir(parents=True, exist_ok=True)
-        out = log_file.open("ab")
-    try:
-        process = subprocess.Popen(
-            streamlit_command(settings),
-            env=full_env,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT if out is not None else None,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
-    finally:
-        if out is not None:
-            out.close()
+    process = spawn(
+        streamlit_command(settings),
+        env={**os.environ, **(env or {}), **settings_env(settings)},
+        log_file=log_file,
+        cwd=cwd,
+    )
     return UIProcess(process, settings)
