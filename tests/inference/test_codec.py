@@ -231,3 +231,24 @@ def test_csv_ragged_row_and_unknown_column(served: ServedModel, frame: pd.DataFr
     with pytest.raises(ValidationFailedError) as info:
         served.codec.encode_csv(extra.encode())
     assert info.value.details == [{"field": "surprise", "message": "unknown feature (CSV column)"}]
+
+
+def test_columns_the_training_dropped_are_accepted_and_discarded(trained: TrainedModel) -> None:
+    """Full dataset rows (e.g. Kaggle rows with ps_calc_*) work against a model trained without
+    some of their columns: the schema lists them as ignored, and only they are let through."""
+    schema = trained.schema.model_copy(update={"ignored": ["ps_calc_99", "ps_calc_98_bin"]})
+    codec = FeatureCodec(schema)
+    plain = FeatureCodec(trained.schema)
+    records = _json_records(generate(3, seed=5).frame)
+    expected = plain.encode_items(copy.deepcopy(records))
+    for r in records:
+        r["ps_calc_99"], r["ps_calc_98_bin"] = 0.5, 1
+    for items in (copy.deepcopy(records[:1]), copy.deepcopy(records), [{"features": records[0]}]):
+        batch = codec.encode_items(items)
+        np.testing.assert_array_equal(batch.num, expected.num[: len(items)])
+    header = [*records[0].keys()]
+    csv = ",".join(header) + "\n" + "\n".join(",".join(str(r[h]) for h in header) for r in records)
+    np.testing.assert_array_equal(codec.encode_csv(csv.encode()).num, expected.num)
+    # Without the schema saying so, they are still unknown features.
+    details = _problems(plain, copy.deepcopy(records[:1]))
+    assert {"row": 0, "field": "ps_calc_99", "message": "unknown feature"} in details

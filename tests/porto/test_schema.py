@@ -189,3 +189,14 @@ def test_nullable_integer_categories_keep_missing_as_its_own_category() -> None:
 
     values = pd.Series([3, None, 1], dtype="Int64")
     assert categorical_series(values).tolist() == ["3", "nan", "1"]
+
+
+def test_dropped_columns_are_recorded_as_ignored() -> None:
+    from porto.schema import ColumnRules, infer_schema
+    from porto.synthetic import generate
+
+    frame = generate(200, seed=3).frame
+    rules = ColumnRules(drop_prefixes=["ps_calc_"])
+    schema = infer_schema(frame, target="target", id_column="id", missing_value=-1, rules=rules)
+    assert schema.ignored == [c for c in frame.columns if c.startswith("ps_calc_")]
+    assert not set(schema.ignored) & set(schema.names)

@@ -147,3 +147,11 @@ def test_chunks_keep_the_header_and_the_offsets(schema: FeatureSchema, frame: pd
     assert sum(len(body.splitlines()) - 1 for _, body in parts) == 20
     sent = pd.read_csv(io.BytesIO(parts[0][1]), keep_default_na=False, dtype=str)
     assert sent.loc[2, "ps_reg_03"] == ""
+
+
+def test_columns_the_model_ignores_are_allowed(schema: FeatureSchema, frame: pd.DataFrame) -> None:
+    frame["ps_calc_99"] = 1
+    assert not check_csv(_csv(frame), schema, max_rows=100).ok
+    ignoring = schema.model_copy(update={"ignored": ["ps_calc_99"]})
+    report = check_csv(_csv(frame), ignoring, max_rows=100)
+    assert report.ok, report.errors

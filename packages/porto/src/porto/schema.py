@@ -86,6 +86,11 @@ class FeatureSchema(BaseModel):
     target: str = "target"
     id_column: str | None = "id"
     missing_value: float | None = -1
+    ignored: list[str] = Field(
+        default_factory=list,
+        description="Columns of the training data the model does not use (dropped by the column "
+        "rules): readers accept and discard them, so full dataset rows can be sent as they are.",
+    )
 
     @property
     def names(self) -> list[str]:
@@ -154,14 +159,22 @@ def infer_schema(
     """Return the feature schema of ``frame``: every column but target, id and dropped ones."""
     rules = rules or ColumnRules()
     specs: list[FeatureSpec] = []
+    ignored: list[str] = []
     for name in frame.columns:
-        if name in (target, id_column) or rules.is_dropped(name):
+        if name in (target, id_column):
+            continue
+        if rules.is_dropped(str(name)):
+            ignored.append(str(name))
             continue
         specs.append(_infer_spec(frame[name], str(name), rules.kind_of(str(name)), missing_value))
     if not specs:
         raise DataError("the dataset has no feature columns besides target and id")
     return FeatureSchema(
-        features=specs, target=target, id_column=id_column, missing_value=missing_value
+        features=specs,
+        target=target,
+        id_column=id_column,
+        missing_value=missing_value,
+        ignored=ignored,
     )
 
 

@@ -107,6 +107,11 @@ class FeatureCodec:
         self.name_set = frozenset(self.names)
         self.id_column = schema.id_column
         self.target = schema.target
+        #: Columns taken out of a record before validation: the target (unless it is a
+        #: feature) and the training data's columns the model does not use.
+        self.discard = tuple(
+            c for c in (schema.target, *schema.ignored) if c and c not in self.name_set
+        )
         kinds = [f.kind for f in schema.features]
         self.kind_by_name = {f.name: f.kind for f in schema.features}
         self.cat_pos = [i for i, k in enumerate(kinds) if k is FeatureKind.CATEGORICAL]
@@ -156,7 +161,7 @@ class FeatureCodec:
         A record's id column (and target column) is taken out, never used as a feature.
         ValidationFailedError names every bad row and field.
         """
-        id_col, target = self.id_column, self.target
+        id_col = self.id_column
         if len(items) == 1 and type(items[0]) is dict and "features" not in items[0]:
             return self._encode_one(items[0])
         payloads: list[Any] = items
@@ -166,9 +171,9 @@ class FeatureCodec:
         if flat:
             if id_col and any(id_col in x for x in items):
                 ids = [x.pop(id_col, None) for x in items]
-            if target and target not in self.name_set:
+            if self.discard:
                 for x in items:
-                    x.pop(target, None)
+                    self._strip(x)
         else:
             payloads, ids = self._unwrap(items, problems)
         problems.raise_if_any()
@@ -179,8 +184,8 @@ class FeatureCodec:
         ids = None
         if self.id_column is not None and self.id_column in record:
             ids = [record.pop(self.id_column)]
-        if self.target is not None and self.target not in self.name_set:
-            record.pop(self.target, None)
+        if self.discard:
+            self._strip(record)
         vocabs = self.current_vocabs()
         if len(record) == len(self.names):
             try:
@@ -194,10 +199,14 @@ class FeatureCodec:
                     return batch
         return self._slow([record], vocabs, ids)
 
+    def _strip(self, record: dict[str, Any]) -> None:
+        """Take the columns in :attr:`discard` out of ``record``."""
+        for name in self.discard:
+            record.pop(name, None)
+
     def _unwrap(self, items: list[Any], problems: Problems) -> tuple[list[Any], list[Any] | None]:
         """Unwrap ``{"id": .., "features": ..}`` items; flat objects and lists pass through."""
         id_keys = {"id", self.id_column} - {None}
-        target = self.target if self.target not in self.name_set else None
         payloads: list[Any] = []
         ids: list[Any] = []
         for row, x in enumerate(items):
@@ -219,8 +228,7 @@ class FeatureCodec:
                 x = dict(x)
                 if self.id_column and self.id_column in x:
                     record_id = x.pop(self.id_column)
-                if target:
-                    x.pop(target, None)
+                self._strip(x)
                 payloads.append(x)
             elif type(x) is list:
                 payloads.append(x)

@@ -31,7 +31,7 @@ def encode_csv(codec: FeatureCodec, body: bytes, problems: Problems) -> EncodedB
 
     header = csv_header(body)
     for name in header:
-        if name not in codec.name_set and name not in (codec.id_column, codec.target):
+        if name not in codec.name_set and name != codec.id_column and name not in codec.discard:
             problems.add(None, name, "unknown feature (CSV column)")
     present = set(header)
     if not codec.allow_missing:

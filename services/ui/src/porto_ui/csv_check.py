@@ -142,7 +142,11 @@ def _check_header(header: list[str], schema: FeatureSchema, report: CsvReport) -
         if name in seen:
             report.error(None, name, "the column appears more than once")
         seen.add(name)
-    allowed = set(schema.names) | {c for c in (schema.id_column, schema.target) if c}
+    allowed = (
+        set(schema.names)
+        | set(schema.ignored)
+        | {c for c in (schema.id_column, schema.target) if c}
+    )
     for name in dict.fromkeys(header):
         if name not in allowed:
             report.error(None, name, "unknown column: not a feature of this model version")
