@@ -7,60 +7,31 @@ object store away in the middle of an operation and check what readers see after
 from __future__ import annotations
 
 import secrets
-import shutil
 import signal
-import subprocess
-import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
-from harness.ports import LOOPBACK, free_port, http_ok, port_open, wait_for_http, wait_until
+from harness.ports import LOOPBACK, http_ok, port_open, wait_for_http, wait_until
 from harness.process import log_tail, spawn, terminate
+from harness.server import LoopbackServer
 from harness.tools import tool_path
 
-_START_ATTEMPTS = 3  # a free port can be taken between picking it and MinIO binding it
 
-
-class MinioServer:
+class MinioServer(LoopbackServer):
     """One MinIO process with a throwaway data directory and generated root credentials."""
 
     def __init__(self, binary: Path | None = None, root: Path | None = None) -> None:
-        self.binary = binary or tool_path("minio")
-        self._own_root = root is None
-        self.root = root or Path(tempfile.mkdtemp(prefix="porto-minio-"))
+        self.binary = binary or tool_path("minio")  # first: a missing tool leaves no temp dir
+        super().__init__(root, "porto-minio-")
         self.data_dir = self.root / "data"
         self.log = self.root / "minio.log"
-        self.port = free_port()
         self.access_key = f"porto-{secrets.token_hex(4)}"
         self.secret_key = secrets.token_urlsafe(24)
-        self.startup_seconds: float | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._started_once = False
 
     @property
     def endpoint(self) -> str:
         """The S3 endpoint URL, e.g. ``http://127.0.0.1:41234``."""
         return f"http://{LOOPBACK}:{self.port}"
-
-    @property
-    def running(self) -> bool:
-        """Whether the server process is alive."""
-        return self._proc is not None and self._proc.poll() is None
-
-    def start(self, timeout: float = 30.0) -> None:
-        """Start the server (a no-op when it runs) and wait until it is ready for requests."""
-        if self.running:
-            return
-        for attempt in range(_START_ATTEMPTS):
-            try:
-                self._start_once(timeout)
-                return
-            except RuntimeError:
-                # Only the first start may move: a restart must come back where clients point.
-                if self._started_once or attempt == _START_ATTEMPTS - 1:
-                    raise
-                self.port = free_port()
 
     def _start_once(self, timeout: float) -> None:
         if port_open(self.port):
@@ -111,21 +82,3 @@ class MinioServer:
     def ready(self) -> bool:
         """Whether the server answers its readiness probe right now."""
         return http_ok(f"{self.endpoint}/minio/health/ready")
-
-    def close(self) -> None:
-        """Stop the server and remove its data directory (when the harness created it)."""
-        self.stop()
-        if self._own_root:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> MinioServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

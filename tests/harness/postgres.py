@@ -11,20 +11,17 @@ from __future__ import annotations
 import os
 import pwd
 import secrets
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 
-from harness.ports import LOOPBACK, free_port, port_open, wait_until
+from harness.ports import LOOPBACK, port_open, wait_until
 from harness.process import is_root, log_tail, spawn, terminate
+from harness.server import LoopbackServer
 from harness.tools import postgres_bin_dir
 
 _FALLBACK_USER = "porto-pg"
-_START_ATTEMPTS = 3
 
 #: Skip what only protects against an OS crash (fsync, torn pages). synchronous_commit stays
 #: on: with it off, a commit acknowledged just before ``stop(mode="immediate")`` would vanish,
@@ -62,47 +59,26 @@ def _server_user() -> str | None:
     return _FALLBACK_USER
 
 
-class PostgresServer:
+class PostgresServer(LoopbackServer):
     """One PostgreSQL cluster with a password-protected role and database named ``porto``."""
 
+    start_timeout = 60.0
+
     def __init__(self, root: Path | None = None, *, user: str = "porto", database: str = "porto"):
-        self.bin_dir = postgres_bin_dir()
+        self.bin_dir = postgres_bin_dir()  # first: a missing tool leaves no temp dir
         self.os_user = _server_user()
-        self._own_root = root is None
-        self.root = root or Path(tempfile.mkdtemp(prefix="porto-pg-"))
+        super().__init__(root, "porto-pg-")
         self.data_dir = self.root / "data"
         self.socket_dir = self.root / "sock"
         self.log = self.root / "postgres.log"
-        self.port = free_port()
         self.user = user
         self.password = secrets.token_urlsafe(18)
         self.database = database
-        self.startup_seconds: float | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
-        self._started_once = False
 
     @property
     def dsn(self) -> str:
         """``postgresql://user:password@127.0.0.1:port/database`` (password is URL-safe)."""
         return f"postgresql://{self.user}:{self.password}@{LOOPBACK}:{self.port}/{self.database}"
-
-    @property
-    def running(self) -> bool:
-        """Whether the postmaster process is alive."""
-        return self._proc is not None and self._proc.poll() is None
-
-    def start(self, timeout: float = 60.0) -> None:
-        """Create the cluster on first use, start it (no-op when running), wait until ready."""
-        if self.running:
-            return
-        for attempt in range(_START_ATTEMPTS):
-            try:
-                self._start_once(timeout)
-                return
-            except RuntimeError:
-                if self._started_once or attempt == _START_ATTEMPTS - 1:
-                    raise
-                self.port = free_port()
 
     def _start_once(self, timeout: float) -> None:
         if port_open(self.port):
@@ -199,21 +175,3 @@ class PostgresServer:
         terminate(self._proc, sig, timeout=30)
         self._proc = None
         wait_until(lambda: not port_open(self.port), 10, f"PostgreSQL port {self.port} to close")
-
-    def close(self) -> None:
-        """Stop the server and remove the cluster (when the harness created its directory)."""
-        self.stop()
-        if self._own_root:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> PostgresServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()

@@ -11,8 +11,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import subprocess
-import tempfile
 import threading
 import time
 import urllib.error
@@ -21,14 +19,12 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
-from harness.ports import LOOPBACK, free_port, port_open, wait_for_http, wait_until
+from harness.ports import LOOPBACK, port_open, wait_for_http, wait_until
 from harness.process import log_tail, spawn, terminate
+from harness.server import LoopbackServer
 from harness.tools import MissingToolError
-
-_START_ATTEMPTS = 3
 
 #: node-exporter collectors the dashboards read; the rest only slow every scrape down.
 NODE_COLLECTORS = ("cpu", "diskstats", "filesystem", "loadavg", "meminfo", "stat", "uname")
@@ -55,20 +51,16 @@ class PromQLError(RuntimeError):
         self.error = error
 
 
-class _Process:
+class _Process(LoopbackServer):
     """A server binary with a log file, started on a free loopback port and polled until ready."""
 
     name = "server"
     ready_path = "/"
 
     def __init__(self, binary: Path, root: Path | None) -> None:
+        super().__init__(root, f"porto-{self.name}-")
         self.binary = binary
-        self._own_root = root is None
-        self.root = root or Path(tempfile.mkdtemp(prefix=f"porto-{self.name}-"))
         self.log = self.root / f"{self.name}.log"
-        self.port = free_port()
-        self.startup_seconds: float | None = None
-        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
@@ -80,26 +72,8 @@ class _Process:
         """``host:port`` as a scrape target."""
         return f"{LOOPBACK}:{self.port}"
 
-    @property
-    def running(self) -> bool:
-        """Whether the process is alive."""
-        return self._proc is not None and self._proc.poll() is None
-
     def argv(self) -> list[str]:  # pragma: no cover - every subclass defines it
         raise NotImplementedError
-
-    def start(self, timeout: float = 30.0) -> None:
-        """Start (a no-op when running) and wait until ``ready_path`` answers 2xx."""
-        if self.running:
-            return
-        for attempt in range(_START_ATTEMPTS):
-            try:
-                self._start_once(timeout)
-                return
-            except RuntimeError:
-                if attempt == _START_ATTEMPTS - 1:
-                    raise
-                self.port = free_port()
 
     def _start_once(self, timeout: float) -> None:
         if port_open(self.port):
@@ -121,24 +95,6 @@ class _Process:
         terminate(self._proc, signal.SIGTERM)
         self._proc = None
         wait_until(lambda: not port_open(self.port), 10, f"{self.name} port {self.port} to close")
-
-    def close(self) -> None:
-        """Stop and remove the working directory (when the harness created it)."""
-        self.stop()
-        if self._own_root:
-            shutil.rmtree(self.root, ignore_errors=True)
-
-    def __enter__(self) -> Any:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
 
 class NodeExporter(_Process):
