@@ -25,8 +25,8 @@ format: install ## Apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-tools: ## Build the pinned tools the tests use (MinIO, helm, kubeconform, actionlint) into ~/.cache/porto/bin, once
-	scripts/tools.sh minio helm kubeconform actionlint
+tools: ## Build the pinned tools the tests use (MinIO, helm, kubeconform, actionlint, etcd, kube-apiserver, kubectl) into ~/.cache/porto/bin, once
+	scripts/tools.sh minio helm kubeconform actionlint etcd kube-apiserver kubectl
 
 test: install tools lint ## Lint, then run the whole test suite against real servers
 	$(RUN) pytest -q

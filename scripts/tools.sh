@@ -2,9 +2,14 @@
 # Build the pinned Go tools porto's tests use, once, into ~/.cache/porto/bin/<tool>-<version>.
 # Usage: scripts/tools.sh [tool ...]   (default: all). Prints nothing when everything is cached.
 #
-# `make tools` builds what the test suite uses (MinIO, helm, kubeconform, actionlint); kind is
-# pinned for `make cluster`, which builds it on first use. The harness reads the binary names
-# from this table (tests/harness/tools.py), so a pin lives in one place.
+# `make tools` builds what the test suite uses (MinIO, helm, kubeconform, actionlint, and the
+# Kubernetes control plane: etcd, kube-apiserver, kubectl); kind is pinned for `make cluster`,
+# which builds it on first use. The harness reads the binary names from this table
+# (tests/harness/tools.py), so a pin lives in one place.
+#
+# A package written `<dir>:<package>` is built with `go build` inside the repository's Go module
+# <dir> (tools/kube, tools/etcd), whose go.mod pins the version and carries the replace
+# directives `go install` refuses; the version column must match that go.mod (checked here).
 set -euo pipefail
 CACHE="${PORTO_CACHE:-$HOME/.cache/porto}"
 BIN="$CACHE/bin"
@@ -17,14 +22,39 @@ TOOLS=(
   "kubeconform|github.com/yannh/kubeconform/cmd/kubeconform|v0.7.0|kubeconform-v0.7.0"
   "actionlint|github.com/rhysd/actionlint/cmd/actionlint|v1.7.12|actionlint-v1.7.12"
   "kind|sigs.k8s.io/kind|v0.33.0|kind-v0.33.0"
+  "etcd|tools/etcd:go.etcd.io/etcd/server/v3|v3.6.8|etcd-v3.6.8"
+  "kube-apiserver|tools/kube:k8s.io/kubernetes/cmd/kube-apiserver|v1.36.3|kube-apiserver-v1.36.3"
+  "kubectl|tools/kube:k8s.io/kubernetes/cmd/kubectl|v1.36.3|kubectl-v1.36.3"
 )
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
 build() {
   local name=$1 pkg=$2 version=$3 out=$4
   [ -x "$BIN/$out" ] && return 0
   echo "building $name $version (first time only; cached in $BIN)" >&2
   local gobin; gobin=$(mktemp -d)
-  GOPATH="$CACHE/gopath" GOBIN="$gobin" GOFLAGS=-mod=mod go install "$pkg@$version"
+  if [[ "$pkg" == *:* ]]; then
+    local dir="$REPO/${pkg%%:*}" gopkg="${pkg#*:}"
+    # The module's go.mod is the pin; the table's version names the cached binary.
+    if ! grep -Eq "^require [^ ]+ $version\$" "$dir/go.mod"; then
+      echo "$dir/go.mod does not pin $version for $name: update the table or the module" >&2
+      return 1
+    fi
+    local ldflags="-s -w"
+    if [[ "$gopkg" == k8s.io/kubernetes/* ]]; then
+      # What Kubernetes' own build stamps: without it the server reports v0.0.0-master and
+      # clients (helm's kubeVersion checks, kubectl's skew warning) see a version it is not.
+      local minor="${version#v*.}"; minor="${minor%%.*}"
+      local v
+      for v in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
+        ldflags+=" -X $v.gitVersion=$version -X $v.gitMajor=1 -X $v.gitMinor=$minor"
+        ldflags+=" -X $v.gitTreeState=clean"
+      done
+    fi
+    (cd "$dir" && GOPATH="$CACHE/gopath" GOFLAGS=-mod=mod go build -trimpath -ldflags="$ldflags" -o "$gobin/$name" "$gopkg")
+  else
+    GOPATH="$CACHE/gopath" GOBIN="$gobin" GOFLAGS=-mod=mod go install "$pkg@$version"
+  fi
   # go install names the binary after the last path element that is not a major-version
   # suffix (.../helm/v3/cmd/helm -> helm, .../foo/v2 -> foo); take whatever it produced.
   local built=("$gobin"/*)

@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from harness.crds import crd_documents
+from harness.kube import KubeControlPlane
 from harness.minio import MinioServer
 from harness.postgres import PostgresServer
 from harness.tools import MissingToolError
 from porto.store import S3Options
 
 #: Fixtures that start a real server; a test using any of them is an integration test.
-SERVER_FIXTURES = frozenset({"minio_server", "s3_options", "postgres_server"})
+SERVER_FIXTURES = frozenset({"minio_server", "s3_options", "postgres_server", "kube_cluster"})
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselection reads the markers
@@ -71,3 +73,18 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def kube_cluster() -> Iterator[KubeControlPlane]:
+    """etcd + kube-apiserver on loopback with the prometheus-operator CRDs installed
+    (``kubeconfig`` of an admin, ``api_client()``, ``create_namespace()``, tokens). No kubelet
+    or controllers: tests see what the API server accepts and stores. Each test works in a
+    namespace of its own."""
+    try:
+        plane = KubeControlPlane()
+    except MissingToolError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with plane:
+        plane.install_crds(crd_documents())
+        yield plane

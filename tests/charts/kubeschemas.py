@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import copy
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -32,14 +31,12 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from harness.crds import PROMETHEUS_OPERATOR, CrdLoader, crd_dir
 from harness.tools import cache_bin
 
 K8S_VERSION = "1.34.0"
 KUBERNETES_VALIDATE = "1.37.0"
 KUBERNETES_VALIDATE_SHA256 = "85136d018a27b50ec7fc049d902bfa5193f5976807e6c0f408e3ab6fe078cad9"
-PROMETHEUS_OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"
-PROMETHEUS_OPERATOR = "v0.85.0"
-CRD_DIR = "example/prometheus-operator-crd"
 
 #: kubeconform's file name template, relative to a schema directory.
 NAME_TEMPLATE = "{{ .ResourceKind }}{{ .KindSuffix }}.json"
@@ -120,24 +117,6 @@ def _mkdir(path: Path) -> Path:
     return path
 
 
-def _go_module_dir() -> Path:
-    """``go mod download`` the prometheus-operator module; return its directory."""
-    env = {
-        **os.environ,
-        "GOPATH": str(cache_bin().parent / "gopath"),
-        "GOFLAGS": "-mod=mod",
-    }
-    out = subprocess.run(
-        ["go", "mod", "download", "-json", f"{PROMETHEUS_OPERATOR_MODULE}@{PROMETHEUS_OPERATOR}"],
-        check=True,
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tempfile.gettempdir(),
-    )
-    return Path(json.loads(out.stdout)["Dir"])
-
-
 def _strict(node: Any) -> Any:
     """kubeconform's openapi2jsonschema, strict flavour: objects that list properties reject
     others (unless they preserve unknown fields), int-or-string becomes a oneOf."""
@@ -169,20 +148,12 @@ def crd_schema(version_schema: dict[str, Any], group: str, version: str, kind: s
     return schema
 
 
-class _CrdLoader(yaml.SafeLoader):
-    """SafeLoader that reads a bare ``=`` (an enum value in the CRDs) as the string it is:
-    YAML 1.1 resolves it to the ``value`` tag, which PyYAML cannot construct."""
-
-
-_CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: node.value)
-
-
 def crd_schemas() -> Path:
     """Return the directory of the Prometheus Operator CRD schemas, building it on first use."""
     target = cache_root() / f"crds-prometheus-operator-{PROMETHEUS_OPERATOR}"
     if (target / "servicemonitor-monitoring-v1.json").is_file():
         return target
-    source = _go_module_dir() / CRD_DIR
+    source = crd_dir()
     out = Path(tempfile.mkdtemp(prefix=".build-", dir=_mkdir(cache_root())))
     try:
         _convert_crds(source, out)
@@ -194,7 +165,7 @@ def crd_schemas() -> Path:
 
 def _convert_crds(source: Path, out: Path) -> None:
     for path in sorted(source.glob("*.yaml")):
-        crd = yaml.load(path.read_text(), Loader=_CrdLoader)  # a SafeLoader subclass
+        crd = yaml.load(path.read_text(), Loader=CrdLoader)  # a SafeLoader subclass
         spec = crd["spec"]
         group, kind = spec["group"], spec["names"]["kind"]
         for version in spec["versions"]:
