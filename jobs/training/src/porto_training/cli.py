@@ -4,6 +4,7 @@
     porto-train validate  --data PATH          (the data checks alone)
     porto-train generate  --out FILE           (write a SYNTHETIC dataset)
     porto-train models    list | show | promote | delete
+    porto-train cluster   run | follow | list    (training runs on Kubernetes)
 
 Every porto failure (bad data, bad config, unreachable store, …) prints ``error: <message>`` on
 stderr and exits non-zero, without a traceback.
@@ -27,6 +28,7 @@ from porto.model_format import CATBOOST, SKLEARN
 from porto.registry import CHAMPION, LATEST, Registry, list_models
 from porto.store import open_store
 
+from porto_training.cluster_cli import cluster_app
 from porto_training.config import DEFAULT_MODEL_NAME, default_store_uri, load_config
 
 app = typer.Typer(
@@ -39,6 +41,7 @@ models_app = typer.Typer(
     help="The model registry: list, show, promote and delete versions.", no_args_is_help=True
 )
 app.add_typer(models_app, name="models")
+app.add_typer(cluster_app, name="cluster")
 
 
 class _StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]

@@ -19,6 +19,7 @@ from porto.cluster.training_jobs import (
     JobEvent,
     JobOutcome,
     LaunchRequest,
+    RunSummary,
     TrainingLauncher,
     template_name_for,
 )
@@ -33,6 +34,7 @@ __all__ = [
     "LaunchRequest",
     "PermissionDeniedError",
     "QuotaExceededError",
+    "RunSummary",
     "TemplateInvalidError",
     "TemplateMissingError",
     "TrainingLauncher",

@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import urllib3
+import yaml
 from kubernetes import client as k8s
 from kubernetes import config as k8s_config
 from kubernetes.config.config_exception import ConfigException
@@ -14,6 +16,9 @@ from porto.cluster.errors import ClusterUnreachableError
 
 #: Where a pod finds its ServiceAccount (token, CA, namespace).
 SERVICE_ACCOUNT_DIR = Path("/var/run/secrets/kubernetes.io/serviceaccount")
+#: Connection attempts per request: a refused or dropped connection is retried briefly, a request
+#: the server received never is (creating a Job twice would start two runs).
+RETRIES = urllib3.Retry(total=2, connect=2, read=0, status=0, other=0, backoff_factor=0.2)
 
 
 @dataclass
@@ -28,12 +33,23 @@ class ClusterConnection:
         """Release the client's connection pool."""
         self.api.close()
 
+    def __enter__(self) -> ClusterConnection:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
 
 def _in_cluster() -> bool:
     return (
         bool(os.environ.get("KUBERNETES_SERVICE_HOST"))
         and (SERVICE_ACCOUNT_DIR / "token").is_file()
     )
+
+
+def _client(configuration: k8s.Configuration) -> k8s.ApiClient:
+    configuration.retries = RETRIES
+    return k8s.ApiClient(configuration)
 
 
 def connect(
@@ -46,7 +62,8 @@ def connect(
     default kubeconfig (``$KUBECONFIG`` or ``~/.kube/config``).
 
     The namespace is ``namespace`` when given, else the pod's own (in-cluster) or the context's,
-    else ``default``.
+    else ``default``. Raises ClusterUnreachableError when no usable configuration is found; no
+    request is made yet, so an API server that does not answer shows on the first call.
     """
     if kubeconfig is None and context is None and _in_cluster():
         configuration = k8s.Configuration()
@@ -57,7 +74,7 @@ def connect(
         own = SERVICE_ACCOUNT_DIR / "namespace"
         pod_namespace = own.read_text().strip() if own.is_file() else "default"
         return ClusterConnection(
-            k8s.ApiClient(configuration), namespace or pod_namespace, configuration.host
+            _client(configuration), namespace or pod_namespace, configuration.host
         )
 
     path = str(kubeconfig) if kubeconfig is not None else None
@@ -67,21 +84,26 @@ def connect(
         )
     if not Path(path).expanduser().is_file():
         raise ClusterUnreachableError(
-            f"no Kubernetes configuration: {path} does not exist (set KUBECONFIG, pass "
+            f"no Kubernetes configuration: {path} is not a file (set KUBECONFIG, pass "
             "--kubeconfig, or run inside the cluster)"
         )
     configuration = k8s.Configuration()
     try:
+        # persist_config=False: never write refreshed credentials back into the user's file.
         k8s_config.load_kube_config(
-            config_file=path, context=context, client_configuration=configuration
+            config_file=path,
+            context=context,
+            client_configuration=configuration,
+            persist_config=False,
         )
         contexts, active = k8s_config.list_kube_config_contexts(config_file=path)
-    except (ConfigException, ValueError, KeyError, TypeError) as exc:
-        raise ClusterUnreachableError(f"unusable kubeconfig {path}: {exc}") from exc
+    except (ConfigException, yaml.YAMLError, OSError, ValueError, KeyError, TypeError) as exc:
+        detail = " ".join(str(exc).split())[:300] or type(exc).__name__
+        raise ClusterUnreachableError(f"unusable kubeconfig {path}: {detail}") from exc
     chosen = next((c for c in contexts if c.get("name") == context), active) if context else active
     context_namespace = ((chosen or {}).get("context") or {}).get("namespace")
     return ClusterConnection(
-        k8s.ApiClient(configuration),
+        _client(configuration),
         namespace or context_namespace or "default",
         configuration.host,
     )

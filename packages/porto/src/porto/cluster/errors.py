@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from porto.errors import PortoError
@@ -50,8 +51,22 @@ class JobFailedError(ClusterError):
     status_code = 500
 
 
+#: The quota admission plugin answers 403 like RBAC does, with one of these phrases ("exceeded
+#: quota: …", "failed quota: … must specify …", "status unknown for quota: …", "insufficient quota
+#: to …"); none of them can be part of a namespace, user or object name.
+QUOTA_REFUSAL = re.compile(r"(exceeded|failed|status unknown for|insufficient) quota\b")
+
+#: The RBAC rules a training launcher needs in its namespace (for messages and docs).
+LAUNCHER_PERMISSIONS = (
+    "get on configmaps (the template), create/get/list on jobs.batch, list on pods, "
+    "get on pods/log and list on events"
+)
+
+
 def api_message(body: Any) -> str:
     """The ``message`` of a Kubernetes Status body (the body itself when it is not one)."""
+    if body is None:
+        return ""
     if isinstance(body, bytes):
         body = body.decode(errors="replace")
     if isinstance(body, str):
@@ -76,17 +91,18 @@ def translate(status: int, body: Any, *, doing: str, namespace: str) -> ClusterE
             f"cannot {doing}: the Kubernetes API refused the credentials (401 Unauthorized); "
             "check the kubeconfig context or the ServiceAccount token"
         )
-    # Quota admission answers 403 too: "exceeded quota: …", "failed quota: … must specify …",
-    # "status unknown for quota: …". RBAC refusals never mention quota for Jobs or ConfigMaps.
-    if status == 403 and "quota" in message.lower():
+    if status == 403 and QUOTA_REFUSAL.search(message):
         return QuotaExceededError(
             f"cannot {doing}: a ResourceQuota in namespace '{namespace}' refuses it: {message}"
         )
+    if status == 403 and "being terminated" in message:
+        return ClusterError(f"cannot {doing}: {message}", 403)
     if status == 403:
         return PermissionDeniedError(
             f"cannot {doing}: not allowed by RBAC in namespace '{namespace}': {message}. "
-            "Grant a Role that allows it (the chart's ui.trainingLauncher.enabled=true creates "
-            "one for the UI; see charts/porto/README.md for command-line users)"
+            f"Bind the user or ServiceAccount to a Role in '{namespace}' that allows it; "
+            f"starting and following training runs needs {LAUNCHER_PERMISSIONS} (for the UI, "
+            "the chart's ui.trainingLauncher.enabled=true creates that Role)"
         )
     if status == 404:
         return ClusterError(f"cannot {doing}: not found: {message}", 404)
@@ -94,4 +110,5 @@ def translate(status: int, body: Any, *, doing: str, namespace: str) -> ClusterE
         return ClusterError(
             f"cannot {doing}: the API server rejected it as invalid: {message}", 422
         )
-    return ClusterError(f"cannot {doing}: the Kubernetes API answered {status}: {message}")
+    detail = f": {message}" if message else ""
+    return ClusterError(f"cannot {doing}: the Kubernetes API answered {status}{detail}")

@@ -6,10 +6,16 @@ complete training Job of that release (image, Secrets, store, ServiceAccount, re
 source, ``--promote``, ``--set`` overrides), labels it with who asked, and creates it. Nothing
 about the pod is invented here, so a run started from the CLI or the UI is the same as the one
 ``helm install`` starts.
+
+RBAC a launcher needs in its namespace: get on configmaps (the template), create, get and list on
+jobs.batch; following a run also lists pods, reads pods/log and lists events (each optional: a
+refusal there becomes a warning, or for events silence, not a failure).
 """
 
 from __future__ import annotations
 
+import copy
+import re
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -25,6 +31,7 @@ from porto.cluster.errors import (
     ClusterError,
     ClusterUnreachableError,
     JobFailedError,
+    PermissionDeniedError,
     TemplateInvalidError,
     TemplateMissingError,
     api_message,
@@ -36,10 +43,14 @@ TRAINING_CONTAINER = "training"
 TRIGGER_LABEL = "porto.dev/trigger"
 REQUESTED_BY_ANNOTATION = "porto.dev/requested-by"
 OVERRIDES_ANNOTATION = "porto.dev/overrides"
+#: The chart labels every training Job (release, CronJob, template) with this, value "training".
+COMPONENT_LABEL = "app.kubernetes.io/component"
 #: Label the Job controller puts on its pods (Kubernetes ≥ 1.27).
 JOB_NAME_LABEL = "batch.kubernetes.io/job-name"
 #: Seconds one API call may take before it counts as a failure.
 REQUEST_TIMEOUT = (5.0, 30.0)
+#: A label value (``porto.dev/trigger``): at most 63 characters of this shape.
+LABEL_VALUE = re.compile(r"^(?:[A-Za-z0-9](?:[-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
 #: Waiting reasons of a pod that will not start without someone fixing something.
 STUCK_REASONS = frozenset(
     {
@@ -56,10 +67,16 @@ T = TypeVar("T")
 
 
 def template_name_for(release: str) -> str:
-    """The template ConfigMap of Helm release ``release`` (chart naming: ``<release>-training``
-    plus ``-job-template``, within 63 characters)."""
-    suffix = "-job-template"
-    return f"{release}-training"[: 63 - len(suffix)].rstrip("-") + suffix
+    """The template ConfigMap of Helm release ``release``, named as the chart names it:
+    ``training.fullname`` (``<release>-training``, cut to 63, one trailing ``-`` trimmed) cut so
+    that ``-job-template`` fits in 63 characters, one trailing ``-`` trimmed again.
+
+    A release installed with ``training.fullnameOverride`` or ``nameOverride`` names its template
+    differently: pass that name as the template instead.
+    """
+    suffix = "job-template"
+    fullname = f"{release}-training"[:63].removesuffix("-")
+    return f"{fullname[: 63 - 1 - len(suffix)].removesuffix('-')}-{suffix}"
 
 
 @dataclass
@@ -93,6 +110,12 @@ class LaunchRequest:
         for key in self.overrides:
             if not key or "=" in key or key != key.strip():
                 raise ClusterError(f"bad override key {key!r}: expected key=value", 400)
+        if not self.trigger or not LABEL_VALUE.match(self.trigger):
+            raise ClusterError(
+                f"bad trigger {self.trigger!r}: a label value (letters, digits, '-', '_', '.'; "
+                "at most 63 characters)",
+                400,
+            )
 
 
 @dataclass(frozen=True)
@@ -134,6 +157,8 @@ def _job_state(job: Any) -> tuple[str, str]:
             return "succeeded", condition.message or condition.reason or "complete"
         if condition.type == "Failed":
             return "failed", condition.message or condition.reason or "failed"
+        if condition.type == "Suspended":
+            return "pending", "suspended"
     if status and (status.active or 0) > 0:
         return "running", f"{status.active} pod(s) active"
     return "pending", "waiting for a pod"
@@ -161,14 +186,15 @@ class TrainingLauncher:
             raise translate(exc.status, exc.body, doing=doing, namespace=self.namespace) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ClusterUnreachableError(
-                f"cannot {doing}: the Kubernetes API at {self.connection.server} is unreachable "
-                f"({type(exc).__name__}: {str(exc)[:200]})"
+                f"cannot {doing}: the Kubernetes API at {self.connection.server} is unreachable: "
+                f"{_network_reason(exc)}"
             ) from exc
 
     # -- template and launch -----------------------------------------------------------------
 
     def template(self) -> dict[str, Any]:
-        """The Job manifest stored in the template ConfigMap."""
+        """The Job manifest stored in the template ConfigMap (TemplateMissingError when there is
+        none, TemplateInvalidError when it holds no usable training Job)."""
         doing = f"read the training Job template ConfigMap '{self.template_name}'"
         try:
             config_map = self._call(
@@ -203,9 +229,10 @@ class TrainingLauncher:
 
     @staticmethod
     def _training_container(manifest: dict[str, Any], where: str) -> dict[str, Any]:
-        containers = (
-            manifest.get("spec", {}).get("template", {}).get("spec", {}).get("containers") or []
-        )
+        node: Any = manifest
+        for key in ("spec", "template", "spec", "containers"):
+            node = node.get(key) if isinstance(node, dict) else None
+        containers = node if isinstance(node, list) else []
         for container in containers:
             if isinstance(container, dict) and container.get("name") == TRAINING_CONTAINER:
                 return container
@@ -216,20 +243,17 @@ class TrainingLauncher:
     def build(
         self, request: LaunchRequest, manifest: dict[str, Any] | None = None
     ) -> dict[str, Any]:
-        """The Job to create for ``request``: the template with the run's arguments and labels."""
-        job = manifest if manifest is not None else self.template()
+        """The Job to create for ``request``: the template (``manifest``, else the ConfigMap's)
+        with the run's arguments, trigger label and annotations; nothing else changes."""
+        job = copy.deepcopy(manifest) if manifest is not None else self.template()
         container = self._training_container(job, f"ConfigMap '{self.template_name}'")
         args = [str(a) for a in container.get("args") or []]
         if request.rows is not None or request.data_uri:
             args = _without_options(args, ("--rows", "--data"))
-            args += (
-                ["--rows", str(request.rows)]
-                if request.rows is not None
-                else [
-                    "--data",
-                    str(request.data_uri),
-                ]
-            )
+            if request.rows is not None:
+                args += ["--rows", str(request.rows)]
+            else:
+                args += ["--data", str(request.data_uri)]
         if request.promote and "--promote" not in args:
             args.append("--promote")
         for key, value in request.overrides.items():
@@ -240,10 +264,10 @@ class TrainingLauncher:
         metadata["namespace"] = self.namespace
         if not metadata.get("name") and not metadata.get("generateName"):
             metadata["generateName"] = "porto-training-manual-"
-        labels = metadata.setdefault("labels", {}) or {}
+        labels = metadata.get("labels") or {}
         labels[TRIGGER_LABEL] = request.trigger
         metadata["labels"] = labels
-        annotations = metadata.setdefault("annotations", {}) or {}
+        annotations = metadata.get("annotations") or {}
         if request.requested_by:
             annotations[REQUESTED_BY_ANNOTATION] = request.requested_by
         if request.overrides:
@@ -253,8 +277,9 @@ class TrainingLauncher:
         metadata["annotations"] = annotations
         return job
 
-    def launch(self, request: LaunchRequest, *, dry_run: bool = False) -> str:
-        """Create the Job; return its name (``dry_run``: validated by the server, not stored)."""
+    def create(self, request: LaunchRequest, *, dry_run: bool = False) -> dict[str, Any]:
+        """Create the Job; return it as the API server stored it (``dry_run``: as it would store
+        it: admitted, defaulted and named by the server, but not stored)."""
         body = self.build(request)
         created = self._call(
             "create the training Job",
@@ -265,12 +290,17 @@ class TrainingLauncher:
                 _request_timeout=REQUEST_TIMEOUT,
             ),
         )
-        return str(created.metadata.name)
+        stored: dict[str, Any] = self.connection.api.sanitize_for_serialization(created)
+        return stored
+
+    def launch(self, request: LaunchRequest, *, dry_run: bool = False) -> str:
+        """Create the Job; return its name (``dry_run``: validated by the server, not stored)."""
+        return str(self.create(request, dry_run=dry_run)["metadata"]["name"])
 
     # -- status and following ----------------------------------------------------------------
 
     def read_job(self, name: str) -> Any:
-        """The Job object (TemplateMissing-style 404 becomes a plain not-found ClusterError)."""
+        """The Job object (a plain not-found ClusterError with status 404 when there is none)."""
         return self._call(
             f"read Job '{name}'",
             lambda: self.batch.read_namespaced_job(
@@ -284,7 +314,7 @@ class TrainingLauncher:
             "list training Jobs",
             lambda: self.batch.list_namespaced_job(
                 self.namespace,
-                label_selector="app.kubernetes.io/component=training",
+                label_selector=f"{COMPONENT_LABEL}=training",
                 _request_timeout=REQUEST_TIMEOUT,
             ),
         )
@@ -301,7 +331,7 @@ class TrainingLauncher:
                     requested_by=(meta.annotations or {}).get(REQUESTED_BY_ANNOTATION, ""),
                 )
             )
-        return sorted(out, key=lambda r: r.created, reverse=True)
+        return sorted(out, key=lambda r: (r.created, r.name), reverse=True)
 
     def follow(
         self,
@@ -312,24 +342,19 @@ class TrainingLauncher:
         poll: float = 1.0,
         logs: bool = True,
     ) -> JobOutcome:
-        """Report status changes, pod problems and new log lines until the Job ends.
+        """Report status changes, pod problems, warning events and new log lines until the Job
+        ends.
 
-        Raises ClusterError when ``timeout`` passes first (the Job keeps running) and
-        JobFailedError when the Job is deleted while followed. A failed Job is an outcome, not
+        Raises ClusterError (status 504) when ``timeout`` passes first (the Job keeps running)
+        and JobFailedError when the Job is deleted while followed. A failed Job is an outcome, not
         an exception: callers decide what failure means to them.
         """
         began = time.monotonic()
         last_state = ""
-        seen_lines: dict[str, int] = {}
-        warned: set[str] = set()
+        watch = _Watch()
         while True:
             try:
-                job = self._call(
-                    f"read Job '{name}'",
-                    lambda: self.batch.read_namespaced_job_status(
-                        name, self.namespace, _request_timeout=REQUEST_TIMEOUT
-                    ),
-                )
+                job = self.read_job(name)
             except ClusterError as exc:
                 if exc.status_code == 404:
                     raise JobFailedError(
@@ -342,26 +367,21 @@ class TrainingLauncher:
                 on_event(JobEvent("status", f"job/{name}: {state} ({reason})"))
                 last_state = state
             if logs:
-                self._report_pods(name, on_event, seen_lines, warned)
+                self._report_pods(name, on_event, watch)
+                self._report_events(name, on_event, watch)
             if state in ("succeeded", "failed"):
                 return JobOutcome(name, state == "succeeded", reason, time.monotonic() - began)
             if timeout is not None and time.monotonic() - began > timeout:
                 raise ClusterError(
-                    f"Job '{name}' is still {state} after {timeout:.0f}s; it keeps running "
+                    f"Job '{name}' is still {state} after {timeout:g}s; it keeps running "
                     f"(follow it again with `porto-train cluster follow {name}`)",
                     504,
                 )
             time.sleep(poll)
 
-    def _report_pods(
-        self,
-        name: str,
-        on_event: Callable[[JobEvent], None],
-        seen_lines: dict[str, int],
-        warned: set[str],
-    ) -> None:
+    def _report_pods(self, name: str, on_event: Callable[[JobEvent], None], watch: _Watch) -> None:
         """New log lines of the Job's pods, and why a pod does not start (once per reason)."""
-        if "logs-forbidden" in warned:
+        if watch.pods_off:
             return
         try:
             pods = self._call(
@@ -372,49 +392,127 @@ class TrainingLauncher:
                     _request_timeout=REQUEST_TIMEOUT,
                 ),
             ).items
-        except ClusterError as exc:
-            warned.add("logs-forbidden")
+        except PermissionDeniedError as exc:
+            watch.pods_off = True
             on_event(JobEvent("warning", f"not following pods and logs: {exc}"))
             return
-        for pod in pods:
+        except ClusterError:
+            return  # the next round tries again; the Job read reports a dead API server
+        for pod in sorted(pods, key=lambda p: str(p.metadata.creation_timestamp or "")):
             pod_name = pod.metadata.name
-            for status in _container_statuses(pod):
-                waiting = status.state and status.state.waiting
-                if waiting and waiting.reason in STUCK_REASONS:
-                    key = f"{pod_name}/{waiting.reason}"
-                    if key not in warned:
-                        warned.add(key)
-                        detail = f"{waiting.reason}: {waiting.message or ''}".strip()
-                        on_event(JobEvent("warning", f"pod/{pod_name}: {detail}"))
-            if pod.status is None or pod.status.phase not in ("Running", "Succeeded", "Failed"):
+            watch.pod_names.add(pod_name)
+            for problem in _pod_problems(pod):
+                watch.warn_once(f"pod/{pod_name}: {problem}", on_event)
+            phase = pod.status.phase if pod.status else None
+            if phase not in ("Running", "Succeeded", "Failed") or pod_name in watch.logs_done:
                 continue
-            self._new_log_lines(pod_name, on_event, seen_lines, warned)
+            finished = phase in ("Succeeded", "Failed")
+            self._new_log_lines(pod_name, on_event, watch, finished=finished)
 
     def _new_log_lines(
         self,
         pod: str,
         on_event: Callable[[JobEvent], None],
-        seen_lines: dict[str, int],
-        warned: set[str],
+        watch: _Watch,
+        *,
+        finished: bool,
     ) -> None:
         try:
             text = self.core.read_namespaced_pod_log(
                 pod, self.namespace, container=TRAINING_CONTAINER, _request_timeout=REQUEST_TIMEOUT
             )
         except ApiException as exc:
-            key = f"{pod}/logs"
-            if key not in warned:
-                warned.add(key)
-                on_event(
-                    JobEvent("warning", f"pod/{pod}: logs unavailable: {api_message(exc.body)}")
-                )
+            detail = api_message(exc.body) or str(exc.reason)
+            watch.warn_once(f"pod/{pod}: logs unavailable: {detail}", on_event, key=f"{pod}/logs")
             return
         except (urllib3.exceptions.HTTPError, OSError):
-            return  # the next round tries again; the status read reports a dead API server
+            return  # the next round tries again; the Job read reports a dead API server
         lines = str(text or "").splitlines()
-        for line in lines[seen_lines.get(pod, 0) :]:
+        if lines and not finished and not str(text).endswith("\n"):
+            lines.pop()  # a line still being written: report it once complete
+        for line in lines[watch.seen_lines.get(pod, 0) :]:
             on_event(JobEvent("log", line))
-        seen_lines[pod] = len(lines)
+        watch.seen_lines[pod] = max(len(lines), watch.seen_lines.get(pod, 0))
+        if finished:
+            watch.logs_done.add(pod)
+
+    def _report_events(
+        self, name: str, on_event: Callable[[JobEvent], None], watch: _Watch
+    ) -> None:
+        """Warning events of the Job and its pods (pods the Job controller cannot create, e.g.
+        refused by a compute quota; volumes that do not mount; …), once each."""
+        if watch.events_off:
+            return
+        try:
+            events = self._call(
+                "list events",
+                lambda: self.core.list_namespaced_event(
+                    self.namespace, field_selector="type=Warning", _request_timeout=REQUEST_TIMEOUT
+                ),
+            ).items
+        except PermissionDeniedError:
+            watch.events_off = True  # optional: status and pods still tell the story
+            return
+        except ClusterError:
+            return
+        for event in events:
+            involved = event.involved_object
+            if involved is None or involved.name is None:
+                continue
+            ours = (involved.kind == "Job" and involved.name == name) or (
+                involved.kind == "Pod" and involved.name in watch.pod_names
+            )
+            if not ours:
+                continue
+            kind = str(involved.kind).lower()
+            text = f"{kind}/{involved.name}: {event.reason}: {event.message or ''}".strip()
+            watch.warn_once(text, on_event, key=f"event/{event.metadata.uid}")
+
+
+@dataclass
+class _Watch:
+    """What one ``follow`` has already reported."""
+
+    seen_lines: dict[str, int] = field(default_factory=dict)
+    logs_done: set[str] = field(default_factory=set)
+    pod_names: set[str] = field(default_factory=set)
+    warned: set[str] = field(default_factory=set)
+    pods_off: bool = False
+    events_off: bool = False
+
+    def warn_once(
+        self, text: str, on_event: Callable[[JobEvent], None], *, key: str | None = None
+    ) -> None:
+        if (key or text) in self.warned:
+            return
+        self.warned.add(key or text)
+        on_event(JobEvent("warning", text))
+
+
+def _pod_problems(pod: Any) -> list[str]:
+    """Why a pod does not start and will not without someone fixing something."""
+    problems = []
+    for status in _container_statuses(pod):
+        waiting = status.state and status.state.waiting
+        if waiting and waiting.reason in STUCK_REASONS:
+            problems.append(f"{waiting.reason}: {waiting.message or ''}".strip().rstrip(":"))
+    for condition in (pod.status and pod.status.conditions) or []:
+        if condition.type == "PodScheduled" and condition.status == "False" and condition.reason:
+            problems.append(f"{condition.reason}: {condition.message or ''}".strip().rstrip(":"))
+    return problems
+
+
+def _network_reason(exc: BaseException) -> str:
+    """The useful part of a urllib3/socket error ("[Errno 111] Connection refused", "read timed
+    out", a TLS verification failure), without the pool and URL noise around it."""
+    reason: BaseException = exc
+    while isinstance(reason, urllib3.exceptions.MaxRetryError) and reason.reason is not None:
+        reason = reason.reason
+    text = " ".join(str(reason).split())
+    for marker in ("Failed to establish a new connection: ", "Caused by "):
+        if marker in text:
+            text = text.split(marker, 1)[1]
+    return (text or type(reason).__name__)[:300]
 
 
 def _container_statuses(pod: Any) -> Iterable[Any]:
