@@ -1,0 +1,128 @@
+"""helm and kubectl against the test API server, and reading back what it stored.
+
+A ``Release`` is one ``helm install`` of charts/porto into a namespace of its own on the
+session's kube-apiserver (``kube_cluster``), with ``ControllerStandIns`` completing the hook Jobs
+helm waits for. ``stored(doc)`` reads an object back through the API with the ``kubernetes``
+client's dynamic client, so tests compare what the chart intends with what the server accepted,
+defaulted and kept.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from charts.chartlib import CHART, SCENARIOS
+from harness.kube import KubeControlPlane
+from harness.kube_standins import ControllerStandIns
+from harness.tools import tool_path
+from kubernetes import dynamic
+from kubernetes.client.exceptions import ApiException
+
+HELM_TIMEOUT = "90s"
+
+
+def run_tool(
+    tool: str, kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """Run the pinned ``helm`` or ``kubectl`` with ``kubeconfig``; on failure with ``check``,
+    AssertionError carrying the tool's output."""
+    env = {
+        **os.environ,
+        "KUBECONFIG": str(kubeconfig),
+        # helm keeps repository and cache state per user; keep the tests out of $HOME's.
+        "HELM_CACHE_HOME": str(kubeconfig.parent / "helm-cache"),
+        "HELM_CONFIG_HOME": str(kubeconfig.parent / "helm-config"),
+        "HELM_DATA_HOME": str(kubeconfig.parent / "helm-data"),
+    }
+    result = subprocess.run(
+        [str(tool_path(tool)), *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"{tool} {' '.join(args)} exited {result.returncode}\n"
+            f"stdout: {result.stdout[-3000:]}\nstderr: {result.stderr[-3000:]}"
+        )
+    return result
+
+
+def values_args(scenario: str) -> list[str]:
+    """``-f`` for a scenario's values file (none for the defaults)."""
+    path = SCENARIOS[scenario]
+    return ["-f", str(path)] if path else []
+
+
+@dataclass
+class Release:
+    """One installed release of charts/porto on the test API server."""
+
+    plane: KubeControlPlane
+    name: str
+    namespace: str
+    scenario: str
+    history: list[str] = field(default_factory=list)
+
+    def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """helm with the admin kubeconfig, in this release's namespace."""
+        return run_tool("helm", self.plane.kubeconfig, *args, "-n", self.namespace, check=check)
+
+    def install(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        """``helm install`` the scenario (plus ``extra`` flags), hooks completed by stand-ins."""
+        return self._with_standins(
+            "install", self.name, str(CHART), *values_args(self.scenario), *extra
+        )
+
+    def upgrade(self, *extra: str) -> subprocess.CompletedProcess[str]:
+        """``helm upgrade`` with the scenario's values plus ``extra`` flags."""
+        return self._with_standins(
+            "upgrade", self.name, str(CHART), *values_args(self.scenario), *extra
+        )
+
+    def _with_standins(self, *args: str) -> subprocess.CompletedProcess[str]:
+        with self.plane.api_client() as api, ControllerStandIns(api, self.namespace) as standins:
+            result = self.helm(*args, "--timeout", HELM_TIMEOUT)
+        assert not standins.errors, standins.errors
+        self.history.append(args[0])
+        return result
+
+    def manifest(self) -> list[dict[str, Any]]:
+        """The objects of the current revision (``helm get manifest``; hooks excluded)."""
+        text = self.helm("get", "manifest", self.name).stdout
+        return [doc for doc in yaml.safe_load_all(text) if doc]
+
+    def hooks(self) -> list[dict[str, Any]]:
+        """The hook objects of the current revision (``helm get hooks``)."""
+        text = self.helm("get", "hooks", self.name).stdout
+        return [doc for doc in yaml.safe_load_all(text) if doc]
+
+    def stored(self, doc: dict[str, Any]) -> dict[str, Any] | None:
+        """The object ``doc`` names as the API server stores it; None if it does not exist."""
+        meta = doc["metadata"]
+        with self.plane.api_client() as api:
+            client = dynamic.DynamicClient(api)
+            resource = client.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+            namespace = meta.get("namespace", self.namespace) if resource.namespaced else None
+            try:
+                found = resource.get(name=meta["name"], namespace=namespace)
+            except ApiException as exc:
+                if exc.status == 404:
+                    return None
+                raise
+            result: dict[str, Any] = found.to_dict()
+            return result
+
+    def list_stored(self, api_version: str, kind: str, namespace: str | None = None) -> list[Any]:
+        """Every stored ``kind`` object of ``namespace`` (default: the release's)."""
+        with self.plane.api_client() as api:
+            resource = dynamic.DynamicClient(api).resources.get(api_version=api_version, kind=kind)
+            items = resource.get(namespace=namespace or self.namespace).to_dict()["items"]
+            return list(items)
