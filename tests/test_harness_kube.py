@@ -160,3 +160,21 @@ def test_standins_write_job_status_the_server_accepts(kube_cluster: KubeControlP
         assert _conditions(batch, namespace, "good")["Complete"] == "True"
         assert _conditions(batch, namespace, "bad")["Failed"] == "True"
         assert batch.read_namespaced_job_status("good", namespace).status.succeeded == 1
+
+
+def test_pod_security_admission_enforces_namespace_labels(kube_cluster: KubeControlPlane) -> None:
+    """What the chart tests rely on: a ``restricted`` namespace refuses a pod running as root."""
+    name = f"harness-psa-{uuid.uuid4().hex[:8]}"
+    namespace = kube_cluster.create_namespace(
+        name, {"pod-security.kubernetes.io/enforce": "restricted"}
+    )
+    pod = {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "root"},
+        "spec": {"containers": [{"name": "main", "image": "busybox:1.36"}]},
+    }
+    with kube_cluster.api_client() as api, pytest.raises(ApiException) as refused:
+        k8s.CoreV1Api(api).create_namespaced_pod(namespace, pod)
+    assert refused.value.status == 403
+    assert "violates PodSecurity" in json.loads(refused.value.body)["message"]

@@ -70,6 +70,8 @@ class Release:
     namespace: str
     scenario: str
     history: list[str] = field(default_factory=list)
+    #: stdout + stderr of the last install or upgrade (the server's warnings are in stderr).
+    install_output: str = ""
 
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """helm with the admin kubeconfig, in this release's namespace."""
@@ -92,6 +94,7 @@ class Release:
             result = self.helm(*args, "--timeout", HELM_TIMEOUT)
         assert not standins.errors, standins.errors
         self.history.append(args[0])
+        self.install_output = result.stdout + result.stderr
         return result
 
     def manifest(self) -> list[dict[str, Any]]:

@@ -296,15 +296,17 @@ class KubeControlPlane:
         """A kubeconfig of an authenticated user with no RBAC bindings."""
         return self.token_kubeconfig(self.apiserver.nobody_token, NOBODY, namespace)
 
-    def create_namespace(self, name: str) -> str:
-        """Create namespace ``name`` and its ``default`` ServiceAccount.
+    def create_namespace(self, name: str, labels: dict[str, str] | None = None) -> str:
+        """Create namespace ``name`` (with ``labels``) and its ``default`` ServiceAccount.
 
         The ServiceAccount controller (controller-manager) that would create it does not run,
         and the ServiceAccount admission plugin refuses pods whose account does not exist.
         """
         with self.api_client() as api:
             core = k8s.CoreV1Api(api)
-            core.create_namespace(k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name)))
+            core.create_namespace(
+                k8s.V1Namespace(metadata=k8s.V1ObjectMeta(name=name, labels=labels))
+            )
             core.create_namespaced_service_account(
                 name, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name="default"))
             )
@@ -317,9 +319,7 @@ class KubeControlPlane:
                 spec=k8s.V1TokenRequestSpec(audiences=[SA_ISSUER], expiration_seconds=seconds)
             )
             core: Any = k8s.CoreV1Api(api)
-            answer = core.create_namespaced_service_account_token(
-                name, namespace, request
-            )
+            answer = core.create_namespaced_service_account_token(name, namespace, request)
             return str(answer.status.token)
 
     def install_crds(self, documents: Iterable[dict[str, Any]], timeout: float = 30.0) -> None:
