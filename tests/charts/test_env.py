@@ -176,10 +176,14 @@ def test_ui_env_is_read_by_the_ui(scenario: str) -> None:
         assert not unused, f"set by the chart, read by no UI setting: {sorted(unused)}"
 
 
-@pytest.mark.parametrize(("scenario", "optional"), [("default", {"api_key"}), ("external", set())])
+@pytest.mark.parametrize(
+    ("scenario", "optional"), [("default", {"api_key", "kubeconfig"}), ("external", {"kubeconfig"})]
+)
 def test_every_ui_setting_is_set_by_the_chart(scenario: str, optional: set[str]) -> None:
     """Every UISettings field gets its value from the chart (the API key when global.apiKey
-    names a Secret): the code's defaults are local-mode ones (127.0.0.1, an API on localhost)."""
+    names a Secret): the code's defaults are local-mode ones (127.0.0.1, an API on localhost).
+    A kubeconfig is for running the UI outside a cluster: in a pod the launcher uses the
+    ServiceAccount."""
     ((container, docs),) = _containers(scenario, "ui")
     names = _set_names(container, docs)
     unset = [f for f, accepted in ui_fields().items() if not accepted & names]

@@ -1,8 +1,9 @@
 """The UI's one settings object, read from ``PORTO_UI_*`` environment variables.
 
-The UI talks only to the inference API, so its configuration is where that API is, the key it
-may need, how long to wait for it, and where the UI's own Prometheus metrics are served. The Helm
-chart sets exactly these variables; local mode needs none of them.
+The UI talks to the inference API, so its configuration is where that API is, the key it may
+need, how long to wait for it, and where the UI's own Prometheus metrics are served; and, only
+when the training launcher is on, which Job template to start training runs from and where. The
+Helm chart sets exactly these variables; local mode needs none of them.
 """
 
 from __future__ import annotations
@@ -83,6 +84,28 @@ class UISettings(BaseSettings):
         ge=0,
         le=65535,
         description="Port of the UI's Prometheus endpoint (page views, API calls); 0 turns it off.",
+    )
+
+    training_launcher: bool = Field(
+        default=False,
+        description="Show the Training page's 'Train a new model' form: it creates a training Job "
+        "from the chart's Job template through the Kubernetes API (the chart's "
+        "ui.trainingLauncher.enabled grants the ServiceAccount a Role for it).",
+    )
+    training_template: str = Field(
+        default="porto-training-job-template",
+        min_length=1,
+        description="ConfigMap holding the training Job template (release `porto`'s by default).",
+    )
+    kube_namespace: str | None = Field(
+        default=None,
+        description="Namespace to start training Jobs in (unset: the pod's own, or the "
+        "kubeconfig context's).",
+    )
+    kubeconfig: str | None = Field(
+        default=None,
+        description="Kubeconfig for the training launcher outside a cluster (unset: in-cluster "
+        "ServiceAccount in a pod, else $KUBECONFIG or ~/.kube/config).",
     )
 
     @field_validator("api_url")

@@ -97,3 +97,16 @@ toString would write 10000000 as "1e+07", which no settings parser takes as an i
 {{- toString . -}}
 {{- end -}}
 {{- end }}
+
+{{/*
+The ConfigMap holding the training Job template the launcher reads: trainingLauncher.templateName,
+or this release's by the training chart's naming rule (`<release>-training` cut to 50 characters,
+then `-job-template`; porto.cluster.template_name_for does the same).
+*/}}
+{{- define "ui.trainingTemplate" -}}
+{{- if .Values.trainingLauncher.templateName -}}
+{{- .Values.trainingLauncher.templateName -}}
+{{- else -}}
+{{- printf "%s-job-template" (printf "%s-training" .Release.Name | trunc 50 | trimSuffix "-") -}}
+{{- end -}}
+{{- end }}
