@@ -182,7 +182,8 @@ class TrainingLauncher:
             return call()
         except ApiException as exc:
             if exc.status == 0 or exc.status is None:  # raised by the client, not the server
-                raise ClusterUnreachableError(f"cannot {doing}: {exc.reason or exc}") from exc
+                detail = " ".join(str(exc.reason or exc).split())[:300]
+                raise ClusterUnreachableError(f"cannot {doing}: {detail}") from exc
             raise translate(exc.status, exc.body, doing=doing, namespace=self.namespace) from exc
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ClusterUnreachableError(
