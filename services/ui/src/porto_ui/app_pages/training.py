@@ -1,10 +1,11 @@
-"""Training: what one version learned — metadata, metric cards, charts and its config."""
+"""Training: what one version learned — metadata, metric cards, charts and its config; and,
+when the chart allows it, "Train a new model" (porto_ui.train_action)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from porto_ui import insights
+from porto_ui import insights, train_action
 from porto_ui.client import cached_manifest, cached_models, settings
 from porto_ui.layout import version_picker
 
@@ -13,6 +14,8 @@ st.title("Training")
 catalogue = cached_models(config.api_url)
 version = version_picker(catalogue, key="training-version")
 if version is None:
+    # No model yet: the launcher (when on) is how to get one.
+    train_action.render_section(config)
     st.stop()
 manifest = cached_manifest(config.api_url, version)
 entry = next(v for v in catalogue["versions"] if v["version"] == version)
@@ -41,3 +44,5 @@ with st.expander(f"Feature schema ({len(manifest['feature_schema']['features'])}
     )
 with st.expander("All metrics (metrics.json)"):
     st.json(manifest.get("metrics", {}), expanded=1)
+st.divider()
+train_action.render_section(config)
