@@ -55,6 +55,8 @@ TEMPLATE = template_name_for(RELEASE)
 RELEASE_JOB = "porto-training-r1"
 MANUAL = "porto-training-manual-"
 POLL = 0.1
+#: A follow that should end gives up after this long, so a broken one fails instead of hanging.
+GUARD = 60.0
 
 
 # -- fixtures ---------------------------------------------------------------------------------
@@ -431,7 +433,7 @@ def test_follow_reports_status_and_log_lines_to_success(
 
     recorder = Recorder(then)
     with ControllerStandIns(api, release_ns, hold=lambda _n: not released.is_set()) as standins:
-        outcome = launcher.follow(name, recorder, poll=POLL)
+        outcome = launcher.follow(name, recorder, poll=POLL, timeout=GUARD)
     assert standins.completed == [name]
     assert outcome.succeeded
     assert outcome.name == name
@@ -455,7 +457,7 @@ def test_follow_ends_with_a_failed_outcome(
     name = launcher.launch(LaunchRequest())
     recorder = Recorder()
     with ControllerStandIns(api, release_ns, fail=lambda n: n == name) as standins:
-        outcome = launcher.follow(name, recorder, poll=POLL)
+        outcome = launcher.follow(name, recorder, poll=POLL, timeout=GUARD)
     assert standins.failed == [name]
     assert not outcome.succeeded
     assert "BackoffLimitExceeded" in outcome.reason
@@ -490,7 +492,7 @@ def test_job_deleted_while_followed(
             _batch(api).delete_namespaced_job(name, release_ns, propagation_policy="Background")
 
     with pytest.raises(JobFailedError) as caught:
-        launcher.follow(name, Recorder(delete), poll=POLL)
+        launcher.follow(name, Recorder(delete), poll=POLL, timeout=GUARD)
     assert caught.value.message == (
         f"Job '{name}' no longer exists in namespace '{release_ns}' "
         "(deleted, or removed by its ttlSecondsAfterFinished)"
@@ -539,7 +541,7 @@ def test_follow_reports_pod_problems_and_warning_events_once(
     # The Job runs on for three more rounds after both warnings, which see them again.
     hold = lambda _n: not seen_at or len(reads) < seen_at[0] + 3  # noqa: E731
     with ControllerStandIns(api, release_ns, hold=hold):
-        outcome = launcher.follow(name, recorder, poll=POLL)
+        outcome = launcher.follow(name, recorder, poll=POLL, timeout=GUARD)
     assert outcome.succeeded
     assert len(reads) >= seen_at[0] + 3
     assert sorted(recorder.texts("warning")) == sorted(expected)
@@ -635,7 +637,7 @@ def test_user_without_rbac(
             launcher.runs()
         assert 'cannot list resource "jobs" in API group "batch"' in caught.value.message
         with pytest.raises(PermissionDeniedError) as caught:
-            launcher.follow(RELEASE_JOB, Recorder(), poll=POLL)
+            launcher.follow(RELEASE_JOB, Recorder(), poll=POLL, timeout=GUARD)
         assert f"cannot read Job '{RELEASE_JOB}': not allowed by RBAC" in caught.value.message
     assert _jobs(api, release_ns) == [RELEASE_JOB]
 
@@ -720,7 +722,7 @@ def test_the_documented_permissions_are_enough(
 
         recorder = Recorder(then)
         with ControllerStandIns(api, release_ns, hold=lambda _n: not released.is_set()):
-            outcome = launcher.follow(name, recorder, poll=POLL)
+            outcome = launcher.follow(name, recorder, poll=POLL, timeout=GUARD)
     assert outcome.succeeded
     assert recorder.texts("log") == ["training"]
     assert recorder.texts("warning") == []
@@ -740,7 +742,7 @@ def test_follow_without_pod_permissions_warns_once(
         reads = count_job_reads(watcher)
         recorder = Recorder()
         with ControllerStandIns(api, release_ns, hold=lambda _n: len(reads) < 4):
-            outcome = watcher.follow(name, recorder, poll=POLL)
+            outcome = watcher.follow(name, recorder, poll=POLL, timeout=GUARD)
     assert outcome.succeeded
     assert len(reads) >= 4
     (warning,) = recorder.texts("warning")

@@ -34,7 +34,8 @@ CHART = REPO_ROOT / "charts" / "porto"
 TEMPLATE = "porto-training-job-template"
 RELEASE_JOB = "porto-training-r1"
 MANUAL = "porto-training-manual-"
-POLL = ["--poll", "0.1"]
+#: Fast polling; a follow that should end gives up after a minute instead of hanging.
+POLL = ["--poll", "0.1", "--timeout", "60"]
 
 
 def _core(api: k8s.ApiClient) -> Any:
@@ -290,7 +291,7 @@ def test_run_without_follow_and_follow_later(
     held.set()
     with ControllerStandIns(api, release_ns, hold=lambda _n: held.is_set()):
         result = cluster(
-            runner, kube_cluster, release_ns, "follow", name, "--timeout", "0.3", *POLL
+            runner, kube_cluster, release_ns, "follow", name, "--timeout", "0.3", "--poll", "0.1"
         )
         assert result.exit_code == 1, result.output
         assert result.stderr.splitlines()[-1] == (
