@@ -5,7 +5,9 @@
 * ui: every field of ``porto_ui.settings.UISettings`` likewise (``PORTO_UI_<FIELD>``);
 * training: the ``envvar=`` of every ``porto-train`` option (typer/click), plus every literal name
   read through ``os.environ`` / ``os.getenv`` in ``porto_training`` and the shared ``porto``
-  package (``PORTO_HOME``, ``S3Options.from_env``'s ``PORTO_S3_*``);
+  package (``PORTO_HOME``, ``S3Options.from_env``'s ``PORTO_S3_*``) — except the commands that
+  start runs on a cluster (``porto-train cluster``, ``porto.cluster``): they run on a workstation
+  or in the UI, never in the training Job, and read ``KUBECONFIG`` / the in-cluster variables;
 * the chart's own scripts (helm test, wait-for-store): their ``os.environ`` reads.
 """
 
@@ -104,8 +106,17 @@ def _literal(node: Any) -> str:
     return node.value if isinstance(node, ast.Constant) and isinstance(node.value, str) else ""
 
 
+#: Code that starts training runs from outside the Job (see the module docstring).
+LAUNCHER_COMMAND = "cluster"
+LAUNCHER_SOURCES = ("porto/cluster/", "porto_training/cluster_cli.py")
+
+
 def _sources(module: ModuleType) -> list[Path]:
-    return sorted(Path(next(iter(module.__path__))).rglob("*.py"))
+    return sorted(
+        path
+        for path in Path(next(iter(module.__path__))).rglob("*.py")
+        if not any(part in path.as_posix() for part in LAUNCHER_SOURCES)
+    )
 
 
 def training_env() -> set[str]:
@@ -121,7 +132,8 @@ def training_env() -> set[str]:
         for param in command.params:
             envvar = getattr(param, "envvar", None)
             names |= {envvar} if isinstance(envvar, str) else set(envvar or ())
-        stack += list(getattr(command, "commands", {}).values())
+        subcommands = getattr(command, "commands", {})
+        stack += [c for name, c in subcommands.items() if name != LAUNCHER_COMMAND]
     return names | environ_reads(_sources(porto_training) + _sources(porto))
 
 

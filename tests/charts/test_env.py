@@ -4,11 +4,14 @@ with the programs' own command lines."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from charts.chartlib import CHART, SCENARIOS, by_kind, containers, env_of, pod_templates, render
 from charts.envcontract import (
+    LAUNCHER_COMMAND,
+    LAUNCHER_SOURCES,
     environ_reads,
     inference_env,
     inference_fields,
@@ -90,6 +93,26 @@ def test_training_env_is_read_by_the_job(scenario: str) -> None:
     for container, docs in _containers(scenario, "training"):
         unused = _set_names(container, docs) - training_env()
         assert not unused, f"set by the chart, read by porto-train: nobody: {sorted(unused)}"
+
+
+def test_only_the_cluster_launcher_is_left_out_of_the_training_contract() -> None:
+    """The exclusion names code that exists and reads the cluster's variables, and nothing the
+    Job's ``train`` command uses."""
+    import porto
+    import porto_training
+    from porto_training.cli import app
+
+    roots = [Path(next(iter(m.__path__))) for m in (porto, porto_training)]
+    excluded = [
+        path
+        for root in roots
+        for path in root.rglob("*.py")
+        if any(part in path.as_posix() for part in LAUNCHER_SOURCES)
+    ]
+    assert len(excluded) >= 4, excluded  # porto/cluster/*.py and cluster_cli.py
+    assert {"KUBECONFIG", "KUBERNETES_SERVICE_HOST"} <= environ_reads(excluded)
+    assert LAUNCHER_COMMAND in {g.name for g in app.registered_groups}
+    assert not (training_env() & {"KUBECONFIG", "KUBERNETES_SERVICE_HOST"})
 
 
 def test_every_training_variable_is_set_by_the_chart() -> None:
