@@ -79,10 +79,9 @@ IMAGE_BUILD_ARGS = --build-arg VERSION=$(IMAGE_TAG) \
 	--build-arg REVISION=$(shell git rev-parse HEAD 2>/dev/null || echo unknown) \
 	--build-arg CREATED=$(shell date -u +%Y-%m-%dT%H:%M:%SZ) \
 	--build-arg SOURCE=$(shell git remote get-url origin 2>/dev/null)
-E2E_KUBERNETES_CLIENT ?= kubernetes==34.1.0
 
 .PHONY: cluster cluster-addons cluster-tools images load deploy dev port-forward e2e undeploy \
-	cluster-down grafana-password chart-sync chart-docs
+	cluster-down grafana-password chart-sync chart-docs train-cluster
 
 # (no `##`: a prerequisite of the cluster targets, not a command of its own)
 cluster-tools:
@@ -147,10 +146,14 @@ port-forward: ## Forward the API to localhost:8000, the UI to :8501 and Grafana 
 grafana-password: ## Print Grafana's generated admin password (user admin)
 	@$(K) -n $(MONITORING_NAMESPACE) get secret grafana-admin -o jsonpath='{.data.admin-password}' | base64 -d; echo
 
+train-cluster: install ## Start a training run on the cluster from the release's Job template and follow it (ARGS="--rows 200000 --promote")
+	$(RUN) porto-train cluster run --context $(KUBE_CONTEXT) --namespace $(NAMESPACE) \
+	  --release $(RELEASE) $(ARGS)
+
 e2e: install ## End-to-end tests against the deployed release (needs `make cluster images load deploy`)
 	PORTO_E2E=1 PORTO_E2E_CONTEXT=$(KUBE_CONTEXT) PORTO_E2E_NAMESPACE=$(NAMESPACE) \
 	  PORTO_E2E_RELEASE=$(RELEASE) PORTO_E2E_MONITORING_NAMESPACE=$(MONITORING_NAMESPACE) \
-	  $(UV) run --frozen --with $(E2E_KUBERNETES_CLIENT) pytest -v -p no:cacheprovider tests/e2e
+	  $(RUN) pytest -v -p no:cacheprovider tests/e2e
 
 undeploy: cluster-tools ## Uninstall porto (PURGE=1 also deletes its volumes and kept Secrets)
 	-$(H) uninstall $(RELEASE) --namespace $(NAMESPACE) --wait

@@ -28,6 +28,7 @@ CLUSTER_TARGETS = (
     "e2e",
     "undeploy",
     "cluster-down",
+    "train-cluster",
 )
 DEPLOY = REPO / "deploy"
 #: The images `make images` builds, by the chart that runs each.
