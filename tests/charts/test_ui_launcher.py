@@ -60,7 +60,18 @@ def _failure(*sets: str) -> str:
     return out.stderr
 
 
-@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+#: The scenario that turns the launcher on (charts/porto/ci/launcher-values.yaml).
+LAUNCHER_SCENARIO = "launcher"
+
+
+def test_the_launcher_scenario_renders_it() -> None:
+    docs = render(LAUNCHER_SCENARIO)
+    assert sorted(d["kind"] for d in docs if d["kind"] in RBAC_KINDS) == ["Role", "RoleBinding"]
+    pod, _ = _ui(docs)
+    assert pod["automountServiceAccountToken"] is True
+
+
+@pytest.mark.parametrize("scenario", sorted(set(SCENARIOS) - {LAUNCHER_SCENARIO}))
 def test_nothing_of_it_by_default(scenario: str) -> None:
     docs = render(scenario)
     assert not [d for d in docs if d["kind"] in RBAC_KINDS]
