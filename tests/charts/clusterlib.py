@@ -1,58 +1,26 @@
-"""helm and kubectl against the test API server, and reading back what it stored.
+"""charts/porto installed on the test API server, and reading back what it stored.
 
 A ``Release`` is one ``helm install`` of charts/porto into a namespace of its own on the
 session's kube-apiserver (``kube_cluster``), with ``ControllerStandIns`` completing the hook Jobs
-helm waits for. ``stored(doc)`` reads an object back through the API with the ``kubernetes``
-client's dynamic client, so tests compare what the chart intends with what the server accepted,
-defaulted and kept.
+helm waits for (``harness.kube_helm``, which also runs kubectl: ``run_tool``). ``stored(doc)``
+reads an object back through the API with the ``kubernetes`` client's dynamic client, so tests
+compare what the chart intends with what the server accepted, defaulted and kept.
 """
 
 from __future__ import annotations
 
-import os
 import subprocess
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import yaml
 from charts.chartlib import CHART, SCENARIOS
+from harness import kube_helm
 from harness.kube import KubeControlPlane
-from harness.kube_standins import ControllerStandIns
-from harness.tools import tool_path
 from kubernetes import dynamic
 from kubernetes.client.exceptions import ApiException
 
 HELM_TIMEOUT = "90s"
-
-
-def run_tool(
-    tool: str, kubeconfig: Path, *args: str, stdin: str | None = None, check: bool = True
-) -> subprocess.CompletedProcess[str]:
-    """Run the pinned ``helm`` or ``kubectl`` with ``kubeconfig``; on failure with ``check``,
-    AssertionError carrying the tool's output."""
-    env = {
-        **os.environ,
-        "KUBECONFIG": str(kubeconfig),
-        # helm keeps repository and cache state per user; keep the tests out of $HOME's.
-        "HELM_CACHE_HOME": str(kubeconfig.parent / "helm-cache"),
-        "HELM_CONFIG_HOME": str(kubeconfig.parent / "helm-config"),
-        "HELM_DATA_HOME": str(kubeconfig.parent / "helm-data"),
-    }
-    result = subprocess.run(
-        [str(tool_path(tool)), *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-    if check and result.returncode != 0:
-        raise AssertionError(
-            f"{tool} {' '.join(args)} exited {result.returncode}\n"
-            f"stdout: {result.stdout[-3000:]}\nstderr: {result.stderr[-3000:]}"
-        )
-    return result
 
 
 def values_args(scenario: str) -> list[str]:
@@ -75,7 +43,7 @@ class Release:
 
     def helm(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         """helm with the admin kubeconfig, in this release's namespace."""
-        return run_tool("helm", self.plane.kubeconfig, *args, "-n", self.namespace, check=check)
+        return kube_helm.helm(self.plane, self.namespace, *args, check=check)
 
     def install(self, *extra: str) -> subprocess.CompletedProcess[str]:
         """``helm install`` the scenario (plus ``extra`` flags), hooks completed by stand-ins."""
@@ -90,9 +58,9 @@ class Release:
         )
 
     def _with_standins(self, *args: str) -> subprocess.CompletedProcess[str]:
-        with self.plane.api_client() as api, ControllerStandIns(api, self.namespace) as standins:
-            result = self.helm(*args, "--timeout", HELM_TIMEOUT)
-        assert not standins.errors, standins.errors
+        result = kube_helm.helm_with_standins(
+            self.plane, self.namespace, *args, "--timeout", HELM_TIMEOUT
+        )
         self.history.append(args[0])
         self.install_output = result.stdout + result.stderr
         return result

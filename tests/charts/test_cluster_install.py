@@ -18,8 +18,9 @@ from typing import Any
 
 import pytest
 from charts.chartlib import CHART, SCENARIOS
-from charts.clusterlib import Release, run_tool, values_args
+from charts.clusterlib import Release, values_args
 from harness.kube import KubeControlPlane
+from harness.kube_helm import run_tool
 from harness.kube_standins import ControllerStandIns
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException

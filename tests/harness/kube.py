@@ -18,6 +18,7 @@ import ssl
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -311,6 +312,11 @@ class KubeControlPlane:
                 name, k8s.V1ServiceAccount(metadata=k8s.V1ObjectMeta(name="default"))
             )
         return name
+
+    def new_namespace(self, prefix: str, labels: dict[str, str] | None = None) -> str:
+        """Create a namespace of a test's own, ``<prefix>-<8 random hex digits>`` (the session's
+        cluster is shared, and namespaces are never reused), as ``create_namespace`` does."""
+        return self.create_namespace(f"{prefix}-{uuid.uuid4().hex[:8]}", labels)
 
     def service_account_token(self, namespace: str, name: str, seconds: int = 3600) -> str:
         """A token for ServiceAccount ``namespace/name`` from the TokenRequest API."""

@@ -7,22 +7,18 @@ from __future__ import annotations
 
 import base64
 import copy
-import os
-import ssl
-import subprocess
 import threading
-import uuid
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from harness.kube import KubeControlPlane
+from harness.kube_helm import new_release_namespace
+from harness.kube_kubelet import FakeKubelet
 from harness.kube_standins import ControllerStandIns
 from harness.ports import LOOPBACK, free_port, wait_until
-from harness.tools import REPO_ROOT, MissingToolError, tool_path
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from porto.cluster import (
@@ -40,7 +36,6 @@ from porto.cluster import (
     template_name_for,
 )
 from porto.cluster.training_jobs import (
-    JOB_NAME_LABEL,
     OVERRIDES_ANNOTATION,
     REQUESTED_BY_ANNOTATION,
     TRIGGER_LABEL,
@@ -48,7 +43,6 @@ from porto.cluster.training_jobs import (
 
 pytestmark = pytest.mark.integration
 
-CHART = REPO_ROOT / "charts" / "porto"
 RELEASE = "porto"
 TEMPLATE = template_name_for(RELEASE)
 #: The Job `helm install` runs as a post-install hook (the release's first training run).
@@ -79,32 +73,6 @@ def _plain(api: k8s.ApiClient, obj: Any) -> dict[str, Any]:
     return out
 
 
-def _namespace(kube_cluster: KubeControlPlane, prefix: str) -> str:
-    return kube_cluster.create_namespace(f"{prefix}-{uuid.uuid4().hex[:8]}")
-
-
-def helm_install(kube_cluster: KubeControlPlane, namespace: str, *values: str) -> None:
-    """`helm install porto charts/porto` into ``namespace``, its hook Job completed by the
-    stand-ins."""
-    try:
-        helm = tool_path("helm")
-    except MissingToolError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    argv = [str(helm), "install", RELEASE, str(CHART), "-n", namespace, "--timeout", "120s"]
-    for value in values:
-        argv += ["--set", value]
-    with kube_cluster.api_client() as api, ControllerStandIns(api, namespace) as standins:
-        out = subprocess.run(
-            argv,
-            env={**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    assert out.returncode == 0, out.stderr
-    assert standins.errors == []
-
-
 @pytest.fixture
 def api(kube_cluster: KubeControlPlane) -> Iterator[k8s.ApiClient]:
     """An admin client, for setting up and for reading back what the launcher did."""
@@ -115,9 +83,7 @@ def api(kube_cluster: KubeControlPlane) -> Iterator[k8s.ApiClient]:
 @pytest.fixture
 def release_ns(kube_cluster: KubeControlPlane) -> str:
     """A namespace of its own with the porto chart installed (its defaults)."""
-    namespace = _namespace(kube_cluster, "launch")
-    helm_install(kube_cluster, namespace)
-    return namespace
+    return new_release_namespace(kube_cluster, "launch", release=RELEASE)
 
 
 @pytest.fixture
@@ -196,103 +162,11 @@ class Recorder:
         return [e.text for e in self.events if e.kind == kind]
 
 
-# -- a stand-in kubelet, so the API server has logs to serve ----------------------------------
-
-
-class FakeKubelet:
-    """An HTTPS server on loopback answering the API server's ``/containerLogs/...`` requests,
-    registered as a Node whose kubelet endpoint it is. Tests put each container's log text in
-    ``logs[(namespace, pod, container)]``; ``served`` counts the requests per pod."""
-
-    def __init__(self, kube_cluster: KubeControlPlane, api: k8s.ApiClient) -> None:
-        self.logs: dict[tuple[str, str, str], str] = {}
-        self.served: dict[str, int] = {}
-        kubelet = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                parts = self.path.split("?")[0].strip("/").split("/")
-                if len(parts) != 4 or parts[0] != "containerLogs":
-                    self.send_error(404)
-                    return
-                key = (parts[1], parts[2], parts[3])
-                kubelet.served[parts[2]] = kubelet.served.get(parts[2], 0) + 1
-                body = kubelet.logs.get(key, "").encode()
-                self.send_response(200)
-                self.send_header("Content-Type", "text/plain")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        pki = kube_cluster.apiserver.pki
-        # The API server does not verify kubelet certificates without
-        # --kubelet-certificate-authority; any certificate will do.
-        tls.load_cert_chain(pki.serving_cert, pki.serving_key)
-        self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-        self.node = f"fake-node-{uuid.uuid4().hex[:8]}"
-        self.core = _core(api)
-        self.core.create_node(
-            {
-                "metadata": {"name": self.node},
-                "status": {
-                    "addresses": [{"type": "InternalIP", "address": LOOPBACK}],
-                    "daemonEndpoints": {"kubeletEndpoint": {"Port": self.server.server_address[1]}},
-                },
-            }
-        )
-
-    def close(self) -> None:
-        self.core.delete_node(self.node)
-        self.server.shutdown()
-        self.server.server_close()
-
-    def run_pod(
-        self, namespace: str, job_name: str, log: str, status: dict[str, Any] | None = None
-    ) -> str:
-        """Create the pod the Job controller would create for ``job_name``, on this node, with
-        ``status`` (default: Running) and ``log`` as its training container's log so far."""
-        batch: Any = _batch(self.core.api_client)
-        job = batch.read_namespaced_job(job_name, namespace)
-        template = self.core.api_client.sanitize_for_serialization(job.spec.template)
-        name = f"{job_name}-{uuid.uuid4().hex[:5]}"
-        metadata = template.get("metadata", {})
-        labels = {**metadata.get("labels", {}), JOB_NAME_LABEL: job_name, "job-name": job_name}
-        owner = {
-            "apiVersion": "batch/v1",
-            "kind": "Job",
-            "name": job_name,
-            "uid": job.metadata.uid,
-            "controller": True,
-        }
-        body = {
-            "metadata": {"name": name, "labels": labels, "ownerReferences": [owner]},
-            "spec": {**template["spec"], "nodeName": self.node},
-        }
-        self.core.create_namespaced_pod(namespace, body)
-        self.logs[(namespace, name, "training")] = log
-        self.core.patch_namespaced_pod_status(
-            name, namespace, {"status": status or {"phase": "Running"}}
-        )
-        return name
-
-    def set_phase(self, namespace: str, pod: str, phase: str) -> None:
-        self.core.patch_namespaced_pod_status(pod, namespace, {"status": {"phase": phase}})
-
-
 @pytest.fixture
 def kubelet(kube_cluster: KubeControlPlane, api: k8s.ApiClient) -> Iterator[FakeKubelet]:
-    fake = FakeKubelet(kube_cluster, api)
-    try:
+    """A stand-in kubelet (harness.kube_kubelet), so the API server has pod logs to serve."""
+    with FakeKubelet(kube_cluster, api) as fake:
         yield fake
-    finally:
-        fake.close()
 
 
 # -- template, build, launch ------------------------------------------------------------------
@@ -552,7 +426,7 @@ def test_follow_reports_pod_problems_and_warning_events_once(
 
 
 def test_missing_template(kube_cluster: KubeControlPlane) -> None:
-    namespace = _namespace(kube_cluster, "bare")
+    namespace = kube_cluster.new_namespace("bare")
     with connect(kube_cluster.kubeconfig, namespace=namespace) as connection:
         launcher = TrainingLauncher(connection, TEMPLATE)
         for attempt in (launcher.template, lambda: launcher.launch(LaunchRequest())):
@@ -566,8 +440,9 @@ def test_missing_template(kube_cluster: KubeControlPlane) -> None:
 
 
 def test_template_of_another_release_name(kube_cluster: KubeControlPlane) -> None:
-    namespace = _namespace(kube_cluster, "named")
-    helm_install(kube_cluster, namespace, "training.fullnameOverride=trainer")
+    namespace = new_release_namespace(
+        kube_cluster, "named", "--set", "training.fullnameOverride=trainer"
+    )
     with connect(kube_cluster.kubeconfig, namespace=namespace) as connection:
         with pytest.raises(TemplateMissingError):
             TrainingLauncher(connection, TEMPLATE).template()
@@ -601,7 +476,7 @@ spec:
 def test_invalid_template(
     kube_cluster: KubeControlPlane, api: k8s.ApiClient, data: dict[str, str], message: str
 ) -> None:
-    namespace = _namespace(kube_cluster, "broken")
+    namespace = kube_cluster.new_namespace("broken")
     _core(api).create_namespaced_config_map(
         namespace, {"metadata": {"name": TEMPLATE}, "data": data}
     )
@@ -856,6 +731,6 @@ def test_the_kubeconfig_ca_is_used(kube_cluster: KubeControlPlane, tmp_path: Pat
         cluster["certificate-authority"] = str(ca)
 
     kubeconfig = _kubeconfig_variant(kube_cluster, tmp_path / "cafile", to_file)
-    namespace = _namespace(kube_cluster, "cafile")
+    namespace = kube_cluster.new_namespace("cafile")
     with connect(kubeconfig, namespace=namespace) as connection:
         assert TrainingLauncher(connection, TEMPLATE).runs() == []

@@ -9,28 +9,24 @@ import getpass
 import json
 import os
 import socket
-import ssl
 import subprocess
 import sys
 import threading
-import uuid
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from harness.kube import KubeControlPlane
+from harness.kube_helm import new_release_namespace
+from harness.kube_kubelet import FakeKubelet, RunningPods
 from harness.kube_standins import ControllerStandIns
 from harness.ports import LOOPBACK, free_port, wait_until
-from harness.tools import REPO_ROOT, MissingToolError, tool_path
 from kubernetes import client as k8s
-from kubernetes.client.exceptions import ApiException
 from porto_training.cli import app
 from typer.testing import CliRunner, Result
 
-CHART = REPO_ROOT / "charts" / "porto"
 TEMPLATE = "porto-training-job-template"
 RELEASE_JOB = "porto-training-r1"
 MANUAL = "porto-training-manual-"
@@ -50,10 +46,6 @@ def _jobs(api: k8s.ApiClient, namespace: str) -> list[str]:
     return sorted(j.metadata.name for j in _batch(api).list_namespaced_job(namespace).items)
 
 
-def _namespace(kube_cluster: KubeControlPlane, prefix: str) -> str:
-    return kube_cluster.create_namespace(f"{prefix}-{uuid.uuid4().hex[:8]}")
-
-
 @pytest.fixture
 def runner() -> CliRunner:
     return CliRunner()
@@ -68,21 +60,7 @@ def api(kube_cluster: KubeControlPlane) -> Iterator[k8s.ApiClient]:
 @pytest.fixture
 def release_ns(kube_cluster: KubeControlPlane) -> str:
     """A namespace of its own with `helm install porto charts/porto` done."""
-    namespace = _namespace(kube_cluster, "cli")
-    try:
-        helm = tool_path("helm")
-    except MissingToolError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    with kube_cluster.api_client() as admin, ControllerStandIns(admin, namespace):
-        out = subprocess.run(
-            [str(helm), "install", "porto", str(CHART), "-n", namespace, "--timeout", "120s"],
-            env={**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)},
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-    assert out.returncode == 0, out.stderr
-    return namespace
+    return new_release_namespace(kube_cluster, "cli")
 
 
 def cluster(
@@ -101,125 +79,11 @@ def _created(result: Result, namespace: str) -> str:
     return first.split()[0].removeprefix("job/")
 
 
-# -- a stand-in kubelet and Job controller pods, so a followed run has logs -------------------
-
-
-class FakeKubelet:
-    """An HTTPS server on loopback answering the API server's ``/containerLogs/<ns>/<pod>/<c>``
-    requests, registered as a Node; ``logs[pod]`` is a pod's log, ``served`` the pods read."""
-
-    def __init__(self, kube_cluster: KubeControlPlane, api: k8s.ApiClient) -> None:
-        self.logs: dict[str, str] = {}
-        self.served: set[str] = set()
-        kubelet = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                pod = self.path.split("?")[0].strip("/").split("/")[2]
-                kubelet.served.add(pod)
-                body = kubelet.logs.get(pod, "").encode()
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer((LOOPBACK, 0), Handler)
-        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        pki = kube_cluster.apiserver.pki  # the API server does not verify kubelet certificates
-        tls.load_cert_chain(pki.serving_cert, pki.serving_key)
-        self.server.socket = tls.wrap_socket(self.server.socket, server_side=True)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.node = f"fake-node-{uuid.uuid4().hex[:8]}"
-        self.core = _core(api)
-        port = self.server.server_address[1]
-        self.core.create_node(
-            {
-                "metadata": {"name": self.node},
-                "status": {
-                    "addresses": [{"type": "InternalIP", "address": LOOPBACK}],
-                    "daemonEndpoints": {"kubeletEndpoint": {"Port": port}},
-                },
-            }
-        )
-
-    def close(self) -> None:
-        self.core.delete_node(self.node)
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class RunningPods:
-    """For each on-demand training Job of ``namespace``, the pod the Job controller would start
-    on ``kubelet``'s node, writing ``log``. Once its log has been read, the pod succeeds and the
-    Job is released (``hold`` for ControllerStandIns)."""
-
-    def __init__(self, kubelet: FakeKubelet, api: k8s.ApiClient, namespace: str, log: str):
-        self.kubelet, self.namespace, self.log = kubelet, namespace, log
-        self.core, self.batch = _core(api), _batch(api)
-        self.pods: dict[str, str] = {}  # Job → pod
-        self.released: set[str] = set()
-        self.errors: list[str] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def hold(self, job: str) -> bool:
-        return job not in self.released
-
-    def __enter__(self) -> RunningPods:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=10)
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.05):
-            try:
-                self._step()
-            except ApiException as exc:
-                self.errors.append(f"{exc.status}: {exc.body}")
-
-    def _step(self) -> None:
-        for job in self.batch.list_namespaced_job(self.namespace).items:
-            name = job.metadata.name
-            if name.startswith(MANUAL) and name not in self.pods:
-                self.pods[name] = self._start(job)
-        for job, pod in self.pods.items():
-            if job not in self.released and pod in self.kubelet.served:
-                status = {"status": {"phase": "Succeeded"}}
-                self.core.patch_namespaced_pod_status(pod, self.namespace, status)
-                self.released.add(job)
-
-    def _start(self, job: Any) -> str:
-        name = f"{job.metadata.name}-{uuid.uuid4().hex[:5]}"
-        template = self.core.api_client.sanitize_for_serialization(job.spec.template)
-        labels = {
-            **template["metadata"]["labels"],
-            "batch.kubernetes.io/job-name": job.metadata.name,
-        }
-        body = {
-            "metadata": {"name": name, "labels": labels},
-            "spec": {**template["spec"], "nodeName": self.kubelet.node},
-        }
-        self.kubelet.logs[name] = self.log
-        self.core.create_namespaced_pod(self.namespace, body)
-        self.core.patch_namespaced_pod_status(
-            name, self.namespace, {"status": {"phase": "Running"}}
-        )
-        return name
-
-
 @pytest.fixture
 def kubelet(kube_cluster: KubeControlPlane, api: k8s.ApiClient) -> Iterator[FakeKubelet]:
-    fake = FakeKubelet(kube_cluster, api)
-    try:
+    """A stand-in kubelet (harness.kube_kubelet), so a followed run has logs."""
+    with FakeKubelet(kube_cluster, api) as fake:
         yield fake
-    finally:
-        fake.close()
 
 
 # -- run --------------------------------------------------------------------------------------
@@ -235,7 +99,7 @@ def test_run_creates_the_job_and_follows_it_to_success(
     kubelet: FakeKubelet,
 ) -> None:
     with (
-        RunningPods(kubelet, api, release_ns, TRAINING_LOG) as pods,
+        RunningPods(kubelet, api, release_ns, TRAINING_LOG, prefix=MANUAL) as pods,
         ControllerStandIns(api, release_ns, hold=pods.hold) as standins,
     ):
         result = cluster(
@@ -361,7 +225,7 @@ def test_list_shows_the_runs(
 
 
 def test_list_of_an_empty_namespace(runner: CliRunner, kube_cluster: KubeControlPlane) -> None:
-    namespace = _namespace(kube_cluster, "empty")
+    namespace = kube_cluster.new_namespace("empty")
     result = cluster(runner, kube_cluster, namespace, "list")
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
@@ -376,7 +240,7 @@ def test_list_of_an_empty_namespace(runner: CliRunner, kube_cluster: KubeControl
 def test_missing_template(
     runner: CliRunner, kube_cluster: KubeControlPlane, release_ns: str
 ) -> None:
-    bare = _namespace(kube_cluster, "bare")
+    bare = kube_cluster.new_namespace("bare")
     result = cluster(runner, kube_cluster, bare, "run")
     assert result.exit_code == 1
     assert result.stdout == ""

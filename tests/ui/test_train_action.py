@@ -12,9 +12,6 @@ st.error, and shows no form when the launcher is off.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,8 +20,7 @@ from typing import Any
 import pytest
 import yaml
 from harness.kube import KubeControlPlane
-from harness.kube_standins import ControllerStandIns
-from harness.tools import tool_path
+from harness.kube_helm import helm, new_release_namespace
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from porto.cluster import (
@@ -40,7 +36,6 @@ from streamlit.testing.v1 import AppTest
 
 from ui.conftest import APP, Stack
 
-CHART = Path(__file__).resolve().parents[2] / "charts" / "porto"
 RELEASE = "porto"
 TEMPLATE = template_name_for(RELEASE)
 #: The UI's ServiceAccount (charts/ui: `<release>-ui`).
@@ -72,46 +67,18 @@ class Installed:
         """An admin client (for reading back and for preparing objects)."""
         return self.plane.api_client()
 
-    def helm(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """The pinned helm as the admin, in this namespace (helm's state kept out of $HOME)."""
-        state = self.plane.kubeconfig.parent / "helm-state"
-        env = {
-            **os.environ,
-            "KUBECONFIG": str(self.plane.kubeconfig),
-            "HELM_CACHE_HOME": str(state / "cache"),
-            "HELM_CONFIG_HOME": str(state / "config"),
-            "HELM_DATA_HOME": str(state / "data"),
-        }
-        return subprocess.run(
-            [str(tool_path("helm")), *args, "-n", self.namespace],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=300,
-        )
-
     def uninstall(self) -> None:
         """helm uninstall (best effort: the namespace is the test's own)."""
-        self.helm("uninstall", RELEASE)
-
-
-def _namespace(plane: KubeControlPlane, prefix: str) -> str:
-    return plane.create_namespace(f"{prefix}-{uuid.uuid4().hex[:8]}")
+        helm(self.plane, self.namespace, "uninstall", RELEASE, check=False)
 
 
 def _install(plane: KubeControlPlane, *sets: str) -> Installed:
     """charts/porto with ``sets`` in a fresh namespace (the stand-ins complete the hook Job helm
     waits for); a kubeconfig with a real token of the UI's ServiceAccount."""
-    namespace = _namespace(plane, "ui-train")
-    installed = Installed(plane, namespace, plane.kubeconfig)
     flags = [arg for expression in sets for arg in ("--set", expression)]
-    with plane.api_client() as api, ControllerStandIns(api, namespace) as standins:
-        out = installed.helm("install", RELEASE, str(CHART), "--timeout", "90s", *flags)
-    assert out.returncode == 0, out.stderr[-3000:]
-    assert not standins.errors, standins.errors
+    namespace = new_release_namespace(plane, "ui-train", *flags, release=RELEASE, timeout="90s")
     token = plane.service_account_token(namespace, UI_ACCOUNT)
-    installed.kubeconfig = plane.token_kubeconfig(token, f"ui-{namespace}", namespace)
-    return installed
+    return Installed(plane, namespace, plane.token_kubeconfig(token, f"ui-{namespace}", namespace))
 
 
 @pytest.fixture
@@ -264,7 +231,7 @@ def test_a_runs_pods_and_logs_are_read_with_the_ui_token(launcher_on: Installed)
 def test_the_ui_token_is_refused_everything_else(
     launcher_on: Installed, kube_cluster: KubeControlPlane
 ) -> None:
-    other = _namespace(kube_cluster, "ui-other")
+    other = kube_cluster.new_namespace("ui-other")
     template = _template_job(launcher_on)
     template["metadata"]["namespace"] = other
     with kube_cluster.api_client(launcher_on.kubeconfig) as api:
