@@ -9,7 +9,6 @@ import ssl
 import time
 import urllib.error
 import urllib.request
-import uuid
 from typing import Any
 
 import pytest
@@ -40,10 +39,6 @@ def test_module_pins_match_the_tools_table() -> None:
     assert all(left == right and v == f"v0.{minor}" for left, right, v in staging), staging
 
 
-def _namespace(plane: KubeControlPlane) -> str:
-    return plane.create_namespace(f"harness-{uuid.uuid4().hex[:8]}")
-
-
 def test_server_reports_the_pinned_version(kube_cluster: KubeControlPlane) -> None:
     with kube_cluster.api_client() as api:
         info: Any = k8s.VersionApi(api).get_code()
@@ -65,7 +60,7 @@ def test_token_and_client_certificate_authenticate(kube_cluster: KubeControlPlan
 def test_rbac_refuses_an_unbound_user_and_anonymous_requests(
     kube_cluster: KubeControlPlane,
 ) -> None:
-    namespace = _namespace(kube_cluster)
+    namespace = kube_cluster.new_namespace("harness")
     with (
         kube_cluster.api_client(kube_cluster.nobody_kubeconfig(namespace)) as api,
         pytest.raises(ApiException) as refused,
@@ -83,7 +78,7 @@ def test_rbac_refuses_an_unbound_user_and_anonymous_requests(
 
 
 def test_service_account_tokens_are_issued_and_accepted(kube_cluster: KubeControlPlane) -> None:
-    namespace = _namespace(kube_cluster)
+    namespace = kube_cluster.new_namespace("harness")
     token = kube_cluster.service_account_token(namespace, "default")
     config = kube_cluster.token_kubeconfig(token, f"sa-{namespace}", namespace)
     with kube_cluster.api_client(config) as api:
@@ -94,7 +89,7 @@ def test_service_account_tokens_are_issued_and_accepted(kube_cluster: KubeContro
 
 
 def test_monitoring_crds_validate_their_objects(kube_cluster: KubeControlPlane) -> None:
-    namespace = _namespace(kube_cluster)
+    namespace = kube_cluster.new_namespace("harness")
     with kube_cluster.api_client() as api:
         custom: Any = k8s.CustomObjectsApi(api)
         good = {
@@ -138,7 +133,7 @@ def _conditions(batch: Any, namespace: str, name: str) -> dict[str, str]:
 
 
 def test_standins_write_job_status_the_server_accepts(kube_cluster: KubeControlPlane) -> None:
-    namespace = _namespace(kube_cluster)
+    namespace = kube_cluster.new_namespace("harness")
     holding = {"held"}
     with kube_cluster.api_client() as api:
         batch: Any = k8s.BatchV1Api(api)
@@ -164,9 +159,8 @@ def test_standins_write_job_status_the_server_accepts(kube_cluster: KubeControlP
 
 def test_pod_security_admission_enforces_namespace_labels(kube_cluster: KubeControlPlane) -> None:
     """What the chart tests rely on: a ``restricted`` namespace refuses a pod running as root."""
-    name = f"harness-psa-{uuid.uuid4().hex[:8]}"
-    namespace = kube_cluster.create_namespace(
-        name, {"pod-security.kubernetes.io/enforce": "restricted"}
+    namespace = kube_cluster.new_namespace(
+        "harness-psa", {"pod-security.kubernetes.io/enforce": "restricted"}
     )
     pod = {
         "apiVersion": "v1",
