@@ -224,9 +224,54 @@ def test_hook_jobs_ran_and_were_cleaned_up(release: Release) -> None:
         assert release.stored(hook) is None, f"hook Job {hook['metadata']['name']} left behind"
 
 
+# -- the rest of each scenario's life: upgrade, helm test, uninstall (in this order) ---------
+
+UPGRADE_ANNOTATION = "porto.dev/upgraded"
+
+
+def test_upgrade_with_changed_values(release: Release) -> None:
+    """A changed value reaches the stored object; the release moves to revision 2."""
+    release.upgrade("--set-string", "inference.podAnnotations.porto\\.dev/upgraded=yes")
+    assert "PodSecurity" not in release.install_output, release.install_output
+    status = json.loads(release.helm("status", RELEASE, "-o", "json").stdout)
+    assert (status["version"], status["info"]["status"]) == (2, "deployed")
+    inference = release.stored(
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "porto-inference"}}
+    )
+    assert inference is not None
+    annotations = inference["spec"]["template"]["metadata"].get("annotations") or {}
+    assert annotations.get(UPGRADE_ANNOTATION) == "yes"
+
+
+def test_helm_test_creates_its_pod(release: Release) -> None:
+    with (
+        release.plane.api_client() as api,
+        ControllerStandIns(api, release.namespace) as standins,
+    ):
+        result = release.helm("test", RELEASE, "--timeout", "60s")
+    assert re.search(r"TEST SUITE:\s+porto-test-api.*Phase:\s+Succeeded", result.stdout, re.S)
+    assert standins.test_pods == ["porto-test-api"]
+    pod = release.stored(
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "porto-test-api"}}
+    )
+    assert pod is not None
+    assert pod["spec"]["containers"][0]["args"][0] == "http://porto-inference:8000"
+
+
+def test_uninstall_removes_all_but_the_kept_secrets(release: Release) -> None:
+    docs = release.manifest()
+    release.helm("uninstall", RELEASE, "--timeout", "60s")
+    for doc in docs:
+        kept = (doc["metadata"].get("annotations") or {}).get("helm.sh/resource-policy") == "keep"
+        where = f"{doc['kind']}/{doc['metadata']['name']}"
+        assert (release.stored(doc) is not None) == kept, f"{where}: kept={kept}"
+    listed = release.helm("list", "-o", "json").stdout
+    assert json.loads(listed) == []
+
+
 @pytest.fixture(scope="module")
 def lifecycle(kube_cluster: KubeControlPlane) -> Release:
-    """The defaults, installed once for the upgrade → test → uninstall → reinstall sequence."""
+    """The defaults, installed once for the credentials across upgrade, uninstall and reinstall."""
     rel = Release(kube_cluster, RELEASE, _namespace(kube_cluster, "lifecycle"), "default")
     rel.install()
     return rel
@@ -258,28 +303,6 @@ def test_upgrade_with_changed_values_keeps_generated_credentials(lifecycle: Rele
     # Every revision has a training run of its own; the previous revision's Job goes with it.
     jobs = [j["metadata"]["name"] for j in lifecycle.list_stored("batch/v1", "Job")]
     assert jobs == ["porto-training-r2"], jobs
-
-
-def test_helm_test_creates_the_test_pod(lifecycle: Release) -> None:
-    with (
-        lifecycle.plane.api_client() as api,
-        ControllerStandIns(api, lifecycle.namespace) as standins,
-    ):
-        result = lifecycle.helm("test", RELEASE, "--timeout", "60s")
-    assert re.search(r"TEST SUITE:\s+porto-test-api.*Phase:\s+Succeeded", result.stdout, re.S)
-    assert standins.test_pods == ["porto-test-api"]
-    pod = lifecycle.stored(
-        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "porto-test-api"}}
-    )
-    assert pod is not None
-    container = pod["spec"]["containers"][0]
-    assert container["command"] == ["python", "/scripts/helm_test.py"]
-    assert container["args"][0] == "http://porto-inference:8000"
-    assert pod["spec"]["securityContext"]["runAsNonRoot"] is True
-    script = lifecycle.stored(
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "porto-test-script"}}
-    )
-    assert script is not None and "helm_test.py" in script["data"]
 
 
 def test_uninstall_removes_everything_but_kept_secrets_then_reinstall_reuses_them(
