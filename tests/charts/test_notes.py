@@ -58,7 +58,13 @@ def test_notes_give_port_forwards_grafana_and_the_first_training_run() -> None:
     assert "admin/admin" in text and "never" in text  # says it is not admin/admin
     assert "job/porto-training-r1" in text
     assert "configmap porto-training-job-template" in text
+    assert "porto-train cluster run -n porto --release porto    # or: make train-cluster" in text
+    assert "Train a new model" not in text  # the UI launcher is off by default
     assert "helm test -n porto porto" in text
+
+
+def test_notes_point_at_the_ui_launcher_when_it_is_on() -> None:
+    assert 'Training page → "Train a new model"' in notes("launcher")
 
 
 def test_notes_follow_the_values() -> None:

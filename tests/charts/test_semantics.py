@@ -194,11 +194,13 @@ def test_ui_probes_use_streamlits_health_endpoint_on_the_http_port() -> None:
 @pytest.mark.parametrize("scenario", ALL)
 def test_every_container_is_locked_down_and_sized(scenario: str) -> None:
     problems = []
-    for pod in pod_templates(render(scenario)):
+    docs = render(scenario)
+    launcher_on = any(d["kind"] == "Role" for d in docs)
+    for pod in pod_templates(docs):
         pod_ctx = pod.spec.get("securityContext", {})
         # Only the UI with its training launcher talks to the Kubernetes API (its Role:
         # tests/charts/test_ui_launcher.py); no other pod gets a token.
-        launcher = scenario == "launcher" and pod.where == "Deployment/porto-ui"
+        launcher = launcher_on and pod.where == "Deployment/porto-ui"
         if pod.spec.get("automountServiceAccountToken") is not launcher:
             problems.append(f"{pod.where}: automountServiceAccountToken must be {launcher}")
         for c in containers(pod.spec):

@@ -60,18 +60,20 @@ def _failure(*sets: str) -> str:
     return out.stderr
 
 
-#: The scenario that turns the launcher on (charts/porto/ci/launcher-values.yaml).
-LAUNCHER_SCENARIO = "launcher"
+#: Scenarios that turn the launcher on: charts/porto/ci/launcher-values.yaml, and the local
+#: kind cluster's values (deploy/porto-values-kind.yaml).
+LAUNCHER_SCENARIOS = ("launcher", "kind")
 
 
-def test_the_launcher_scenario_renders_it() -> None:
-    docs = render(LAUNCHER_SCENARIO)
+@pytest.mark.parametrize("scenario", LAUNCHER_SCENARIOS)
+def test_the_launcher_scenarios_render_it(scenario: str) -> None:
+    docs = render(scenario)
     assert sorted(d["kind"] for d in docs if d["kind"] in RBAC_KINDS) == ["Role", "RoleBinding"]
     pod, _ = _ui(docs)
     assert pod["automountServiceAccountToken"] is True
 
 
-@pytest.mark.parametrize("scenario", sorted(set(SCENARIOS) - {LAUNCHER_SCENARIO}))
+@pytest.mark.parametrize("scenario", sorted(set(SCENARIOS) - set(LAUNCHER_SCENARIOS)))
 def test_nothing_of_it_by_default(scenario: str) -> None:
     docs = render(scenario)
     assert not [d for d in docs if d["kind"] in RBAC_KINDS]
