@@ -9,10 +9,11 @@ import ssl
 import time
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import pytest
-from harness.kube import KubeControlPlane
+from harness.kube import EtcdServer, KubeControlPlane
 from harness.kube_standins import ControllerStandIns
 from harness.tools import REPO_ROOT, pinned_tools
 from kubernetes import client as k8s
@@ -172,3 +173,15 @@ def test_pod_security_admission_enforces_namespace_labels(kube_cluster: KubeCont
         k8s.CoreV1Api(api).create_namespaced_pod(namespace, pod)
     assert refused.value.status == 403
     assert "violates PodSecurity" in json.loads(refused.value.body)["message"]
+
+
+def test_a_server_that_cannot_start_says_why(tmp_path: Path) -> None:
+    """The error carries the tail of the server's own log, where the reason is."""
+    binary = tmp_path / "etcd"
+    binary.write_text("#!/bin/sh\necho 'boom: flag provided but not defined: -bogus'\nexit 2\n")
+    binary.chmod(0o755)
+    server = EtcdServer(binary=binary, root=tmp_path)
+    with pytest.raises(RuntimeError, match="etcd did not start") as failed:
+        server.start(timeout=5)
+    assert "boom: flag provided but not defined" in str(failed.value)
+    assert not server.running

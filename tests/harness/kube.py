@@ -30,7 +30,7 @@ from kubernetes import config as k8s_config
 
 from harness.kube_certs import KubePki, generate_pki
 from harness.ports import LOOPBACK, free_port, http_ok, port_open, wait_for_http, wait_until
-from harness.process import log_tail, spawn, terminate
+from harness.process import spawn, terminate
 from harness.server import LoopbackServer
 from harness.tools import tool_path
 
@@ -75,12 +75,11 @@ class EtcdServer(LoopbackServer):
             "--log-level=warn",
         ]
         self._proc = spawn(argv, self.log, env={"PATH": "/usr/bin:/bin"}, cwd=self.root)
-        try:
-            wait_for_http(f"{self.endpoint}/health", timeout, alive=lambda: self.running)
-        except (TimeoutError, RuntimeError) as exc:
-            terminate(self._proc, signal.SIGKILL)
-            self._proc = None
-            raise RuntimeError(f"etcd did not start: {exc}\n{log_tail(self.log)}") from exc
+        self._await_ready(
+            "etcd",
+            lambda: wait_for_http(f"{self.endpoint}/health", timeout, alive=lambda: self.running),
+            self.log,
+        )
         self.startup_seconds = time.monotonic() - began
         self._started_once = True
 
@@ -169,16 +168,13 @@ class KubeApiServer(LoopbackServer):
             "--v=1",
         ]
         self._proc = spawn(argv, self.log, env={"PATH": "/usr/bin:/bin"}, cwd=self.root)
-        try:
-            wait_until(
-                self.ready, timeout, f"kube-apiserver {self.url}/readyz", alive=lambda: self.running
-            )
-        except (TimeoutError, RuntimeError) as exc:
-            terminate(self._proc, signal.SIGKILL)
-            self._proc = None
-            raise RuntimeError(
-                f"kube-apiserver did not start: {exc}\n{log_tail(self.log, 40)}"
-            ) from exc
+        what = f"kube-apiserver {self.url}/readyz"
+        self._await_ready(
+            "kube-apiserver",
+            lambda: wait_until(self.ready, timeout, what, alive=lambda: self.running),
+            self.log,
+            lines=40,
+        )
         self.startup_seconds = time.monotonic() - began
         self._started_once = True
 

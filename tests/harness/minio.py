@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 
 from harness.ports import LOOPBACK, http_ok, port_open, wait_for_http, wait_until
-from harness.process import log_tail, spawn, terminate
+from harness.process import spawn, terminate
 from harness.server import LoopbackServer
 from harness.tools import tool_path
 
@@ -57,14 +57,10 @@ class MinioServer(LoopbackServer):
             "--quiet",
         ]
         self._proc = spawn(argv, self.log, env=env, cwd=self.root)
-        try:
-            wait_for_http(
-                f"{self.endpoint}/minio/health/ready", timeout, alive=lambda: self.running
-            )
-        except (TimeoutError, RuntimeError) as exc:
-            terminate(self._proc, signal.SIGKILL)
-            self._proc = None
-            raise RuntimeError(f"MinIO did not start: {exc}\n{log_tail(self.log)}") from exc
+        ready = f"{self.endpoint}/minio/health/ready"
+        self._await_ready(
+            "MinIO", lambda: wait_for_http(ready, timeout, alive=lambda: self.running), self.log
+        )
         self.startup_seconds = time.monotonic() - began
         self._started_once = True
 

@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 from harness.ports import LOOPBACK, port_open, wait_until
-from harness.process import is_root, log_tail, spawn, terminate
+from harness.process import is_root, spawn, terminate
 from harness.server import LoopbackServer
 from harness.tools import postgres_bin_dir
 
@@ -92,12 +92,11 @@ class PostgresServer(LoopbackServer):
         for key, value in _FAST_SETTINGS.items():
             argv += ["-c", f"{key}={value}"]
         self._proc = spawn(argv, self.log, env=self._env(), cwd=self.root, user=self.os_user)
-        try:
-            wait_until(self._accepting, timeout, "PostgreSQL", alive=lambda: self.running)
-        except (TimeoutError, RuntimeError) as exc:
-            terminate(self._proc, signal.SIGKILL)
-            self._proc = None
-            raise RuntimeError(f"PostgreSQL did not start: {exc}\n{log_tail(self.log)}") from exc
+        self._await_ready(
+            "PostgreSQL",
+            lambda: wait_until(self._accepting, timeout, "PostgreSQL", alive=lambda: self.running),
+            self.log,
+        )
         if not self._started_once:
             self._run(
                 "createdb", "-h", LOOPBACK, "-p", str(self.port), "-U", self.user, self.database

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.ports import LOOPBACK, port_open, wait_for_http, wait_until
-from harness.process import log_tail, spawn, terminate
+from harness.process import spawn, terminate
 from harness.server import LoopbackServer
 from harness.tools import MissingToolError
 
@@ -80,12 +80,10 @@ class _Process(LoopbackServer):
             raise RuntimeError(f"port {self.port} is already taken")
         began = time.monotonic()
         self._proc = spawn(self.argv(), self.log, env={"PATH": "/usr/bin:/bin"}, cwd=self.root)
-        try:
-            wait_for_http(self.url + self.ready_path, timeout, alive=lambda: self.running)
-        except (TimeoutError, RuntimeError) as exc:
-            terminate(self._proc, signal.SIGKILL)
-            self._proc = None
-            raise RuntimeError(f"{self.name} did not start: {exc}\n{log_tail(self.log)}") from exc
+        ready = self.url + self.ready_path
+        self._await_ready(
+            self.name, lambda: wait_for_http(ready, timeout, alive=lambda: self.running), self.log
+        )
         self.startup_seconds = time.monotonic() - began
 
     def stop(self) -> None:

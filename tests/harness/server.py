@@ -5,13 +5,16 @@ directory removed on close when the harness created it, and use as a context man
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
 
 from harness.ports import free_port
+from harness.process import log_tail, terminate
 
 START_ATTEMPTS = 3
 
@@ -52,6 +55,18 @@ class LoopbackServer:
 
     def _start_once(self, timeout: float) -> None:
         raise NotImplementedError
+
+    def _await_ready(self, name: str, wait: Callable[[], None], log: Path, lines: int = 20) -> None:
+        """Run ``wait`` (which raises TimeoutError or RuntimeError when the server does not come
+        up); on failure kill the process and raise RuntimeError with the tail of ``log``, where
+        the server wrote why."""
+        try:
+            wait()
+        except (TimeoutError, RuntimeError) as exc:
+            if self._proc is not None:
+                terminate(self._proc, signal.SIGKILL)
+            self._proc = None
+            raise RuntimeError(f"{name} did not start: {exc}\n{log_tail(log, lines)}") from exc
 
     def stop(self) -> None:
         raise NotImplementedError
