@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -83,13 +84,19 @@ class FakeKubelet:
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
-                parts = self.path.split("?")[0].strip("/").split("/")
+                url = urllib.parse.urlsplit(self.path)
+                parts = url.path.strip("/").split("/")
                 if len(parts) != 4 or parts[0] != "containerLogs":
                     self.send_error(404)
                     return
                 _, namespace, pod, container = parts
                 kubelet.served[pod] = kubelet.served.get(pod, 0) + 1
-                body = kubelet.logs.get((namespace, pod, container), "").encode()
+                text = kubelet.logs.get((namespace, pod, container), "")
+                # The kubelet, not the API server, applies ?tailLines=N.
+                tail = urllib.parse.parse_qs(url.query).get("tailLines")
+                if tail:
+                    text = "".join(text.splitlines(keepends=True)[-int(tail[0]) :])
+                body = text.encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(body)))

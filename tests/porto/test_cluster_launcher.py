@@ -287,6 +287,41 @@ def _pod_spec() -> dict[str, Any]:
     return {"spec": {"restartPolicy": "Never", "containers": [{"name": "c", "image": "busybox"}]}}
 
 
+# -- a run's pods and logs (the UI's view of a run) ------------------------------------------
+
+
+def test_pod_logs_tail_of_a_running_pod_and_why_a_pod_waits(
+    launcher: TrainingLauncher, release_ns: str, kubelet: FakeKubelet
+) -> None:
+    name = launcher.launch(LaunchRequest(rows=500))
+    assert launcher.pod_logs(name) == []  # no pod yet
+    log = "".join(f"line {i}\n" for i in range(10))
+    running = kubelet.run_pod(release_ns, name, log)
+    waiting = kubelet.run_pod(
+        release_ns,
+        name,
+        "",
+        status={
+            "phase": "Pending",
+            "containerStatuses": [
+                {
+                    "name": "training",
+                    "image": "porto-training:0.1.0",
+                    "imageID": "",
+                    "ready": False,
+                    "restartCount": 0,
+                    "state": {"waiting": {"reason": "ImagePullBackOff", "message": "not found"}},
+                }
+            ],
+        },
+    )
+    by_pod = {p.pod: p for p in launcher.pod_logs(name, lines=3)}
+    assert set(by_pod) == {running, waiting}
+    assert (by_pod[running].phase, by_pod[running].text) == ("Running", "line 7\nline 8\nline 9\n")
+    assert by_pod[waiting].phase == "Pending"
+    assert by_pod[waiting].text == "no log yet: the pod is Pending (ImagePullBackOff: not found)"
+
+
 # -- following --------------------------------------------------------------------------------
 
 

@@ -14,25 +14,21 @@ tests drive it against a real API server; :func:`render_section` is the Streamli
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Literal
 
 import pandas as pd
 import streamlit as st
-import urllib3
-from kubernetes.client.exceptions import ApiException
 from porto.cluster import (
     ClusterError,
-    ClusterUnreachableError,
     LaunchRequest,
+    PodLog,
     RunSummary,
     TrainingLauncher,
     connect,
 )
-from porto.cluster.errors import api_message, translate
-from porto.cluster.training_jobs import JOB_NAME_LABEL, REQUEST_TIMEOUT, TRAINING_CONTAINER
 
 from porto_ui.settings import UISettings
 
@@ -53,8 +49,6 @@ RUNS_SHOWN = 20
 LOG_LINES = 200
 #: Session key of the run whose logs the page offers.
 LOGS_KEY = "train-logs-job"
-
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -80,15 +74,6 @@ class Launched:
     def kubectl(self) -> str:
         """The command that follows the run's log."""
         return f"kubectl -n {self.namespace} logs -f job/{self.job}"
-
-
-@dataclass(frozen=True)
-class PodLog:
-    """One pod of a run: its phase and the tail of its training log (or why there is none)."""
-
-    pod: str
-    phase: str
-    text: str
 
 
 def parse_overrides(text: str) -> dict[str, str]:
@@ -174,72 +159,11 @@ def runs_table(runs: list[RunSummary]) -> pd.DataFrame:
     )
 
 
-def _api(doing: str, namespace: str, server: str, call: Callable[[], T]) -> T:
-    """One API call with porto.cluster's errors (as TrainingLauncher makes its own calls)."""
-    try:
-        return call()
-    except ApiException as exc:
-        if not exc.status:
-            raise ClusterUnreachableError(f"cannot {doing}: {exc.reason or exc}") from exc
-        raise translate(exc.status, exc.body, doing=doing, namespace=namespace) from exc
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        raise ClusterUnreachableError(
-            f"cannot {doing}: the Kubernetes API at {server} is unreachable "
-            f"({type(exc).__name__}: {str(exc)[:200]})"
-        ) from exc
-
-
 def run_logs(config: UISettings, job: str, lines: int = LOG_LINES) -> list[PodLog]:
     """The pods of Job ``job`` (oldest first) with the last ``lines`` lines of each one's
     training log; a pod that has not started says so instead."""
     with open_launcher(config) as launcher:
-        namespace, server = launcher.namespace, launcher.connection.server
-        core: Any = launcher.core
-        pods = _api(
-            f"list the pods of Job '{job}'",
-            namespace,
-            server,
-            lambda: core.list_namespaced_pod(
-                namespace,
-                label_selector=f"{JOB_NAME_LABEL}={job}",
-                _request_timeout=REQUEST_TIMEOUT,
-            ),
-        ).items
-        out: list[PodLog] = []
-        for pod in sorted(pods, key=lambda p: str(p.metadata.creation_timestamp or "")):
-            name = pod.metadata.name
-            phase = (pod.status and pod.status.phase) or "Unknown"
-            if phase not in ("Running", "Succeeded", "Failed"):
-                out.append(PodLog(name, phase, f"no log yet: the pod is {phase}{_waiting(pod)}"))
-                continue
-            try:
-                text = core.read_namespaced_pod_log(
-                    name,
-                    namespace,
-                    container=TRAINING_CONTAINER,
-                    tail_lines=lines,
-                    _request_timeout=REQUEST_TIMEOUT,
-                )
-            except ApiException as exc:
-                text = f"log unavailable: {api_message(exc.body) or exc.reason}"
-            except (urllib3.exceptions.HTTPError, OSError) as exc:
-                text = f"log unavailable: {type(exc).__name__}: {str(exc)[:200]}"
-            out.append(PodLog(name, phase, str(text or "")))
-        return out
-
-
-def _waiting(pod: Any) -> str:
-    """`` (<reason>: <message>)`` of a container that waits, e.g. ImagePullBackOff."""
-    status = pod.status
-    statuses = [
-        *((status and status.init_container_statuses) or []),
-        *((status and status.container_statuses) or []),
-    ]
-    for container in statuses:
-        waiting = container.state and container.state.waiting
-        if waiting and waiting.reason:
-            return f" ({waiting.reason}: {waiting.message or ''})".replace(": )", ")")
-    return ""
+        return launcher.pod_logs(job, lines)
 
 
 # --- the page section ---------------------------------------------------------------------------

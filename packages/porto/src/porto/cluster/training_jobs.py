@@ -137,6 +137,15 @@ class JobOutcome:
 
 
 @dataclass(frozen=True)
+class PodLog:
+    """One pod of a run: its phase and the tail of its training log (or why there is none)."""
+
+    pod: str
+    phase: str
+    text: str
+
+
+@dataclass(frozen=True)
 class RunSummary:
     """One training Job of the namespace, for listings."""
 
@@ -308,6 +317,41 @@ class TrainingLauncher:
                 name, self.namespace, _request_timeout=REQUEST_TIMEOUT
             ),
         )
+
+    def pod_logs(self, name: str, lines: int = 200) -> list[PodLog]:
+        """The pods of Job ``name`` (oldest first), each with the last ``lines`` lines of its
+        training log, or why there is none (a pod not started yet says what it waits for)."""
+        pods = self._call(
+            f"list the pods of Job '{name}'",
+            lambda: self.core.list_namespaced_pod(
+                self.namespace,
+                label_selector=f"{JOB_NAME_LABEL}={name}",
+                _request_timeout=REQUEST_TIMEOUT,
+            ),
+        ).items
+        out: list[PodLog] = []
+        for pod in sorted(pods, key=lambda p: str(p.metadata.creation_timestamp or "")):
+            pod_name = pod.metadata.name
+            phase = (pod.status and pod.status.phase) or "Unknown"
+            if phase not in ("Running", "Succeeded", "Failed"):
+                waiting = _waiting_reason(pod)
+                detail = f" ({waiting})" if waiting else ""
+                out.append(PodLog(pod_name, phase, f"no log yet: the pod is {phase}{detail}"))
+                continue
+            try:
+                text = self.core.read_namespaced_pod_log(
+                    pod_name,
+                    self.namespace,
+                    container=TRAINING_CONTAINER,
+                    tail_lines=lines,
+                    _request_timeout=REQUEST_TIMEOUT,
+                )
+            except ApiException as exc:
+                text = f"log unavailable: {api_message(exc.body) or exc.reason}"
+            except (urllib3.exceptions.HTTPError, OSError) as exc:
+                text = f"log unavailable: {_network_reason(exc)}"
+            out.append(PodLog(pod_name, phase, str(text or "")))
+        return out
 
     def runs(self) -> list[RunSummary]:
         """Training Jobs of the namespace (the chart's and manual ones), newest first."""
@@ -514,6 +558,15 @@ def _network_reason(exc: BaseException) -> str:
         if marker in text:
             text = text.split(marker, 1)[1]
     return (text or type(reason).__name__)[:300]
+
+
+def _waiting_reason(pod: Any) -> str:
+    """``<reason>: <message>`` of the first container that waits (e.g. ImagePullBackOff)."""
+    for status in _container_statuses(pod):
+        waiting = status.state and status.state.waiting
+        if waiting and waiting.reason:
+            return f"{waiting.reason}: {waiting.message}" if waiting.message else waiting.reason
+    return ""
 
 
 def _container_statuses(pod: Any) -> Iterable[Any]:
