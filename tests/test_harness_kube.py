@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from harness.kube import EtcdServer, KubeControlPlane
 from harness.kube_standins import ControllerStandIns
+from harness.ports import port_open
 from harness.tools import REPO_ROOT, pinned_tools
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
@@ -185,3 +186,18 @@ def test_a_server_that_cannot_start_says_why(tmp_path: Path) -> None:
         server.start(timeout=5)
     assert "boom: flag provided but not defined" in str(failed.value)
     assert not server.running
+
+
+def test_a_control_plane_of_its_own_starts_and_is_torn_down() -> None:
+    """Start, answer, and after close: both processes gone, their ports closed, their
+    directories (certificates, tokens, etcd data) removed."""
+    plane = KubeControlPlane()
+    roots = [plane.etcd.root, plane.apiserver.root]
+    ports = [plane.etcd.port, plane.etcd.peer_port, plane.apiserver.port]
+    with plane:
+        assert plane.kubeconfig.is_file()
+        assert plane.apiserver.ready() and plane.etcd.ready()
+        assert all(port_open(port) for port in ports)
+    assert not plane.apiserver.running and not plane.etcd.running
+    assert not any(port_open(port) for port in ports)
+    assert not any(root.exists() for root in roots)
