@@ -105,16 +105,17 @@ def _python(venv: Path, code: str) -> subprocess.CompletedProcess[str]:
         (
             "inference",
             ["porto", "porto_inference", "gunicorn", "asyncpg"],
-            ["porto_training", "typer"],
+            # porto[cluster] (the Kubernetes client) is for starting training runs only
+            ["porto_training", "typer", "kubernetes"],
         ),
         (
             "training",
-            ["porto", "porto_training", "catboost", "matplotlib"],
+            ["porto", "porto_training", "catboost", "matplotlib", "kubernetes"],
             ["porto_inference", "gunicorn"],
         ),
         (
             "ui",
-            ["porto", "porto_ui", "streamlit", "altair", "prometheus_client"],
+            ["porto", "porto_ui", "streamlit", "altair", "prometheus_client", "kubernetes"],
             ["porto_inference", "porto_training", "gunicorn", "asyncpg", "typer"],
         ),
     ],
