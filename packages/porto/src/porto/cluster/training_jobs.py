@@ -318,9 +318,8 @@ class TrainingLauncher:
             ),
         )
 
-    def pod_logs(self, name: str, lines: int = 200) -> list[PodLog]:
-        """The pods of Job ``name`` (oldest first), each with the last ``lines`` lines of its
-        training log, or why there is none (a pod not started yet says what it waits for)."""
+    def _job_pods(self, name: str) -> list[Any]:
+        """The pods the Job controller started for Job ``name``, oldest first."""
         pods = self._call(
             f"list the pods of Job '{name}'",
             lambda: self.core.list_namespaced_pod(
@@ -329,8 +328,13 @@ class TrainingLauncher:
                 _request_timeout=REQUEST_TIMEOUT,
             ),
         ).items
+        return sorted(pods, key=lambda p: str(p.metadata.creation_timestamp or ""))
+
+    def pod_logs(self, name: str, lines: int = 200) -> list[PodLog]:
+        """The pods of Job ``name`` (oldest first), each with the last ``lines`` lines of its
+        training log, or why there is none (a pod not started yet says what it waits for)."""
         out: list[PodLog] = []
-        for pod in sorted(pods, key=lambda p: str(p.metadata.creation_timestamp or "")):
+        for pod in self._job_pods(name):
             pod_name = pod.metadata.name
             phase = (pod.status and pod.status.phase) or "Unknown"
             if phase not in ("Running", "Succeeded", "Failed"):
@@ -429,21 +433,14 @@ class TrainingLauncher:
         if watch.pods_off:
             return
         try:
-            pods = self._call(
-                f"list the pods of Job '{name}'",
-                lambda: self.core.list_namespaced_pod(
-                    self.namespace,
-                    label_selector=f"{JOB_NAME_LABEL}={name}",
-                    _request_timeout=REQUEST_TIMEOUT,
-                ),
-            ).items
+            pods = self._job_pods(name)
         except PermissionDeniedError as exc:
             watch.pods_off = True
             on_event(JobEvent("warning", f"not following pods and logs: {exc}"))
             return
         except ClusterError:
             return  # the next round tries again; the Job read reports a dead API server
-        for pod in sorted(pods, key=lambda p: str(p.metadata.creation_timestamp or "")):
+        for pod in pods:
             pod_name = pod.metadata.name
             watch.pod_names.add(pod_name)
             for problem in _pod_problems(pod):
