@@ -17,17 +17,15 @@ import json
 import logging
 import sys
 import zipfile
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from porto.errors import PortoError
 from porto.model_format import CATBOOST, SKLEARN
 from porto.registry import CHAMPION, LATEST, Registry, list_models
 from porto.store import open_store
 
+from porto_training.cli_errors import porto_errors
 from porto_training.cluster_cli import cluster_app
 from porto_training.config import DEFAULT_MODEL_NAME, default_store_uri, load_config
 
@@ -67,9 +65,6 @@ def _configure_logging() -> None:
     logger.setLevel(logging.INFO)
     logger.propagate = False
 
-
-#: Exit code for any porto failure (typer/click use 2 for usage errors).
-EXIT_FAILURE = 1
 
 ConfigOpt = Annotated[
     Path | None,
@@ -113,19 +108,6 @@ NameOpt = Annotated[
     str | None,
     typer.Option("--name", "-n", envvar="PORTO_MODEL_NAME", help="Model name in the registry."),
 ]
-
-
-@contextmanager
-def _porto_errors() -> Iterator[None]:
-    """Turn a PortoError into ``error: <message>`` and a non-zero exit."""
-    try:
-        yield
-    except PortoError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(EXIT_FAILURE) from None
-    except KeyboardInterrupt:
-        typer.echo("error: interrupted", err=True)
-        raise typer.Exit(130) from None
 
 
 def _data_updates(
@@ -199,7 +181,7 @@ def train(
         updates["seed"] = seed
     if search is not None:
         updates["search.enabled"] = search
-    with _porto_errors():
+    with porto_errors():
         cfg = load_config(config, set_, updates)
         result = run_training(
             cfg, promote=promote, metrics_port=metrics_port, metrics_addr=metrics_addr
@@ -223,7 +205,7 @@ def validate(
     from porto_training.data import load_dataset
     from porto_training.validation import validate_frame
 
-    with _porto_errors():
+    with porto_errors():
         cfg = load_config(config, set_, _data_updates(data, target, id_column, missing_value))
         dataset = load_dataset(cfg.data, seed=cfg.seed)
         report = validate_frame(dataset.frame, cfg.data, dataset.source)
@@ -280,7 +262,7 @@ def list_versions(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the versions of a model (or of every model when no --name), oldest first."""
-    with _porto_errors():
+    with porto_errors():
         target = store or default_store_uri()
         names = [name] if name else list_models(open_store(target))
         listing: dict[str, list[dict[str, Any]]] = {}
@@ -318,7 +300,7 @@ def show_version(
     as_json: Annotated[bool, typer.Option("--json", help="Print the whole manifest.")] = False,
 ) -> None:
     """Show one version: its manifest summary (or the whole manifest with --json)."""
-    with _porto_errors():
+    with porto_errors():
         registry = _registry(store, name)
         manifest = registry.get(ref)
         aliases = sorted(a for a, v in registry.aliases().items() if v == manifest.version)
@@ -349,7 +331,7 @@ def promote_version(
     name: NameOpt = None,
 ) -> None:
     """Make a version the champion (the model inference serves)."""
-    with _porto_errors():
+    with porto_errors():
         version = _registry(store, name).promote(ref)
     print(f"{version} is now {CHAMPION}")
 
@@ -364,7 +346,7 @@ def delete_version(
     ] = False,
 ) -> None:
     """Delete a version; the champion only with --force. ``latest`` moves to the newest left."""
-    with _porto_errors():
+    with porto_errors():
         registry = _registry(store, name)
         version = registry.delete(ref, force=force)
         left = registry.aliases().get(LATEST)

@@ -26,13 +26,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
-from porto.errors import PortoError
+
+from porto_training.cli_errors import EXIT_FAILURE, EXIT_INTERRUPTED, porto_errors
 
 if TYPE_CHECKING:  # the kubernetes client takes half a second to import: only when used
     from porto.cluster import JobEvent, LaunchRequest, TrainingLauncher
 
-#: Exit code for any porto failure, as in the rest of ``porto-train`` (usage errors are 2).
-EXIT_FAILURE = 1
 DEFAULT_RELEASE = "porto"
 
 cluster_app = typer.Typer(
@@ -88,16 +87,6 @@ LogsOpt = Annotated[
 PollOpt = Annotated[
     float, typer.Option("--poll", min=0.05, help="Seconds between status reads.", hidden=True)
 ]
-
-
-@contextmanager
-def _cluster_errors() -> Iterator[None]:
-    """A PortoError (every ClusterError) becomes ``error: <message>`` and exit 1."""
-    try:
-        yield
-    except PortoError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(EXIT_FAILURE) from None
 
 
 def _overrides(values: list[str] | None) -> dict[str, str]:
@@ -158,7 +147,7 @@ def _follow(
             f"-n {launcher.namespace})",
             err=True,
         )
-        raise typer.Exit(130) from None
+        raise typer.Exit(EXIT_INTERRUPTED) from None
     if not outcome.succeeded:
         typer.echo(f"error: job/{name} failed: {outcome.reason}", err=True)
         raise typer.Exit(EXIT_FAILURE)
@@ -234,7 +223,7 @@ def run(
         )
     request = _request(rows, data, promote, _overrides(set_))
     with (
-        _cluster_errors(),
+        porto_errors(),
         _launcher(kubeconfig, context, namespace, release, template) as launcher,
     ):
         if dry_run:
@@ -265,7 +254,7 @@ def follow_run(
     poll: PollOpt = 2.0,
 ) -> None:
     """Follow a training run (again): its status changes and new log lines, to its end."""
-    with _cluster_errors(), _launcher(kubeconfig, context, namespace) as launcher:
+    with porto_errors(), _launcher(kubeconfig, context, namespace) as launcher:
         _follow(launcher, name, timeout, poll, logs)
 
 
@@ -277,7 +266,7 @@ def list_runs(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List the namespace's training runs (the chart's and on-demand ones), newest first."""
-    with _cluster_errors(), _launcher(kubeconfig, context, namespace) as launcher:
+    with porto_errors(), _launcher(kubeconfig, context, namespace) as launcher:
         runs = launcher.runs()
     if as_json:
         rows: list[dict[str, Any]] = [
