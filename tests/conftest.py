@@ -8,7 +8,9 @@ Tests that use these fixtures carry ``@pytest.mark.integration``.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Protocol, TypeVar
 
 import pytest
 from harness.crds import crd_documents
@@ -31,12 +33,20 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.integration)
 
 
-@pytest.fixture(scope="session")
-def minio_server() -> Iterator[MinioServer]:
-    """A MinIO server on a free loopback port (``endpoint``, ``access_key``, ``secret_key``,
-    ``stop()``, ``start()``). A test that stops it must start it again before it ends."""
+class _Server(Protocol):
+    def start(self) -> None: ...
+    def close(self) -> None: ...
+
+
+S = TypeVar("S", bound=_Server)
+
+
+@contextmanager
+def _served(factory: Callable[[], S]) -> Iterator[S]:
+    """Create, start and finally close a harness server; a missing binary fails the test with
+    the command that builds it (never a skip)."""
     try:
-        server = MinioServer()
+        server = factory()
     except MissingToolError as exc:
         pytest.fail(str(exc), pytrace=False)
     try:
@@ -44,6 +54,14 @@ def minio_server() -> Iterator[MinioServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def minio_server() -> Iterator[MinioServer]:
+    """A MinIO server on a free loopback port (``endpoint``, ``access_key``, ``secret_key``,
+    ``stop()``, ``start()``). A test that stops it must start it again before it ends."""
+    with _served(MinioServer) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -64,15 +82,8 @@ def s3_options(minio_server: MinioServer) -> S3Options:
 def postgres_server() -> Iterator[PostgresServer]:
     """A PostgreSQL server on a free loopback port (``dsn``, ``stop()``, ``start()``).
     A test that stops it must start it again before it ends."""
-    try:
-        server = PostgresServer()
-    except MissingToolError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        server.start()
+    with _served(PostgresServer) as server:
         yield server
-    finally:
-        server.close()
 
 
 @pytest.fixture(scope="session")
@@ -81,10 +92,6 @@ def kube_cluster() -> Iterator[KubeControlPlane]:
     (``kubeconfig`` of an admin, ``api_client()``, ``create_namespace()``, tokens). No kubelet
     or controllers: tests see what the API server accepts and stores. Each test works in a
     namespace of its own."""
-    try:
-        plane = KubeControlPlane()
-    except MissingToolError as exc:
-        pytest.fail(str(exc), pytrace=False)
-    with plane:
+    with _served(KubeControlPlane) as plane:
         plane.install_crds(crd_documents())
         yield plane

@@ -13,7 +13,6 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-import signal
 import ssl
 import time
 import urllib.error
@@ -30,7 +29,7 @@ from kubernetes import config as k8s_config
 
 from harness.kube_certs import KubePki, generate_pki
 from harness.ports import LOOPBACK, free_port, http_ok, port_open, wait_for_http, wait_until
-from harness.process import spawn, terminate
+from harness.process import spawn
 from harness.server import LoopbackServer
 from harness.tools import tool_path
 
@@ -82,13 +81,6 @@ class EtcdServer(LoopbackServer):
         )
         self.startup_seconds = time.monotonic() - began
         self._started_once = True
-
-    def stop(self) -> None:
-        """Stop etcd."""
-        if self._proc is None:
-            return
-        terminate(self._proc, signal.SIGTERM)
-        self._proc = None
 
     def ready(self) -> bool:
         """Whether etcd answers its health endpoint."""
@@ -177,13 +169,6 @@ class KubeApiServer(LoopbackServer):
         )
         self.startup_seconds = time.monotonic() - began
         self._started_once = True
-
-    def stop(self) -> None:
-        """Stop the API server."""
-        if self._proc is None:
-            return
-        terminate(self._proc, signal.SIGTERM)
-        self._proc = None
 
     def kubeconfig(
         self,

@@ -20,7 +20,7 @@ START_ATTEMPTS = 3
 
 
 class LoopbackServer:
-    """Subclasses set ``root``/``_own_root`` and define ``_start_once`` and ``stop``."""
+    """Subclasses define ``_start_once`` (and ``stop`` when stopping takes more than SIGTERM)."""
 
     #: Default seconds ``start`` waits for readiness.
     start_timeout = 30.0
@@ -69,7 +69,11 @@ class LoopbackServer:
             raise RuntimeError(f"{name} did not start: {exc}\n{log_tail(log, lines)}") from exc
 
     def stop(self) -> None:
-        raise NotImplementedError
+        """Stop the process (SIGTERM, waiting for it to exit); a no-op when not running."""
+        if self._proc is None:
+            return
+        terminate(self._proc, signal.SIGTERM)
+        self._proc = None
 
     def close(self) -> None:
         """Stop and remove the working directory (when the harness created it)."""
