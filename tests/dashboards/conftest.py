@@ -9,7 +9,6 @@ The fixture series carry ``porto_fixture="kube"`` so nobody mistakes them for me
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import math
 import sys
@@ -158,22 +157,6 @@ class Monitoring:
     started: float
     traffic: dict[str, int] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
-
-
-def _create_database(server: PostgresServer, name: str) -> str:
-    """A fresh database on the session's PostgreSQL (other tests reset theirs); return its URL."""
-    import asyncpg
-
-    async def create() -> None:
-        conn = await asyncpg.connect(server.dsn, timeout=10)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    return server.dsn.rsplit("/", 1)[0] + f"/{name}"
 
 
 def _train(store_dir: Path) -> tuple[str, list[str]]:
@@ -328,7 +311,7 @@ def monitoring(
     version, features = _train(root / "artifacts")
     timings["train"] = time.monotonic() - began
 
-    database_url = _create_database(postgres_server, "porto_dashboards")
+    database_url = postgres_server.create_database("porto_dashboards")
     port = free_port()
     env = {
         "PORTO_INFERENCE_ENVIRONMENT": "local",

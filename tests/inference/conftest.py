@@ -18,7 +18,9 @@ import pytest
 warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
 
 from fastapi.testclient import TestClient  # noqa: E402
+from harness.postgres import PostgresServer  # noqa: E402
 from inference.bundles import MODEL_NAME, TrainedModel, publish, train_model  # noqa: E402
+from inference.pg import reset  # noqa: E402
 from porto.bundle import Manifest  # noqa: E402
 from porto.store import FileStore, open_store  # noqa: E402
 from porto_inference.app import create_app  # noqa: E402
@@ -91,3 +93,13 @@ def records(trained: TrainedModel) -> list[dict[str, Any]]:
     frame = generate(100, seed=77).frame.drop(columns=["target"])
     rows: list[dict[str, Any]] = frame.to_dict(orient="records")
     return rows
+
+
+@pytest.fixture
+def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The harness server's DSN with porto's tables dropped before and after the test."""
+    reset(postgres_server.dsn)
+    yield postgres_server.dsn
+    if not postgres_server.running:
+        postgres_server.start()
+    reset(postgres_server.dsn)

@@ -3,7 +3,7 @@ validated; and the pure drift/quality computations on their own."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,23 +12,12 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 from harness.postgres import PostgresServer
-from inference.pg import reset
 from porto.bundle import Manifest
 from porto.reference import ReferenceStats
 from porto.registry import Registry
 from porto.store import FileStore
 from porto_inference.monitoring import drift_report, quality_report, severity
 from porto_inference.quality import quality
-
-
-@pytest.fixture
-def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
-    """The harness server's DSN with porto's tables dropped before and after the test."""
-    reset(postgres_server.dsn)
-    yield postgres_server.dsn
-    if not postgres_server.running:
-        postgres_server.start()
-    reset(postgres_server.dsn)
 
 
 def _flush(client: TestClient) -> None:

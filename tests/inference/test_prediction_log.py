@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +14,11 @@ import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
 from harness.postgres import PostgresServer
-from inference.pg import count, reset, sql
+from inference.pg import count, sql
 from porto.bundle import Manifest
 from porto_inference.ids import new_prediction_ids
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def pg_url(postgres_server: PostgresServer) -> Iterator[str]:
-    """The harness server's DSN with porto's tables dropped before and after the test."""
-    reset(postgres_server.dsn)
-    yield postgres_server.dsn
-    if not postgres_server.running:
-        postgres_server.start()
-    reset(postgres_server.dsn)
 
 
 def _flush(client: TestClient, timeout: float = 20.0) -> bool:

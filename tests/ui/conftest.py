@@ -7,7 +7,6 @@ Started once per session and only when a test asks for it, so the unit tests her
 
 from __future__ import annotations
 
-import asyncio
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -39,22 +38,6 @@ class Stack:
     challenger: str
     features: list[str]
     records: list[dict[str, Any]]
-
-
-def _create_database(server: PostgresServer, name: str) -> str:
-    """A fresh database on the session's PostgreSQL (other tests reset theirs); its URL."""
-    import asyncpg
-
-    async def create() -> None:
-        conn = await asyncpg.connect(server.dsn, timeout=10)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-    asyncio.run(create())
-    return server.dsn.rsplit("/", 1)[0] + f"/{name}"
 
 
 def _train(store: Path) -> tuple[str, str, list[str]]:
@@ -110,7 +93,7 @@ def stack(
     """The API on a free port, serving the champion, logging to PostgreSQL."""
     home = tmp_path_factory.mktemp("ui-home")
     champion, challenger, features = _train(home / "artifacts")
-    url = _create_database(postgres_server, "porto_ui")
+    url = postgres_server.create_database("porto_ui")
     logs = tmp_path_factory.mktemp("ui-api-logs")
     with running_server(
         home,
