@@ -3,11 +3,12 @@ SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
 UV := $(shell scripts/ensure-uv.sh)
+$(if $(UV),,$(error uv could not be installed by scripts/ensure-uv.sh: see the error above))
 RUN := $(UV) run --frozen
 PORTO_HOME ?= .porto
 export PORTO_HOME
 
-.PHONY: help install lint format test test-fast demo train bench-train data-kaggle tools clean
+.PHONY: help install lint format test test-deps test-fast demo train bench-train data-kaggle tools clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | sort | \
@@ -28,7 +29,10 @@ format: install ## Apply ruff fixes and formatting
 tools: ## Build the pinned tools the tests use (MinIO, helm, kubeconform, actionlint, etcd, kube-apiserver, kubectl) into ~/.cache/porto/bin, once
 	scripts/tools.sh minio helm kubeconform actionlint etcd kube-apiserver kubectl
 
-test: install tools lint ## Lint, then run the whole test suite against real servers
+test-deps: ## Check and install what the tests need: Debian packages (as root), pinned Go tools, offline schemas
+	scripts/test-deps.sh
+
+test: install test-deps lint ## Set up (test-deps), lint, then run the whole test suite against real servers
 	$(RUN) pytest -q
 
 test-fast: install ## Tests that need no external server

@@ -27,6 +27,20 @@ TOOLS=(
   "kubectl|tools/kube:k8s.io/kubernetes/cmd/kubectl|v1.36.3|kubectl-v1.36.3"
 )
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=lib/retry.sh
+. "$REPO/scripts/lib/retry.sh"
+
+# fetch_modules DIR GO-ARGS...: `go install -n` / `go build -n` in DIR resolves and downloads
+# every module the build needs, then only prints the build commands (to stderr, discarded unless
+# it fails). Run under `retry`: downloads fail for passing reasons, compilers do not.
+fetch_modules() {
+  local dir=$1; shift
+  local log; log=$(mktemp)
+  if (cd "$dir" && GOPATH="$CACHE/gopath" GOFLAGS=-mod=mod go "$@" 2>"$log" >/dev/null); then
+    rm -f "$log"; return 0
+  fi
+  tail -n 20 "$log" >&2; rm -f "$log"; return 1
+}
 
 build() {
   local name=$1 pkg=$2 version=$3 out=$4
@@ -51,8 +65,11 @@ build() {
         ldflags+=" -X $v.gitTreeState=clean"
       done
     fi
+    retry "downloading the modules of $name $version" fetch_modules "$dir" build -n "$gopkg"
     (cd "$dir" && GOPATH="$CACHE/gopath" GOFLAGS=-mod=mod go build -trimpath -ldflags="$ldflags" -o "$gobin/$name" "$gopkg")
   else
+    retry "downloading the modules of $name $version" \
+      fetch_modules "${TMPDIR:-/tmp}" install -n "$pkg@$version"
     GOPATH="$CACHE/gopath" GOBIN="$gobin" GOFLAGS=-mod=mod go install "$pkg@$version"
   fi
   # go install names the binary after the last path element that is not a major-version

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from harness.tools import MissingToolError, tool_path
 
-from charts import kubeschemas
+from harness import kubeschemas
 
 
 @pytest.fixture(scope="session")

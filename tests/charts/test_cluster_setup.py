@@ -16,7 +16,7 @@ import yaml
 from charts.chartlib import CHART, KUBE_VERSION, REPO
 from harness.tools import MissingToolError, tool_path
 
-from charts import kubeschemas
+from harness import kubeschemas
 
 CLUSTER_TARGETS = (
     "cluster",

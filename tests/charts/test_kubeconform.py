@@ -1,5 +1,5 @@
 """kubeconform, strict, against offline Kubernetes 1.34 and Prometheus Operator CRD schemas
-(see kubeschemas.py for where they come from), on every rendered scenario.
+(see harness/kubeschemas.py for where they come from), on every rendered scenario.
 
 A missing schema is an error, not a skip: every kind the chart renders must be validated.
 """

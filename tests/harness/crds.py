@@ -1,6 +1,7 @@
 """The prometheus-operator CRDs (ServiceMonitor, PodMonitor, PrometheusRule, ...) at a pinned
-version, read from the operator's Go module (``go mod download`` through the module proxy, into
-the porto cache). Used by the kubeconform schemas and installed into the test API server.
+version, read from the operator's Go module: the install phase (``make test-deps``) downloads it
+through the module proxy into the porto cache; tests read that cache with ``GOPROXY=off``. Used by
+the kubeconform schemas and installed into the test API server.
 
 v0.85.0 is the operator of the pinned kube-prometheus-stack 77.x (Makefile ``KPS_VERSION``).
 """
@@ -17,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from harness.tools import cache_bin
+from harness.tools import MissingToolError, cache_bin
 
 PROMETHEUS_OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"
 PROMETHEUS_OPERATOR = "v0.85.0"
@@ -34,21 +35,44 @@ class CrdLoader(yaml.SafeLoader):
 CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: node.value)
 
 
-def operator_module_dir() -> Path:
-    """``go mod download`` the prometheus-operator module; return its directory."""
+def _go_mod_download(*, offline: bool) -> subprocess.CompletedProcess[str]:
     env = {
         **os.environ,
         "GOPATH": str(cache_bin().parent / "gopath"),
         "GOFLAGS": "-mod=mod",
     }
-    out = subprocess.run(
+    if offline:
+        env["GOPROXY"] = "off"  # the module cache only: tests never download
+    return subprocess.run(
         ["go", "mod", "download", "-json", f"{PROMETHEUS_OPERATOR_MODULE}@{PROMETHEUS_OPERATOR}"],
-        check=True,
         capture_output=True,
         text=True,
         env=env,
         cwd=tempfile.gettempdir(),
     )
+
+
+def download_operator_module() -> Path:
+    """``go mod download`` the prometheus-operator module through the module proxy into the
+    porto cache (the install phase, ``make test-deps``); return its directory."""
+    out = _go_mod_download(offline=False)
+    if out.returncode != 0:
+        raise RuntimeError(
+            f"go mod download {PROMETHEUS_OPERATOR_MODULE}@{PROMETHEUS_OPERATOR} failed: "
+            f"{(out.stdout + out.stderr).strip()}"
+        )
+    return Path(json.loads(out.stdout)["Dir"])
+
+
+def operator_module_dir() -> Path:
+    """The prometheus-operator module's directory in the module cache, without the network;
+    MissingToolError naming ``make test-deps`` when the install phase has not fetched it."""
+    out = _go_mod_download(offline=True)
+    if out.returncode != 0:
+        raise MissingToolError(
+            f"{PROMETHEUS_OPERATOR_MODULE}@{PROMETHEUS_OPERATOR} is not in the Go module cache: "
+            "run `make test-deps` (the install phase of `make test` and `.ci/run`)"
+        )
     return Path(json.loads(out.stdout)["Dir"])
 
 

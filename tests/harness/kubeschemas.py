@@ -1,9 +1,11 @@
 """Offline JSON schemas for kubeconform, built once into ``~/.cache/porto/kubeconform/``.
 
-No test may reach the internet, and kubeconform's default schema location is GitHub. So:
+No test may reach the internet, and kubeconform's default schema location is GitHub. So the
+install phase (``make test-deps``: ``python -m harness.kubeschemas build``) fetches and converts,
+and the tests only read the result (a missing set fails them with the command that builds it):
 
 * **Kubernetes** (``v1.34.0``, the version helm v3.19 and the pinned kind node image speak): the
-  PyPI wheel ``kubernetes-validate==1.37.0`` (sha256-pinned, fetched with ``pip download``) vendors
+  PyPI wheel ``kubernetes-validate==1.37.0`` (sha256-pinned, fetched with the pinned uv) vendors
   the Kubernetes OpenAPI as JSON schemas per version. Its ``v1.34.0-local-strict`` set is used
   (strict: ``additionalProperties: false``, so a misspelt field fails). Each file's ``$id`` is
   dropped and its ``/api/_definitions.json`` references made relative, so kubeconform's file
@@ -22,17 +24,24 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import yaml
-from harness.crds import PROMETHEUS_OPERATOR, CrdLoader, crd_dir
-from harness.tools import cache_bin
+
+from harness.crds import (
+    PROMETHEUS_OPERATOR,
+    CrdLoader,
+    crd_dir,
+    download_operator_module,
+    operator_module_dir,
+)
+from harness.tools import REPO_ROOT, MissingToolError, cache_bin
 
 K8S_VERSION = "1.34.0"
 KUBERNETES_VALIDATE = "1.37.0"
@@ -59,57 +68,76 @@ def _publish(build: Path, target: Path) -> Path:
     return target
 
 
+def _built(target: Path, marker: str) -> Path:
+    """``target`` if the install phase built it; MissingToolError naming the command otherwise."""
+    if (target / marker).is_file():
+        return target
+    raise MissingToolError(
+        f"kubeconform schemas {target} are missing: run `make test-deps` (the install phase "
+        "of `make test` and `.ci/run`; tests never download)"
+    )
+
+
+def _kubernetes_target() -> Path:
+    return cache_root() / f"k8s-v{K8S_VERSION}-kubernetes-validate-{KUBERNETES_VALIDATE}"
+
+
 def kubernetes_schemas() -> Path:
-    """Return the directory of Kubernetes ``K8S_VERSION`` schemas, building it on first use."""
-    target = cache_root() / f"k8s-v{K8S_VERSION}-kubernetes-validate-{KUBERNETES_VALIDATE}"
+    """Return the directory of Kubernetes ``K8S_VERSION`` schemas (built by ``build()``)."""
+    return _built(_kubernetes_target(), "deployment-apps-v1.json")
+
+
+def build_kubernetes_schemas(uv: str) -> Path:
+    """Fetch the sha256-pinned kubernetes-validate wheel with ``uv`` and convert its strict
+    schema set into the cache; a no-op when it is already there."""
+    target = _kubernetes_target()
     if (target / "deployment-apps-v1.json").is_file():
         return target
     work = Path(tempfile.mkdtemp(prefix=".build-", dir=_mkdir(cache_root())))
     try:
-        return _build_kubernetes(work, target)
+        requirements = work / "requirements.txt"
+        requirements.write_text(
+            f"kubernetes-validate=={KUBERNETES_VALIDATE} "
+            f"--hash=sha256:{KUBERNETES_VALIDATE_SHA256}\n"
+        )
+        site = work / "site"
+        # Only this one pure-Python wheel, hash-checked; --python just names the interpreter whose
+        # tags the wheel must match (any 3.x does for a py3-none-any wheel).
+        subprocess.run(
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--no-deps",
+                "--require-hashes",
+                "--python",
+                sys.executable,
+                "--target",
+                str(site),
+                "-r",
+                str(requirements),
+            ],
+            check=True,
+        )
+        source = (
+            site
+            / "kubernetes_validate"
+            / "kubernetes-json-schema"
+            / (f"v{K8S_VERSION}-local-strict")
+        )
+        out = work / "schemas"
+        out.mkdir()
+        for path in source.glob("*.json"):
+            text = path.read_text().replace('"/api/_definitions.json#', '"_definitions.json#')
+            data = json.loads(text)
+            data.pop("$id", None)
+            (out / path.name).write_text(json.dumps(data))
+        if not (out / "deployment-apps-v1.json").is_file():
+            raise RuntimeError(f"kubernetes-validate {KUBERNETES_VALIDATE} has no {source.name}")
+        return _publish(out, target)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def _build_kubernetes(work: Path, target: Path) -> Path:
-    requirements = work / "requirements.txt"
-    requirements.write_text(
-        f"kubernetes-validate=={KUBERNETES_VALIDATE} --hash=sha256:{KUBERNETES_VALIDATE_SHA256}\n"
-    )
-    pip = [sys.executable, "-m", "pip"]
-    if subprocess.run([*pip, "--version"], capture_output=True).returncode != 0:
-        pip = ["python3", "-m", "pip"]  # uv's virtualenvs have no pip; the system one will do
-    subprocess.run(
-        [
-            *pip,
-            "download",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-deps",
-            "--only-binary=:all:",
-            "--require-hashes",
-            "-r",
-            str(requirements),
-            "-d",
-            str(work),
-        ],
-        check=True,
-    )
-    wheel = next(work.glob("kubernetes_validate-*.whl"))
-    prefix = f"kubernetes_validate/kubernetes-json-schema/v{K8S_VERSION}-local-strict/"
-    out = work / "schemas"
-    out.mkdir()
-    with zipfile.ZipFile(wheel) as archive:
-        for name in archive.namelist():
-            if name.startswith(prefix) and name.endswith(".json"):
-                text = archive.read(name).decode()
-                text = text.replace('"/api/_definitions.json#', '"_definitions.json#')
-                data = json.loads(text)
-                data.pop("$id", None)
-                (out / Path(name).name).write_text(json.dumps(data))
-    if not (out / "deployment-apps-v1.json").is_file():
-        raise RuntimeError(f"{wheel.name} has no {prefix} schemas")
-    return _publish(out, target)
 
 
 def _mkdir(path: Path) -> Path:
@@ -148,9 +176,19 @@ def crd_schema(version_schema: dict[str, Any], group: str, version: str, kind: s
     return schema
 
 
+def _crd_target() -> Path:
+    return cache_root() / f"crds-prometheus-operator-{PROMETHEUS_OPERATOR}"
+
+
 def crd_schemas() -> Path:
-    """Return the directory of the Prometheus Operator CRD schemas, building it on first use."""
-    target = cache_root() / f"crds-prometheus-operator-{PROMETHEUS_OPERATOR}"
+    """Return the directory of the Prometheus Operator CRD schemas (built by ``build()``)."""
+    return _built(_crd_target(), "servicemonitor-monitoring-v1.json")
+
+
+def build_crd_schemas() -> Path:
+    """Convert the operator module's CRDs (already downloaded) into the cache; a no-op when
+    they are already there."""
+    target = _crd_target()
     if (target / "servicemonitor-monitoring-v1.json").is_file():
         return target
     source = crd_dir()
@@ -181,5 +219,39 @@ def schema_locations() -> list[str]:
     return [f"{d}/{NAME_TEMPLATE}" for d in (kubernetes_schemas(), crd_schemas())]
 
 
+def build(uv: str) -> list[str]:
+    """Everything the chart tests read from the cache, fetched and converted (the install
+    phase's step; each part is skipped when already built). Returns the schema locations."""
+    try:
+        operator_module_dir()  # already in the module cache: no network at all
+    except MissingToolError:
+        download_operator_module()
+    build_kubernetes_schemas(uv)
+    build_crd_schemas()
+    return schema_locations()
+
+
+def main(argv: list[str]) -> int:
+    """``python -m harness.kubeschemas build`` (uv from ``$UV`` or scripts/ensure-uv.sh)."""
+    if argv != ["build"]:
+        print("usage: python -m harness.kubeschemas build", file=sys.stderr)
+        return 2
+    uv = (
+        os.environ.get("UV")
+        or subprocess.run(
+            [str(REPO_ROOT / "scripts" / "ensure-uv.sh")],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    )
+    try:
+        build(uv)
+    except (subprocess.CalledProcessError, RuntimeError, OSError) as exc:
+        print(f"error: building the kubeconform schemas failed: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    print("\n".join(schema_locations()))
+    sys.exit(main(sys.argv[1:]))
