@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoostClassifier
 from porto.bundle import DatasetInfo, Manifest, new_version, write_bundle
+from porto.labels import LabelMapping
 from porto.model_format import CATBOOST, MODEL_FILES, dump_model
 from porto.reference import REFERENCE_FILE, compute_reference
 from porto.registry import Registry
@@ -65,9 +66,11 @@ def publish(
     promote: bool = False,
     version: str | None = None,
     extra_files: dict[str, bytes] | None = None,
+    labels: LabelMapping | None = None,
 ) -> Manifest:
     """Write ``trained`` as a new bundle version and register it (latest; champion if asked or
-    if there is none). Return its manifest."""
+    if there is none). Return its manifest. Without ``labels`` the manifest records no label
+    mapping, as bundles from before porto recorded it."""
     features = model_frame(trained.frame, trained.schema)
     scores = trained.model.predict_proba(features)[:, 1]
     reference = compute_reference(features, trained.schema, scores)
@@ -95,6 +98,7 @@ def publish(
             positives=int(trained.frame["target"].sum()),
             synthetic=True,
         ),
+        labels=labels,
         metrics={"test": {"roc_auc": 0.7, "f1": 0.2}, "train_rows": len(trained.frame)},
     )
     final = write_bundle(store, manifest, files)

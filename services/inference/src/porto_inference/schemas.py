@@ -199,7 +199,16 @@ def feedback_body() -> dict[str, Any]:
         "required": ["prediction_id", "label"],
         "properties": {
             "prediction_id": {"type": "string"},
-            "label": {"type": "integer", "enum": [0, 1]},
+            "label": {
+                "description": "1/true or 0/false, or one of the served model's own labels "
+                '(its manifest\'s `labels`, e.g. "Yes"/"No"; strings are compared '
+                "case-insensitively, as training compared them).",
+                "oneOf": [
+                    {"type": "integer", "enum": [0, 1]},
+                    {"type": "boolean"},
+                    {"type": "string"},
+                ],
+            },
         },
         "additionalProperties": False,
     }
