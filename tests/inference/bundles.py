@@ -36,11 +36,17 @@ class TrainedModel:
 
 
 def train_model(
-    rows: int = 3000, *, seed: int = 1, iterations: int = 40, drop_calc: bool = False
+    rows: int = 3000,
+    *,
+    seed: int = 1,
+    iterations: int = 40,
+    drop_calc: bool = False,
+    drop: list[str] | None = None,
 ) -> TrainedModel:
-    """Fit a small CatBoost model on synthetic Porto-shaped data (a few seconds)."""
+    """Fit a small CatBoost model on synthetic Porto-shaped data (a few seconds); ``drop_calc``
+    and ``drop`` leave columns out of the features (the schema's ``ignored``)."""
     data = generate(rows, seed=seed).frame
-    rules = ColumnRules(drop_prefixes=["ps_calc_"] if drop_calc else [])
+    rules = ColumnRules(drop_prefixes=["ps_calc_"] if drop_calc else [], drop=drop or [])
     schema = infer_schema(data, target="target", id_column="id", missing_value=-1, rules=rules)
     features = model_frame(data, schema)
     model = CatBoostClassifier(

@@ -235,6 +235,9 @@ def test_train_on_yes_no_labels_end_to_end(tmp_path: Path) -> None:
     assert sorted(manifest["labels"]["label_values"]) == ["No", "Yes", "no", "yes"]
     assert manifest["dataset"]["positives"] == positives
     assert manifest["config"]["data"]["positive_label"] is None
+    # The column order of the training data, for positional full rows at inference.
+    columns = [c for c in frame.columns if c not in ("id", "target")]
+    assert manifest["feature_schema"]["dataset_columns"] == columns
     metrics = manifest["metrics"]
     assert metrics["class_balance"]["all"]["positives"] == positives
     assert metrics["roc_auc"] > 0.55  # the planted signal: flipped classes would give < 0.5
