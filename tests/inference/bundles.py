@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoostClassifier
 from porto.bundle import DatasetInfo, Manifest, new_version, write_bundle
+from porto.labels import LabelMapping
 from porto.model_format import CATBOOST, MODEL_FILES, dump_model
 from porto.reference import REFERENCE_FILE, compute_reference
 from porto.registry import Registry
@@ -35,11 +36,17 @@ class TrainedModel:
 
 
 def train_model(
-    rows: int = 3000, *, seed: int = 1, iterations: int = 40, drop_calc: bool = False
+    rows: int = 3000,
+    *,
+    seed: int = 1,
+    iterations: int = 40,
+    drop_calc: bool = False,
+    drop: list[str] | None = None,
 ) -> TrainedModel:
-    """Fit a small CatBoost model on synthetic Porto-shaped data (a few seconds)."""
+    """Fit a small CatBoost model on synthetic Porto-shaped data (a few seconds); ``drop_calc``
+    and ``drop`` leave columns out of the features (the schema's ``ignored``)."""
     data = generate(rows, seed=seed).frame
-    rules = ColumnRules(drop_prefixes=["ps_calc_"] if drop_calc else [])
+    rules = ColumnRules(drop_prefixes=["ps_calc_"] if drop_calc else [], drop=drop or [])
     schema = infer_schema(data, target="target", id_column="id", missing_value=-1, rules=rules)
     features = model_frame(data, schema)
     model = CatBoostClassifier(
@@ -65,9 +72,11 @@ def publish(
     promote: bool = False,
     version: str | None = None,
     extra_files: dict[str, bytes] | None = None,
+    labels: LabelMapping | None = None,
 ) -> Manifest:
     """Write ``trained`` as a new bundle version and register it (latest; champion if asked or
-    if there is none). Return its manifest."""
+    if there is none). Return its manifest. Without ``labels`` the manifest records no label
+    mapping, as bundles from before porto recorded it."""
     features = model_frame(trained.frame, trained.schema)
     scores = trained.model.predict_proba(features)[:, 1]
     reference = compute_reference(features, trained.schema, scores)
@@ -95,6 +104,7 @@ def publish(
             positives=int(trained.frame["target"].sum()),
             synthetic=True,
         ),
+        labels=labels,
         metrics={"test": {"roc_auc": 0.7, "f1": 0.2}, "train_rows": len(trained.frame)},
     )
     final = write_bundle(store, manifest, files)

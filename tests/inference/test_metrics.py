@@ -1,6 +1,13 @@
-"""observe_many equals observe; the metric names the seeds give exist."""
+"""observe_many equals observe; the metric names the seeds give exist; multiprocess mode is
+chosen through the environment, prometheus_client's documented switch."""
 
 from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -82,3 +89,60 @@ def test_in_flight_gauge_counts_requests_being_processed() -> None:
     asyncio.run(middleware(scope, None, None))  # type: ignore[arg-type]
     assert seen == [1.0]
     assert metrics.registry.get_sample_value("http_requests_in_flight") == 0.0
+
+
+def _python(script: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "PROMETHEUS_MULTIPROC_DIR"}
+    return subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "multiproc")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_serve_selects_multiprocess_mode_through_the_environment_only(tmp_path: Path) -> None:
+    """What ``serve`` does before gunicorn forks: the variable is set before prometheus_client
+    is imported, so its own (public) switch picks multiprocess values; Metrics leaves
+    prometheus_client's private value class alone, and counts land in per-pid files that
+    /metrics merges."""
+    script = (
+        "import os, sys, json\n"
+        "from pathlib import Path\n"
+        "from porto_inference.server import use_metrics_dir\n"
+        "assert 'prometheus_client' not in sys.modules\n"
+        "path = use_metrics_dir(Path(sys.argv[1]))\n"
+        "import prometheus_client.values as v\n"
+        "before = v.ValueClass\n"
+        "from porto_inference.metrics import Metrics\n"
+        "m = Metrics()\n"
+        "m.feedback.labels('applied').inc(3)\n"
+        "if os.fork() == 0:\n"
+        "    m.feedback.labels('applied').inc(4)\n"
+        "    os._exit(0)\n"
+        "os.wait()\n"
+        "print(json.dumps({'same': v.ValueClass is before, 'files': sorted(\n"
+        "    p.name for p in path.iterdir()), 'pid': os.getpid(),\n"
+        "    'text': Metrics().render()[0].decode()}))\n"
+    )
+    proc = _python(script, tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout)
+    assert out["same"], "Metrics() replaced prometheus_client's value class"
+    counters = [f for f in out["files"] if f.startswith("counter_")]
+    assert f"counter_{out['pid']}.db" in counters and len(counters) == 2  # parent and child
+    assert 'feedback_total{outcome="applied"} 7.0' in out["text"]
+
+
+def test_serve_refuses_a_prometheus_client_imported_too_early(tmp_path: Path) -> None:
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "import prometheus_client\n"
+        "from porto_inference.server import use_metrics_dir\n"
+        "use_metrics_dir(Path(sys.argv[1]))\n"
+    )
+    proc = _python(script, tmp_path)
+    assert proc.returncode != 0
+    assert "prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set" in proc.stderr

@@ -200,3 +200,18 @@ def test_dropped_columns_are_recorded_as_ignored() -> None:
     schema = infer_schema(frame, target="target", id_column="id", missing_value=-1, rules=rules)
     assert schema.ignored == [c for c in frame.columns if c.startswith("ps_calc_")]
     assert not set(schema.ignored) & set(schema.names)
+
+
+def test_the_training_data_column_order_is_recorded() -> None:
+    frame = pd.DataFrame(
+        {"a": [1, 2], "id": [1, 2], "skip": [0, 0], "target": [0, 1], "b_cat": ["x", "y"]}
+    )
+    schema = infer_schema(
+        frame, target="target", id_column="id", missing_value=-1, rules=ColumnRules(drop=["skip"])
+    )
+    assert schema.dataset_columns == ["a", "skip", "b_cat"]  # id and target left out
+    assert schema.names == ["a", "b_cat"] and schema.ignored == ["skip"]
+    # Schemas written before the order was recorded still load.
+    old = schema.model_dump(mode="json")
+    del old["dataset_columns"]
+    assert FeatureSchema.model_validate(old).dataset_columns is None

@@ -54,7 +54,13 @@ def test_generate_then_validate_each_format(runner: CliRunner, tmp_path: Path) -
         ("", [], "is empty"),
         ("id,target,x\n", [], "has a header but no data rows"),
         ("id,x\n1,2\n", [], "missing required column(s) 'target'"),
-        ("id,target,x\n1,0,1\n2,3,1\n", [], "must be binary 0/1, found 3"),
+        (
+            "id,target,x\n1,0,1\n2,3,1\n",
+            [],
+            "target column 'target' has values [0, 3]: set data.positive_label (--positive-label)",
+        ),
+        ("id,target,x\n1,A,1\n2,B,1\n3,C,1\n", [], "has 3 values ['A', 'B', 'C']"),
+        ("id,target,x\n1,yes,1\n2,no,1\n", ["--positive-label", "Maybe"], "'Maybe' is not a"),
         ("id,target,x\n1,0,1\n2,1,abc\n", [], "non-numeric values in numeric column(s) 'x'"),
         ("key,label,x\n1,0,1\n2,1,2\n", ["--target", "y"], "missing required column(s) 'y', 'id'"),
     ],
@@ -187,3 +193,80 @@ def test_unreachable_store_exits_non_zero_without_a_version(tmp_path: Path) -> N
     assert proc.stderr.strip().splitlines()[-1].startswith("error: cannot reach S3 endpoint")
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "artifacts").exists()
+
+
+def _porto_train(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "porto_training.cli", *args],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+
+
+def test_train_on_yes_no_labels_end_to_end(tmp_path: Path) -> None:
+    """A real ``porto-train`` run on a CSV whose target is Yes/No (as users' data often is)
+    into a file:// store: the classes are inferred, the manifest records the mapping, the
+    metrics are those of the 0/1 classes; other pairs need --positive-label."""
+    from porto.synthetic import generate
+
+    frame = generate(2000, seed=11, positive_rate=0.2).frame
+    frame["target"] = frame["target"].map({1: "Yes", 0: "No"})
+    for label in ("Yes", "No"):  # one row of each class spelled in lower case
+        first = frame.index[frame["target"] == label][0]
+        frame.loc[first, "target"] = label.lower()
+    data = tmp_path / "insurance.csv"
+    frame.to_csv(data, index=False)
+    positives = int(frame["target"].str.lower().eq("yes").sum())
+    store = tmp_path / "artifacts"
+
+    checked = _porto_train("validate", "--data", str(data))
+    assert checked.returncode == 0, checked.stderr
+    assert "classes: positive 'Yes' / negative 'No'" in checked.stdout
+    assert f"{positives} positives" in checked.stdout
+
+    proc = _porto_train("train", "--data", str(data), "--store", f"file://{store}", "--json", *FAST)
+    assert proc.returncode == 0, proc.stderr
+    manifest = json.loads(proc.stdout)
+    assert manifest["labels"]["positive_label"] == "Yes"
+    assert manifest["labels"]["negative_label"] == "No"
+    assert sorted(manifest["labels"]["label_values"]) == ["No", "Yes", "no", "yes"]
+    assert manifest["dataset"]["positives"] == positives
+    assert manifest["config"]["data"]["positive_label"] is None
+    # The column order of the training data, for positional full rows at inference.
+    columns = [c for c in frame.columns if c not in ("id", "target")]
+    assert manifest["feature_schema"]["dataset_columns"] == columns
+    metrics = manifest["metrics"]
+    assert metrics["class_balance"]["all"]["positives"] == positives
+    assert metrics["roc_auc"] > 0.55  # the planted signal: flipped classes would give < 0.5
+    stored = Registry(FileStore(store), "porto").get(CHAMPION)
+    assert stored.labels is not None and stored.labels.positive_label == "Yes"
+    shown = _porto_train("models", "show", "--store", f"file://{store}")
+    assert "classes   positive 'Yes' / negative 'No'" in shown.stdout, shown.stderr
+
+    # Labels porto does not guess: refused with the values and the fix, then accepted.
+    frame["target"] = frame["target"].str.lower().map({"yes": "Claim", "no": "NoClaim"})
+    frame.to_csv(data, index=False)
+    refused = _porto_train("train", "--data", str(data), "--store", f"file://{store}", *FAST)
+    assert refused.returncode == 1
+    assert refused.stderr.splitlines()[-1] + "\n" == (  # after the stage log lines
+        "error: target column 'target' has values ['Claim', 'NoClaim']: set data.positive_label "
+        "(--positive-label) to the positive class\n"
+    )
+    proc = _porto_train(
+        "train",
+        "--data",
+        str(data),
+        "--store",
+        f"file://{store}",
+        "--positive-label",
+        "claim",
+        "--json",
+        *FAST,
+    )
+    assert proc.returncode == 0, proc.stderr
+    labels = json.loads(proc.stdout)["labels"]
+    assert (labels["positive_label"], labels["negative_label"]) == ("Claim", "NoClaim")
+    assert json.loads(proc.stdout)["dataset"]["positives"] == positives

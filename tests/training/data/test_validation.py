@@ -52,24 +52,88 @@ def test_custom_target_and_id_names(small_frame: pd.DataFrame) -> None:
 @pytest.mark.parametrize(
     ("values", "message"),
     [
-        ([0, 1, 2, 0], "must be binary 0/1, found 2"),
-        (["no", "yes", "no", "no"], "must be binary 0/1, found 'no', 'yes'"),
-        ([0.0, 1.0, 0.5, 0.0], "must be binary 0/1, found 0.5"),
+        ([0, 1, 2, 0], "has 3 values [0, 1, 2]: a binary classifier needs exactly two classes"),
+        (["A", "B", "A", "A"], "has values ['A', 'B']: set data.positive_label (--positive-label)"),
+        ([1, 2, 1, 1], "has values [1, 2]: set data.positive_label (--positive-label)"),
+        ([0.0, 1.0, 0.5, 0.0], "has 3 values [0, 0.5, 1]: a binary classifier"),
         ([0, 1, None, 0], "has 1 missing value"),
-        ([0, 0, 0, 0], "holds only the class 0"),
+        ([0, 0, 0, 0], "holds only the class 0: need two classes"),
         ([1, 1, 1, 1], "holds only the class 1"),
+        (["Yes"] * 4, "holds only the class 'Yes'"),
     ],
 )
-def test_non_binary_target_is_named(values: list[object], message: str) -> None:
+def test_unusable_target_is_named(values: list[object], message: str) -> None:
     frame = pd.DataFrame({"id": range(4), "target": values, "x": [1.0, 2.0, 3.0, 4.0]})
-    with pytest.raises(DataError, match=message) as info:
+    with pytest.raises(DataError, match=re.escape(message)) as info:
         _check(frame)
     assert "'target'" in info.value.message
+
+
+def test_many_target_values_are_summarised() -> None:
+    frame = pd.DataFrame({"id": range(8), "target": list("abcdefgh"), "x": range(8)})
+    with pytest.raises(DataError) as info:
+        _check(frame)
+    assert info.value.message == (
+        "target column 'target' has 8 values ['a', 'b', 'c', 'd', 'e', ... (3 more)]: "
+        "a binary classifier needs exactly two classes"
+    )
 
 
 def test_boolean_and_float_targets_are_binary() -> None:
     _check(pd.DataFrame({"id": range(4), "target": [True, False, False, True], "x": range(4)}))
     _check(pd.DataFrame({"id": range(4), "target": [1.0, 0.0, 0.0, 1.0], "x": range(4)}))
+
+
+@pytest.mark.parametrize(
+    ("values", "positive", "negative"),
+    [
+        ([1, 0, 1, 0, 0], 1, 0),
+        ([True, False, True, False, False], True, False),
+        (["true", "false", "TRUE", "False", "false"], "true", "false"),
+        (["Yes", "No", "yes", "No", "NO"], "Yes", "No"),
+        (["y", "n", "y", "n", "n"], None, None),  # not a pair porto guesses
+    ],
+)
+def test_positive_class_is_inferred_for_known_pairs(
+    values: list[object], positive: object, negative: object
+) -> None:
+    frame = pd.DataFrame({"id": range(5), "target": values, "x": range(5)})
+    if positive is None:
+        with pytest.raises(DataError, match=re.escape("has values ['n', 'y']: set data.pos")):
+            validate_frame(frame, DataConfig(), SRC)
+        return
+    report = validate_frame(frame, DataConfig(), SRC)
+    assert report.labels.positive_label == positive
+    assert report.labels.negative_label == negative
+    assert report.positives == 2
+    assert report.labels.encode(frame["target"]).tolist() == [1, 0, 1, 0, 0]
+
+
+def test_positive_label_picks_the_class_of_any_pair() -> None:
+    frame = pd.DataFrame({"id": range(5), "target": ["A", "B", "B", "a", "A"], "x": range(5)})
+    report = validate_frame(frame, DataConfig(positive_label="b"), SRC)
+    assert (report.labels.positive_label, report.labels.negative_label) == ("B", "A")
+    assert report.labels.label_values == ["A", "B", "a"]
+    assert report.positives == 2
+    # It also overrides a pair porto would infer: class 1 is now "No".
+    yes_no = pd.DataFrame({"id": range(3), "target": ["Yes", "No", "No"], "x": range(3)})
+    assert validate_frame(yes_no, DataConfig(positive_label="No"), SRC).positives == 2
+    numbers = pd.DataFrame({"id": range(3), "target": [1, 2, 2], "x": range(3)})
+    # "2" from the command line matches the number 2.
+    assert validate_frame(numbers, DataConfig(positive_label="2"), SRC).labels.positive_label == 2
+
+
+def test_positive_label_must_be_a_target_value() -> None:
+    frame = pd.DataFrame({"id": range(3), "target": ["yes", "no", "no"], "x": range(3)})
+    with pytest.raises(DataError) as info:
+        validate_frame(frame, DataConfig(positive_label="Maybe"), SRC)
+    assert info.value.message == (
+        "data.positive_label 'Maybe' is not a value of target column 'target', which has "
+        "values ['no', 'yes']"
+    )
+    # YAML reads a bare Yes as the boolean true: say so.
+    with pytest.raises(DataError, match="quote the label"):
+        validate_frame(frame, DataConfig(positive_label=True), SRC)
 
 
 def test_non_numeric_values_in_numeric_columns_are_named(small_frame: pd.DataFrame) -> None:

@@ -87,7 +87,15 @@ SetOpt = Annotated[
         "--set", "-s", help="Config override key=value (YAML value), e.g. model.catboost.depth=8."
     ),
 ]
-TargetOpt = Annotated[str | None, typer.Option(help="Name of the 0/1 target column.")]
+TargetOpt = Annotated[str | None, typer.Option(help="Name of the target (label) column.")]
+PositiveOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--positive-label",
+        help="The target value of the positive class, e.g. Yes (case-insensitive). Default: "
+        "inferred for 0/1, false/true and no/yes; required for any other pair of labels.",
+    ),
+]
 IdOpt = Annotated[
     str | None,
     typer.Option("--id-column", help="Name of the row id column ('' if the data has none)."),
@@ -111,13 +119,19 @@ NameOpt = Annotated[
 
 
 def _data_updates(
-    data: str | None, target: str | None, id_column: str | None, missing_value: float | None
+    data: str | None,
+    target: str | None,
+    id_column: str | None,
+    missing_value: float | None,
+    positive_label: str | None = None,
 ) -> dict[str, Any]:
     updates: dict[str, Any] = {}
     if data is not None:
         updates["data.path"] = data
     if target is not None:
         updates["data.target"] = target
+    if positive_label is not None:
+        updates["data.positive_label"] = positive_label
     if id_column is not None:
         updates["data.id_column"] = id_column or None
     if missing_value is not None:
@@ -149,6 +163,7 @@ def train(
         bool | None, typer.Option("--search/--no-search", help="Random hyperparameter search.")
     ] = None,
     target: TargetOpt = None,
+    positive_label: PositiveOpt = None,
     id_column: IdOpt = None,
     missing_value: MissingOpt = None,
     metrics_port: Annotated[
@@ -168,7 +183,7 @@ def train(
     """Train a model and publish it as a new version (champion if first, asked, or better)."""
     from porto_training.pipeline import run_training
 
-    updates = _data_updates(data, target, id_column, missing_value)
+    updates = _data_updates(data, target, id_column, missing_value, positive_label)
     if model_type is not None:
         updates["model.type"] = model_type
     if store is not None:
@@ -198,6 +213,7 @@ def validate(
     data: DataOpt = None,
     set_: SetOpt = None,
     target: TargetOpt = None,
+    positive_label: PositiveOpt = None,
     id_column: IdOpt = None,
     missing_value: MissingOpt = None,
 ) -> None:
@@ -206,7 +222,8 @@ def validate(
     from porto_training.validation import validate_frame
 
     with porto_errors():
-        cfg = load_config(config, set_, _data_updates(data, target, id_column, missing_value))
+        updates = _data_updates(data, target, id_column, missing_value, positive_label)
+        cfg = load_config(config, set_, updates)
         dataset = load_dataset(cfg.data, seed=cfg.seed)
         report = validate_frame(dataset.frame, cfg.data, dataset.source)
     kinds: dict[str, int] = {}
@@ -216,7 +233,7 @@ def validate(
     print(
         f"ok: {dataset.source}: {report.rows} rows, {report.columns} columns, "
         f"{report.positives} positives ({report.positive_rate:.2%}); "
-        f"{len(report.features)} features ({by_kind})"
+        f"{len(report.features)} features ({by_kind}); classes: {report.labels.describe()}"
     )
 
 
@@ -318,6 +335,7 @@ def show_version(
         f"sha256 {manifest.dataset.fingerprint[:16]}…"
     )
     print(f"  features  {len(manifest.feature_schema.features)}")
+    print(f"  classes   {manifest.label_mapping.describe()}")
     for key in ("roc_auc", "gini_normalized", "pr_auc", "log_loss", "brier", "f1"):
         if isinstance(m.get(key), float):
             print(f"  {key:<9s} {m[key]:.4f}")

@@ -46,7 +46,16 @@ class DataConfig(_Strict):
         default=None, description="Local path or s3://bucket/key; None = synthetic data."
     )
     format: str = Field(default="auto", description="auto | csv | zip | parquet")
-    target: str = Field(default="target", description="Name of the 0/1 label column.")
+    target: str = Field(
+        default="target",
+        description="Name of the label column: two classes, 0/1, false/true, no/yes or any "
+        "pair with positive_label set.",
+    )
+    positive_label: bool | int | float | str | None = Field(
+        default=None,
+        description="The target value of the positive class (e.g. 'Yes'); None infers it for "
+        "0/1, false/true and no/yes. Strings compare case-insensitively.",
+    )
     id_column: str | None = Field(default="id", description="Row id column (never a feature).")
     missing_value: float | None = Field(
         default=-1, description="Marker for a missing value (besides empty cells / NaN)."

@@ -168,7 +168,8 @@ def _run(
     with prog.stage("validate"):
         report = validate_frame(dataset.frame, data_cfg, dataset.source)
     frame = dataset.frame
-    y = frame[data_cfg.target].to_numpy().astype("int64")
+    # Classes 1/0 from the target's own labels (Yes/No, true/false, 0/1, ...), for every stage.
+    y = report.labels.encode(frame[data_cfg.target])
 
     with prog.stage("split"):
         split = stratified_split(
@@ -300,6 +301,7 @@ def _run(
                 positives=report.positives,
                 synthetic=dataset.synthetic,
             ),
+            labels=report.labels,
             # Exactly the run's config (it loads back with build_config); the parameters the
             # model was fitted with, after any search, are in metrics["model_params"].
             config=config.model_dump(mode="json"),

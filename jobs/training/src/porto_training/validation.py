@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from porto.errors import DataError
+from porto.labels import INFERRED_POSITIVE, Label, LabelMapping, label_key, plain_label
 from porto.schema import FeatureKind
 
 from porto_training.config import DataConfig
@@ -25,10 +26,11 @@ class ValidationReport:
     columns: int
     positives: int
     features: dict[str, FeatureKind]
+    labels: LabelMapping
 
     @property
     def positive_rate(self) -> float:
-        """Share of rows with target 1."""
+        """Share of rows of the positive class."""
         return self.positives / self.rows if self.rows else 0.0
 
 
@@ -36,7 +38,8 @@ def validate_frame(frame: pd.DataFrame, config: DataConfig, source: str) -> Vali
     """Return a report on ``frame`` if it can be trained on; raise one DataError otherwise.
 
     Checks, in order: the file has rows; the target, id and required columns are present; the
-    target is binary 0/1 with both classes; at least one feature is left; numeric and binary
+    target has exactly two classes and a known positive one (:func:`check_target`); at least one
+    feature is left; numeric and binary
     features hold numbers (and binary ones only 0/1 or the missing marker).
     """
     if frame.shape[1] == 0:
@@ -56,7 +59,7 @@ def validate_frame(frame: pd.DataFrame, config: DataConfig, source: str) -> Vali
     duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
     if duplicated:
         raise DataError(f"data file {source} has duplicate column(s) {_names(duplicated)}")
-    positives = check_target(frame[config.target], config.target)
+    labels, positives = check_target(frame[config.target], config.target, config.positive_label)
 
     rules = config.columns
     features = {
@@ -90,33 +93,86 @@ def validate_frame(frame: pd.DataFrame, config: DataConfig, source: str) -> Vali
     if problems:
         raise DataError(f"data file {source}: " + "; ".join(problems))
     return ValidationReport(
-        rows=len(frame), columns=frame.shape[1], positives=positives, features=features
+        rows=len(frame),
+        columns=frame.shape[1],
+        positives=positives,
+        features=features,
+        labels=labels,
     )
 
 
-def check_target(target: pd.Series, name: str) -> int:
-    """Return the number of positives if ``target`` is binary 0/1 with both classes."""
+def check_target(
+    target: pd.Series, name: str, positive_label: Label | None = None
+) -> tuple[LabelMapping, int]:
+    """Return the target's label mapping and its number of positives; DataError unless the
+    target holds exactly two classes (compared by :func:`porto.labels.label_key`) of which one
+    is ``positive_label`` or, when that is None, one of 0/1, false/true or no/yes."""
     n_missing = int(target.isna().sum())
     if n_missing:
         raise DataError(f"target column {name!r} has {n_missing} missing value(s)")
-    values = pd.unique(target)
-    if not _is_numeric(target) or not set(np.asarray(values, dtype=object)) <= {0, 1}:
-        bad = [v for v in values if not (_is_number(v) and v in (0, 1))]
-        shown = ", ".join(repr(_plain(v)) for v in bad[:_SHOWN])
-        raise DataError(f"target column {name!r} must be binary 0/1, found {shown}")
-    positives = int((target.astype("int64") == 1).sum())
-    if positives == 0 or positives == len(target):
-        only = 1 if positives else 0
-        raise DataError(f"target column {name!r} holds only the class {only}: need both 0 and 1")
-    return positives
+    counts = target.value_counts(sort=True)
+    by_key: dict[str, list[tuple[Label, int]]] = {}
+    for value, count in counts.items():
+        plain = plain_label(value)
+        key = label_key(plain)
+        if plain is None or key is None:
+            raise DataError(f"target column {name!r} holds {value!r}, which cannot be a label")
+        by_key.setdefault(key, []).append((plain, int(count)))
+    values = sorted((v for group in by_key.values() for v, _ in group), key=_label_order)
+    shown = _values(values)
+    if len(by_key) > 2:
+        raise DataError(
+            f"target column {name!r} has {len(values)} values {shown}: a binary classifier "
+            "needs exactly two classes"
+        )
+    if len(by_key) == 1:
+        raise DataError(
+            f"target column {name!r} holds only the class {values[0]!r}: need two classes"
+        )
+    if positive_label is None:
+        positive_key = INFERRED_POSITIVE.get(frozenset(by_key))
+        if positive_key is None:
+            raise DataError(
+                f"target column {name!r} has values {shown}: set data.positive_label "
+                "(--positive-label) to the positive class"
+            )
+    else:
+        positive_key = label_key(positive_label) or ""
+        if positive_key not in by_key:
+            hint = (
+                " (YAML reads a bare yes/no/on/off as a boolean: quote the label, e.g. "
+                'data.positive_label="Yes")'
+                if isinstance(positive_label, bool)
+                else ""
+            )
+            raise DataError(
+                f"data.positive_label {positive_label!r} is not a value of target column "
+                f"{name!r}, which has values {shown}{hint}"
+            )
+    (negative_key,) = set(by_key) - {positive_key}
+    # The commonest spelling of each class names it in the manifest and in messages.
+    labels = LabelMapping(
+        positive_label=by_key[positive_key][0][0],
+        negative_label=by_key[negative_key][0][0],
+        label_values=values,
+    )
+    return labels, sum(count for _, count in by_key[positive_key])
+
+
+def _label_order(value: Label) -> tuple[int, float, str]:
+    if isinstance(value, str):
+        return (0, 0.0, value)
+    return (1, float(value), "")
+
+
+def _values(values: list[Label]) -> str:
+    if len(values) <= _SHOWN:
+        return repr(values)
+    return repr(values[:_SHOWN])[:-1] + f", ... ({len(values) - _SHOWN} more)]"
 
 
 def _is_numeric(col: pd.Series) -> bool:
     return bool(pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype))
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float, np.integer, np.floating, bool, np.bool_))
 
 
 def _plain(value: object) -> object:

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 
 from porto.errors import ConfigError, IntegrityError, NotFoundError, PortoError
 from porto.hashing import sha256_bytes
+from porto.labels import DEFAULT_LABELS, LabelMapping
 from porto.schema import FeatureSchema
 from porto.store import ArtifactStore
 
@@ -56,9 +57,19 @@ class Manifest(BaseModel):
     threshold: float
     feature_schema: FeatureSchema
     dataset: DatasetInfo
+    labels: LabelMapping | None = Field(
+        default=None,
+        description="Which target values are class 1 and class 0 (e.g. 'Yes' / 'No'); absent "
+        "in bundles from before it was recorded, whose target was 0/1.",
+    )
     config: dict[str, Any] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
     files: dict[str, FileEntry] = Field(default_factory=dict)
+
+    @property
+    def label_mapping(self) -> LabelMapping:
+        """The recorded label mapping, or 1/0 for a bundle that records none."""
+        return self.labels or DEFAULT_LABELS
 
 
 def validate_name(name: str, what: str = "model name") -> str:

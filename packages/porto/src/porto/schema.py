@@ -91,6 +91,12 @@ class FeatureSchema(BaseModel):
         description="Columns of the training data the model does not use (dropped by the column "
         "rules): readers accept and discard them, so full dataset rows can be sent as they are.",
     )
+    dataset_columns: list[str] | None = Field(
+        default=None,
+        description="The training data's columns except target and id, in the file's order: the "
+        "features and the ignored columns interleaved as they came, so a full dataset row can be "
+        "sent positionally. None in bundles from before porto recorded it.",
+    )
 
     @property
     def names(self) -> list[str]:
@@ -160,9 +166,11 @@ def infer_schema(
     rules = rules or ColumnRules()
     specs: list[FeatureSpec] = []
     ignored: list[str] = []
+    columns: list[str] = []
     for name in frame.columns:
         if name in (target, id_column):
             continue
+        columns.append(str(name))
         if rules.is_dropped(str(name)):
             ignored.append(str(name))
             continue
@@ -175,6 +183,7 @@ def infer_schema(
         id_column=id_column,
         missing_value=missing_value,
         ignored=ignored,
+        dataset_columns=columns,
     )
 
 

@@ -130,6 +130,16 @@ class FeatureCodec:
         self._cat_by_name = _getter(self.cat_names)
         self._num_by_pos = _getter(self.num_pos)
         self._cat_by_pos = _getter(self.cat_pos)
+        #: Length of a full training-data row (features and ignored columns, without id and
+        #: target) sent positionally, when it differs from the model's width and the schema
+        #: records the column order; such rows are put in model order by ``_model_order``.
+        self.row_columns = schema.dataset_columns
+        self.row_width: int | None = None
+        self._model_order: Callable[[Any], tuple[Any, ...]] = _getter([])
+        if self.row_columns is not None and len(self.row_columns) != len(self.names):
+            where = {name: i for i, name in enumerate(self.row_columns)}
+            self.row_width = len(self.row_columns)
+            self._model_order = _getter([where[name] for name in self.names])
         self.vocabs = self._new_vocabs()
 
     def _new_vocabs(self) -> list[Vocabulary]:
@@ -156,7 +166,9 @@ class FeatureCodec:
     # --- JSON ------------------------------------------------------------------------------------
     def encode_items(self, items: list[Any]) -> EncodedBatch:
         """Encode JSON items: flat ``{feature: value}`` objects, wrapped ``{"id": ..,
-        "features": {..} | [..]}`` objects, or positional lists in model feature order.
+        "features": {..} | [..]}`` objects, or positional lists: the model's features in model
+        order, or a full training-data row (features and ignored columns, in the training data's
+        column order, without id and target) when the schema records that order.
 
         A record's id column (and target column) is taken out, never used as a feature.
         ValidationFailedError names every bad row and field.
@@ -252,13 +264,42 @@ class FeatureCodec:
                 batch = self._fast(num_rows, cat_rows, vocabs, ids, payloads)
                 if batch is not None:
                     return batch
-        elif n and all(type(p) is list and len(p) == width for p in payloads):
-            num_rows = [self._num_by_pos(p) for p in payloads]
-            cat_rows = [self._cat_by_pos(p) for p in payloads]
-            batch = self._fast(num_rows, cat_rows, vocabs, ids, payloads)
-            if batch is not None:
-                return batch
+        elif n and all(type(p) is list for p in payloads):
+            if self.row_width is not None:
+                payloads = [self._in_model_order(p) for p in payloads]
+            if all(len(p) == width for p in payloads):
+                num_rows = [self._num_by_pos(p) for p in payloads]
+                cat_rows = [self._cat_by_pos(p) for p in payloads]
+                batch = self._fast(num_rows, cat_rows, vocabs, ids, payloads)
+                if batch is not None:
+                    return batch
         return self._slow(payloads, vocabs, ids)
+
+    def _in_model_order(self, values: Any) -> Any:
+        """A full training-data row as a list in model order (what the log and the model
+        see, ignored columns left out); anything else unchanged."""
+        if type(values) is list and len(values) == self.row_width:
+            return list(self._model_order(values))
+        return values
+
+    def _positional_problem(self, got: int) -> str:
+        """Why a positional list of ``got`` values cannot be placed, and what would be."""
+        width = len(self.names)
+        model = f"{width} values in model feature order ({', '.join(self.names[:3])}, ...)"
+        if self.row_columns is not None and self.row_width is not None:
+            row = ", ".join(self.row_columns[:3])
+            return (
+                f"expected {model} or {self.row_width} in the training data's column order "
+                f"without id and target ({row}, ...), got {got}"
+            )
+        if self.schema.ignored and got == width + len(self.schema.ignored):
+            return (
+                f"expected {model}, got {got}: a full training-data row with its "
+                f"{len(self.schema.ignored)} ignored column(s), but this model's bundle does not "
+                "record the training data's column order (trained before porto recorded it); "
+                "send the features in model feature order, or by name"
+            )
+        return f"expected {model}, got {got}"
 
     def _fast(
         self,
@@ -366,13 +407,9 @@ class FeatureCodec:
                         problems.add(row, name, "missing feature")
                 values = [p.get(name, _ABSENT) for name in self.names]
             elif type(p) is list:
+                p = payloads[row] = self._in_model_order(p)
                 if len(p) != width:
-                    problems.add(
-                        row,
-                        "features",
-                        f"expected {width} values in model feature order "
-                        f"({', '.join(self.names[:3])}, ...), got {len(p)}",
-                    )
+                    problems.add(row, "features", self._positional_problem(len(p)))
                     continue
                 values = p
             else:

@@ -2,8 +2,11 @@
 
 Under gunicorn each worker is a process, so counters and histograms use prometheus_client's
 multiprocess mode, the documented way: ``porto-inference serve`` points
-``PROMETHEUS_MULTIPROC_DIR`` at a fresh, empty directory before gunicorn starts, gunicorn's
-``child_exit`` hook marks dead workers, and ``GET /metrics`` merges every worker's files. Gauges
+``PROMETHEUS_MULTIPROC_DIR`` at a fresh, empty directory before prometheus_client is first
+imported and before gunicorn starts (:func:`porto_inference.server.use_metrics_dir`), gunicorn's
+``child_exit`` hook marks dead workers, and ``GET /metrics`` merges every worker's files. Only
+prometheus_client's public API is used to choose the mode: it reads the environment variable
+once, at import, and nothing here patches its private ``values`` module. Gauges
 declare how workers combine (``livesum`` for queue depth, ``mostrecent`` for values every worker
 computes alike from the database, such as the live F1 score, so nothing is counted twice).
 
@@ -19,10 +22,7 @@ Names follow the two seed projects (``inference_*``, ``page_views_total``, ``bat
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from collections.abc import Iterable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,7 +34,6 @@ from prometheus_client import (
     Histogram,
     disable_created_metrics,
     generate_latest,
-    values,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -64,35 +63,9 @@ LOAD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 FLUSH_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 
 
-_PID: list[int] = []
-
-
-def current_pid() -> int:
-    """This process's id, without a syscall after the first call (renewed in forked
-    children by a fork hook registered on that first call)."""
-    if not _PID:
-        _PID.append(os.getpid())
-        os.register_at_fork(after_in_child=lambda: _PID.__setitem__(0, os.getpid()))
-    return _PID[0]
-
-
 def multiprocess_enabled() -> bool:
     """Whether prometheus_client runs in multiprocess mode (gunicorn workers)."""
     return bool(os.environ.get(MULTIPROC_ENV))
-
-
-def prepare_multiprocess_dir(path: Path | None) -> Path:
-    """Return an empty directory for ``PROMETHEUS_MULTIPROC_DIR``: ``path`` emptied, or a new
-    temporary one. Stale files from a previous run would add old counts to new ones."""
-    if path is None:
-        return Path(tempfile.mkdtemp(prefix="porto-metrics-"))
-    path.mkdir(parents=True, exist_ok=True)
-    for child in path.iterdir():
-        if child.is_dir():
-            shutil.rmtree(child)
-        else:
-            child.unlink()
-    return path
 
 
 def mark_process_dead(pid: int) -> None:
@@ -108,14 +81,6 @@ class Metrics:
     several apps in one process count from zero)."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
-        if multiprocess_enabled() and not getattr(values.ValueClass, "_porto", False):
-            # prometheus_client picks its value class at import time, and its default asks the
-            # kernel for the pid on every increment (a syscall, a dozen times per request).
-            # Pick it here instead (also right if prometheus_client was imported before
-            # PROMETHEUS_MULTIPROC_DIR was set), with a pid cached and renewed on fork.
-            value_class = values.MultiProcessValue(process_identifier=current_pid)  # type: ignore[no-untyped-call]
-            value_class._porto = True
-            values.ValueClass = value_class
         # *_created series double the output and no dashboard uses them.
         disable_created_metrics()  # type: ignore[no-untyped-call]
         self.registry = registry or CollectorRegistry(auto_describe=True)

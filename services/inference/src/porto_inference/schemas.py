@@ -94,6 +94,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: The two orders a positional record may use, and where to read them.
+POSITIONAL_ORDERS = (
+    "Values by position, in one of two orders, told apart by their number: the model's "
+    "features in model order (GET /models/{version}: `feature_schema.features[].name`), or a "
+    "full row of the training data without its id and target columns — the features and the "
+    "columns the model ignores, in the training data's column order "
+    "(`feature_schema.dataset_columns`; the ignored values are discarded). Bundles that do "
+    "not record `dataset_columns` (trained before porto recorded it) take the model order only. "
+    "A list of any other length is a 422 naming both lengths."
+)
+
+
 def record_schema() -> dict[str, Any]:
     """JSON schema of one record: named features, wrapped, or positional."""
     return {
@@ -115,7 +127,7 @@ def record_schema() -> dict[str, Any]:
                             {"type": "object", "additionalProperties": True},
                             {
                                 "type": "array",
-                                "description": "Values in the model's feature order.",
+                                "description": POSITIONAL_ORDERS,
                                 "items": {},
                             },
                         ]
@@ -199,7 +211,16 @@ def feedback_body() -> dict[str, Any]:
         "required": ["prediction_id", "label"],
         "properties": {
             "prediction_id": {"type": "string"},
-            "label": {"type": "integer", "enum": [0, 1]},
+            "label": {
+                "description": "1/true or 0/false, or one of the served model's own labels "
+                '(its manifest\'s `labels`, e.g. "Yes"/"No"; strings are compared '
+                "case-insensitively, as training compared them).",
+                "oneOf": [
+                    {"type": "integer", "enum": [0, 1]},
+                    {"type": "boolean"},
+                    {"type": "string"},
+                ],
+            },
         },
         "additionalProperties": False,
     }

@@ -1,7 +1,8 @@
 """Running the API: gunicorn with uvicorn workers, in this process or as a child process.
 
 :func:`serve` is what ``porto-inference serve`` runs. Before gunicorn forks any worker it
-prepares a fresh, empty ``PROMETHEUS_MULTIPROC_DIR`` and, in local mode, starts the embedded
+prepares a fresh, empty ``PROMETHEUS_MULTIPROC_DIR`` (before prometheus_client is imported, which
+is when it reads that variable) and, in local mode, starts the embedded
 PostgreSQL (owned by the gunicorn master, so it outlives worker restarts and stops with the
 server); gunicorn's ``child_exit`` hook marks dead workers for the metrics.
 
@@ -21,6 +22,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import FrameType
@@ -119,12 +121,42 @@ class GunicornApplication(BaseApplication):  # type: ignore[misc]
         return create_app(self.settings)
 
 
+def prepare_multiprocess_dir(path: Path | None) -> Path:
+    """Return an empty directory for ``PROMETHEUS_MULTIPROC_DIR``: ``path`` emptied, or a new
+    temporary one. Stale files from a previous run would add old counts to new ones."""
+    if path is None:
+        return Path(tempfile.mkdtemp(prefix="porto-metrics-"))
+    path.mkdir(parents=True, exist_ok=True)
+    for child in path.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child)
+        else:
+            child.unlink()
+    return path
+
+
+def use_metrics_dir(path: Path | None) -> Path:
+    """Point ``PROMETHEUS_MULTIPROC_DIR`` at a fresh directory (see
+    :func:`prepare_multiprocess_dir`) and return it; the workers inherit it by fork.
+
+    prometheus_client chooses between one-process and multiprocess values once, when it is
+    first imported, from this variable: that is its documented switch. So this must run before
+    anything imports it; RuntimeError if something already did in one-process mode (each worker
+    would then count alone and /metrics would show one worker's share).
+    """
+    if "prometheus_client" in sys.modules and not os.environ.get(MULTIPROC_ENV):
+        raise RuntimeError(
+            "prometheus_client was imported before PROMETHEUS_MULTIPROC_DIR was set: "
+            "serve() must run before anything imports it"
+        )
+    metrics_dir = prepare_multiprocess_dir(path)
+    os.environ[MULTIPROC_ENV] = str(metrics_dir)
+    return metrics_dir
+
+
 def serve(settings: Settings) -> None:
     """Run gunicorn in this process until it is stopped (SIGTERM: graceful, SIGINT: fast)."""
-    from porto_inference.metrics import prepare_multiprocess_dir
-
-    metrics_dir = prepare_multiprocess_dir(settings.metrics_dir)
-    os.environ[MULTIPROC_ENV] = str(metrics_dir)
+    metrics_dir = use_metrics_dir(settings.metrics_dir)
     worker_settings = settings
     if settings.prediction_log and settings.database_url is None:
         from porto_inference.database import migrate_url, start_embedded

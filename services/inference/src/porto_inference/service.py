@@ -19,6 +19,7 @@ import numpy as np
 import orjson
 from porto.bundle import read_file
 from porto.errors import NotFoundError
+from porto.labels import DEFAULT_LABELS, LabelMapping, feedback_class, feedback_labels
 from porto.registry import Registry
 
 from porto_inference.codec import EncodedBatch
@@ -88,6 +89,21 @@ def parse_json(body: bytes) -> Any:
 def media_type(content_type: str | None) -> str:
     """The bare media type of a Content-Type header, lower case."""
     return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def _label_problem(label: Any, mapping: LabelMapping) -> str:
+    """What is wrong with a feedback label, and which labels the served model accepts."""
+    shown = "a missing label" if label is None else orjson.dumps(label).decode()
+    accepted = " / ".join(
+        f"{_either(feedback_labels(mapping, cls))} ({name})"
+        for cls, name in ((1, "positive class"), (0, "negative class"))
+    )
+    return f"{shown} is not a label: expected {accepted}"
+
+
+def _either(values: list[Any]) -> str:
+    shown = [orjson.dumps(v).decode() for v in values]
+    return ", ".join(shown[:-1]) + " or " + shown[-1] if len(shown) > 1 else shown[0]
 
 
 def _strip_rows(exc: ValidationFailedError) -> ValidationFailedError:
@@ -302,8 +318,10 @@ class InferenceService:
 
     # --- feedback --------------------------------------------------------------------------------
     async def feedback(self, body: bytes) -> dict[str, Any]:
-        """Record ground-truth labels: ``{"prediction_id": .., "label": 0|1}``, a list of those,
-        or ``{"feedback": [...]}``. Unknown ids are reported, the rest applied."""
+        """Record ground-truth labels: ``{"prediction_id": .., "label": ..}``, a list of those,
+        or ``{"feedback": [...]}``. A label is 0/1, true/false or one of the served model's
+        original labels (its manifest's mapping, e.g. "Yes"/"No", compared as training compares
+        them). Unknown ids are reported, the rest applied."""
         data = parse_json(body)
         if type(data) is dict and "feedback" in data and len(data) == 1:
             data = data["feedback"]
@@ -316,6 +334,8 @@ class InferenceService:
             raise PayloadTooLargeError(
                 f"{len(items)} labels: the limit is {self.settings.batch_max_rows} per request"
             )
+        served = self.models.current
+        mapping = served.manifest.label_mapping if served is not None else DEFAULT_LABELS
         labels: dict[str, int] = {}
         problems: list[dict[str, Any]] = []
         for row, item in enumerate(items):
@@ -331,10 +351,13 @@ class InferenceService:
                 problems.append(
                     {"row": row, "field": "prediction_id", "message": "expected a string id"}
                 )
-            if label not in (0, 1) or type(label) not in (int, bool):
-                problems.append({"row": row, "field": "label", "message": "expected 0 or 1"})
-            if type(pid) is str and pid and label in (0, 1) and type(label) in (int, bool):
-                labels[pid] = int(label)
+            cls = feedback_class(label, mapping)
+            if cls is None:
+                problems.append(
+                    {"row": row, "field": "label", "message": _label_problem(label, mapping)}
+                )
+            elif type(pid) is str and pid:
+                labels[pid] = cls
         if problems:
             first = problems[0]
             raise ValidationFailedError(

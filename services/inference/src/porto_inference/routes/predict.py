@@ -97,8 +97,10 @@ def _json(data: object, status: int = 200) -> Response:
 )
 async def predict_record(request: Request) -> Response:
     """Score one record given as named features, wrapped as ``{"id", "features"}``, or as a
-    positional array in the model's feature order. The answer carries the probability, the class
-    at the model's threshold, the model version and a prediction id for /feedback."""
+    positional array (``{"features": [...]}``): the model's features in model order, or a full
+    training-data row without id and target in the training data's column order (see the
+    schema's ``dataset_columns``). The answer carries the probability, the class at the model's
+    threshold, the model version and a prediction id for /feedback."""
     authorize(request)
     service: InferenceService = request.app.state.service
     kind = media_type(request.headers.get("content-type"))
