@@ -15,6 +15,7 @@ from porto.schema import (
     categorical_series,
     infer_schema,
     model_frame,
+    typical_record,
 )
 from porto.synthetic import PORTO_COLUMNS, SyntheticData
 
@@ -200,3 +201,26 @@ def test_dropped_columns_are_recorded_as_ignored() -> None:
     schema = infer_schema(frame, target="target", id_column="id", missing_value=-1, rules=rules)
     assert schema.ignored == [c for c in frame.columns if c.startswith("ps_calc_")]
     assert not set(schema.ignored) & set(schema.names)
+
+
+def test_typical_record_is_json_ready_and_inside_what_training_saw(
+    small_schema: FeatureSchema,
+) -> None:
+    """The one example record (API /schema, UI form, warm-up): every feature in model order, a
+    seen category as JSON sends it, numbers inside the seen range, 0/1 for binaries."""
+    import json
+
+    record = typical_record(small_schema)
+    assert list(record) == small_schema.names
+    json.dumps(record)  # plain JSON types only
+    for spec in small_schema.features:
+        value = record[spec.name]
+        if spec.kind is FeatureKind.CATEGORICAL:
+            assert canonical_category(value) == spec.typical
+            assert isinstance(value, int)  # Porto's categories are integers
+        elif spec.kind is FeatureKind.BINARY:
+            assert value in (0, 1)
+        else:
+            assert spec.min is not None and spec.max is not None
+            assert spec.min <= value <= spec.max
+            assert isinstance(value, int) == (spec.dtype == "int")
