@@ -5,6 +5,11 @@ Google), so on an air-gapped cluster /docs is a blank page. These are FastAPI's 
 "self-hosting JavaScript and CSS for docs" routes, with the assets taken from the pinned
 ``fastapi-offline`` package (which ships Swagger UI 5 and ReDoc 2 as files) instead of a copy
 committed here. URLs carry the ASGI ``root_path``, so the pages also work behind a path prefix.
+
+Both pages also carry a Content-Security-Policy that lets them load from the API only: ReDoc's
+sidebar links a logo image on its vendor's CDN, which the browser then never asks for (on an
+air-gapped network the request would just fail; elsewhere it would tell a third party who reads
+the docs).
 """
 
 from __future__ import annotations
@@ -24,6 +29,11 @@ SWAGGER_JS = "swagger-ui-bundle.js"
 SWAGGER_CSS = "swagger-ui.css"
 REDOC_JS = "redoc.standalone.js"
 FAVICON = "favicon.png"
+#: Everything from the API itself; inline script and style as both pages use them.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'"
+)
 
 
 def assets_dir() -> Path:
@@ -51,22 +61,31 @@ def install_docs(app: FastAPI, *, title: str) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def get_swagger_ui(request: Request) -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=openapi_url(request),
-            title=f"{title} - Swagger UI",
-            swagger_js_url=asset(request, SWAGGER_JS),
-            swagger_css_url=asset(request, SWAGGER_CSS),
-            swagger_favicon_url=asset(request, FAVICON),
-            # No "valid" badge: it would send the document to swagger.io's validator.
-            swagger_ui_parameters={"validatorUrl": None},
+        return _self_only(
+            get_swagger_ui_html(
+                openapi_url=openapi_url(request),
+                title=f"{title} - Swagger UI",
+                swagger_js_url=asset(request, SWAGGER_JS),
+                swagger_css_url=asset(request, SWAGGER_CSS),
+                swagger_favicon_url=asset(request, FAVICON),
+                # No "valid" badge: it would send the document to swagger.io's validator.
+                swagger_ui_parameters={"validatorUrl": None},
+            )
         )
 
     @app.get("/redoc", include_in_schema=False)
     async def get_redoc(request: Request) -> HTMLResponse:
-        return get_redoc_html(
-            openapi_url=openapi_url(request),
-            title=f"{title} - ReDoc",
-            redoc_js_url=asset(request, REDOC_JS),
-            redoc_favicon_url=asset(request, FAVICON),
-            with_google_fonts=False,
+        return _self_only(
+            get_redoc_html(
+                openapi_url=openapi_url(request),
+                title=f"{title} - ReDoc",
+                redoc_js_url=asset(request, REDOC_JS),
+                redoc_favicon_url=asset(request, FAVICON),
+                with_google_fonts=False,
+            )
         )
+
+
+def _self_only(page: HTMLResponse) -> HTMLResponse:
+    page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+    return page
