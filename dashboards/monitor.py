@@ -43,6 +43,16 @@ def _binary(name: str, package: str) -> str:
     return found
 
 
+def _host_port(address: str, option: str) -> tuple[str, int]:
+    """``host:port`` (``[::1]:9090`` for IPv6) as a pair; ConfigError naming ``option``."""
+    from porto.errors import ConfigError
+
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConfigError(f"{option} {address!r}: expected host:port, e.g. 127.0.0.1:9090")
+    return host.strip("[]"), int(port)
+
+
 def config(api: str, node: str | None, ui: str | None, interval: str) -> dict[str, Any]:
     """The Prometheus configuration (JSON is valid YAML)."""
     jobs: list[dict[str, Any]] = [
@@ -71,13 +81,33 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make monitor", description=__doc__.split("\n\n")[0])
     parser.add_argument("--api", default="127.0.0.1:8000", help="inference API host:port")
     parser.add_argument("--ui", help="UI metrics host:port, if the UI runs")
-    parser.add_argument("--listen", default="127.0.0.1:9090", help="Prometheus address")
-    parser.add_argument("--node-listen", default="127.0.0.1:9100", help="node exporter address")
+    parser.add_argument(
+        "--listen",
+        default=os.environ.get("PORTO_MONITOR_LISTEN", "127.0.0.1:9090"),
+        help="Prometheus address (PORTO_MONITOR_LISTEN, 127.0.0.1:9090)",
+    )
+    parser.add_argument(
+        "--node-listen",
+        default=os.environ.get("PORTO_MONITOR_NODE_LISTEN", "127.0.0.1:9100"),
+        help="node exporter address (PORTO_MONITOR_NODE_LISTEN, 127.0.0.1:9100)",
+    )
     parser.add_argument("--no-node-exporter", action="store_true", help="skip node exporter")
     parser.add_argument("--interval", default="5s", help="scrape and rule evaluation interval")
     home = Path(os.environ.get("PORTO_HOME", ".porto"))
     parser.add_argument("--data-dir", type=Path, default=home / "prometheus", help="TSDB dir")
     args = parser.parse_args(argv)
+
+    from porto.errors import PortoError
+    from porto.ports import ensure_all_free
+
+    listens = [(args.listen, "--listen")]
+    if not args.no_node_exporter:
+        listens.append((args.node_listen, "--node-listen"))
+    try:
+        ensure_all_free([(*_host_port(address, option), option) for address, option in listens])
+    except PortoError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
 
     prometheus = _binary("prometheus", "prometheus")
     node_binary = (

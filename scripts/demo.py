@@ -17,10 +17,15 @@ import sys
 import time
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from porto.errors import PortoError
+from porto.ports import ensure_all_free
 from porto.registry import Registry
 from porto.store import open_store
+
+if TYPE_CHECKING:
+    from porto_ui.settings import UISettings
 
 DEFAULT_NAME = "porto"
 
@@ -40,22 +45,42 @@ def _has_model(store_uri: str, name: str) -> bool:
         return False
 
 
+def _ports(args: argparse.Namespace, ui: UISettings | None) -> list[tuple[str, int, str]]:
+    """(host, port, option) of every port the demo binds."""
+    ports = [(args.host, args.api_port, "--api-port")]
+    if ui is not None:
+        ports.append((ui.host, ui.port, "--ui-port"))
+        ports.append((ui.metrics_host, ui.metrics_port, "--ui-metrics-port"))
+    return ports
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the demo; return the exit code."""
     parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
     parser.add_argument("--data", help="dataset path or s3:// URI (default: SYNTHETIC data)")
     parser.add_argument("--retrain", action="store_true", help="train even if a model exists")
-    parser.add_argument("--host", default=os.environ.get("PORTO_DEMO_HOST", "127.0.0.1"))
     parser.add_argument(
-        "--api-port", type=int, default=int(os.environ.get("PORTO_DEMO_API_PORT", "8000"))
+        "--host",
+        default=os.environ.get("PORTO_DEMO_HOST", "127.0.0.1"),
+        help="address the API and the UI bind (PORTO_DEMO_HOST, 127.0.0.1)",
     )
     parser.add_argument(
-        "--ui-port", type=int, default=int(os.environ.get("PORTO_DEMO_UI_PORT", "8501"))
+        "--api-port",
+        type=int,
+        default=int(os.environ.get("PORTO_DEMO_API_PORT", "8000")),
+        help="inference API port (PORTO_DEMO_API_PORT, 8000)",
+    )
+    parser.add_argument(
+        "--ui-port",
+        type=int,
+        default=int(os.environ.get("PORTO_DEMO_UI_PORT", "8501")),
+        help="UI port (PORTO_DEMO_UI_PORT, 8501)",
     )
     parser.add_argument(
         "--ui-metrics-port",
         type=int,
         default=int(os.environ.get("PORTO_DEMO_UI_METRICS_PORT", "8502")),
+        help="port of the UI's Prometheus metrics, 0 = off (PORTO_DEMO_UI_METRICS_PORT, 8502)",
     )
     parser.add_argument("--workers", type=int, default=2, help="API worker processes")
     parser.add_argument("--no-ui", action="store_true", help="start the API only")
@@ -63,6 +88,20 @@ def main(argv: list[str] | None = None) -> int:
 
     from porto_training import demo as training_demo
     from porto_training.config import default_store_uri
+    from porto_ui.settings import load_settings
+
+    # Every port is checked before anything starts: a clash is one line, and nothing is left
+    # running (nor trained for nothing).
+    ui_settings: UISettings | None = None
+    try:
+        if not args.no_ui:
+            ui_settings = load_settings(
+                host=args.host, port=args.ui_port, metrics_port=args.ui_metrics_port
+            )
+        ensure_all_free(_ports(args, ui_settings))
+    except (PortoError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
     home = Path(os.environ.get("PORTO_HOME", ".porto")).resolve()
     os.environ["PORTO_HOME"] = str(home)
@@ -95,18 +134,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: the API did not start ({exc}); see {logs / 'api.log'}", file=sys.stderr)
             return 1
         print(f"API       {api.url}  (docs {api.url}/docs, metrics {api.url}/metrics)")
-        if not args.no_ui:
+        if ui_settings is not None:
             from porto_ui.server import start_ui
-            from porto_ui.settings import load_settings
 
             ui = start_ui(
-                load_settings(
-                    host=args.host,
-                    port=args.ui_port,
-                    api_url=api.url,
-                    metrics_port=args.ui_metrics_port,
-                ),
-                log_file=logs / "ui.log",
+                ui_settings.model_copy(update={"api_url": api.url}), log_file=logs / "ui.log"
             )
             try:
                 ui.wait_ready(120)

@@ -366,6 +366,7 @@ def test_ui_image_runs_a_page_against_the_inference_image(
     Grafana page-view panel reads it."""
     url, metrics, _ = ui_served
     run = open_page(url, "inference")
+    assert "page_not_found" not in run.messages, run  # /inference is the page's own URL
     assert run.status == "FINISHED_SUCCESSFULLY", run
     assert not run.errors, run.errors
     assert {"selectbox", "number_input"} & set(run.elements), run.elements

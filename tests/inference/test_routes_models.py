@@ -1,5 +1,5 @@
-"""GET /models, /models/{version}, /models/{version}/artifacts/{file}, POST /models/reload,
-GET /health, /ready, /metrics and /docs."""
+"""GET /models, /models/{version}, /models/{version}/schema, /schema,
+/models/{version}/artifacts/{file}, POST /models/reload, GET /health, /ready, /metrics and /docs."""
 
 from __future__ import annotations
 
@@ -17,6 +17,42 @@ def test_list_models(client: TestClient, champion: Manifest) -> None:
     assert body["served"]["version"] == champion.version
     assert [v["version"] for v in body["versions"]] == [champion.version]
     assert set(body["versions"][0]["aliases"]) == {"champion", "latest"}
+    # The feature count comes with where the features themselves are.
+    assert body["versions"][0]["features"] == len(champion.feature_schema.features)
+    assert body["versions"][0]["schema_url"] == f"/models/{champion.version}/schema"
+    assert client.get(body["versions"][0]["schema_url"]).status_code == 200
+
+
+def test_schema_lists_features_and_an_example_that_scores(
+    client: TestClient, champion: Manifest
+) -> None:
+    served = client.get("/schema")
+    assert served.status_code == 200
+    body = served.json()
+    assert body == client.get("/models/champion/schema").json()
+    assert body == client.get(f"/models/{champion.version}/schema").json()
+    assert body["model_version"] == champion.version
+    names = [f["name"] for f in body["features"]]
+    assert names == champion.feature_schema.names
+    assert [f["position"] for f in body["features"]] == list(range(len(names)))
+    kinds = {f["name"]: f for f in body["features"]}
+    assert kinds["ps_ind_02_cat"]["kind"] == "categorical"
+    assert all(isinstance(c, int) for c in kinds["ps_ind_02_cat"]["categories"])
+    assert kinds["ps_ind_06_bin"]["kind"] == "binary"
+    assert kinds["ps_reg_03"]["min"] is not None and kinds["ps_reg_03"]["max"] is not None
+    # The example goes to /predict as it is, named, wrapped and positional.
+    example = body["example"]
+    assert list(example) == names
+    positional = {"features": list(example.values())}
+    for request in (example, {"id": 7, "features": example}, positional):
+        scored = client.post("/predict", json=request)
+        assert scored.status_code == 200, scored.text
+        assert scored.json()["model_version"] == champion.version
+    assert client.get("/models/20990101-000000-beef/schema").status_code == 404
+    # Typed in the OpenAPI document, not a free-form object.
+    openapi = client.get("/openapi.json").json()
+    answer = openapi["paths"]["/schema"]["get"]["responses"]["200"]["content"]
+    assert answer["application/json"]["schema"]["$ref"].endswith("/ModelSchemaResponse")
 
 
 def test_manifest_by_version_and_alias(client: TestClient, champion: Manifest) -> None:
@@ -95,6 +131,7 @@ def test_not_ready_without_a_model(make_client: Callable[..., TestClient], tmp_p
     assert "train one first" in ready.json()["model_error"]["error"]
     r = c.post("/predict", json={"a": 1})
     assert r.status_code == 503
+    assert c.get("/schema").status_code == 503
     assert r.json()["error"]["type"] == "model_not_ready"
     assert c.get("/health").status_code == 200
 

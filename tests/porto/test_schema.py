@@ -15,6 +15,7 @@ from porto.schema import (
     categorical_series,
     infer_schema,
     model_frame,
+    typical_record,
 )
 from porto.synthetic import PORTO_COLUMNS, SyntheticData
 
@@ -215,3 +216,26 @@ def test_the_training_data_column_order_is_recorded() -> None:
     old = schema.model_dump(mode="json")
     del old["dataset_columns"]
     assert FeatureSchema.model_validate(old).dataset_columns is None
+
+
+def test_typical_record_is_json_ready_and_inside_what_training_saw(
+    small_schema: FeatureSchema,
+) -> None:
+    """The one example record (API /schema, UI form, warm-up): every feature in model order, a
+    seen category as JSON sends it, numbers inside the seen range, 0/1 for binaries."""
+    import json
+
+    record = typical_record(small_schema)
+    assert list(record) == small_schema.names
+    json.dumps(record)  # plain JSON types only
+    for spec in small_schema.features:
+        value = record[spec.name]
+        if spec.kind is FeatureKind.CATEGORICAL:
+            assert canonical_category(value) == spec.typical
+            assert isinstance(value, int)  # Porto's categories are integers
+        elif spec.kind is FeatureKind.BINARY:
+            assert value in (0, 1)
+        else:
+            assert spec.min is not None and spec.max is not None
+            assert spec.min <= value <= spec.max
+            assert isinstance(value, int) == (spec.dtype == "int")

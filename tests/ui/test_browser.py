@@ -1,10 +1,10 @@
 """The running UI (``porto-ui``'s Streamlit process) in a real browser: Debian's headless
 Chromium driven by Playwright. Each page opens without a Streamlit error element, a single
 prediction and a CSV upload produce results, a bad CSV is reported, and every page view is
-counted on the UI's metrics port. Screenshots land in ``test-artifacts/ui/``.
+counted on the UI's metrics port; every page answers at its own URL and nothing is loaded from
+outside the machine. Screenshots land in ``test-artifacts/ui/``.
 
-Chromium is the system package (``apt-get install chromium``; never a downloaded browser), run
-with a fresh profile and the flags a locked-down CI needs.
+Chromium is the system package (``apt-get install chromium``; see ``harness/browser.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import Any
 
 import pandas as pd
 import pytest
+from harness.browser import TIMEOUT_MS, RequestLog, chromium_page
 from harness.ports import free_port
 from porto_ui.server import UIProcess, start_ui
 from porto_ui.settings import load_settings
@@ -25,20 +26,6 @@ from ui.conftest import ARTIFACTS, Stack
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-#: Small screenshots: one viewport, not the whole page.
-VIEWPORT = {"width": 1280, "height": 860}
-TIMEOUT_MS = 60_000
 ERRORS = '[data-testid="stException"], [data-testid="stAlertContentError"]'
 
 
@@ -69,25 +56,8 @@ def ui(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """A Chromium page with a fresh profile (``--user-data-dir`` of its own)."""
-    if not CHROMIUM.exists():
-        pytest.fail("Debian's chromium is needed: apt-get install chromium", pytrace=False)
-    from playwright.sync_api import sync_playwright
-
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            str(profile),
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=FLAGS,
-            viewport=VIEWPORT,  # type: ignore[arg-type]
-        )
-        context.set_default_timeout(TIMEOUT_MS)
-        page = context.pages[0] if context.pages else context.new_page()
-        try:
-            yield page
-        finally:
-            context.close()
+    with chromium_page(tmp_path_factory.mktemp("chromium-profile")) as page:
+        yield page
 
 
 def settle(page: Any) -> None:
@@ -204,3 +174,37 @@ def test_every_page_in_a_real_browser(
     for slug in ("inference", "training", "comparison", "monitoring"):
         assert views.get(slug, 0) >= 1, (slug, views)
     assert re.search(r'porto_ui_api_requests_total\{endpoint="/predict",outcome="ok"\} [1-9]', text)
+
+
+def test_every_page_at_its_own_url_with_nothing_from_outside(
+    ui: tuple[UIProcess, int], browser: Any
+) -> None:
+    """A link to /inference (or any page) opens that page, not "Page not found" over the
+    default one; the root opens Inference at /inference; the app (icon included) loads only
+    from the UI itself, as on an air-gapped cluster."""
+    process, _ = ui
+    page = browser
+    base = process.url
+    requests = RequestLog().attach(page)
+    try:
+        for slug, heading in [
+            ("inference", "Inference"),
+            ("training", "Training"),
+            ("comparison", "Model comparison"),
+            ("monitoring", "Monitoring"),
+        ]:
+            open_page(page, base, slug, heading)
+            assert page.get_by_text("Page not found").count() == 0, slug
+            assert page.url == f"{base}/{slug}"
+        page.goto(f"{base}/")
+        page.get_by_role("heading", name="Inference", exact=True).wait_for()
+        settle(page)
+        assert page.url == f"{base}/inference"
+        assert page.get_by_text("Page not found").count() == 0
+        icon = page.locator('link[rel="shortcut icon"], link[rel="icon"]').first
+        href = icon.get_attribute("href") or ""
+        assert href.startswith(("/", base)) and "media" in href, href
+    finally:
+        requests.detach()
+    assert requests.urls, "no request was recorded"
+    assert requests.external() == [], requests.external()

@@ -6,8 +6,8 @@ import random
 from typing import Any
 
 import pytest
-from porto.schema import FeatureKind, FeatureSchema
-from porto_ui.forms import category_value, fields, random_record, schema_of, typical_record
+from porto.schema import FeatureKind, FeatureSchema, category_value, typical_record
+from porto_ui.forms import fields, random_record, schema_of
 
 
 @pytest.fixture(scope="module")

@@ -174,7 +174,10 @@ def train(
         ),
     ] = 8001,
     metrics_addr: Annotated[
-        str, typer.Option(help="Address the metrics server binds to.")
+        str,
+        typer.Option(
+            envvar="PORTO_TRAIN_METRICS_ADDR", help="Address the metrics server binds to."
+        ),
     ] = "0.0.0.0",
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the new version's manifest as JSON.")

@@ -15,7 +15,8 @@ from contextlib import contextmanager
 from types import TracebackType
 from typing import Any
 
-from porto.errors import ConfigError
+from porto.errors import ConfigError, PortoError
+from porto.ports import bind_error
 from prometheus_client import CollectorRegistry, Enum, Gauge, start_http_server
 
 log = logging.getLogger("porto_training")
@@ -98,6 +99,9 @@ class MetricsServer:
                     self.port, addr=self.addr, registry=self.metrics.registry
                 )
             except OSError as exc:
+                error = bind_error(exc, self.addr, self.port, "--metrics-port")
+                if isinstance(error, PortoError):
+                    raise error from None
                 raise ConfigError(
                     f"cannot serve training metrics on {self.addr}:{self.port}: "
                     f"{exc.strerror or exc} (pass --metrics-port 0 to turn them off)"

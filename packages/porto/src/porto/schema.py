@@ -116,6 +116,51 @@ class FeatureSchema(BaseModel):
         raise KeyError(name)
 
 
+def category_value(spec: FeatureSpec, category: str) -> Any:
+    """A category as JSON sends it: numbers for numeric categories (``"3"`` → 3), else text."""
+    if spec.dtype in ("int", "float"):
+        try:
+            number = float(category)
+        except ValueError:
+            return category
+        return int(number) if number.is_integer() else number
+    return category
+
+
+def clamp_number(spec: FeatureSpec, value: float | None) -> int | float:
+    """``value`` (else the middle of the seen range) inside the seen range, as int or float."""
+    lo, hi = spec.min, spec.max
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        value = (lo + hi) / 2 if lo is not None and hi is not None else 0.0
+    if lo is not None:
+        value = max(lo, value)
+    if hi is not None:
+        value = min(hi, value)
+    if spec.dtype == "int" or spec.kind is FeatureKind.BINARY:
+        return round(value)
+    return float(value)
+
+
+def typical_value(spec: FeatureSpec) -> Any:
+    """The feature's typical value as JSON sends it: the most frequent category, the binary
+    median, or the numeric median inside the seen range (an int for integer columns)."""
+    if spec.kind is FeatureKind.CATEGORICAL:
+        options = [category_value(spec, c) for c in spec.categories or []]
+        typical = category_value(spec, str(spec.typical)) if spec.typical is not None else None
+        return typical if typical in options else (options[0] if options else None)
+    if spec.kind is FeatureKind.BINARY:
+        typical = spec.typical if isinstance(spec.typical, (int, float)) else 0
+        return round(float(typical))
+    number = float(spec.typical) if isinstance(spec.typical, (int, float)) else None
+    return clamp_number(spec, number)
+
+
+def typical_record(schema: FeatureSchema) -> dict[str, Any]:
+    """A record any model with this schema scores: each feature's typical value, in model
+    order. The API's example record, the UI's form prefill and the load-time warm-up row."""
+    return {spec.name: typical_value(spec) for spec in schema.features}
+
+
 def canonical_category(value: Any) -> str:
     """Return the canonical string of a category value, so 3, 3.0 and "3" are one category."""
     if value is None or value is pd.NA:

@@ -21,6 +21,7 @@ from porto.store import open_store
 
 from porto_inference import __version__
 from porto_inference.database import database_url, stop_embedded
+from porto_inference.docs import install_docs
 from porto_inference.drift import DriftMonitor
 from porto_inference.errors import install_error_handlers
 from porto_inference.logs import AccessLog, configure_logging
@@ -112,12 +113,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
-        docs_url="/docs",
-        redoc_url="/redoc",
+        # Served by porto_inference.docs from the package, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
     install_error_handlers(app)
+    install_docs(app, title=app.title)
     for router in (
         predict.router,
         feedback.router,

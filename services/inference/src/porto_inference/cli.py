@@ -57,10 +57,15 @@ def _overrides(args: argparse.Namespace, *names: str) -> dict[str, Any]:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from porto.ports import ensure_free
+
     from porto_inference.server import serve
     from porto_inference.settings import load_settings
 
     settings = load_settings(**_overrides(args, "host", "port", "workers", "log_level"))
+    # Before the embedded database and gunicorn start: gunicorn would retry for seconds, then
+    # exit with its own log lines.
+    ensure_free(settings.host, settings.port, "--port")
     serve(settings)
     return 0
 

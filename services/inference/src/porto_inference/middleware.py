@@ -26,6 +26,8 @@ INFERENCE_ENDPOINTS = frozenset({"/predict", "/predict/batch", "/feedback"})
 PAGES = frozenset({"/docs", "/redoc", "/"})
 #: Routes FastAPI adds without marking the scope (the handler label is their path).
 _STATIC = frozenset({*PAGES, "/openapi.json", "/docs/oauth2-redirect"})
+#: The docs pages' JavaScript, CSS and icon (one handler label for all of them).
+_ASSETS = "/docs/static"
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
 
 
@@ -82,7 +84,13 @@ class RequestMiddleware:
         route = scope.get("route")
         handler = getattr(route, "path", None)
         if handler is None:
-            handler = scope["path"] if scope["path"] in _STATIC else "unmatched"
+            path = scope["path"]
+            if path in _STATIC:
+                handler = path
+            elif path.startswith(_ASSETS + "/"):
+                handler = _ASSETS
+            else:
+                handler = "unmatched"
         status_text = str(status)
         m = self.metrics
         key = (scope["method"], handler, status_text)

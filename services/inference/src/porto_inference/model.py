@@ -21,6 +21,7 @@ from porto.bundle import Manifest, read_file, read_json, read_manifest
 from porto.errors import IntegrityError
 from porto.model_format import CATBOOST, Predictor, load_model
 from porto.reference import REFERENCE_FILE, ReferenceStats
+from porto.schema import typical_record
 from porto.store import ArtifactStore
 
 from porto_inference.codec import EncodedBatch, FeatureCodec
@@ -158,15 +159,7 @@ class ServedModel:
     def warm_up(self) -> None:
         """Score one typical row through both input paths, so the first request pays nothing
         extra and a model that cannot predict is refused at load time."""
-        schema = self.manifest.feature_schema
-        record: dict[str, Any] = {}
-        for spec in schema.features:
-            typical = spec.typical
-            if typical is None:
-                typical = spec.categories[0] if spec.categories else 0
-            if spec.kind.value == "binary":
-                typical = 0
-            record[spec.name] = typical
+        record = typical_record(self.manifest.feature_schema)
         try:
             small = self.codec.encode_items([dict(record)])
             self.predict(small)

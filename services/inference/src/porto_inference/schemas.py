@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from porto.schema import FeatureKind
 from pydantic import BaseModel, Field
 
 #: Shown until a model is loaded; replaced by a typical record of the served model's schema.
@@ -56,6 +57,71 @@ class FeedbackResponse(BaseModel):
         description="Young ids not logged yet (still queued somewhere); applied on arrival."
     )
     unknown: list[str] = Field(description="Ids that are not (or no longer can be) predictions.")
+
+
+class FeatureInfo(BaseModel):
+    """One input of the model, as a request sends it."""
+
+    position: int = Field(description="Index in the model's feature order (positional input).")
+    name: str
+    kind: FeatureKind = Field(description="numeric, categorical or binary (0/1).")
+    dtype: str = Field(description="'int' or 'float' for numbers, 'str' for text categories.")
+    min: float | None = Field(default=None, description="Smallest value seen in training.")
+    max: float | None = Field(default=None, description="Largest value seen in training.")
+    categories: list[int | float | str] | None = Field(
+        default=None,
+        description="Categories seen in training, most frequent first (others are accepted and "
+        "counted as unseen).",
+    )
+    missing_rate: float = Field(description="Share of missing values in the training data.")
+    typical: int | float | str | None = Field(
+        description="The value the example uses: median or most frequent category."
+    )
+
+
+class ModelSchemaResponse(BaseModel):
+    """What POST /predict expects from a version, with a record ready to send."""
+
+    model_name: str
+    model_version: str
+    features: list[FeatureInfo] = Field(description="The model's features, in model order.")
+    id_column: str | None = Field(description="Echoed back when a record carries it.")
+    missing_value: float | None = Field(
+        description="The marker of a missing value (null works too)."
+    )
+    ignored: list[str] = Field(
+        description="Dataset columns the model does not use: accepted and discarded."
+    )
+    example: dict[str, Any] = Field(
+        description="A record of typical values: POST it to /predict as it is."
+    )
+
+
+class VersionSummary(BaseModel):
+    """One version in GET /models."""
+
+    version: str
+    created_at: str
+    model_type: str
+    threshold: float
+    metrics: dict[str, Any]
+    aliases: list[str]
+    features: int = Field(description="Number of features; their names and kinds: `schema`.")
+    dataset_rows: int
+    schema_url: str = Field(description="Path of the version's feature schema and example record.")
+
+
+class ModelsResponse(BaseModel):
+    """The versions of the served model name, its aliases and what this worker serves."""
+
+    name: str
+    store: str
+    aliases: dict[str, str]
+    versions: list[VersionSummary] = Field(description="Oldest first.")
+    served: dict[str, Any] | None = Field(
+        description="The version this worker serves (name, version, alias, loaded_at)."
+    )
+    last_error: dict[str, Any] | None = Field(description="The last version refused, and why.")
 
 
 class ErrorDetail(BaseModel):

@@ -21,6 +21,7 @@ from porto.bundle import read_file
 from porto.errors import NotFoundError
 from porto.labels import DEFAULT_LABELS, LabelMapping, feedback_class, feedback_labels
 from porto.registry import Registry
+from porto.schema import category_value, typical_record, typical_value
 
 from porto_inference.codec import EncodedBatch
 from porto_inference.drift import DriftMonitor
@@ -37,6 +38,7 @@ from porto_inference.model import ServedModel
 from porto_inference.model_manager import ModelManager
 from porto_inference.prediction_log import LogEntry, PredictionLog, features_json
 from porto_inference.quality import QualityMonitor
+from porto_inference.schemas import FeatureInfo, ModelSchemaResponse
 from porto_inference.settings import Settings
 
 #: Bundle files the API serves to the UI (plots and JSON reports; never the model itself).
@@ -388,6 +390,7 @@ class InferenceService:
                     "aliases": sorted(by_version.get(m.version, [])),
                     "features": len(m.feature_schema.features),
                     "dataset_rows": m.dataset.rows,
+                    "schema_url": f"/models/{m.version}/schema",
                 }
                 for m in registry.manifests()
             ]
@@ -407,6 +410,42 @@ class InferenceService:
         manifest = await asyncio.to_thread(self.models.registry.get, version)
         data: dict[str, Any] = manifest.model_dump(mode="json")
         return data
+
+    async def feature_schema(self, ref: str | None) -> ModelSchemaResponse:
+        """What /predict expects from version ``ref`` (None: the served model), in model order,
+        with a typical record ready to send."""
+        if ref is None:
+            manifest = self.models.serving().manifest
+        else:
+            version = await self.models.resolve(ref)
+            manifest = await asyncio.to_thread(self.models.registry.get, version)
+        schema = manifest.feature_schema
+        return ModelSchemaResponse(
+            model_name=manifest.name,
+            model_version=manifest.version,
+            features=[
+                FeatureInfo(
+                    position=i,
+                    name=spec.name,
+                    kind=spec.kind,
+                    dtype=spec.dtype,
+                    min=spec.min,
+                    max=spec.max,
+                    categories=(
+                        None
+                        if spec.categories is None
+                        else [category_value(spec, c) for c in spec.categories]
+                    ),
+                    missing_rate=spec.missing_rate,
+                    typical=typical_value(spec),
+                )
+                for i, spec in enumerate(schema.features)
+            ],
+            id_column=schema.id_column,
+            missing_value=schema.missing_value,
+            ignored=schema.ignored,
+            example=typical_record(schema),
+        )
 
     async def artifact(self, ref: str, path: str) -> Artifact:
         """A plot or JSON file of a bundle, verified against its manifest."""
@@ -444,22 +483,4 @@ class InferenceService:
     def example_record(self) -> dict[str, Any] | None:
         """A typical record for the served model's schema (for /docs examples)."""
         model = self.models.current
-        if model is None:
-            return None
-        record: dict[str, Any] = {}
-        for spec in model.manifest.feature_schema.features:
-            value = spec.typical
-            if spec.kind.value == "binary":
-                value = 0
-            elif value is None:
-                value = spec.categories[0] if spec.categories else 0
-            elif spec.kind.value == "categorical" and spec.dtype in ("int", "float"):
-                try:
-                    number = float(str(value))
-                    value = int(number) if number.is_integer() else number
-                except ValueError:
-                    pass
-            elif isinstance(value, float) and spec.dtype == "int":
-                value = round(value)
-            record[spec.name] = value
-        return record
+        return None if model is None else typical_record(model.manifest.feature_schema)

@@ -4,9 +4,17 @@ Streamlit executes this file on every interaction. It reads the settings, starts
 endpoint (once per process), declares the pages, draws the sidebar status and runs the current
 page. When the API cannot be reached the page is not run at all: the one plain message is shown
 instead, and it goes away by itself when the API is back.
+
+Every page has its own URL (``/inference``, ``/training``, ...). Streamlit serves its default
+page at the root only, and answers that page's own path with "Page not found", so the default
+is a hidden page that opens Inference at ``/inference``. The favicon is a file of this package:
+an emoji or material icon would make the browser fetch it from a CDN, which an air-gapped
+cluster cannot reach.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import streamlit as st
 
@@ -22,7 +30,9 @@ PAGES = [
     ("app_pages/monitoring.py", "Monitoring", ":material/monitoring:", "monitoring"),
 ]
 
-st.set_page_config(page_title="porto", page_icon=":material/directions_car:", layout="wide")
+ICON = Path(__file__).resolve().parent / "assets" / "icon.png"
+
+st.set_page_config(page_title="porto", page_icon=str(ICON), layout="wide")
 
 try:
     config = settings()
@@ -32,12 +42,21 @@ except ValueError as exc:
 
 metrics.start_server(config.metrics_port, config.metrics_host)
 
-page = st.navigation(
-    [
-        st.Page(path, title=title, icon=icon, url_path=slug, default=i == 0)
-        for i, (path, title, icon, slug) in enumerate(PAGES)
-    ]
+pages = [st.Page(path, title=title, icon=icon, url_path=slug) for path, title, icon, slug in PAGES]
+
+
+def _open_first_page() -> None:
+    """The app's root URL: show the first page at its own URL."""
+    st.switch_page(pages[0])
+
+
+start = st.Page(
+    _open_first_page, title="porto", url_path="start", default=True, visibility="hidden"
 )
+page = st.navigation([start, *pages])
+if page is start:
+    page.run()  # switches page: nothing below runs for the root URL
+    st.stop()
 slug = next((s for p, t, _, s in PAGES if t == page.title), page.title)
 if st.session_state.get("porto_page") != slug:
     st.session_state["porto_page"] = slug

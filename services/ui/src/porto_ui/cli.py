@@ -41,9 +41,18 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("host", "port", "api_url", "metrics_port")
         if getattr(args, name) is not None
     }
+    from porto.errors import PortoError
+    from porto.ports import ensure_all_free
+
     try:
         settings = load_settings(**overrides)
-    except ValueError as exc:
+        ensure_all_free(
+            [
+                (settings.host, settings.port, "--port"),
+                (settings.metrics_host, settings.metrics_port, "--metrics-port"),
+            ]
+        )
+    except (ValueError, PortoError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     print(

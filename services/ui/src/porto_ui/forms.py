@@ -14,7 +14,14 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from porto.schema import FeatureKind, FeatureSchema, FeatureSpec
+from porto.schema import (
+    FeatureKind,
+    FeatureSchema,
+    FeatureSpec,
+    category_value,
+    clamp_number,
+    typical_value,
+)
 
 
 @dataclass(frozen=True)
@@ -45,62 +52,22 @@ def schema_of(manifest: dict[str, Any]) -> FeatureSchema:
     return FeatureSchema.model_validate(manifest["feature_schema"])
 
 
-def category_value(spec: FeatureSpec, category: str) -> Any:
-    """A category as JSON sends it: numbers for numeric categories (``"3"`` → 3), else text."""
-    if spec.dtype in ("int", "float"):
-        try:
-            number = float(category)
-        except ValueError:
-            return category
-        return int(number) if number.is_integer() else number
-    return category
-
-
-def _number(spec: FeatureSpec, value: float | None) -> int | float:
-    """``value`` (else the middle of the seen range) inside the seen range, as int or float."""
-    lo, hi = spec.min, spec.max
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        value = (lo + hi) / 2 if lo is not None and hi is not None else 0.0
-    if lo is not None:
-        value = max(lo, value)
-    if hi is not None:
-        value = min(hi, value)
-    if spec.dtype == "int" or spec.kind is FeatureKind.BINARY:
-        return round(value)
-    return float(value)
-
-
 def fields(schema: FeatureSchema) -> list[Field]:
-    """The form's inputs in model order, each prefilled with the feature's typical value."""
+    """The form's inputs in model order, each prefilled with the feature's typical value
+    (:func:`porto.schema.typical_value`, the same record the API shows as its example)."""
     out = []
     for spec in schema.features:
+        default = typical_value(spec)
         if spec.kind is FeatureKind.CATEGORICAL:
             options = [category_value(spec, c) for c in spec.categories or []]
-            typical = category_value(spec, str(spec.typical)) if spec.typical is not None else None
-            default = typical if typical in options else (options[0] if options else None)
             out.append(Field(spec.name, spec.kind, False, None, None, options, default))
         elif spec.kind is FeatureKind.BINARY:
-            typical = spec.typical if isinstance(spec.typical, (int, float)) else 0
-            out.append(Field(spec.name, spec.kind, True, 0, 1, [0, 1], round(float(typical))))
+            out.append(Field(spec.name, spec.kind, True, 0, 1, [0, 1], default))
         else:
-            typical = float(spec.typical) if isinstance(spec.typical, (int, float)) else None
             out.append(
-                Field(
-                    spec.name,
-                    spec.kind,
-                    spec.dtype == "int",
-                    spec.min,
-                    spec.max,
-                    None,
-                    _number(spec, typical),
-                )
+                Field(spec.name, spec.kind, spec.dtype == "int", spec.min, spec.max, None, default)
             )
     return out
-
-
-def typical_record(schema: FeatureSchema) -> dict[str, Any]:
-    """A typical record: each feature's median (numeric) or most frequent category."""
-    return {f.name: f.default for f in fields(schema)}
 
 
 def random_record(
@@ -145,10 +112,10 @@ def _random_number(spec: FeatureSpec, ref: dict[str, Any] | None, rng: random.Ra
             if spec.dtype == "int" or spec.kind is FeatureKind.BINARY:
                 # Integer bins hold the integers in [low, high); the last bin includes high.
                 top = math.floor(high) if k == len(edges) else math.ceil(high) - 1
-                return _number(spec, rng.randint(math.ceil(low), max(math.ceil(low), top)))
-            return _number(spec, rng.uniform(low, high))
+                return clamp_number(spec, rng.randint(math.ceil(low), max(math.ceil(low), top)))
+            return clamp_number(spec, rng.uniform(low, high))
     if lo is None or hi is None:
-        return _number(spec, None)
+        return clamp_number(spec, None)
     if spec.dtype == "int" or spec.kind is FeatureKind.BINARY:
-        return _number(spec, rng.randint(int(lo), int(hi)))
-    return _number(spec, rng.uniform(lo, hi))
+        return clamp_number(spec, rng.randint(int(lo), int(hi)))
+    return clamp_number(spec, rng.uniform(lo, hi))

@@ -14,13 +14,17 @@ import sys
 
 def main() -> None:
     """Start the metrics endpoint from PORTO_UI_* settings, then run Streamlit's CLI."""
+    from porto.errors import PortoError
     from streamlit.web.cli import main as streamlit_main
 
     from porto_ui import metrics
     from porto_ui.settings import load_settings
 
-    settings = load_settings()
-    metrics.start_server(settings.metrics_port, settings.metrics_host)
+    try:
+        settings = load_settings()
+        metrics.start_server(settings.metrics_port, settings.metrics_host, strict=True)
+    except (ValueError, PortoError) as exc:
+        sys.exit(f"error: {exc}")
     sys.argv = ["streamlit", *sys.argv[1:]]
     streamlit_main()
 

@@ -2,8 +2,9 @@
 
 Streamlit re-executes the app script on every interaction, but imports modules once per process,
 so the metrics live here (module level, in a registry of their own) and the HTTP endpoint is
-started at most once per process under a lock — a rerun never re-binds the port. A port that is
-taken is logged, not raised: the UI keeps working without its metrics.
+started at most once per process under a lock — a rerun never re-binds the port. The launcher
+(``porto-ui serve``, ``make demo``, the image) starts it first and exits with one ``error:``
+line when the port is taken; inside a bare ``streamlit run app.py`` a taken port is only logged.
 
 ``page_views_total{page}`` is the first seed's web-traffic metric: one view is a browser session
 arriving at a page (not every widget interaction on it).
@@ -14,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 
+from porto.ports import bind_error
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 log = logging.getLogger("porto_ui.metrics")
@@ -57,9 +59,9 @@ _lock = threading.Lock()
 _server_port: int | None = None
 
 
-def start_server(port: int, host: str = "127.0.0.1") -> int | None:
+def start_server(port: int, host: str = "127.0.0.1", *, strict: bool = False) -> int | None:
     """Serve /metrics on ``host:port`` once per process (0 = off); return the port served, or
-    None when off or the port could not be bound."""
+    None when off or the port could not be bound (``strict``: PortInUseError instead)."""
     global _server_port
     if port <= 0:
         return None
@@ -69,6 +71,8 @@ def start_server(port: int, host: str = "127.0.0.1") -> int | None:
         try:
             start_http_server(port, addr=host, registry=REGISTRY)
         except OSError as exc:
+            if strict:
+                raise bind_error(exc, host, port, "PORTO_UI_METRICS_PORT") from None
             log.warning("UI metrics not served on %s:%d: %s", host, port, exc)
             _server_port = -1  # do not retry on every rerun
             return None

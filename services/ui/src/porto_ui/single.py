@@ -11,11 +11,11 @@ import random
 from typing import Any
 
 import streamlit as st
-from porto.schema import FeatureKind, FeatureSchema
+from porto.schema import FeatureKind, FeatureSchema, typical_record
 
 from porto_ui import metrics
 from porto_ui.client import ApiClient, ApiRejectedError
-from porto_ui.forms import Field, fields, random_record, typical_record
+from porto_ui.forms import Field, fields, random_record
 from porto_ui.layout import show_rejected
 
 COLUMNS = 4

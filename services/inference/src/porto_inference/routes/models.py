@@ -1,5 +1,5 @@
-"""GET /models, GET /models/{version}, GET /models/{version}/artifacts/{file}, POST
-/models/reload."""
+"""GET /models, GET /models/{version}, GET /models/{version}/schema, GET /schema,
+GET /models/{version}/artifacts/{file}, POST /models/reload."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
 from porto_inference.deps import ApiKeyDep, ServiceDep
-from porto_inference.schemas import ERRORS
+from porto_inference.schemas import ERRORS, ModelSchemaResponse, ModelsResponse
 
 router = APIRouter(tags=["models"])
 
@@ -18,10 +18,27 @@ VersionPath = Annotated[
 ]
 
 
-@router.get("/models", summary="Versions of the served model name", responses=ERRORS)
+@router.get(
+    "/models",
+    summary="Versions of the served model name",
+    response_model=ModelsResponse,
+    responses=ERRORS,
+)
 async def list_models(service: ServiceDep) -> dict[str, Any]:
-    """Every version with its metrics and aliases, and the version this worker serves."""
+    """Every version with its metrics, aliases and the path of its feature schema, and the
+    version this worker serves."""
     return await service.list_models()
+
+
+@router.get(
+    "/schema",
+    summary="Features of the served model, with an example record",
+    responses=ERRORS,
+)
+async def get_served_schema(service: ServiceDep) -> ModelSchemaResponse:
+    """What POST /predict expects right now: the served model's features in model order (name,
+    kind, seen range or categories) and `example`, a typical record to POST as it is."""
+    return await service.feature_schema(None)
 
 
 @router.post(
@@ -40,6 +57,17 @@ async def reload_models(service: ServiceDep) -> dict[str, Any]:
 async def get_model(version: VersionPath, service: ServiceDep) -> dict[str, Any]:
     """The bundle manifest: feature schema, metrics, threshold, files and their checksums."""
     return await service.manifest(version)
+
+
+@router.get(
+    "/models/{version}/schema",
+    summary="Features of a version, with an example record",
+    responses=ERRORS,
+)
+async def get_model_schema(version: VersionPath, service: ServiceDep) -> ModelSchemaResponse:
+    """The version's features in model order (name, kind, seen range or categories) and
+    `example`, a typical record to POST to /predict (with `model_version=` for this version)."""
+    return await service.feature_schema(version)
 
 
 @router.get(
