@@ -210,8 +210,14 @@ def test_run_server_for_the_demo(home: Path, tmp_path: Path, records: list[dict[
     }
     env.pop("DATABASE_URL", None)
     env.pop("PORTO_INFERENCE_DATABASE_URL", None)
+    # Started as a background job of a shell without job control starts it (CI runners do):
+    # SIGINT arrives ignored. Ctrl-C must still stop the demo (it once hung here for that).
     demo = subprocess.Popen(
-        [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", script],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
     )
     try:
         assert demo.stdout is not None

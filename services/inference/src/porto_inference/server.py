@@ -221,6 +221,10 @@ def _forward_signals(server: ServerProcess) -> Iterator[None]:
             server.process.send_signal(signal.SIGTERM)
 
     previous = {sig: signal.signal(sig, forward) for sig in (signal.SIGTERM, signal.SIGHUP)}
+    # Ctrl-C raises KeyboardInterrupt even when SIGINT came in ignored: a process started in the
+    # background by a shell without job control (CI runners, `cmd &` in a script) inherits
+    # SIGINT as SIG_IGN, and Python then leaves it ignored, so Ctrl-C would do nothing.
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         yield
     finally:
