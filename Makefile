@@ -32,8 +32,10 @@ tools: ## Build the pinned tools the tests use (MinIO, helm, kubeconform, action
 test-deps: ## Check and install what the tests need: Debian packages (as root), pinned Go tools, offline schemas
 	scripts/test-deps.sh
 
+# The suite runs with the package registries switched off, so a test that would download
+# something fails loudly instead of passing on a machine that happens to have network.
 test: install test-deps lint ## Set up (test-deps), lint, then run the whole test suite against real servers
-	$(RUN) pytest -q
+	UV_OFFLINE=1 GOPROXY=off PIP_NO_INDEX=1 $(RUN) pytest -q
 
 test-fast: install ## Tests that need no external server
 	$(RUN) pytest -q -m "not integration and not slow"
