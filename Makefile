@@ -67,7 +67,9 @@ MONITORING_NAMESPACE ?= monitoring
 KPS_VERSION ?= 77.1.1
 INGRESS_NGINX_VERSION ?= 4.14.1
 INGRESS_NGINX ?= helm
-IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The images' tag: `git describe`, plus a hash of the uncommitted changes when there are any
+# (scripts/image-tag.sh), so changed content always rolls out. Computed once, on first use.
+IMAGE_TAG ?= $(eval IMAGE_TAG := $(shell scripts/image-tag.sh))$(IMAGE_TAG)
 PORTO_BIN = $(or $(PORTO_CACHE),$(HOME)/.cache/porto)/bin
 pinned = $(PORTO_BIN)/$(shell sed -n 's/^ *"$(1)|[^|]*|[^|]*|\([^"]*\)".*/\1/p' scripts/tools.sh)
 HELM ?= $(call pinned,helm)
@@ -110,7 +112,7 @@ endif
 	  --repo https://prometheus-community.github.io/helm-charts --version $(KPS_VERSION) \
 	  --namespace $(MONITORING_NAMESPACE) -f deploy/kube-prometheus-stack-values.yaml --wait --timeout 15m
 
-images: ## Build the porto-inference, porto-ui and porto-training images, tagged IMAGE_TAG (git describe)
+images: ## Build the porto-inference, porto-ui and porto-training images, tagged IMAGE_TAG (git describe + a hash of uncommitted changes)
 	docker build -f services/inference/Dockerfile -t porto-inference:$(IMAGE_TAG) $(IMAGE_BUILD_ARGS) .
 	docker build -f services/ui/Dockerfile -t porto-ui:$(IMAGE_TAG) $(IMAGE_BUILD_ARGS) .
 	docker build -f jobs/training/Dockerfile -t porto-training:$(IMAGE_TAG) $(IMAGE_BUILD_ARGS) .
