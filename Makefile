@@ -132,11 +132,17 @@ deploy: cluster-tools ## helm upgrade --install porto with IMAGE_TAG; waits unti
 	  --wait --timeout 20m
 	$(H) test $(RELEASE) --namespace $(NAMESPACE) --logs
 
-dev: cluster-tools ## skaffold dev: rebuild, redeploy and port-forward (API :8000, UI :8501, Grafana :3000) on every change
+dev: cluster-tools ## skaffold dev: rebuild, redeploy, port-forward (API :8000, UI :8501, Grafana :3000) on every change; trains on the first deploy only (TRAIN=1: on every one)
 	@command -v skaffold >/dev/null || { echo "skaffold is required (https://skaffold.dev/docs/install/)"; exit 1; }
-	@# skaffold runs `helm` from PATH: put the pinned one there under that name.
-	mkdir -p $(PORTO_BIN)/skaffold && ln -sf "$$(command -v $(HELM))" $(PORTO_BIN)/skaffold/helm
-	PATH="$(PORTO_BIN)/skaffold:$$PATH" skaffold dev --kube-context $(KUBE_CONTEXT) --port-forward
+	@# skaffold runs helm, kind (`kind load`) and kubectl by name from PATH: put the ones this
+	@# Makefile uses (the pinned builds unless HELM/KIND/KUBECTL say otherwise) there.
+	mkdir -p $(PORTO_BIN)/skaffold
+	ln -sf "$$(command -v $(HELM))" $(PORTO_BIN)/skaffold/helm
+	ln -sf "$$(command -v $(KIND))" $(PORTO_BIN)/skaffold/kind
+	ln -sf "$$(command -v $(KUBECTL))" $(PORTO_BIN)/skaffold/kubectl
+	@# PORTO_DEV_TRAIN: skaffold.yaml's training.job.onUpgrade (a redeploy starts no training run).
+	PORTO_DEV_TRAIN=$(if $(filter 1 true yes,$(TRAIN)),true,false) PATH="$(PORTO_BIN)/skaffold:$$PATH" \
+	  skaffold dev --kube-context $(KUBE_CONTEXT) --port-forward
 
 port-forward: ## Forward the API to localhost:8000, the UI to :8501 and Grafana to :3000 (Ctrl-C stops them)
 	@echo "API http://localhost:8000/docs   UI http://localhost:8501   Grafana http://localhost:3000 (make grafana-password)"

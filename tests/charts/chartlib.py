@@ -1,8 +1,9 @@
 """Render the porto chart with the pinned helm and walk the manifests.
 
 Every test renders through :func:`render`, which caches by arguments: a scenario is rendered once
-per session however many tests read it. Scenarios are the default values, every
-``charts/porto/ci/*-values.yaml`` file and the kind values ``make deploy`` uses.
+per session however many tests read it. Scenarios are every ``charts/porto/ci/*-values.yaml``
+file (``default`` is the chart's defaults plus ``images.local=true``, the one value a plain
+install must add: porto's images name no registry) and the kind values ``make deploy`` uses.
 """
 
 from __future__ import annotations
@@ -26,8 +27,7 @@ NAMESPACE = "porto"
 KUBE_VERSION = "1.34.0"
 MONITORING_API = "monitoring.coreos.com/v1"
 
-SCENARIOS: dict[str, Path | None] = {
-    "default": None,
+SCENARIOS: dict[str, Path] = {
     **{
         p.name.removesuffix("-values.yaml"): p for p in sorted((CHART / "ci").glob("*-values.yaml"))
     },
@@ -50,8 +50,10 @@ def template_args(
     *sets: str,
     release: str = RELEASE,
     monitoring_api: bool = True,
+    upgrade: bool = False,
 ) -> list[str]:
-    """Arguments of ``helm template`` for a scenario (``sets`` are ``--set`` expressions)."""
+    """Arguments of ``helm template`` for a scenario (``sets`` are ``--set`` expressions), as
+    ``helm install`` renders it, or ``helm upgrade`` with ``upgrade``."""
     args = [
         "template",
         release,
@@ -61,11 +63,11 @@ def template_args(
         "--kube-version",
         KUBE_VERSION,
     ]
-    values = SCENARIOS[scenario]
-    if values is not None:
-        args += ["-f", str(values)]
+    args += ["-f", str(SCENARIOS[scenario])]
     if monitoring_api:
         args += ["--api-versions", MONITORING_API]
+    if upgrade:
+        args.append("--is-upgrade")
     for expression in sets:
         args += ["--set", expression]
     return args
@@ -73,10 +75,16 @@ def template_args(
 
 @functools.cache
 def render_text(
-    scenario: str, *sets: str, release: str = RELEASE, monitoring_api: bool = True
+    scenario: str,
+    *sets: str,
+    release: str = RELEASE,
+    monitoring_api: bool = True,
+    upgrade: bool = False,
 ) -> str:
     """The rendered manifests as one YAML stream (cached)."""
-    args = template_args(scenario, *sets, release=release, monitoring_api=monitoring_api)
+    args = template_args(
+        scenario, *sets, release=release, monitoring_api=monitoring_api, upgrade=upgrade
+    )
     out = helm(*args, check=False)
     if out.returncode != 0:
         raise AssertionError(f"helm {' '.join(args)} failed:\n{out.stderr}")
@@ -84,10 +92,16 @@ def render_text(
 
 
 def render(
-    scenario: str, *sets: str, release: str = RELEASE, monitoring_api: bool = True
+    scenario: str,
+    *sets: str,
+    release: str = RELEASE,
+    monitoring_api: bool = True,
+    upgrade: bool = False,
 ) -> list[dict[str, Any]]:
     """The rendered objects (a fresh copy: tests may modify them)."""
-    text = render_text(scenario, *sets, release=release, monitoring_api=monitoring_api)
+    text = render_text(
+        scenario, *sets, release=release, monitoring_api=monitoring_api, upgrade=upgrade
+    )
     return [doc for doc in yaml.safe_load_all(text) if doc]
 
 
