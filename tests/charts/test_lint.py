@@ -6,11 +6,13 @@ chart's kubeVersion."""
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 from charts.chartlib import (
     CHART,
+    KUBE_VERSION,
     SCENARIOS,
     SUBCHARTS,
     containers,
@@ -20,6 +22,8 @@ from charts.chartlib import (
     render_text,
     template_args,
 )
+
+from charts import kubeschemas
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
@@ -93,6 +97,8 @@ def test_each_subchart_can_be_switched_off(sets: list[str]) -> None:
 
 # --- porto's images: unpublished, so a registry or `images.local=true` ----------------------------
 
+#: The subcharts running porto's own images.
+PORTO_IMAGES = ("inference", "ui", "training")
 #: The flags the refusal gives, in full (a user copies them).
 LOCAL_FLAG = "--set images.local=true"
 REGISTRY_FLAGS = (
@@ -103,7 +109,7 @@ REGISTRY_FLAGS = (
 #: The same as `--set` expressions, with a registry and a tag.
 REGISTRY_SETS = [
     f"{chart}.image.{key}={value}"
-    for chart in ("inference", "ui", "training")
+    for chart in PORTO_IMAGES
     for key, value in (("registry", "ghcr.io/acme"), ("tag", "v1"))
 ]
 
@@ -149,8 +155,8 @@ def test_each_local_image_is_named(sets: list[str], named: str) -> None:
     [
         ["images.local=true"],
         ["global.imageRegistry=registry.example.com/mirror"],
-        [f"{chart}.image.registry=ghcr.io/acme" for chart in ("inference", "ui", "training")],
-        [f"{chart}.image.repository=acme/porto-{chart}" for chart in ("inference", "ui", "training")],
+        [f"{chart}.image.registry=ghcr.io/acme" for chart in PORTO_IMAGES],
+        [f"{chart}.image.repository=acme/porto-{chart}" for chart in PORTO_IMAGES],
         ["inference.image.registry=ghcr.io/acme", "ui.enabled=false", "training.enabled=false"],
     ],
     ids=["local", "global-registry", "each-registry", "repository-with-a-path", "only-the-api"],
@@ -164,9 +170,8 @@ def test_images_pushed_to_a_registry_are_pulled_from_it() -> None:
     docs = [d for d in yaml.safe_load_all(_plain_template(*REGISTRY_SETS).stdout) if d]
     images = {c["image"] for pod in pod_templates(docs) for c in containers(pod.spec)}
     ours = {i for i in images if "porto-" in i}
-    assert ours == {f"ghcr.io/acme/porto-{c}:v1" for c in ("inference", "ui", "training")}
+    assert ours == {f"ghcr.io/acme/porto-{c}:v1" for c in PORTO_IMAGES}
     assert "docker.io/library/postgres:17.6-bookworm" in images, "the mirror is not needed"
-
 
 
 # --- the pinned helm ---------------------------------------------------------------------------
@@ -177,10 +182,24 @@ def test_the_pinned_helm_is_a_release_build() -> None:
     Kubernetes version it assumes without a cluster, so the chart's kubeVersion (>=1.27) holds
     with no --kube-version."""
     version = helm("version", "--template", "{{.Version}} {{.GitTreeState}} {{.GitCommit}}")
-    assert version.stdout.split() == ["v3.19.0", "clean", "3d8990f0836691f0229297773f3524598f46bda6"]
+    commit = "3d8990f0836691f0229297773f3524598f46bda6"  # helm's tag v3.19.0
+    assert version.stdout.split() == ["v3.19.0", "clean", commit]
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["kubeVersion"] == ">=1.27.0-0"
     out = helm("template", "porto", str(CHART), "-f", str(SCENARIOS["default"]), check=False)
     assert out.returncode == 0, out.stderr
     lint = helm("lint", "--strict", str(CHART), "-f", str(SCENARIOS["default"]), check=False)
     assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_the_pinned_helm_assumes_the_validated_kubernetes_version(tmp_path: Path) -> None:
+    """What `helm template` assumes without a cluster is the version the chart's manifests are
+    validated against (kubeconform's schemas, chartlib.KUBE_VERSION): helm's client-go minor."""
+    probe = tmp_path / "probe"
+    (probe / "templates").mkdir(parents=True)
+    (probe / "Chart.yaml").write_text("apiVersion: v2\nname: probe\nversion: 0.1.0\n")
+    (probe / "templates" / "version.yaml").write_text(
+        "kind: ConfigMap\ndata:\n  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n"
+    )
+    rendered = yaml.safe_load(helm("template", "probe", str(probe)).stdout)
+    assert rendered["data"]["kube"] == f"v{KUBE_VERSION}" == f"v{kubeschemas.K8S_VERSION}"
