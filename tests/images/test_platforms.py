@@ -16,9 +16,12 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from images.dockerfile import parse
+from packaging.tags import Tag, compatible_tags, cpython_tags
+from packaging.utils import parse_wheel_filename
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILES = {
@@ -29,8 +32,10 @@ DOCKERFILES = {
 ARCHITECTURES = ("x86_64", "aarch64")  # linux/amd64, linux/arm64
 #: glibc of each Debian release a base image may be built on (manylinux tag suffix).
 DEBIAN_GLIBC = {"bookworm": "2_36", "trixie": "2_41"}
-#: `+ name==version` lines of `uv sync --dry-run`; workspace members say `(from file://...)`.
-WOULD_INSTALL = re.compile(r"^ \+ (?P<name>[\w.-]+)==(?P<version>\S+)(?P<local> \(from file:.*)?$")
+#: `+ name==version` lines of `uv sync --dry-run`; workspace members are `+ name @ file://...`.
+WOULD_INSTALL = re.compile(
+    r"^ \+ (?P<name>[\w.-]+)(?:==(?P<version>\S+)| @ (?P<local>file://\S+))$"
+)
 
 
 def _uv() -> str:
@@ -58,7 +63,19 @@ def platform_of(dockerfile: Path, arch: str) -> str:
     return f"{arch}-manylinux_{DEBIAN_GLIBC[codename]}"
 
 
-def lock_packages() -> dict[tuple[str, str], dict[str, object]]:
+def wheel_tags(platform: str) -> set[Tag]:
+    """The wheel tags CPython 3.11 installs on ``platform`` (`<arch>-manylinux_2_<glibc>`), as
+    pip and uv rank them: manylinux tags down to 2_17 (manylinux2014), then pure wheels."""
+    arch, _, manylinux = platform.partition("-")
+    glibc = int(manylinux.rsplit("_", 1)[-1])
+    platforms = [f"manylinux_2_{minor}_{arch}" for minor in range(glibc, 16, -1)]
+    platforms.append(f"manylinux2014_{arch}")
+    return set(cpython_tags((3, 11), platforms=platforms)) | set(
+        compatible_tags((3, 11), interpreter="cp311", platforms=platforms)
+    )
+
+
+def lock_packages() -> dict[tuple[str, str], dict[str, Any]]:
     """uv.lock's packages by (name, version)."""
     lock = tomllib.loads((REPO / "uv.lock").read_text())
     return {(p["name"], p["version"]): p for p in lock["package"]}
@@ -82,19 +99,24 @@ def test_image_dependencies_install_on_amd64_and_arm64(
         "UV_OFFLINE": "1",
     }
     locked = lock_packages()
+    supported = wheel_tags(platform)
     installed: set[str] = set()
     for command in commands:
         argv = [_uv(), *command, "--python-platform", platform, "--dry-run"]
         out = subprocess.run(argv, cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
         assert out.returncode == 0, f"{shlex.join(command)} on {platform}:\n{out.stderr}"
         assert not (tmp_path / "venv").exists(), "a dry run creates nothing"
-        found = [m for line in out.stderr.splitlines() if (m := WOULD_INSTALL.match(line))]
-        assert found, out.stderr
+        lines = [line for line in out.stderr.splitlines() if line.startswith(" + ")]
+        found = [m for line in lines if (m := WOULD_INSTALL.match(line))]
+        assert found and len(found) == len(lines), out.stderr
         for match in found:
             installed.add(match["name"])
             if match["local"]:
                 continue  # porto's own packages, built from the copied sources
             package = locked[(match["name"], match["version"])]
-            assert package.get("wheels"), f"{match['name']} {match['version']}: no wheel at all"
+            wheels = [w["url"].rsplit("/", 1)[-1] for w in package.get("wheels", [])]
+            assert any(parse_wheel_filename(w)[3] & supported for w in wheels), (
+                f"{match['name']} {match['version']}: no wheel for {platform} (would compile)"
+            )
     assert f"porto-{image}" in installed
     assert "pgserver" not in installed, "the embedded PostgreSQL is for local mode only"
