@@ -73,7 +73,9 @@ MONITORING_NAMESPACE ?= monitoring
 KPS_VERSION ?= 77.1.1
 INGRESS_NGINX_VERSION ?= 4.14.1
 INGRESS_NGINX ?= helm
-IMAGE_TAG ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# The images' tag: `git describe`, plus a hash of the uncommitted changes when there are any
+# (scripts/image-tag.sh), so changed content always rolls out. Computed once, on first use.
+IMAGE_TAG ?= $(eval IMAGE_TAG := $(shell scripts/image-tag.sh))$(IMAGE_TAG)
 PORTO_BIN = $(or $(PORTO_CACHE),$(HOME)/.cache/porto)/bin
 pinned = $(PORTO_BIN)/$(shell sed -n 's/^ *"$(1)|[^|]*|[^|]*|\([^"]*\)".*/\1/p' scripts/tools.sh)
 HELM ?= $(call pinned,helm)
@@ -116,7 +118,7 @@ endif
 	  --repo https://prometheus-community.github.io/helm-charts --version $(KPS_VERSION) \
 	  --namespace $(MONITORING_NAMESPACE) -f deploy/kube-prometheus-stack-values.yaml --wait --timeout 15m
 
-images: ## Build the porto-inference, porto-ui and porto-training images, tagged IMAGE_TAG (git describe)
+images: ## Build the porto-inference, porto-ui and porto-training images, tagged IMAGE_TAG (git describe + a hash of uncommitted changes)
 	docker build -f services/inference/Dockerfile -t porto-inference:$(IMAGE_TAG) $(IMAGE_BUILD_ARGS) .
 	docker build -f services/ui/Dockerfile -t porto-ui:$(IMAGE_TAG) $(IMAGE_BUILD_ARGS) .
 	docker build -f jobs/training/Dockerfile -t porto-training:$(IMAGE_TAG) $(IMAGE_BUILD_ARGS) .
@@ -136,11 +138,17 @@ deploy: cluster-tools ## helm upgrade --install porto with IMAGE_TAG; waits unti
 	  --wait --timeout 20m
 	$(H) test $(RELEASE) --namespace $(NAMESPACE) --logs
 
-dev: cluster-tools ## skaffold dev: rebuild, redeploy and port-forward (API :8000, UI :8501, Grafana :3000) on every change
+dev: cluster-tools ## skaffold dev: rebuild, redeploy, port-forward (API :8000, UI :8501, Grafana :3000) on every change; trains on the first deploy only (TRAIN=1: on every one)
 	@command -v skaffold >/dev/null || { echo "skaffold is required (https://skaffold.dev/docs/install/)"; exit 1; }
-	@# skaffold runs `helm` from PATH: put the pinned one there under that name.
-	mkdir -p $(PORTO_BIN)/skaffold && ln -sf "$$(command -v $(HELM))" $(PORTO_BIN)/skaffold/helm
-	PATH="$(PORTO_BIN)/skaffold:$$PATH" skaffold dev --kube-context $(KUBE_CONTEXT) --port-forward
+	@# skaffold runs helm, kind (`kind load`) and kubectl by name from PATH: put the ones this
+	@# Makefile uses (the pinned builds unless HELM/KIND/KUBECTL say otherwise) there.
+	mkdir -p $(PORTO_BIN)/skaffold
+	ln -sf "$$(command -v $(HELM))" $(PORTO_BIN)/skaffold/helm
+	ln -sf "$$(command -v $(KIND))" $(PORTO_BIN)/skaffold/kind
+	ln -sf "$$(command -v $(KUBECTL))" $(PORTO_BIN)/skaffold/kubectl
+	@# PORTO_DEV_TRAIN: skaffold.yaml's training.job.onUpgrade (a redeploy starts no training run).
+	PORTO_DEV_TRAIN=$(if $(filter 1 true yes,$(TRAIN)),true,false) PATH="$(PORTO_BIN)/skaffold:$$PATH" \
+	  skaffold dev --kube-context $(KUBE_CONTEXT) --port-forward
 
 port-forward: ## Forward the API to localhost:8000, the UI to :8501 and Grafana to :3000 (Ctrl-C stops them)
 	@echo "API http://localhost:8000/docs   UI http://localhost:8501   Grafana http://localhost:3000 (make grafana-password)"

@@ -10,6 +10,9 @@
 # A package written `<dir>:<package>` is built with `go build` inside the repository's Go module
 # <dir> (tools/kube, tools/etcd), whose go.mod pins the version and carries the replace
 # directives `go install` refuses; the version column must match that go.mod (checked here).
+#
+# A binary's cached name names its build recipe: when a tool's ldflags (STAMP below) change, give
+# it a new name, so every cache (yours, CI's) builds it again instead of keeping the old binary.
 set -euo pipefail
 CACHE="${PORTO_CACHE:-$HOME/.cache/porto}"
 BIN="$CACHE/bin"
@@ -18,7 +21,7 @@ mkdir -p "$BIN"
 # tool | go package | version | binary name in cache
 TOOLS=(
   "minio|github.com/minio/minio|v0.0.0-20260212201848-7aac2a2c5b7c|minio-20260212201848"
-  "helm|helm.sh/helm/v3/cmd/helm|v3.19.0|helm-v3.19.0"
+  "helm|helm.sh/helm/v3/cmd/helm|v3.19.0|helm-v3.19.0-stamped"
   "kubeconform|github.com/yannh/kubeconform/cmd/kubeconform|v0.7.0|kubeconform-v0.7.0"
   "actionlint|github.com/rhysd/actionlint/cmd/actionlint|v1.7.12|actionlint-v1.7.12"
   "kind|sigs.k8s.io/kind|v0.33.0|kind-v0.33.0"
@@ -26,6 +29,18 @@ TOOLS=(
   "kube-apiserver|tools/kube:k8s.io/kubernetes/cmd/kube-apiserver|v1.36.3|kube-apiserver-v1.36.3"
   "kubectl|tools/kube:k8s.io/kubernetes/cmd/kubectl|v1.36.3|kubectl-v1.36.3"
 )
+# -ldflags a tool's own release build stamps and `go install` leaves out (%v = the version column).
+# helm's Makefile stamps its version and commit, and the Kubernetes version it assumes without a
+# cluster (`helm template`, `helm lint`): from its k8s.io/client-go (v0.34 -> 1.34). Unstamped,
+# helm reports "v3.19" and Kubernetes v1.20, and refuses charts requiring `kubeVersion: >=1.27`.
+declare -A STAMP
+STAMP[helm]="-X helm.sh/helm/v3/internal/version.version=%v"
+STAMP[helm]+=" -X helm.sh/helm/v3/internal/version.metadata="
+STAMP[helm]+=" -X helm.sh/helm/v3/internal/version.gitCommit=3d8990f0836691f0229297773f3524598f46bda6"
+STAMP[helm]+=" -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
+for pkg in pkg/lint/rules pkg/chartutil; do
+  STAMP[helm]+=" -X helm.sh/helm/v3/$pkg.k8sVersionMajor=1 -X helm.sh/helm/v3/$pkg.k8sVersionMinor=34"
+done
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # shellcheck source=lib/retry.sh
 . "$REPO/scripts/lib/retry.sh"
@@ -70,7 +85,12 @@ build() {
   else
     retry "downloading the modules of $name $version" \
       fetch_modules "${TMPDIR:-/tmp}" install -n "$pkg@$version"
-    GOPATH="$CACHE/gopath" GOBIN="$gobin" GOFLAGS=-mod=mod go install "$pkg@$version"
+    local flags=()
+    if [ -n "${STAMP[$name]:-}" ]; then
+      # Release builds are also stripped (-s -w) and path-free (-trimpath), as helm's Makefile does.
+      flags=(-trimpath "-ldflags=-s -w ${STAMP[$name]//%v/$version}")
+    fi
+    GOPATH="$CACHE/gopath" GOBIN="$gobin" GOFLAGS=-mod=mod go install "${flags[@]}" "$pkg@$version"
   fi
   # go install names the binary after the last path element that is not a major-version
   # suffix (.../helm/v3/cmd/helm -> helm, .../foo/v2 -> foo); take whatever it produced.

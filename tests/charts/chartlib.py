@@ -1,8 +1,9 @@
 """Render the porto chart with the pinned helm and walk the manifests.
 
 Every test renders through :func:`render`, which caches by arguments: a scenario is rendered once
-per session however many tests read it. Scenarios are the default values, every
-``charts/porto/ci/*-values.yaml`` file and the kind values ``make deploy`` uses.
+per session however many tests read it. Scenarios are every ``charts/porto/ci/*-values.yaml``
+file (``default`` is the chart's defaults plus ``images.local=true``, the one value a plain
+install must add: porto's images name no registry) and the kind values ``make deploy`` uses.
 """
 
 from __future__ import annotations
@@ -22,12 +23,13 @@ CHART = REPO / "charts" / "porto"
 SUBCHARTS = ("inference", "ui", "training", "postgres", "minio", "dashboards")
 RELEASE = "porto"
 NAMESPACE = "porto"
-#: The Kubernetes version rendered for and validated against (kubeschemas.K8S_VERSION).
+#: The Kubernetes version rendered for and validated against (kubeschemas.K8S_VERSION). The
+#: pinned helm assumes it without a cluster too (test_lint); renders still name it, so a helm bump
+#: cannot move what the schemas check.
 KUBE_VERSION = "1.34.0"
 MONITORING_API = "monitoring.coreos.com/v1"
 
-SCENARIOS: dict[str, Path | None] = {
-    "default": None,
+SCENARIOS: dict[str, Path] = {
     **{
         p.name.removesuffix("-values.yaml"): p for p in sorted((CHART / "ci").glob("*-values.yaml"))
     },
@@ -50,8 +52,10 @@ def template_args(
     *sets: str,
     release: str = RELEASE,
     monitoring_api: bool = True,
+    upgrade: bool = False,
 ) -> list[str]:
-    """Arguments of ``helm template`` for a scenario (``sets`` are ``--set`` expressions)."""
+    """Arguments of ``helm template`` for a scenario (``sets`` are ``--set`` expressions), as
+    ``helm install`` renders it, or ``helm upgrade`` with ``upgrade``."""
     args = [
         "template",
         release,
@@ -61,11 +65,11 @@ def template_args(
         "--kube-version",
         KUBE_VERSION,
     ]
-    values = SCENARIOS[scenario]
-    if values is not None:
-        args += ["-f", str(values)]
+    args += ["-f", str(SCENARIOS[scenario])]
     if monitoring_api:
         args += ["--api-versions", MONITORING_API]
+    if upgrade:
+        args.append("--is-upgrade")
     for expression in sets:
         args += ["--set", expression]
     return args
@@ -73,10 +77,16 @@ def template_args(
 
 @functools.cache
 def render_text(
-    scenario: str, *sets: str, release: str = RELEASE, monitoring_api: bool = True
+    scenario: str,
+    *sets: str,
+    release: str = RELEASE,
+    monitoring_api: bool = True,
+    upgrade: bool = False,
 ) -> str:
     """The rendered manifests as one YAML stream (cached)."""
-    args = template_args(scenario, *sets, release=release, monitoring_api=monitoring_api)
+    args = template_args(
+        scenario, *sets, release=release, monitoring_api=monitoring_api, upgrade=upgrade
+    )
     out = helm(*args, check=False)
     if out.returncode != 0:
         raise AssertionError(f"helm {' '.join(args)} failed:\n{out.stderr}")
@@ -84,10 +94,16 @@ def render_text(
 
 
 def render(
-    scenario: str, *sets: str, release: str = RELEASE, monitoring_api: bool = True
+    scenario: str,
+    *sets: str,
+    release: str = RELEASE,
+    monitoring_api: bool = True,
+    upgrade: bool = False,
 ) -> list[dict[str, Any]]:
     """The rendered objects (a fresh copy: tests may modify them)."""
-    text = render_text(scenario, *sets, release=release, monitoring_api=monitoring_api)
+    text = render_text(
+        scenario, *sets, release=release, monitoring_api=monitoring_api, upgrade=upgrade
+    )
     return [doc for doc in yaml.safe_load_all(text) if doc]
 
 

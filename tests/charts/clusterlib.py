@@ -24,9 +24,8 @@ HELM_TIMEOUT = "90s"
 
 
 def values_args(scenario: str) -> list[str]:
-    """``-f`` for a scenario's values file (none for the defaults)."""
-    path = SCENARIOS[scenario]
-    return ["-f", str(path)] if path else []
+    """``-f`` for a scenario's values file."""
+    return ["-f", str(SCENARIOS[scenario])]
 
 
 @dataclass

@@ -377,6 +377,7 @@ def test_the_server_rejects_what_the_values_schema_lets_through(
         "install",
         RELEASE,
         str(CHART),
+        *values_args("default"),
         "--set-string",
         "inference.podLabels.team=not a label",
         check=False,

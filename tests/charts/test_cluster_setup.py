@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import yaml
 from charts.chartlib import CHART, KUBE_VERSION, REPO
-from harness.tools import MissingToolError, tool_path
+from harness.tools import MissingToolError, pinned_tools, tool_path
 
 from harness import kubeschemas
 
@@ -96,7 +96,7 @@ def test_kubernetes_commands_name_the_context() -> None:
     for line in text.splitlines():
         words = line.split()
         if (
-            any(w.endswith(("helm-v3.19.0", "kubectl")) for w in words[:1])
+            any(w.endswith((pinned_tools()["helm"], "kubectl")) for w in words[:1])
             and "port-forward" not in words[:1]
         ):
             assert "--kube-context" in words or "--context" in words, line

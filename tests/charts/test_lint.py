@@ -1,17 +1,34 @@
-"""`helm lint --strict` of the umbrella chart in every scenario, and of each subchart alone."""
+"""`helm lint --strict` of the umbrella chart in every scenario, and of each subchart alone;
+values that would install but not work, refused with the fix (porto's unpublished images among
+them); the pinned helm as a release build, so no test needs `--kube-version` to satisfy the
+chart's kubeVersion."""
 
 from __future__ import annotations
 
+import subprocess
+from pathlib import Path
+
 import pytest
-from charts.chartlib import CHART, KUBE_VERSION, SCENARIOS, SUBCHARTS, helm, render, render_text
+import yaml
+from charts.chartlib import (
+    CHART,
+    KUBE_VERSION,
+    SCENARIOS,
+    SUBCHARTS,
+    containers,
+    helm,
+    pod_templates,
+    render,
+    render_text,
+    template_args,
+)
+
+from charts import kubeschemas
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_lint_strict(scenario: str) -> None:
-    values = SCENARIOS[scenario]
-    args = ["lint", "--strict", str(CHART), "--kube-version", KUBE_VERSION]
-    if values is not None:
-        args += ["-f", str(values)]
+    args = ["lint", "--strict", str(CHART), "-f", str(SCENARIOS[scenario])]
     out = helm(*args, check=False)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "[WARNING]" not in out.stdout and "[ERROR]" not in out.stdout, out.stdout
@@ -28,8 +45,6 @@ def test_subchart_lints_alone(subchart: str) -> None:
         "lint",
         "--strict",
         str(CHART / "charts" / subchart),
-        "--kube-version",
-        KUBE_VERSION,
         check=False,
     )
     assert out.returncode == 0, out.stdout + out.stderr
@@ -54,10 +69,7 @@ def test_subchart_lints_alone(subchart: str) -> None:
     ],
 )
 def test_broken_values_are_refused_with_the_fix(values: list[str], message: str) -> None:
-    args = ["template", "porto", str(CHART), "--kube-version", KUBE_VERSION]
-    for expression in values:
-        args += ["--set", expression]
-    out = helm(*args, check=False)
+    out = helm(*template_args("default", *values), check=False)
     assert out.returncode != 0, f"{values} rendered"
     assert message in out.stderr, out.stderr
 
@@ -81,3 +93,113 @@ def test_each_subchart_can_be_switched_off(sets: list[str]) -> None:
     assert docs
     labels = {d["metadata"].get("labels", {}).get("helm.sh/chart", "") for d in docs}
     assert not [x for x in labels if x.startswith(f"{subchart}-")], f"{subchart} still renders"
+
+
+# --- porto's images: unpublished, so a registry or `images.local=true` ----------------------------
+
+#: The subcharts running porto's own images.
+PORTO_IMAGES = ("inference", "ui", "training")
+#: The flags the refusal gives, in full (a user copies them).
+LOCAL_FLAG = "--set images.local=true"
+REGISTRY_FLAGS = (
+    "--set inference.image.registry=REGISTRY,ui.image.registry=REGISTRY,"
+    "training.image.registry=REGISTRY --set inference.image.tag=TAG,ui.image.tag=TAG,"
+    "training.image.tag=TAG"
+)
+#: The same as `--set` expressions, with a registry and a tag.
+REGISTRY_SETS = [
+    f"{chart}.image.{key}={value}"
+    for chart in PORTO_IMAGES
+    for key, value in (("registry", "ghcr.io/acme"), ("tag", "v1"))
+]
+
+
+def _plain_template(*sets: str) -> subprocess.CompletedProcess[str]:
+    """`helm template porto charts/porto` with only ``sets``: no values file, no other flag."""
+    args = ["template", "porto", str(CHART)]
+    for expression in sets:
+        args += ["--set", expression]
+    return helm(*args, check=False)
+
+
+def test_a_plain_install_is_refused_with_the_exact_flags() -> None:
+    """Without a registry the pods would sit in ErrImagePull until the install times out."""
+    out = _plain_template()
+    assert out.returncode != 0
+    (message,) = [line for line in out.stderr.splitlines() if line.startswith("Error:")]
+    assert "inference.image.repository=porto-inference names no registry" in message
+    assert "porto's images are not published" in message and "make images" in message
+    assert LOCAL_FLAG in message and REGISTRY_FLAGS in message
+    assert "Images in charts/porto/README.md" in message
+
+
+@pytest.mark.parametrize(
+    ("sets", "named"),
+    [
+        (["inference.image.registry=ghcr.io/acme"], "ui.image.repository=porto-ui"),
+        (
+            ["inference.image.registry=ghcr.io/acme", "ui.image.registry=ghcr.io/acme"],
+            "training.image.repository=porto-training",
+        ),
+        (["inference.enabled=false", "ui.enabled=false"], "training.image.repository"),
+    ],
+)
+def test_each_local_image_is_named(sets: list[str], named: str) -> None:
+    out = _plain_template(*sets)
+    assert out.returncode != 0
+    assert named in out.stderr, out.stderr
+
+
+@pytest.mark.parametrize(
+    "sets",
+    [
+        ["images.local=true"],
+        ["global.imageRegistry=registry.example.com/mirror"],
+        [f"{chart}.image.registry=ghcr.io/acme" for chart in PORTO_IMAGES],
+        [f"{chart}.image.repository=acme/porto-{chart}" for chart in PORTO_IMAGES],
+        ["inference.image.registry=ghcr.io/acme", "ui.enabled=false", "training.enabled=false"],
+    ],
+    ids=["local", "global-registry", "each-registry", "repository-with-a-path", "only-the-api"],
+)
+def test_images_with_a_registry_or_loaded_render(sets: list[str]) -> None:
+    out = _plain_template(*sets)
+    assert out.returncode == 0, out.stderr
+
+
+def test_images_pushed_to_a_registry_are_pulled_from_it() -> None:
+    docs = [d for d in yaml.safe_load_all(_plain_template(*REGISTRY_SETS).stdout) if d]
+    images = {c["image"] for pod in pod_templates(docs) for c in containers(pod.spec)}
+    ours = {i for i in images if "porto-" in i}
+    assert ours == {f"ghcr.io/acme/porto-{c}:v1" for c in PORTO_IMAGES}
+    assert "docker.io/library/postgres:17.6-bookworm" in images, "the mirror is not needed"
+
+
+# --- the pinned helm ---------------------------------------------------------------------------
+
+
+def test_the_pinned_helm_is_a_release_build() -> None:
+    """Stamped as helm's own release build is (scripts/tools.sh): its version, and the
+    Kubernetes version it assumes without a cluster, so the chart's kubeVersion (>=1.27) holds
+    with no --kube-version."""
+    version = helm("version", "--template", "{{.Version}} {{.GitTreeState}} {{.GitCommit}}")
+    commit = "3d8990f0836691f0229297773f3524598f46bda6"  # helm's tag v3.19.0
+    assert version.stdout.split() == ["v3.19.0", "clean", commit]
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["kubeVersion"] == ">=1.27.0-0"
+    out = helm("template", "porto", str(CHART), "-f", str(SCENARIOS["default"]), check=False)
+    assert out.returncode == 0, out.stderr
+    lint = helm("lint", "--strict", str(CHART), "-f", str(SCENARIOS["default"]), check=False)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+
+
+def test_the_pinned_helm_assumes_the_validated_kubernetes_version(tmp_path: Path) -> None:
+    """What `helm template` assumes without a cluster is the version the chart's manifests are
+    validated against (kubeconform's schemas, chartlib.KUBE_VERSION): helm's client-go minor."""
+    probe = tmp_path / "probe"
+    (probe / "templates").mkdir(parents=True)
+    (probe / "Chart.yaml").write_text("apiVersion: v2\nname: probe\nversion: 0.1.0\n")
+    (probe / "templates" / "version.yaml").write_text(
+        "kind: ConfigMap\ndata:\n  kube: {{ .Capabilities.KubeVersion.Version | quote }}\n"
+    )
+    rendered = yaml.safe_load(helm("template", "probe", str(probe)).stdout)
+    assert rendered["data"]["kube"] == f"v{KUBE_VERSION}" == f"v{kubeschemas.K8S_VERSION}"

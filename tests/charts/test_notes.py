@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from charts.chartlib import CHART, KUBE_VERSION, NAMESPACE, SCENARIOS, helm
+from charts.chartlib import CHART, NAMESPACE, SCENARIOS, helm
 
 PROBE = """apiVersion: v1
 kind: ConfigMap
@@ -22,7 +22,7 @@ data:
 
 
 @functools.cache
-def notes(scenario: str, *sets: str) -> str:
+def notes(scenario: str, *sets: str, upgrade: bool = False) -> str:
     with tempfile.TemporaryDirectory() as tmp:
         chart = Path(tmp) / "porto"
         shutil.copytree(CHART, chart, ignore=shutil.ignore_patterns("hack", "__pycache__"))
@@ -34,13 +34,12 @@ def notes(scenario: str, *sets: str) -> str:
             str(chart),
             "--namespace",
             NAMESPACE,
-            "--kube-version",
-            KUBE_VERSION,
             "--show-only",
             "templates/zz-notes-probe.yaml",
         ]
-        if SCENARIOS[scenario] is not None:
-            args += ["-f", str(SCENARIOS[scenario])]
+        args += ["-f", str(SCENARIOS[scenario])]
+        if upgrade:
+            args.append("--is-upgrade")
         for expression in sets:
             args += ["--set", expression]
         text: str = yaml.safe_load(helm(*args).stdout)["data"]["notes"]
@@ -80,3 +79,24 @@ def test_notes_follow_the_values() -> None:
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
 def test_notes_render_in_every_scenario(scenario: str) -> None:
     assert "porto 0.1.0 is installed" in notes(scenario)
+
+
+def test_notes_name_the_images_and_where_they_come_from() -> None:
+    local = notes("default")
+    for image in ("porto-inference:0.1.0", "porto-ui:0.1.0", "porto-training:0.1.0"):
+        assert f"\n     {image}\n" in local
+    assert "loaded into the nodes (images.local=true)" in local
+    assert "make images load IMAGE_TAG=<tag>" in local
+    assert "ErrImagePull" in local and "describe pod" in local
+    pushed = notes("external")
+    assert "registry.example.com/porto/porto-inference:1.2.3" in pushed
+    assert "pulled from their registry: push them there first" in pushed
+    assert "porto-ui" not in notes("subcharts-off").split("ErrImagePull")[0]  # the UI is off
+
+
+def test_notes_say_when_an_upgrade_starts_no_training_run() -> None:
+    assert "logs -f job/porto-training-r1" in notes("default", upgrade=True)
+    skipped = notes("default", "training.job.onUpgrade=false", upgrade=True)
+    assert "job/porto-training" not in skipped
+    assert "No training run on this upgrade (training.job.onUpgrade=false)" in skipped
+    assert "logs -f job/porto-training-r1" in notes("default", "training.job.onUpgrade=false")

@@ -303,8 +303,7 @@ def test_every_secret_ref_resolves(scenario: str, release: str) -> None:
     say exists already: the subcharts find each other's Secrets by name."""
     docs = render(scenario, release=release)
     rendered = {s["metadata"]["name"]: set(s.get("data", {})) for s in by_kind(docs, "Secret")}
-    values_file = SCENARIOS[scenario]
-    values = yaml.safe_load(values_file.read_text()) if values_file else {}
+    values = yaml.safe_load(SCENARIOS[scenario].read_text())
     g = (values or {}).get("global", {})
     existing = {g.get(k, {}).get("existingSecret") for k in ("database", "objectStore", "apiKey")}
     for pod in pod_templates(docs):
@@ -386,6 +385,27 @@ def test_training_job_is_per_revision_and_cleans_up() -> None:
     assert job["spec"]["ttlSecondsAfterFinished"] > 0
     # The alert rules find training Jobs by name: .*porto.*train.*
     assert re.fullmatch(r".*porto.*train.*", job["metadata"]["name"])
+
+
+def _training_jobs(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [j for j in by_kind(docs, "Job") if j["metadata"]["name"].startswith("porto-training")]
+
+
+@pytest.mark.parametrize("upgrade", [False, True], ids=["install", "upgrade"])
+def test_training_job_runs_on_install_and_every_upgrade_by_default(upgrade: bool) -> None:
+    (job,) = _training_jobs(render("default", upgrade=upgrade))
+    assert "helm.sh/resource-policy" not in job["metadata"].get("annotations", {})
+
+
+def test_training_job_on_install_only_when_asked() -> None:
+    """`training.job.onUpgrade=false` (the dev loop): the install trains, an upgrade does not,
+    and the install's Job is kept when the upgrade drops it (it may still be training)."""
+    (job,) = _training_jobs(render("default", "training.job.onUpgrade=false"))
+    assert job["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert job["spec"]["ttlSecondsAfterFinished"] > 0, "kept, then removed by its TTL"
+    upgraded = render("default", "training.job.onUpgrade=false", upgrade=True)
+    assert _training_jobs(upgraded) == []
+    assert job_templates(upgraded), "on-demand runs stay possible"
 
 
 def test_on_demand_job_template_is_the_release_job() -> None:

@@ -287,8 +287,6 @@ def test_the_ui_chart_renders_it_on_its_own() -> None:
         str(chart),
         "--namespace",
         NAMESPACE,
-        "--kube-version",
-        KUBE_VERSION,
         "--set",
         "trainingLauncher.enabled=true",
     )

@@ -17,6 +17,9 @@ from harness.kube_standins import ControllerStandIns
 from harness.tools import REPO_ROOT, tool_path
 
 CHART = REPO_ROOT / "charts" / "porto"
+#: The chart's defaults as installed here: porto's images name no registry, so the chart wants
+#: `images.local=true` (no image is ever pulled on this API server: pods never run).
+DEFAULT_VALUES = CHART / "ci" / "default-values.yaml"
 #: How long ``helm install`` may wait for its hooks (the stand-ins take well under a second).
 HELM_TIMEOUT = "120s"
 
@@ -81,11 +84,19 @@ def helm_install(
     chart: Path = CHART,
     timeout: str = HELM_TIMEOUT,
 ) -> subprocess.CompletedProcess[str]:
-    """``helm install <release> charts/porto`` into ``namespace`` with extra ``args`` (e.g.
-    ``"--set", "key=value"``), its hook Jobs completed by the stand-ins; fails with helm's
-    output."""
+    """``helm install <release> charts/porto`` into ``namespace`` with the chart's default
+    scenario (``DEFAULT_VALUES``, for charts/porto) and extra ``args`` (e.g. ``"--set",
+    "key=value"``), its hook Jobs completed by the stand-ins; fails with helm's output."""
     return helm_with_standins(
-        plane, namespace, "install", release, str(chart), "--timeout", timeout, *args
+        plane,
+        namespace,
+        "install",
+        release,
+        str(chart),
+        *(["-f", str(DEFAULT_VALUES)] if chart == CHART else []),
+        "--timeout",
+        timeout,
+        *args,
     )
 
 

@@ -24,6 +24,7 @@ import pytest
 from harness.ports import LOOPBACK, free_port
 from harness.ui_session import open_page
 from images.dockerfile import parse
+from porto_inference.database import EMBEDDED_DB_MISSING
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKERFILES = {
@@ -105,8 +106,9 @@ def _python(venv: Path, code: str) -> subprocess.CompletedProcess[str]:
         (
             "inference",
             ["porto", "porto_inference", "gunicorn", "asyncpg"],
-            # porto[cluster] (the Kubernetes client) is for starting training runs only
-            ["porto_training", "typer", "kubernetes"],
+            # porto[cluster] (the Kubernetes client) is for starting training runs only, the
+            # embedded PostgreSQL (porto-inference[embedded-db]) for local mode only
+            ["porto_training", "typer", "kubernetes", "pgserver"],
         ),
         (
             "training",
@@ -131,6 +133,30 @@ def test_each_image_gets_its_package_and_no_dev_tools(
     # Installed as wheels (--no-editable): nothing points back into a source tree.
     out = _python(venv, "import porto; print(porto.__file__)")
     assert "/site-packages/porto/" in out.stdout
+
+
+def test_inference_image_without_a_database_url_says_how_to_set_one(
+    venvs: dict[str, Path], tmp_path: Path
+) -> None:
+    """Local mode (the image's default environment) with no DATABASE_URL would start the
+    embedded PostgreSQL, which the image leaves out: one error line, no traceback."""
+    env = {
+        "PATH": f"{venvs['inference'] / 'bin'}:/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PORTO_INFERENCE_HOME": str(tmp_path / "home"),
+        "PORTO_INFERENCE_METRICS_DIR": str(tmp_path / "metrics"),
+    }
+    out = subprocess.run(
+        ["sh", str(REPO / "services/inference/docker-entrypoint.sh")],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert out.stderr.strip().splitlines()[-1] == f"error: {EMBEDDED_DB_MISSING}", out.stderr
+    assert "Traceback" not in out.stderr
 
 
 def test_training_image_finds_its_default_config(venvs: dict[str, Path]) -> None:

@@ -6,12 +6,14 @@ ports the README promises."""
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from charts.chartlib import CHART, KUBE_VERSION, containers, helm, pod_templates
+from charts.chartlib import CHART, containers, helm, pod_templates
+from harness.tools import pinned_tools
 
 REPO = Path(__file__).resolve().parents[2]
 SKAFFOLD: dict[str, Any] = yaml.safe_load((REPO / "skaffold.yaml").read_text())
@@ -58,8 +60,27 @@ def test_every_built_image_is_injected_into_its_chart_values() -> None:
         assert {"repository", "tag"} <= set(values["image"])
 
 
-def test_rendered_release_runs_the_built_images() -> None:
-    """Render the chart as skaffold would, with its templates filled in for a local build."""
+#: The two kinds of setValueTemplates entries skaffold.yaml uses: a built image's repository or
+#: tag, and an environment variable with a default (sprig's `default`).
+IMAGE_TEMPLATE = re.compile(r"\{\{\.IMAGE_(?P<part>REPO|TAG)_(?P<image>\w+)\}\}")
+ENV_TEMPLATE = re.compile(r'\{\{ \.(?P<var>\w+) \| default "(?P<default>[^"]*)" \}\}')
+
+
+def fill_template(template: str, built: dict[str, tuple[str, str]], env: dict[str, str]) -> str:
+    """A setValueTemplates entry as skaffold fills it in for ``built`` images (name ->
+    (repository, tag)) and the environment ``env``."""
+    if image := IMAGE_TEMPLATE.fullmatch(template):
+        repo, tag = built[image["image"].replace("_", "-")]
+        return repo if image["part"] == "REPO" else tag
+    if var := ENV_TEMPLATE.fullmatch(template):
+        return env.get(var["var"]) or var["default"]
+    raise AssertionError(f"{template!r}: a template form this test does not know")
+
+
+def render_release(
+    built: dict[str, tuple[str, str]], env: dict[str, str], *, upgrade: bool = False
+) -> list[dict[str, Any]]:
+    """The chart rendered as skaffold's helm deployer installs (or upgrades) the release."""
     release = _release()
     args = [
         "template",
@@ -67,27 +88,90 @@ def test_rendered_release_runs_the_built_images() -> None:
         str(REPO / release["chartPath"]),
         "--namespace",
         release["namespace"],
-        "--kube-version",
-        KUBE_VERSION,
     ]
+    if upgrade:
+        args.append("--is-upgrade")
     for values in release["valuesFiles"]:
         assert (REPO / values).is_file()
         args += ["-f", str(REPO / values)]
-    built = {image: (f"localhost:5000/{image}", "abc123") for image in IMAGES}
     for key, template in release["setValueTemplates"].items():
-        image = re.search(r"IMAGE_(REPO|TAG)_(\w+)", template)
-        assert image
-        repo, tag = built[image.group(2).replace("_", "-")]
-        args += ["--set", f"{key}={repo if image.group(1) == 'REPO' else tag}"]
+        args += ["--set", f"{key}={fill_template(template, built, env)}"]
     for key, value in release.get("setValues", {}).items():
         args += ["--set", f"{key}={value}"]
-    docs = [d for d in yaml.safe_load_all(helm(*args).stdout) if d]
+    return [d for d in yaml.safe_load_all(helm(*args).stdout) if d]
+
+
+def test_rendered_release_runs_the_built_images() -> None:
+    """Render the chart as skaffold would, with its templates filled in for a local build."""
+    built = {image: (f"localhost:5000/{image}", "abc123") for image in IMAGES}
+    docs = render_release(built, {})
     images = {c["image"] for pod in pod_templates(docs) for c in containers(pod.spec)}
     ours = {i for i in images if "localhost:5000" in i}
     assert ours == {f"{repo}:{tag}" for repo, tag in built.values()}
     assert not [
         i for i in images if re.search(r"porto-(inference|training|ui):", i) and i not in ours
     ]
+
+
+def test_locally_built_images_render() -> None:
+    """skaffold without a default repository names the images `porto-inference` etc., loaded
+    into kind (or built in minikube's daemon): the kind values say so (images.local)."""
+    built = {image: (image, "abc123") for image in IMAGES}
+    images = {
+        c["image"] for pod in pod_templates(render_release(built, {})) for c in containers(pod.spec)
+    }
+    assert {f"{image}:abc123" for image in IMAGES} <= images
+
+
+def _make_dev(*variables: str) -> str:
+    out = subprocess.run(
+        ["make", "--no-print-directory", "-n", "dev", *variables],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def test_dev_puts_the_pinned_tools_on_skaffolds_path() -> None:
+    """skaffold runs helm, `kind load` and kubectl by name: `make dev` links the ones the
+    Makefile uses (the pinned helm and kind) into a directory first on skaffold's PATH."""
+    text = _make_dev()
+    links = dict(
+        (Path(link).name, (target, Path(link).parent))
+        for target, link in re.findall(r'^ln -sf "\$\(command -v (\S+)\)" (\S+)$', text, re.M)
+    )
+    assert set(links) == {"helm", "kind", "kubectl"}
+    pins = pinned_tools()
+    assert links["helm"][0].endswith(f"/{pins['helm']}")
+    assert links["kind"][0].endswith(f"/{pins['kind']}")
+    (directory,) = {parent for _, parent in links.values()}
+    assert re.search(rf'PATH="{re.escape(str(directory))}:\$PATH" \\\n\s+skaffold dev ', text), text
+
+
+@pytest.mark.parametrize(("train", "expected"), [(None, "false"), ("1", "true")])
+def test_redeploys_train_only_when_asked(train: str | None, expected: str) -> None:
+    """The first deploy installs the release and trains; each redeploy is an upgrade, which
+    starts no training run unless `make dev TRAIN=1`."""
+    text = _make_dev(*([f"TRAIN={train}"] if train else []))
+    (value,) = re.findall(r"^PORTO_DEV_TRAIN=(\S+) ", text, re.M)
+    assert value == expected
+    built = {image: (image, "abc123") for image in IMAGES}
+    env = {"PORTO_DEV_TRAIN": value}
+
+    def training_jobs(docs: list[dict[str, Any]]) -> list[str]:
+        return [
+            d["metadata"]["name"]
+            for d in docs
+            if d["kind"] == "Job" and d["metadata"]["name"].startswith("porto-training-r")
+        ]
+
+    assert len(training_jobs(render_release(built, env))) == 1, "the install trains"
+    redeploy = training_jobs(render_release(built, env, upgrade=True))
+    assert len(redeploy) == (1 if expected == "true" else 0)
+    # skaffold run directly, without the Makefile: no retraining either.
+    assert training_jobs(render_release(built, {}, upgrade=True)) == []
 
 
 def test_release_matches_the_makefile() -> None:

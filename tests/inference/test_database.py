@@ -6,13 +6,14 @@ import asyncio
 import subprocess
 import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
 from harness.postgres import PostgresServer
 from inference.pg import reset, sql
 from porto.errors import ConfigError
-from porto_inference.database import load_migrations, migrate, redact
+from porto_inference.database import EMBEDDED_DB_MISSING, load_migrations, migrate, redact
 
 pytestmark = pytest.mark.integration
 
@@ -76,3 +77,35 @@ def test_cli_migrate(url: str) -> None:
 def test_redact() -> None:
     assert redact("postgresql://u:pw@h:5/d") == "postgresql://u:***@h:5/d"
     assert redact("postgresql://u@h/d") == "postgresql://u@h/d"
+
+
+#: `porto-inference` with pgserver not importable, as in the image (which leaves the
+#: `embedded-db` extra out): None in sys.modules makes `import pgserver...` fail.
+WITHOUT_PGSERVER = (
+    "import sys; sys.modules['pgserver'] = None\n"
+    "from porto_inference.cli import main\n"
+    "sys.exit(main(sys.argv[1:]))"
+)
+
+
+@pytest.mark.parametrize("command", ["serve", "migrate"])
+def test_without_pgserver_the_cli_says_how_to_get_a_database(command: str, tmp_path: Path) -> None:
+    """Local mode with no DATABASE_URL needs the embedded PostgreSQL: without pgserver, one
+    `error:` line naming the ways out, exit 1, no traceback."""
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "PORTO_INFERENCE_HOME": str(tmp_path / "home"),
+        "PORTO_INFERENCE_METRICS_DIR": str(tmp_path / "metrics"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", WITHOUT_PGSERVER, command],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert out.stderr.strip() == f"error: {EMBEDDED_DB_MISSING}", out.stderr
+    assert "DATABASE_URL" in EMBEDDED_DB_MISSING
+    assert "porto-inference[embedded-db]" in EMBEDDED_DB_MISSING

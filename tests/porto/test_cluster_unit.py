@@ -49,7 +49,7 @@ def _helm_template_name(release: str) -> str:
         helm = tool_path("helm")
     except MissingToolError as exc:
         pytest.fail(str(exc), pytrace=False)
-    argv = [str(helm), "template", release, str(CHART), "--kube-version", "1.36.3"]
+    argv = [str(helm), "template", release, str(CHART), "-f", str(CHART / "ci/default-values.yaml")]
     out = subprocess.run(
         [*argv, "--show-only", TEMPLATE_FILE],
         capture_output=True,

@@ -51,15 +51,38 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 {{- end }}
 
-{{/* The inference image, as the inference subchart computes it (the test pod runs it). */}}
-{{- define "porto.inferenceImage" -}}
-{{- $image := .Values.inference.image -}}
-{{- $registry := .Values.global.imageRegistry | default $image.registry -}}
+{{/*
+A porto subchart's image, as that subchart computes it: registry/repository, then @digest or
+:tag (default: appVersion). The test pod runs the inference image; NOTES lists all three.
+Usage: include "porto.image" (list . "inference")
+*/}}
+{{- define "porto.image" -}}
+{{- $ctx := index . 0 -}}
+{{- $image := (index $ctx.Values (index . 1)).image -}}
+{{- $registry := $ctx.Values.global.imageRegistry | default $image.registry -}}
 {{- $repository := $image.repository -}}
 {{- if $registry }}{{ $repository = printf "%s/%s" $registry $repository }}{{ end -}}
 {{- if $image.digest -}}
 {{- printf "%s@%s" $repository $image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" $repository ($image.tag | default .Chart.AppVersion | toString) -}}
+{{- printf "%s:%s" $repository ($image.tag | default $ctx.Chart.AppVersion | toString) -}}
 {{- end -}}
+{{- end }}
+
+{{/*
+The enabled porto subcharts whose image names no registry (a bare local name such as
+`porto-inference`): they run only if loaded into the nodes. Space-separated; empty if none.
+*/}}
+{{- define "porto.localImages" -}}
+{{- $names := list -}}
+{{- range $name := list "inference" "ui" "training" -}}
+{{- $values := index $.Values $name -}}
+{{- if $values.enabled -}}
+{{- $registry := $.Values.global.imageRegistry | default (dig "image" "registry" "" $values) -}}
+{{- if not (or $registry (contains "/" (dig "image" "repository" "" $values))) -}}
+{{- $names = append $names $name -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+{{- join " " $names -}}
 {{- end }}

@@ -6,7 +6,8 @@ them at startup and exactly one does the work while the others wait and then fin
 An applied migration whose file later changed is refused (its checksum is recorded).
 
 In local mode, with no database URL configured, an embedded PostgreSQL (the ``pgserver``
-package) runs from ``<home>/pgdata``.
+package) runs from ``<home>/pgdata``. pgserver is the optional ``embedded-db`` extra: the dev
+environment and ``make demo`` have it, the image does not (it has no linux/arm64 wheel).
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ MIGRATIONS_PACKAGE = "porto_inference.migrations"
 #: pg_advisory_lock key for migrations (ASCII "porto_mg"): one key for every porto deployment.
 MIGRATION_LOCK_KEY = 0x706F72746F5F6D67
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+EMBEDDED_DB_MISSING = (
+    "no database URL and no embedded PostgreSQL: this installation lacks pgserver (the image "
+    "leaves it out). Set DATABASE_URL (or PORTO_INFERENCE_DATABASE_URL) to a postgresql:// URL, "
+    "or PORTO_INFERENCE_PREDICTION_LOG=false, or install 'porto-inference[embedded-db]'"
+)
 
 
 @dataclass(frozen=True)
@@ -115,13 +121,17 @@ def start_embedded(settings: Settings) -> str:
     """Start (or join) the embedded PostgreSQL under ``<home>/pgdata``; return its URL.
 
     The server outlives nothing: it stops when the last process that started it exits.
+    ConfigError when pgserver is not installed (the image), naming the settings that avoid it.
     """
     import warnings
 
     with warnings.catch_warnings():
         # platformdirs warns when XDG_RUNTIME_DIR is unset (containers, CI); pgserver copes.
         warnings.simplefilter("ignore")
-        from pgserver.postgres_server import get_server
+        try:
+            from pgserver.postgres_server import get_server
+        except ImportError as exc:
+            raise ConfigError(EMBEDDED_DB_MISSING) from exc
 
     pgdata = settings.embedded_pgdata.resolve()
     pgdata.parent.mkdir(parents=True, exist_ok=True)
