@@ -23,7 +23,7 @@ from charts.chartlib import (
     template_args,
 )
 
-from charts import kubeschemas
+from harness import kubeschemas
 
 
 @pytest.mark.parametrize("scenario", sorted(SCENARIOS))
