@@ -21,11 +21,13 @@ from charts.chartlib import (
     SCENARIOS,
     by_kind,
     containers,
+    helm,
     job_templates,
     labels_match,
     named,
     pod_templates,
     render,
+    template_args,
 )
 from porto_inference.routes.health import router as health_router
 from porto_inference.routes.metrics import router as metrics_router
@@ -446,6 +448,33 @@ def test_prometheus_rule_is_the_alert_rules_file(release: str) -> None:
         source = json.loads(text)
         assert f'job=\\"{release}-inference\\"' in text
     assert rule["spec"]["groups"] == source["groups"]
+
+
+def _runbook_urls(rule: dict[str, Any]) -> dict[str, str]:
+    return {
+        r["alert"]: r["annotations"]["runbook_url"]
+        for group in rule["spec"]["groups"]
+        for r in group["rules"]
+        if "alert" in r
+    }
+
+
+def test_runbook_urls_take_the_base_url_value() -> None:
+    """rules.runbookBaseUrl replaces the address before each ``#anchor``; the default is the
+    rules file's own base; a relative or anchored base is refused by the values schema."""
+    default = yaml.safe_load((CHART / "charts/dashboards/values.yaml").read_text())["rules"]
+    (rule,) = by_kind(render("default"), "PrometheusRule")
+    assert set(_runbook_urls(rule).values()) == {
+        f"{default['runbookBaseUrl']}#{alert.lower()}" for alert in _runbook_urls(rule)
+    }
+    base = "https://wiki.example.com/ops/porto-runbook"
+    docs = render("default", f"dashboards.rules.runbookBaseUrl={base}")
+    (rule,) = by_kind(docs, "PrometheusRule")
+    urls = _runbook_urls(rule)
+    assert urls and all(url == f"{base}#{alert.lower()}" for alert, url in urls.items()), urls
+    for bad in ("dashboards/RUNBOOK.md", "https://wiki.example.com/runbook#top"):
+        out = helm(*template_args("default", f"dashboards.rules.runbookBaseUrl={bad}"), check=False)
+        assert out.returncode != 0 and "runbookBaseUrl" in out.stderr, out.stderr
 
 
 def test_external_scenario_renders_no_database_or_object_store() -> None:

@@ -64,6 +64,7 @@ EXTRA: dict[tuple[str, str], dict[str, Any]] = {
     ("ui", "api.url"): {"pattern": "^(https?://.+)?$"},
     ("training", "data.uri"): {"pattern": "^(s3://.+)?$"},
     ("training", "schedule.cron"): {"minLength": 9},
+    ("dashboards", "rules.runbookBaseUrl"): {"pattern": "^https?://[^#$\\s]+$"},
 }
 
 
