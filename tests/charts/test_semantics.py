@@ -587,26 +587,78 @@ def test_ui_network_policy_admits_browsers_and_prometheus() -> None:
             if "namespaceSelector" in p
         }
 
-    assert namespaces(rules["http"]) == {"ingress-nginx"}
+    assert namespaces(rules["http"]) == {"traefik"}
     assert namespaces(rules["metrics"]) == {"monitoring"}
     # allowExternal (the default): both ports open to every peer.
     open_policy = named(render("default"), "NetworkPolicy", "porto-ui")
     assert all("from" not in r for r in open_policy["spec"]["ingress"])
 
 
-def test_ui_ingress_takes_the_largest_upload_and_keeps_sessions_on_one_pod() -> None:
+def test_ui_ingress_keeps_sessions_on_one_pod() -> None:
+    """Traefik balances over the pods itself, so the Service's ClientIP affinity does not reach
+    it: its sticky cookie (a Service annotation its Ingress provider reads) keeps a browser on
+    the pod holding its session. No body-size annotation: Traefik sets no request body limit."""
     docs = render("ingress")
     ingress = named(docs, "Ingress", "porto-ui")
-    annotations = ingress["metadata"]["annotations"]
-    body = re.fullmatch(r"(\d+)m", annotations["nginx.ingress.kubernetes.io/proxy-body-size"])
-    assert body, annotations
-    configmap = named(docs, "ConfigMap", "porto-ui")
-    assert int(body.group(1)) >= int(configmap["data"]["PORTO_UI_MAX_UPLOAD_MB"])
-    assert annotations["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    assert ingress["spec"]["ingressClassName"] == "traefik"
+    assert not any("nginx" in key for key in ingress["metadata"].get("annotations") or {})
     ((rule,), (tls,)) = ingress["spec"]["rules"], ingress["spec"]["tls"]
     assert rule["host"] in tls["hosts"]
     service = named(docs, "Service", "porto-ui")
     assert service["spec"]["sessionAffinity"] == "ClientIP"
+    annotations = service["metadata"]["annotations"]
+    assert annotations["traefik.ingress.kubernetes.io/service.sticky.cookie"] == "true"
+
+
+@pytest.mark.parametrize("scenario", ["default", "ingress"])
+def test_no_httproute_unless_asked(scenario: str) -> None:
+    assert not by_kind(render(scenario), "HTTPRoute")
+
+
+def test_httproutes_send_their_hosts_to_the_release_services() -> None:
+    """Each HTTPRoute attaches to the Gateway listener its values name and sends its hosts, on
+    the path prefix, to its own Service's http port; the Ingress of the same scenario keeps
+    working next to it; a route without a Gateway is refused with one line."""
+    docs = render("httproute")
+    values = yaml.safe_load(SCENARIOS["httproute"].read_text())  # type: ignore[union-attr]
+    routes = {r["metadata"]["name"]: r for r in by_kind(docs, "HTTPRoute")}
+    assert set(routes) == {"porto-inference", "porto-ui"}
+    for chart in ("inference", "ui"):
+        route = routes[f"porto-{chart}"]
+        assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
+        assert route["spec"]["parentRefs"] == values[chart]["httpRoute"]["parentRefs"]
+        hostnames = values[chart]["httpRoute"].get("hostnames") or [
+            values[chart]["ingress"]["host"]
+        ]
+        assert route["spec"]["hostnames"] == hostnames
+        ((rule,),) = [route["spec"]["rules"]]
+        assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
+        ((backend,),) = [rule["backendRefs"]]
+        service = named(docs, "Service", backend["name"])
+        http = next(p for p in service["spec"]["ports"] if p["name"] == "http")
+        assert backend["port"] == http["port"]
+        assert labels_match(
+            route["metadata"]["labels"],
+            {**route["metadata"]["labels"], **service["metadata"]["labels"]},
+        )
+        # Only the Gateway's namespace (its controller's pods) may forward to the pods.
+        policy = named(docs, "NetworkPolicy", f"porto-{chart}")
+        peers = [p for r in policy["spec"]["ingress"] for p in r.get("from", [])]
+        assert {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateways"}}
+        } in peers
+    assert (
+        named(docs, "Ingress", "porto-inference")["spec"]["rules"][0]["host"]
+        == "api.porto.example.com"
+    )
+    out = helm(
+        *template_args("default", "ui.httpRoute.enabled=true", "ui.httpRoute.parentRefs=null"),
+        check=False,
+    )
+    assert out.returncode != 0
+    assert (
+        "ui.httpRoute.parentRefs is empty: name the Gateway the HTTPRoute attaches to" in out.stderr
+    )
 
 
 def test_changed_settings_roll_the_ui_pods() -> None:
