@@ -68,11 +68,13 @@ KUBE_CONTEXT ?= kind-$(CLUSTER)
 NAMESPACE ?= porto
 RELEASE ?= porto
 MONITORING_NAMESPACE ?= monitoring
-# Pinned together: kube-prometheus-stack 77.x runs prometheus-operator v0.85.0, whose CRDs the
-# chart tests validate against; ingress-nginx is skipped with INGRESS_NGINX=none (minikube addon).
-KPS_VERSION ?= 77.1.1
-INGRESS_NGINX_VERSION ?= 4.14.1
-INGRESS_NGINX ?= helm
+# Add-on versions (KPS_VERSION and the prometheus-operator it runs, TRAEFIK_VERSION,
+# GATEWAY_API_VERSION): one file, which the test harness reads too.
+include deploy/versions.mk
+PROMETHEUS_OPERATOR_VERSION = $(KPS_OPERATOR_$(KPS_VERSION))
+# Traefik, the Ingress and Gateway API controller: TRAEFIK=kind (host ports 80/443 of the kind
+# node), minikube (a NodePort Service), none (the cluster has a controller: skip it).
+TRAEFIK ?= kind
 # The images' tag: `git describe`, plus a hash of the uncommitted changes when there are any
 # (scripts/image-tag.sh), so changed content always rolls out. Computed once, on first use.
 IMAGE_TAG ?= $(eval IMAGE_TAG := $(shell scripts/image-tag.sh))$(IMAGE_TAG)
@@ -88,8 +90,8 @@ IMAGE_BUILD_ARGS = --build-arg VERSION=$(IMAGE_TAG) \
 	--build-arg CREATED=$(shell date -u +%Y-%m-%dT%H:%M:%SZ) \
 	--build-arg SOURCE=$(shell git remote get-url origin 2>/dev/null)
 
-.PHONY: cluster cluster-addons cluster-tools images load deploy dev port-forward e2e undeploy \
-	cluster-down grafana-password chart-sync chart-docs train-cluster
+.PHONY: cluster cluster-addons cluster-tools check-versions images load deploy dev port-forward e2e \
+	undeploy cluster-down grafana-password chart-sync chart-docs train-cluster
 
 # (no `##`: a prerequisite of the cluster targets, not a command of its own)
 cluster-tools:
@@ -98,22 +100,30 @@ cluster-tools:
 	@[ "$(HELM)" != "$(call pinned,helm)" ] || scripts/tools.sh helm
 	@[ "$(KIND)" != "$(call pinned,kind)" ] || scripts/tools.sh kind
 
-cluster: cluster-tools ## kind cluster `porto` (ports 80/443) + ingress-nginx + kube-prometheus-stack, Grafana password generated
+cluster: cluster-tools ## kind cluster `porto` (ports 80/443) + Traefik (Ingress, Gateway API) + kube-prometheus-stack, Grafana password generated
 	@$(KIND) get clusters 2>/dev/null | grep -qx '$(CLUSTER)' || \
 	  $(KIND) create cluster --name $(CLUSTER) --config deploy/kind-config.yaml --wait 120s
 	$(MAKE) --no-print-directory cluster-addons
 
-cluster-addons: cluster-tools ## ingress-nginx + kube-prometheus-stack on KUBE_CONTEXT (also for minikube)
-ifneq ($(INGRESS_NGINX),none)
-	$(H) upgrade --install ingress-nginx ingress-nginx \
-	  --repo https://kubernetes.github.io/ingress-nginx --version $(INGRESS_NGINX_VERSION) \
-	  --namespace ingress-nginx --create-namespace -f deploy/ingress-nginx-values.yaml --wait --timeout 5m
+# (no `##`: a prerequisite) KPS_VERSION must have its operator row in deploy/versions.mk.
+check-versions:
+	@[ -n "$(PROMETHEUS_OPERATOR_VERSION)" ] || { echo "error: KPS_VERSION=$(KPS_VERSION) has no KPS_OPERATOR_$(KPS_VERSION) row in deploy/versions.mk (the prometheus-operator that kube-prometheus-stack version runs: its Chart.yaml appVersion)" >&2; exit 1; }
+
+cluster-addons: check-versions cluster-tools ## Gateway API CRDs + Traefik + kube-prometheus-stack on KUBE_CONTEXT (TRAEFIK=minikube|none)
+ifneq ($(TRAEFIK),none)
+	$(K) apply --server-side --force-conflicts \
+	  -f https://github.com/kubernetes-sigs/gateway-api/releases/download/$(GATEWAY_API_VERSION)/standard-install.yaml
+	$(H) upgrade --install traefik traefik \
+	  --repo https://traefik.github.io/charts --version $(TRAEFIK_VERSION) \
+	  --namespace traefik --create-namespace \
+	  -f deploy/traefik-values.yaml -f deploy/traefik-values-$(TRAEFIK).yaml --wait --timeout 5m
 endif
 	$(K) create namespace $(MONITORING_NAMESPACE) --dry-run=client -o yaml | $(K) apply -f -
 	@# A generated admin password, kept across re-runs (never admin/admin): make grafana-password
 	@$(K) -n $(MONITORING_NAMESPACE) get secret grafana-admin >/dev/null 2>&1 || \
 	  $(K) -n $(MONITORING_NAMESPACE) create secret generic grafana-admin --from-literal=admin-user=admin \
 	    --from-literal=admin-password="$$(LC_ALL=C tr -dc 'A-Za-z0-9' </dev/urandom | head -c 32)"
+	@# prometheus-operator $(PROMETHEUS_OPERATOR_VERSION); its CRDs follow the chart (crds.upgradeJob in the values).
 	$(H) upgrade --install kube-prometheus-stack kube-prometheus-stack \
 	  --repo https://prometheus-community.github.io/helm-charts --version $(KPS_VERSION) \
 	  --namespace $(MONITORING_NAMESPACE) -f deploy/kube-prometheus-stack-values.yaml --wait --timeout 15m

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -34,6 +35,21 @@ TARGET_LABELS = {
     "endpoint": "http",
 }
 NODE_COLLECTORS = ("cpu", "diskstats", "filesystem", "loadavg", "meminfo", "stat", "uname")
+#: A runbook_url's part before its ``#anchor`` (the chart's rules.runbookBaseUrl replaces it too).
+RUNBOOK_BASE = re.compile(r"https?://[^#\"'\s]+#")
+
+
+def rules_text(runbook_base_url: str | None) -> str:
+    """porto's alert rules, with every runbook_url's base replaced by ``runbook_base_url``
+    (None keeps the rules' own: the runbook in porto's repository)."""
+    text = RULES.read_text()
+    if runbook_base_url is None:
+        return text
+    if not re.fullmatch(r"https?://[^#\s]+", runbook_base_url):
+        raise ValueError(
+            f"--runbook-base-url {runbook_base_url!r}: an absolute http(s) address without #"
+        )
+    return RUNBOOK_BASE.sub(lambda _: runbook_base_url + "#", text)
 
 
 def _binary(name: str, package: str) -> str:
@@ -53,8 +69,10 @@ def _host_port(address: str, option: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
-def config(api: str, node: str | None, ui: str | None, interval: str) -> dict[str, Any]:
-    """The Prometheus configuration (JSON is valid YAML)."""
+def config(
+    api: str, node: str | None, ui: str | None, interval: str, rules: Path = RULES
+) -> dict[str, Any]:
+    """The Prometheus configuration (JSON is valid YAML), evaluating the rule file ``rules``."""
     jobs: list[dict[str, Any]] = [
         {
             "job_name": "porto-inference",
@@ -71,7 +89,7 @@ def config(api: str, node: str | None, ui: str | None, interval: str) -> dict[st
         jobs.append({"job_name": "node-exporter", "static_configs": [{"targets": [node]}]})
     return {
         "global": {"scrape_interval": interval, "evaluation_interval": interval},
-        "rule_files": [str(RULES)],
+        "rule_files": [str(rules)],
         "scrape_configs": jobs,
     }
 
@@ -93,9 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-node-exporter", action="store_true", help="skip node exporter")
     parser.add_argument("--interval", default="5s", help="scrape and rule evaluation interval")
+    parser.add_argument(
+        "--runbook-base-url",
+        help="absolute address of your copy of dashboards/RUNBOOK.md: the alerts' runbook_url "
+        "become <it>#<alert> (default: the runbook in porto's repository)",
+    )
     home = Path(os.environ.get("PORTO_HOME", ".porto"))
     parser.add_argument("--data-dir", type=Path, default=home / "prometheus", help="TSDB dir")
     args = parser.parse_args(argv)
+    try:
+        rules = rules_text(args.runbook_base_url)
+    except ValueError as exc:
+        parser.error(str(exc))
 
     from porto.errors import PortoError
     from porto.ports import ensure_all_free
@@ -117,8 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     args.data_dir.mkdir(parents=True, exist_ok=True)
     config_file = args.data_dir / "prometheus.yml"
+    rules_file = args.data_dir / RULES.name  # a copy, with the runbook address asked for
+    rules_file.write_text(rules)
     node = args.node_listen if node_binary else None
-    config_file.write_text(json.dumps(config(args.api, node, args.ui, args.interval), indent=2))
+    settings = config(args.api, node, args.ui, args.interval, rules_file)
+    config_file.write_text(json.dumps(settings, indent=2))
 
     commands: list[list[str]] = []
     if node_binary:

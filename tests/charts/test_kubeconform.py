@@ -1,5 +1,5 @@
-"""kubeconform, strict, against offline Kubernetes 1.34 and Prometheus Operator CRD schemas
-(see harness/kubeschemas.py for where they come from), on every rendered scenario.
+"""kubeconform, strict, against offline Kubernetes 1.34, Prometheus Operator and Gateway API CRD
+schemas (see harness/kubeschemas.py for where they come from), on every rendered scenario.
 
 A missing schema is an error, not a skip: every kind the chart renders must be validated.
 """
@@ -80,6 +80,24 @@ def test_monitoring_kinds_are_validated_against_crd_schemas(
 ) -> None:
     kinds = {r["kind"] for r in results["monitoring"] if r["status"] == "statusValid"}
     assert {"ServiceMonitor", "PodMonitor", "PrometheusRule"} <= kinds
+
+
+def test_httproutes_are_validated_against_the_gateway_api_schema(
+    kubeconform: Path,
+    schema_locations: list[str],
+    tmp_path: Path,
+    results: dict[str, list[dict[str, Any]]],
+) -> None:
+    """The HTTPRoutes pass the Gateway API's schema, and a misspelt field in one fails it."""
+    for case in ("httproute", "kind"):
+        routes = [r for r in results[case] if r["kind"] == "HTTPRoute"]
+        assert len(routes) == 2 and all(r["status"] == "statusValid" for r in routes), routes
+    route = next(d for d in render("httproute") if d["kind"] == "HTTPRoute")
+    route["spec"]["rules"][0]["backendRefz"] = route["spec"]["rules"][0].pop("backendRefs")
+    path = tmp_path / "broken-route.yaml"
+    path.write_text(yaml.safe_dump(route))
+    (verdict,) = _kubeconform(kubeconform, schema_locations, [path])
+    assert verdict["status"] == "statusInvalid" and "backendRefz" in verdict["msg"], verdict
 
 
 def test_the_schemas_are_strict(

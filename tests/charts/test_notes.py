@@ -69,7 +69,12 @@ def test_notes_point_at_the_ui_launcher_when_it_is_on() -> None:
 def test_notes_follow_the_values() -> None:
     assert "https://api.porto.example.com/" in notes("ingress")
     assert "https://porto.example.com/" in notes("ingress")
-    assert "http://ui.porto.localhost/" in notes("kind")
+    assert "Through the Gateway traefik/traefik-gateway: http://ui.porto.localhost/" in notes("kind")
+    assert "Through the ingress" not in notes("kind")  # the kind values use the HTTPRoutes
+    assert (
+        "Through the Gateway gateways/public-gateway (listener https): "
+        "http://api.porto.example.com/, http://api.internal.example.com/"
+    ) in notes("httproute")
     assert "svc/porto-ui" not in notes("subcharts-off")  # UI off
     assert "get secret porto-api-key" in notes("external")
     assert "job/" not in notes("subcharts-off")  # training off

@@ -21,11 +21,13 @@ from charts.chartlib import (
     SCENARIOS,
     by_kind,
     containers,
+    helm,
     job_templates,
     labels_match,
     named,
     pod_templates,
     render,
+    template_args,
 )
 from porto_inference.routes.health import router as health_router
 from porto_inference.routes.metrics import router as metrics_router
@@ -468,6 +470,33 @@ def test_prometheus_rule_is_the_alert_rules_file(release: str) -> None:
     assert rule["spec"]["groups"] == source["groups"]
 
 
+def _runbook_urls(rule: dict[str, Any]) -> dict[str, str]:
+    return {
+        r["alert"]: r["annotations"]["runbook_url"]
+        for group in rule["spec"]["groups"]
+        for r in group["rules"]
+        if "alert" in r
+    }
+
+
+def test_runbook_urls_take_the_base_url_value() -> None:
+    """rules.runbookBaseUrl replaces the address before each ``#anchor``; the default is the
+    rules file's own base; a relative or anchored base is refused by the values schema."""
+    default = yaml.safe_load((CHART / "charts/dashboards/values.yaml").read_text())["rules"]
+    (rule,) = by_kind(render("default"), "PrometheusRule")
+    assert set(_runbook_urls(rule).values()) == {
+        f"{default['runbookBaseUrl']}#{alert.lower()}" for alert in _runbook_urls(rule)
+    }
+    base = "https://wiki.example.com/ops/porto-runbook"
+    docs = render("default", f"dashboards.rules.runbookBaseUrl={base}")
+    (rule,) = by_kind(docs, "PrometheusRule")
+    urls = _runbook_urls(rule)
+    assert urls and all(url == f"{base}#{alert.lower()}" for alert, url in urls.items()), urls
+    for bad in ("dashboards/RUNBOOK.md", "https://wiki.example.com/runbook#top"):
+        out = helm(*template_args("default", f"dashboards.rules.runbookBaseUrl={bad}"), check=False)
+        assert out.returncode != 0 and "runbookBaseUrl" in out.stderr, out.stderr
+
+
 def test_external_scenario_renders_no_database_or_object_store() -> None:
     docs = render("external")
     names = {d["metadata"]["name"] for d in docs}
@@ -578,26 +607,78 @@ def test_ui_network_policy_admits_browsers_and_prometheus() -> None:
             if "namespaceSelector" in p
         }
 
-    assert namespaces(rules["http"]) == {"ingress-nginx"}
+    assert namespaces(rules["http"]) == {"traefik"}
     assert namespaces(rules["metrics"]) == {"monitoring"}
     # allowExternal (the default): both ports open to every peer.
     open_policy = named(render("default"), "NetworkPolicy", "porto-ui")
     assert all("from" not in r for r in open_policy["spec"]["ingress"])
 
 
-def test_ui_ingress_takes_the_largest_upload_and_keeps_sessions_on_one_pod() -> None:
+def test_ui_ingress_keeps_sessions_on_one_pod() -> None:
+    """Traefik balances over the pods itself, so the Service's ClientIP affinity does not reach
+    it: its sticky cookie (a Service annotation its Ingress provider reads) keeps a browser on
+    the pod holding its session. No body-size annotation: Traefik sets no request body limit."""
     docs = render("ingress")
     ingress = named(docs, "Ingress", "porto-ui")
-    annotations = ingress["metadata"]["annotations"]
-    body = re.fullmatch(r"(\d+)m", annotations["nginx.ingress.kubernetes.io/proxy-body-size"])
-    assert body, annotations
-    configmap = named(docs, "ConfigMap", "porto-ui")
-    assert int(body.group(1)) >= int(configmap["data"]["PORTO_UI_MAX_UPLOAD_MB"])
-    assert annotations["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    assert ingress["spec"]["ingressClassName"] == "traefik"
+    assert not any("nginx" in key for key in ingress["metadata"].get("annotations") or {})
     ((rule,), (tls,)) = ingress["spec"]["rules"], ingress["spec"]["tls"]
     assert rule["host"] in tls["hosts"]
     service = named(docs, "Service", "porto-ui")
     assert service["spec"]["sessionAffinity"] == "ClientIP"
+    annotations = service["metadata"]["annotations"]
+    assert annotations["traefik.ingress.kubernetes.io/service.sticky.cookie"] == "true"
+
+
+@pytest.mark.parametrize("scenario", ["default", "ingress"])
+def test_no_httproute_unless_asked(scenario: str) -> None:
+    assert not by_kind(render(scenario), "HTTPRoute")
+
+
+def test_httproutes_send_their_hosts_to_the_release_services() -> None:
+    """Each HTTPRoute attaches to the Gateway listener its values name and sends its hosts, on
+    the path prefix, to its own Service's http port; the Ingress of the same scenario keeps
+    working next to it; a route without a Gateway is refused with one line."""
+    docs = render("httproute")
+    values = yaml.safe_load(SCENARIOS["httproute"].read_text())  # type: ignore[union-attr]
+    routes = {r["metadata"]["name"]: r for r in by_kind(docs, "HTTPRoute")}
+    assert set(routes) == {"porto-inference", "porto-ui"}
+    for chart in ("inference", "ui"):
+        route = routes[f"porto-{chart}"]
+        assert route["apiVersion"] == "gateway.networking.k8s.io/v1"
+        assert route["spec"]["parentRefs"] == values[chart]["httpRoute"]["parentRefs"]
+        hostnames = values[chart]["httpRoute"].get("hostnames") or [
+            values[chart]["ingress"]["host"]
+        ]
+        assert route["spec"]["hostnames"] == hostnames
+        ((rule,),) = [route["spec"]["rules"]]
+        assert rule["matches"] == [{"path": {"type": "PathPrefix", "value": "/"}}]
+        ((backend,),) = [rule["backendRefs"]]
+        service = named(docs, "Service", backend["name"])
+        http = next(p for p in service["spec"]["ports"] if p["name"] == "http")
+        assert backend["port"] == http["port"]
+        assert labels_match(
+            route["metadata"]["labels"],
+            {**route["metadata"]["labels"], **service["metadata"]["labels"]},
+        )
+        # Only the Gateway's namespace (its controller's pods) may forward to the pods.
+        policy = named(docs, "NetworkPolicy", f"porto-{chart}")
+        peers = [p for r in policy["spec"]["ingress"] for p in r.get("from", [])]
+        assert {
+            "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "gateways"}}
+        } in peers
+    assert (
+        named(docs, "Ingress", "porto-inference")["spec"]["rules"][0]["host"]
+        == "api.porto.example.com"
+    )
+    out = helm(
+        *template_args("default", "ui.httpRoute.enabled=true", "ui.httpRoute.parentRefs=null"),
+        check=False,
+    )
+    assert out.returncode != 0
+    assert (
+        "ui.httpRoute.parentRefs is empty: name the Gateway the HTTPRoute attaches to" in out.stderr
+    )
 
 
 def test_changed_settings_roll_the_ui_pods() -> None:

@@ -64,6 +64,10 @@ UI_POD = "porto-ui-5f8d7c6b4-q9w2e"
 UI_PAGES = {"": "Inference", "training": "Training"}
 SCRAPE_SECONDS = 1.0
 WORKERS = 2
+#: The fixture's training Jobs: given up, succeeded, succeeded on retry after a failed pod.
+FAILED_JOB = "porto-training-fixture-failed"
+OK_JOB = "porto-training-fixture-ok"
+RETRIED_JOB = "porto-training-fixture-retried"
 
 
 @pytest.fixture(scope="session")
@@ -82,8 +86,9 @@ class KubeFixture:
     """cAdvisor and kube-state-metrics series for the inference pod and a training Job.
 
     Values are plausible, not measured: CPU grows at 0.35 cores, memory stays near 600 MiB under
-    2 cores / 2 GiB limits, the pod restarted once, one training Job failed (so the
-    PortoTrainingJobFailed rule has something to fire on) and one succeeded.
+    2 cores / 2 GiB limits, the pod restarted once; of three training Jobs, one gave up (its
+    Failed condition is true, so PortoTrainingJobFailed has something to fire on), one succeeded,
+    and one succeeded after a failed pod was retried (which must not fire it).
     """
 
     def __init__(self) -> None:
@@ -133,11 +138,28 @@ class KubeFixture:
                 "# TYPE kube_deployment_status_replicas_unavailable gauge",
                 f"kube_deployment_status_replicas_unavailable{{{deploy}}} 0",
                 "# TYPE kube_job_status_failed gauge",
-                f'kube_job_status_failed{{{ns},job_name="porto-training-fixture-failed"}} 1',
-                f'kube_job_status_failed{{{ns},job_name="porto-training-fixture-ok"}} 0',
+                f'kube_job_status_failed{{{ns},job_name="{FAILED_JOB}",reason="BackoffLimitExceeded"}}'
+                " 3",
+                f'kube_job_status_failed{{{ns},job_name="{OK_JOB}"}} 0',
+                f'kube_job_status_failed{{{ns},job_name="{RETRIED_JOB}"}} 1',
                 "# TYPE kube_job_status_succeeded gauge",
-                f'kube_job_status_succeeded{{{ns},job_name="porto-training-fixture-failed"}} 0',
-                f'kube_job_status_succeeded{{{ns},job_name="porto-training-fixture-ok"}} 1',
+                f'kube_job_status_succeeded{{{ns},job_name="{FAILED_JOB}"}} 0',
+                f'kube_job_status_succeeded{{{ns},job_name="{OK_JOB}"}} 1',
+                f'kube_job_status_succeeded{{{ns},job_name="{RETRIED_JOB}"}} 1',
+                # One series per condition status, and only for a Job that has the condition
+                # (kube-state-metrics' kube_job_failed / kube_job_complete).
+                "# TYPE kube_job_failed gauge",
+                *(
+                    f'kube_job_failed{{{ns},job_name="{FAILED_JOB}",condition="{c}"}} '
+                    f"{int(c == 'true')}"
+                    for c in ("true", "false", "unknown")
+                ),
+                "# TYPE kube_job_complete gauge",
+                *(
+                    f'kube_job_complete{{{ns},job_name="{job}",condition="{c}"}} {int(c == "true")}'
+                    for job in (OK_JOB, RETRIED_JOB)
+                    for c in ("true", "false", "unknown")
+                ),
                 "",
             ]
         )

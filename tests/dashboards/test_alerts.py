@@ -6,6 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import yaml
@@ -14,8 +15,12 @@ from porto_dashboards.promql import metric_names
 from porto_dashboards.sources import PENDING, external_source
 
 RULES = ROOT / "alerts" / "porto.rules.yml"
+CHART_DASHBOARDS = ROOT.parent / "charts" / "porto" / "charts" / "dashboards"
 RULE_TESTS = ROOT / "alerts" / "porto.rules.test.yml"
 RUNBOOK = ROOT / "RUNBOOK.md"
+#: Where every runbook_url points before its #anchor: the runbook in porto's repository (the
+#: chart's dashboards.rules.runbookBaseUrl and `make monitor --runbook-base-url` replace it).
+RUNBOOK_BASE_URL = "https://github.com/porto-mlops/porto/blob/main/dashboards/RUNBOOK.md"
 
 
 def _alerts() -> list[dict[str, Any]]:
@@ -84,14 +89,27 @@ def test_alert_carries_severity_summary_description_runbook(alert: dict[str, Any
     notes = alert["annotations"]
     assert set(notes) == {"summary", "description", "runbook_url"}
     assert notes["summary"].strip() and notes["description"].strip()
-    anchor = alert["alert"].lower()
-    assert notes["runbook_url"] == f"dashboards/RUNBOOK.md#{anchor}"
+    base, anchor = notes["runbook_url"].split("#")
+    assert base == RUNBOOK_BASE_URL and anchor == alert["alert"].lower()
 
 
 def _runbook_anchors() -> list[str]:
     """GitHub's anchors of the runbook's second-level headings."""
     headings = re.findall(r"^## (.+)$", RUNBOOK.read_text(), re.MULTILINE)
     return [re.sub(r"[^\w\- ]", "", h).strip().lower().replace(" ", "-") for h in headings]
+
+
+def test_every_runbook_url_is_absolute_and_its_anchor_exists() -> None:
+    """Alertmanager, Grafana and on-call tools open runbook_url as is: a relative path leads
+    nowhere. Each must be an absolute https address whose #anchor is a section of RUNBOOK.md."""
+    anchors = set(_runbook_anchors())
+    chart = yaml.safe_load((CHART_DASHBOARDS / "values.yaml").read_text())["rules"]
+    assert chart["runbookBaseUrl"] == RUNBOOK_BASE_URL, "the chart's default is the rules' base"
+    for alert in ALERTS:
+        url = urlsplit(alert["annotations"]["runbook_url"])
+        assert (url.scheme, bool(url.netloc)) == ("https", True), alert["alert"]
+        assert url.path.endswith("/dashboards/RUNBOOK.md"), alert["alert"]
+        assert url.fragment in anchors, f"{alert['alert']}: no section #{url.fragment}"
 
 
 def test_runbook_has_one_section_per_alert() -> None:

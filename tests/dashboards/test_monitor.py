@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+import yaml
 from porto_dashboards import ROOT
 
 
@@ -44,3 +46,35 @@ def test_config_is_valid_and_labelled_like_a_service_monitor(
         "http",
     )
     assert api["pod"].startswith("porto-inference-")
+
+
+def test_runbook_base_url_rewrites_every_runbook_url(promtool: Path, tmp_path: Path) -> None:
+    """``make monitor ARGS=--runbook-base-url=...``: the local Prometheus evaluates a copy of the
+    rules whose runbook_url point at the given runbook; promtool accepts the copy."""
+    monitor = _monitor()
+    assert monitor.rules_text(None) == monitor.RULES.read_text()
+    base = "http://wiki.internal/porto/runbook"
+    rules = tmp_path / "porto.rules.yml"
+    rules.write_text(monitor.rules_text(base))
+    alerts = [r for g in yaml.safe_load(rules.read_text())["groups"] for r in g["rules"]]
+    assert alerts and all(
+        r["annotations"]["runbook_url"] == f"{base}#{r['alert'].lower()}" for r in alerts
+    )
+    result = subprocess.run(
+        [str(promtool), "check", "rules", str(rules)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    config = monitor.config("127.0.0.1:8000", None, None, "5s", rules)
+    assert config["rule_files"] == [str(rules)]
+
+
+def test_a_relative_runbook_base_url_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monitor = _monitor()
+    with pytest.raises(SystemExit) as exit_info:
+        monitor.main(["--runbook-base-url", "dashboards/RUNBOOK.md", "--data-dir", str(tmp_path)])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--runbook-base-url 'dashboards/RUNBOOK.md'" in err and "Traceback" not in err
+    assert not list(tmp_path.iterdir()), "nothing started or written"

@@ -84,7 +84,7 @@ def test_api_through_the_ingress(target: Target) -> None:
     ready = eventually(
         lambda: _get("http://127.0.0.1/ready", {"Host": "api.porto.localhost"}),
         timeout=120,
-        what="the API through ingress-nginx",
+        what="the API through Traefik (HTTPRoute)",
     )
     assert ready["status"] == "ready"
 
@@ -146,10 +146,10 @@ def test_ui_through_the_ingress(target: Target) -> None:
     health = eventually(
         lambda: _text("http://127.0.0.1/_stcore/health", {"Host": host}),
         timeout=120,
-        what="the UI through ingress-nginx",
+        what="the UI through Traefik (HTTPRoute)",
     )
     assert health == "ok"
-    # A session needs the WebSocket upgrade through ingress-nginx; the client names the host in
+    # A session needs the WebSocket upgrade through Traefik; the client names the host in
     # the URL, so this part needs *.localhost to resolve (systemd-resolved and most browsers do).
     try:
         socket.getaddrinfo(host, 80)

@@ -1,9 +1,12 @@
-"""The prometheus-operator CRDs (ServiceMonitor, PodMonitor, PrometheusRule, ...) at a pinned
-version, read from the operator's Go module: the install phase (``make test-deps``) downloads it
-through the module proxy into the porto cache; tests read that cache with ``GOPROXY=off``. Used by
-the kubeconform schemas and installed into the test API server.
+"""CustomResourceDefinitions of the cluster add-ons, at the versions of ``deploy/versions.mk``,
+read from the add-ons' Go modules: the install phase (``make test-deps``) downloads them through
+the module proxy into the porto cache; tests read that cache with ``GOPROXY=off``. Used by the
+kubeconform schemas and installed into the test API server.
 
-v0.85.0 is the operator of the pinned kube-prometheus-stack 77.x (Makefile ``KPS_VERSION``).
+* prometheus-operator (ServiceMonitor, PodMonitor, PrometheusRule, ...): the operator the pinned
+  kube-prometheus-stack runs (``KPS_OPERATOR_<KPS_VERSION>``), ``example/prometheus-operator-crd``.
+* Gateway API (Gateway, HTTPRoute, ...): ``GATEWAY_API_VERSION``, the standard channel
+  (``config/crd/standard``), the release the ingress controller (Traefik) implements.
 """
 
 from __future__ import annotations
@@ -13,18 +16,14 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from harness.tools import MissingToolError, cache_bin
-
-PROMETHEUS_OPERATOR_MODULE = "github.com/prometheus-operator/prometheus-operator"
-PROMETHEUS_OPERATOR = "v0.85.0"
-CRD_DIR = "example/prometheus-operator-crd"
-#: The kinds porto's chart creates.
-MONITORING_PLURALS = ("servicemonitors", "podmonitors", "prometheusrules")
+from harness.versions import VERSIONS
 
 
 class CrdLoader(yaml.SafeLoader):
@@ -35,57 +34,118 @@ class CrdLoader(yaml.SafeLoader):
 CrdLoader.add_constructor("tag:yaml.org,2002:value", lambda loader, node: node.value)
 
 
-def _go_mod_download(*, offline: bool) -> subprocess.CompletedProcess[str]:
-    env = {
-        **os.environ,
-        "GOPATH": str(cache_bin().parent / "gopath"),
-        "GOFLAGS": "-mod=mod",
-    }
-    if offline:
-        env["GOPROXY"] = "off"  # the module cache only: tests never download
-    return subprocess.run(
-        ["go", "mod", "download", "-json", f"{PROMETHEUS_OPERATOR_MODULE}@{PROMETHEUS_OPERATOR}"],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=tempfile.gettempdir(),
-    )
+@dataclass(frozen=True)
+class CrdModule:
+    """A Go module holding CRD manifests in one directory, at a pinned version."""
 
+    #: Short name, for cache directories and messages.
+    name: str
+    module: str
+    version: str
+    #: Directory of the CRD manifests inside the module.
+    crd_dir: str
+    #: Annotation each CRD carries with the release it belongs to, and that release's value
+    #: (checked: the manifests must be those of the pinned version).
+    version_annotation: str
+    annotated_version: str
 
-def download_operator_module() -> Path:
-    """``go mod download`` the prometheus-operator module through the module proxy into the
-    porto cache (the install phase, ``make test-deps``); return its directory."""
-    out = _go_mod_download(offline=False)
-    if out.returncode != 0:
-        raise RuntimeError(
-            f"go mod download {PROMETHEUS_OPERATOR_MODULE}@{PROMETHEUS_OPERATOR} failed: "
-            f"{(out.stdout + out.stderr).strip()}"
+    @property
+    def ref(self) -> str:
+        """``module@version``."""
+        return f"{self.module}@{self.version}"
+
+    def _go_mod_download(self, *, offline: bool) -> subprocess.CompletedProcess[str]:
+        env = {
+            **os.environ,
+            "GOPATH": str(cache_bin().parent / "gopath"),
+            "GOFLAGS": "-mod=mod",
+        }
+        if offline:
+            env["GOPROXY"] = "off"  # the module cache only: tests never download
+        return subprocess.run(
+            ["go", "mod", "download", "-json", self.ref],
+            capture_output=True,
+            text=True,
+            env=env,
+            cwd=tempfile.gettempdir(),
         )
-    return Path(json.loads(out.stdout)["Dir"])
+
+    def download(self) -> Path:
+        """``go mod download`` the module through the module proxy into the porto cache (the
+        install phase, ``make test-deps``); return its directory."""
+        out = self._go_mod_download(offline=False)
+        if out.returncode != 0:
+            raise RuntimeError(
+                f"go mod download {self.ref} failed: {(out.stdout + out.stderr).strip()}"
+            )
+        return Path(json.loads(out.stdout)["Dir"])
+
+    def module_dir(self) -> Path:
+        """The module's directory in the module cache, without the network; MissingToolError
+        naming ``make test-deps`` when the install phase has not fetched it."""
+        out = self._go_mod_download(offline=True)
+        if out.returncode != 0:
+            raise MissingToolError(
+                f"{self.ref} is not in the Go module cache: run `make test-deps` (the install "
+                "phase of `make test` and `.ci/run`)"
+            )
+        return Path(json.loads(out.stdout)["Dir"])
+
+    def ensure(self) -> Path:
+        """The module's directory, downloaded first if the cache lacks it (install phase)."""
+        try:
+            return self.module_dir()  # already in the module cache: no network at all
+        except MissingToolError:
+            return self.download()
+
+    def directory(self) -> Path:
+        """The directory of the CRD manifests."""
+        return self.module_dir() / self.crd_dir
+
+    def documents(self, plurals: Iterable[str] | None = None) -> Iterator[dict[str, Any]]:
+        """The CRDs of the directory (other objects skipped), those whose resource plural is
+        one of ``plurals`` when given."""
+        wanted = None if plurals is None else set(plurals)
+        for path in sorted(self.directory().glob("*.yaml")):
+            for doc in yaml.load_all(path.read_text(), Loader=CrdLoader):  # a SafeLoader subclass
+                if not doc or doc.get("kind") != "CustomResourceDefinition":
+                    continue
+                if wanted is None or doc["spec"]["names"]["plural"] in wanted:
+                    yield doc
 
 
-def operator_module_dir() -> Path:
-    """The prometheus-operator module's directory in the module cache, without the network;
-    MissingToolError naming ``make test-deps`` when the install phase has not fetched it."""
-    out = _go_mod_download(offline=True)
-    if out.returncode != 0:
-        raise MissingToolError(
-            f"{PROMETHEUS_OPERATOR_MODULE}@{PROMETHEUS_OPERATOR} is not in the Go module cache: "
-            "run `make test-deps` (the install phase of `make test` and `.ci/run`)"
-        )
-    return Path(json.loads(out.stdout)["Dir"])
+PROMETHEUS_OPERATOR_CRDS = CrdModule(
+    name="prometheus-operator",
+    module="github.com/prometheus-operator/prometheus-operator",
+    version=VERSIONS.prometheus_operator,
+    crd_dir="example/prometheus-operator-crd",
+    version_annotation="operator.prometheus.io/version",
+    annotated_version=VERSIONS.prometheus_operator.removeprefix("v"),
+)
+GATEWAY_API_CRDS = CrdModule(
+    name="gateway-api",
+    module="sigs.k8s.io/gateway-api",
+    version=VERSIONS.gateway_api,
+    crd_dir="config/crd/standard",
+    version_annotation="gateway.networking.k8s.io/bundle-version",
+    annotated_version=VERSIONS.gateway_api,
+)
+#: Every CRD module the tests read.
+CRD_MODULES = (PROMETHEUS_OPERATOR_CRDS, GATEWAY_API_CRDS)
 
-
-def crd_dir() -> Path:
-    """The directory of the operator's CRD manifests."""
-    return operator_module_dir() / CRD_DIR
+#: The prometheus-operator version (the operator of the pinned kube-prometheus-stack).
+PROMETHEUS_OPERATOR = PROMETHEUS_OPERATOR_CRDS.version
+#: The monitoring kinds porto's chart creates.
+MONITORING_PLURALS = ("servicemonitors", "podmonitors", "prometheusrules")
 
 
 def crd_documents(plurals: Iterable[str] = MONITORING_PLURALS) -> Iterator[dict[str, Any]]:
-    """The CRD manifests whose resource plural is one of ``plurals``."""
-    wanted = set(plurals)
-    for path in sorted(crd_dir().glob("*.yaml")):
-        for doc in yaml.load_all(path.read_text(), Loader=CrdLoader):  # a SafeLoader subclass
-            is_crd = bool(doc) and doc.get("kind") == "CustomResourceDefinition"
-            if is_crd and doc["spec"]["names"]["plural"] in wanted:
-                yield doc
+    """The prometheus-operator CRDs whose resource plural is one of ``plurals``."""
+    return PROMETHEUS_OPERATOR_CRDS.documents(plurals)
+
+
+def cluster_crd_documents() -> Iterator[dict[str, Any]]:
+    """What the test API server gets: the monitoring kinds porto creates and every standard
+    Gateway API CRD (GatewayClass, Gateway, HTTPRoute, ...)."""
+    yield from crd_documents()
+    yield from GATEWAY_API_CRDS.documents()

@@ -10,13 +10,14 @@ and the tests only read the result (a missing set fails them with the command th
   (strict: ``additionalProperties: false``, so a misspelt field fails). Each file's ``$id`` is
   dropped and its ``/api/_definitions.json`` references made relative, so kubeconform's file
   loader resolves them next to the file instead of at kubernetes.io.
-* **Prometheus Operator CRDs** (ServiceMonitor, PodMonitor, PrometheusRule, ...): the CRD YAML in
-  the Go module ``github.com/prometheus-operator/prometheus-operator@v0.85.0``
-  (``example/prometheus-operator-crd``, fetched with ``go mod download`` through the Go module
-  proxy; v0.85.0 is the operator of the pinned kube-prometheus-stack 77.x). Each version's
-  ``openAPIV3Schema`` is converted the way kubeconform's ``openapi2jsonschema.py`` does, strict.
+* **CRDs of the cluster add-ons** (harness/crds.py, versions in deploy/versions.mk): the
+  prometheus-operator's (ServiceMonitor, PodMonitor, PrometheusRule, ...; the operator the pinned
+  kube-prometheus-stack runs) and the Gateway API's standard channel (Gateway, HTTPRoute, ...),
+  the CRD YAML of their Go modules, fetched with ``go mod download`` through the Go module proxy.
+  Each version's ``openAPIV3Schema`` is converted the way kubeconform's ``openapi2jsonschema.py``
+  does, strict.
 
-Both sets are named ``<kind>-<group>-<version>.json`` (kubeconform's ``{{ .ResourceKind }}{{
+Every set is named ``<kind>-<group>-<version>.json`` (kubeconform's ``{{ .ResourceKind }}{{
 .KindSuffix }}``) and cached under a directory keyed by every pinned version, so a bump rebuilds.
 """
 
@@ -34,13 +35,7 @@ from typing import Any
 
 import yaml
 
-from harness.crds import (
-    PROMETHEUS_OPERATOR,
-    CrdLoader,
-    crd_dir,
-    download_operator_module,
-    operator_module_dir,
-)
+from harness.crds import CRD_MODULES, CrdLoader, CrdModule
 from harness.tools import REPO_ROOT, MissingToolError, cache_bin
 
 K8S_VERSION = "1.34.0"
@@ -176,58 +171,69 @@ def crd_schema(version_schema: dict[str, Any], group: str, version: str, kind: s
     return schema
 
 
-def _crd_target() -> Path:
-    return cache_root() / f"crds-prometheus-operator-{PROMETHEUS_OPERATOR}"
+#: A schema each module's set must contain (a finished build has it).
+_MARKERS = {
+    "prometheus-operator": "servicemonitor-monitoring-v1.json",
+    "gateway-api": "httproute-gateway-v1.json",
+}
 
 
-def crd_schemas() -> Path:
-    """Return the directory of the Prometheus Operator CRD schemas (built by ``build()``)."""
-    return _built(_crd_target(), "servicemonitor-monitoring-v1.json")
+def _crd_target(module: CrdModule) -> Path:
+    return cache_root() / f"crds-{module.name}-{module.version}"
 
 
-def build_crd_schemas() -> Path:
-    """Convert the operator module's CRDs (already downloaded) into the cache; a no-op when
-    they are already there."""
-    target = _crd_target()
-    if (target / "servicemonitor-monitoring-v1.json").is_file():
+def crd_schemas(module: CrdModule) -> Path:
+    """Return the directory of ``module``'s CRD schemas (built by ``build()``)."""
+    return _built(_crd_target(module), _MARKERS[module.name])
+
+
+def build_crd_schemas(module: CrdModule) -> Path:
+    """Convert ``module``'s CRDs (already downloaded) into the cache; a no-op when they are
+    already there."""
+    target = _crd_target(module)
+    if (target / _MARKERS[module.name]).is_file():
         return target
-    source = crd_dir()
+    source = module.directory()
     out = Path(tempfile.mkdtemp(prefix=".build-", dir=_mkdir(cache_root())))
     try:
-        _convert_crds(source, out)
+        _convert_crds(source, out, _MARKERS[module.name])
     except BaseException:
         shutil.rmtree(out, ignore_errors=True)
         raise
     return _publish(out, target)
 
 
-def _convert_crds(source: Path, out: Path) -> None:
+def _convert_crds(source: Path, out: Path, marker: str) -> None:
     for path in sorted(source.glob("*.yaml")):
-        crd = yaml.load(path.read_text(), Loader=CrdLoader)  # a SafeLoader subclass
-        spec = crd["spec"]
-        group, kind = spec["group"], spec["names"]["kind"]
-        for version in spec["versions"]:
-            schema = crd_schema(version["schema"]["openAPIV3Schema"], group, version["name"], kind)
-            name = f"{kind.lower()}-{group.split('.')[0]}-{version['name']}.json"
-            (out / name).write_text(json.dumps(schema))
-    if not (out / "servicemonitor-monitoring-v1.json").is_file():
-        raise RuntimeError(f"no ServiceMonitor CRD under {source}")
+        for crd in yaml.load_all(path.read_text(), Loader=CrdLoader):  # a SafeLoader subclass
+            if not crd or crd.get("kind") != "CustomResourceDefinition":
+                continue  # e.g. the Gateway API's ValidatingAdmissionPolicy
+            spec = crd["spec"]
+            group, kind = spec["group"], spec["names"]["kind"]
+            for version in spec["versions"]:
+                schema = crd_schema(
+                    version["schema"]["openAPIV3Schema"], group, version["name"], kind
+                )
+                name = f"{kind.lower()}-{group.split('.')[0]}-{version['name']}.json"
+                (out / name).write_text(json.dumps(schema))
+    if not (out / marker).is_file():
+        raise RuntimeError(f"no {marker} converted from {source}")
 
 
 def schema_locations() -> list[str]:
     """kubeconform ``-schema-location`` values: Kubernetes first, then the CRDs."""
-    return [f"{d}/{NAME_TEMPLATE}" for d in (kubernetes_schemas(), crd_schemas())]
+    dirs = [kubernetes_schemas(), *(crd_schemas(m) for m in CRD_MODULES)]
+    return [f"{d}/{NAME_TEMPLATE}" for d in dirs]
 
 
 def build(uv: str) -> list[str]:
     """Everything the chart tests read from the cache, fetched and converted (the install
     phase's step; each part is skipped when already built). Returns the schema locations."""
-    try:
-        operator_module_dir()  # already in the module cache: no network at all
-    except MissingToolError:
-        download_operator_module()
+    for module in CRD_MODULES:
+        module.ensure()
     build_kubernetes_schemas(uv)
-    build_crd_schemas()
+    for module in CRD_MODULES:
+        build_crd_schemas(module)
     return schema_locations()
 
 

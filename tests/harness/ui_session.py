@@ -4,7 +4,7 @@ A page view only happens over Streamlit's WebSocket: the browser opens ``/_stcor
 for a script run (a ``BackMsg`` protobuf) and draws the ``ForwardMsg`` deltas that come back.
 :func:`open_page` does the same with the ``websockets`` client Streamlit itself depends on, and
 reports what the run produced. It works through anything that carries a WebSocket (a
-``kubectl port-forward``, ingress-nginx), so the image and end-to-end tests can check that a
+``kubectl port-forward``, Traefik), so the image and end-to-end tests can check that a
 real session runs the app and that the UI's ``page_views_total`` counts it.
 """
 

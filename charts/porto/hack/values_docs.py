@@ -64,6 +64,21 @@ EXTRA: dict[tuple[str, str], dict[str, Any]] = {
     ("ui", "api.url"): {"pattern": "^(https?://.+)?$"},
     ("training", "data.uri"): {"pattern": "^(s3://.+)?$"},
     ("training", "schedule.cron"): {"minLength": 9},
+    **{
+        (chart, "httpRoute.parentRefs"): {
+            "items": {
+                "type": "object",
+                "required": ["name"],
+                "properties": {"name": {"type": "string", "minLength": 1}},
+            }
+        }
+        for chart in ("inference", "ui")
+    },
+    **{
+        (chart, "httpRoute.hostnames"): {"items": {"type": "string", "minLength": 1}}
+        for chart in ("inference", "ui")
+    },
+    ("dashboards", "rules.runbookBaseUrl"): {"pattern": "^https?://[^#$\\s]+$"},
 }
 
 
