@@ -184,6 +184,9 @@ spec:
           value: {{ .Values.global.modelName | quote }}
         - name: PORTO_TRAIN_METRICS_PORT
           value: {{ .Values.metricsPort | quote }}
+        # The PodMonitor scrapes the pod's IP: every interface, not loopback.
+        - name: PORTO_TRAIN_METRICS_ADDR
+          value: "0.0.0.0"
         {{- with $endpoint }}
         - name: PORTO_S3_ENDPOINT_URL
           value: {{ . | quote }}
