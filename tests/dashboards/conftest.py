@@ -23,6 +23,7 @@ from typing import Any, cast
 import pytest
 from harness.ports import LOOPBACK, free_port
 from harness.postgres import PostgresServer
+from harness.process import await_child
 from harness.prometheus import (
     FixtureExporter,
     NodeExporter,
@@ -30,6 +31,7 @@ from harness.prometheus import (
     debian_binary,
     static_job,
 )
+from harness.timing import DEADLINE_MS
 from harness.tools import REPO_ROOT, MissingToolError
 
 DASHBOARDS_DIR = REPO_ROOT / "dashboards"
@@ -257,7 +259,7 @@ def _send_traffic(
     frame, labels = frame.iloc[order], [labels[i] for i in order]
     records = cast(list[dict[str, Any]], frame[["id", *features]].to_dict(orient="records"))
     sent = _send_round(api_url, records[:40], labels[:40])
-    prometheus.wait_for_data(f'model_roc_auc{{namespace="{NAMESPACE}"}}', timeout=45)
+    prometheus.wait_for_data(f'model_roc_auc{{namespace="{NAMESPACE}"}}')
     _wait_for_healthy_scrapes(prometheus)
     sent += _send_round(api_url, records[40:], labels[40:])
     return dict(sent)
@@ -282,7 +284,7 @@ def _view_ui_pages(ui_url: str) -> dict[str, int]:
             page = context.pages[0] if context.pages else context.new_page()
             for slug, heading in UI_PAGES.items():
                 page.goto(f"{ui_url}/{slug}")
-                page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=60_000)
+                page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=DEADLINE_MS)
         finally:
             context.close()
     return {slug or "inference": 1 for slug in UI_PAGES}
@@ -290,7 +292,7 @@ def _view_ui_pages(ui_url: str) -> dict[str, int]:
 
 def _wait_for_healthy_scrapes(prometheus: PrometheusServer) -> None:
     """Wait until the last three scrapes of the service all succeeded."""
-    prometheus.wait_for_data(f'min_over_time(up{{job="{SERVICE}"}}[3s]) == 1', timeout=45)
+    prometheus.wait_for_data(f'min_over_time(up{{job="{SERVICE}"}}[3s]) == 1')
 
 
 @pytest.fixture(scope="session")
@@ -334,7 +336,7 @@ def monitoring(
     ui: Any = None  # porto_ui.server.UIProcess once started
     try:
         began = time.monotonic()
-        server.wait_ready(120)
+        await_child(server, root / "inference.log")
         timings["inference_ready"] = time.monotonic() - began
         from porto_ui.server import start_ui
         from porto_ui.settings import load_settings as ui_settings
@@ -344,7 +346,7 @@ def monitoring(
             ui_settings(port=free_port(), api_url=server.url, metrics_port=ui_metrics),
             log_file=root / "ui.log",
         )
-        ui.wait_ready(60)
+        await_child(ui, root / "ui.log")
         node.start()
         target_labels = {
             "namespace": NAMESPACE,
@@ -370,10 +372,12 @@ def monitoring(
         )
         began = time.monotonic()
         prometheus.start()
-        prometheus.wait_for_targets(30)
+        prometheus.wait_for_targets()
         timings["prometheus_ready"] = time.monotonic() - began
         started = time.time()
-        time.sleep(2 * SCRAPE_SECONDS)  # a baseline before the traffic, as rate() needs
+        # A baseline before the traffic, as rate() needs: two scrapes of the service (a sleep
+        # of two intervals gives fewer when a loaded machine delays them).
+        prometheus.wait_for_data(f'count_over_time(up{{job="{SERVICE}"}}[5m]) >= 2')
 
         began = time.monotonic()
         traffic = _send_traffic(server.url, features, prometheus)
@@ -392,7 +396,7 @@ def monitoring(
             f'page_views_total{{namespace="{NAMESPACE}", service="{UI_SERVICE}"}}',
             f'timestamp(up{{job="{SERVICE}"}}) > {sent + 2 * SCRAPE_SECONDS:.3f}',
         ):
-            prometheus.wait_for_data(expr, timeout=45)
+            prometheus.wait_for_data(expr)
         _wait_for_healthy_scrapes(prometheus)
         timings["scraped"] = time.monotonic() - began
         yield Monitoring(

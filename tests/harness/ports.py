@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
+from harness.timing import DEADLINE
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -63,7 +65,7 @@ def http_ok(url: str) -> bool:
 
 
 def wait_for_http(
-    url: str, timeout: float = 30.0, *, alive: Callable[[], bool] | None = None
+    url: str, timeout: float = DEADLINE, *, alive: Callable[[], bool] | None = None
 ) -> None:
     """Wait until ``url`` answers a GET with 2xx; TimeoutError after ``timeout`` seconds."""
     wait_until(lambda: http_ok(url), timeout, f"GET {url}", alive=alive)

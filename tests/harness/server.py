@@ -15,6 +15,7 @@ from typing import Self
 
 from harness.ports import free_port
 from harness.process import log_tail, terminate
+from harness.timing import DEADLINE
 
 START_ATTEMPTS = 3
 
@@ -22,8 +23,8 @@ START_ATTEMPTS = 3
 class LoopbackServer:
     """Subclasses define ``_start_once`` (and ``stop`` when stopping takes more than SIGTERM)."""
 
-    #: Default seconds ``start`` waits for readiness.
-    start_timeout = 30.0
+    #: Default seconds ``start`` waits for readiness (the process dying ends the wait at once).
+    start_timeout = DEADLINE
 
     def __init__(self, root: Path | None, prefix: str) -> None:
         self._own_root = root is None
