@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from porto_ui.settings import UISettings
 
 DEFAULT_NAME = "porto"
+#: Seconds the API and the UI each get to answer their readiness check. Generous: on a busy
+#: machine importing CatBoost and forking workers can take a minute or more; a server that fails
+#: exits (which ends the wait at once, with its exit code); only a hung start waits this long.
+READY_TIMEOUT_S = 300.0
 
 
 class _StopRequested(Exception):  # noqa: N818 - a signal, not an error
@@ -129,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            api.wait_ready(120)
+            api.wait_ready(READY_TIMEOUT_S)
         except (RuntimeError, TimeoutError) as exc:
             print(f"error: the API did not start ({exc}); see {logs / 'api.log'}", file=sys.stderr)
             return 1
@@ -141,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                 ui_settings.model_copy(update={"api_url": api.url}), log_file=logs / "ui.log"
             )
             try:
-                ui.wait_ready(120)
+                ui.wait_ready(READY_TIMEOUT_S)
             except (RuntimeError, TimeoutError) as exc:
                 print(
                     f"error: the UI did not start ({exc}); see {logs / 'ui.log'}", file=sys.stderr

@@ -3,13 +3,16 @@ stop/start on the same port with their data, and missing binaries fail loudly.""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
 from pathlib import Path
+from types import SimpleNamespace
 
 import boto3
 import pytest
+from harness import ports
 from harness.minio import MinioServer
 from harness.ports import LOOPBACK, free_port, port_open, wait_for_http
 from harness.postgres import PostgresServer
@@ -42,6 +45,21 @@ def test_wait_for_http_times_out_on_a_closed_port() -> None:
     url = f"http://{LOOPBACK}:{free_port()}/"
     with pytest.raises(TimeoutError, match=f"^{re.escape(f'GET {url}')}: not ready after 0s$"):
         wait_for_http(url, timeout=0.3)
+
+
+def test_wait_until_with_progress_bounds_silence_not_the_total(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """With ``progress`` the timeout restarts at every change: a long wait that keeps moving
+    succeeds, one that stalls fails. (A fake clock, one second a reading: no real time.)"""
+    clock = itertools.count()
+    monkeypatch.setattr(ports, "time", SimpleNamespace(monotonic=lambda: next(clock), sleep=id))
+    polls = itertools.count()
+    steps = itertools.count()
+    ports.wait_until(lambda: next(polls) == 20, 3, "poll 20", progress=lambda: next(steps))
+    polls = itertools.count()
+    with pytest.raises(TimeoutError, match=r"^stalled: not ready after 3s without progress$"):
+        ports.wait_until(lambda: next(polls) == 20, 3, "stalled", progress=lambda: 0)
 
 
 def test_wait_for_http_gives_up_when_the_server_died() -> None:
