@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from harness.browser import chromium_page
 from harness.ports import LOOPBACK, free_port
 from harness.postgres import PostgresServer
 from harness.process import await_child
@@ -31,7 +32,6 @@ from harness.prometheus import (
     debian_binary,
     static_job,
 )
-from harness.timing import DEADLINE_MS
 from harness.tools import REPO_ROOT, MissingToolError
 
 DASHBOARDS_DIR = REPO_ROOT / "dashboards"
@@ -272,21 +272,12 @@ def _view_ui_pages(ui_url: str) -> dict[str, int]:
     """Open UI pages in headless Chromium (Debian's) so the UI counts page views; per page."""
     import tempfile
 
-    from playwright.sync_api import sync_playwright
-
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
-    flags += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path="/usr/bin/chromium", headless=True, args=flags
-        )
-        try:
-            page = context.pages[0] if context.pages else context.new_page()
-            for slug, heading in UI_PAGES.items():
-                page.goto(f"{ui_url}/{slug}")
-                page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=DEADLINE_MS)
-        finally:
-            context.close()
+    # harness.browser's page: the suite's deadline for every navigation and wait (Playwright's
+    # own 30 s default for goto is short on a busy machine).
+    with tempfile.TemporaryDirectory() as profile, chromium_page(Path(profile)) as page:
+        for slug, heading in UI_PAGES.items():
+            page.goto(f"{ui_url}/{slug}")
+            page.get_by_role("heading", name=heading, exact=True).wait_for()
     return {slug or "inference": 1 for slug in UI_PAGES}
 
 
