@@ -16,6 +16,7 @@ from harness import ports
 from harness.minio import MinioServer
 from harness.ports import LOOPBACK, free_port, port_open, wait_for_http
 from harness.postgres import PostgresServer
+from harness.server import START_ATTEMPTS, LoopbackServer
 from harness.tools import MissingToolError, pinned_tools, tool_path
 
 
@@ -60,6 +61,33 @@ def test_wait_until_with_progress_bounds_silence_not_the_total(
     polls = itertools.count()
     with pytest.raises(TimeoutError, match=r"^stalled: not ready after 3s without progress$"):
         ports.wait_until(lambda: next(polls) == 20, 3, "stalled", progress=lambda: 0)
+
+
+class _Flaky(LoopbackServer):
+    """A server whose every start fails the way ``failure`` says; counts the attempts."""
+
+    def __init__(self, root: Path, failure: Exception) -> None:
+        super().__init__(root, "porto-flaky-")
+        self.failure, self.attempts = failure, 0
+
+    def _start_once(self, timeout: float) -> None:
+        self.attempts += 1
+
+        def wait() -> None:
+            raise self.failure
+
+        self._await_ready("flaky", wait, self.root / "flaky.log")
+
+
+def test_a_start_that_exits_is_retried_one_that_times_out_is_not(tmp_path: Path) -> None:
+    exited = _Flaky(tmp_path, RuntimeError("flaky: the server process exited"))
+    with pytest.raises(RuntimeError, match="flaky did not start: flaky: the server process"):
+        exited.start()
+    assert exited.attempts == START_ATTEMPTS  # each on another port: the port may have been taken
+    hung = _Flaky(tmp_path, TimeoutError("flaky: not ready after 180s"))
+    with pytest.raises(RuntimeError, match="flaky did not start: flaky: not ready after 180s"):
+        hung.start()
+    assert hung.attempts == 1
 
 
 def test_wait_for_http_gives_up_when_the_server_died() -> None:

@@ -42,15 +42,18 @@ class LoopbackServer:
 
     def start(self, timeout: float | None = None) -> None:
         """Start (a no-op when running) and wait until ready; a first start that fails moves to
-        another free port and tries again."""
+        another free port and tries again. One that timed out is not retried: a port taken
+        under it makes the server exit, and another full wait would only push a hang's failure
+        past pytest-timeout."""
         if self.running:
             return
         for attempt in range(START_ATTEMPTS):
             try:
                 self._start_once(self.start_timeout if timeout is None else timeout)
                 return
-            except RuntimeError:
-                if self._started_once or attempt == START_ATTEMPTS - 1:
+            except RuntimeError as exc:
+                timed_out = isinstance(exc.__cause__, TimeoutError)
+                if timed_out or self._started_once or attempt == START_ATTEMPTS - 1:
                     raise
                 self.port = free_port()
 
