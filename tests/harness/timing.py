@@ -20,7 +20,7 @@ SLOW_MACHINE_ENV = "PORTO_TEST_SLOW_MACHINE"
 
 
 def _slow_machine() -> float:
-    raw = os.environ.get(SLOW_MACHINE_ENV, "1")
+    raw = os.environ.get(SLOW_MACHINE_ENV) or "1"
     try:
         factor = float(raw)
     except ValueError:
