@@ -7,6 +7,7 @@ import itertools
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,8 +17,10 @@ from harness import ports
 from harness.minio import MinioServer
 from harness.ports import LOOPBACK, free_port, port_open, wait_for_http
 from harness.postgres import PostgresServer
+from harness.process import await_child
 from harness.server import START_ATTEMPTS, LoopbackServer
 from harness.tools import MissingToolError, pinned_tools, tool_path
+from porto.child_process import ChildServer, spawn
 
 
 def _psql(
@@ -88,6 +91,19 @@ def test_a_start_that_exits_is_retried_one_that_times_out_is_not(tmp_path: Path)
     with pytest.raises(RuntimeError, match="flaky did not start: flaky: not ready after 180s"):
         hung.start()
     assert hung.attempts == 1
+
+
+def test_an_api_or_ui_that_does_not_get_ready_says_why(tmp_path: Path) -> None:
+    """await_child's error names what it awaited and carries the process's log tail."""
+    log = tmp_path / "server.log"
+    script = "print('boom: PORTO_INFERENCE_WORKERS must be >= 1', flush=True); raise SystemExit(3)"
+    process = spawn([sys.executable, "-c", script], env=os.environ, log_file=log)
+    server = ChildServer(process, f"http://{LOOPBACK}:{free_port()}")
+    with pytest.raises(RuntimeError) as failed:
+        await_child(server, log)
+    message = str(failed.value)
+    assert message.startswith("the server did not get ready: the server exited with code 3\n")
+    assert "boom: PORTO_INFERENCE_WORKERS must be >= 1" in message
 
 
 def test_wait_for_http_gives_up_when_the_server_died() -> None:
