@@ -13,7 +13,7 @@ from types import SimpleNamespace
 
 import boto3
 import pytest
-from harness import ports
+from harness import ports, timing
 from harness.minio import MinioServer
 from harness.ports import LOOPBACK, free_port, port_open, wait_for_http
 from harness.postgres import PostgresServer
@@ -104,6 +104,16 @@ def test_an_api_or_ui_that_does_not_get_ready_says_why(tmp_path: Path) -> None:
     message = str(failed.value)
     assert message.startswith("the server did not get ready: the server exited with code 3\n")
     assert "boom: PORTO_INFERENCE_WORKERS must be >= 1" in message
+
+
+def test_slow_machine_factor_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for raw, factor in (("2.5", 2.5), ("", 1.0)):
+        monkeypatch.setenv(timing.SLOW_MACHINE_ENV, raw)
+        assert timing._slow_machine() == factor
+    for raw in ("soon", "0"):
+        monkeypatch.setenv(timing.SLOW_MACHINE_ENV, raw)
+        with pytest.raises(ValueError, match=f"^PORTO_TEST_SLOW_MACHINE must be .*'{raw}'$"):
+            timing._slow_machine()
 
 
 def test_wait_for_http_gives_up_when_the_server_died() -> None:
