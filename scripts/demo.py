@@ -90,7 +90,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ui", action="store_true", help="start the API only")
     args = parser.parse_args(argv)
 
-    from porto_training import demo as training_demo
     from porto_training.config import default_store_uri
     from porto_ui.settings import load_settings
 
@@ -113,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     if args.retrain or args.data or not _has_model(store_uri, DEFAULT_NAME):
+        # Imported only to train: the training stack (CatBoost, SHAP, plots) costs ~14 s of CPU
+        # to import, minutes on a busy machine, for a run that serves an existing model.
+        from porto_training import demo as training_demo
+
         code = training_demo.main(["--data", args.data] if args.data else [])
         if code != 0:
             return code

@@ -74,6 +74,10 @@ def _demo(home: Path, log: Path, *args: str) -> Iterator[subprocess.Popen[bytes]
 
 
 @pytest.mark.integration
+# Two demo runs, each coming up (a deadline of silence: training alone takes minutes on a busy
+# machine) and stopping: pytest-timeout's 600 s would cut a slow but progressing run short, and a
+# hang still fails at the wait where it happens.
+@pytest.mark.timeout(6 * DEADLINE)
 def test_demo_trains_serves_and_stops_cleanly(tmp_path: Path) -> None:
     home = tmp_path / "home"
     api_port, ui_port, metrics_port = free_port(), free_port(), free_port()
