@@ -28,6 +28,10 @@ if TYPE_CHECKING:
     from porto_ui.settings import UISettings
 
 DEFAULT_NAME = "porto"
+#: Seconds the API and the UI each get to answer their readiness check. Generous: on a busy
+#: machine importing CatBoost and forking workers can take a minute or more; a server that fails
+#: exits (which ends the wait at once, with its exit code); only a hung start waits this long.
+READY_TIMEOUT_S = 300.0
 
 
 class _StopRequested(Exception):  # noqa: N818 - a signal, not an error
@@ -86,7 +90,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ui", action="store_true", help="start the API only")
     args = parser.parse_args(argv)
 
-    from porto_training import demo as training_demo
     from porto_training.config import default_store_uri
     from porto_ui.settings import load_settings
 
@@ -109,6 +112,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
 
     if args.retrain or args.data or not _has_model(store_uri, DEFAULT_NAME):
+        # Imported only to train: the training stack (CatBoost, SHAP, plots) costs ~14 s of CPU
+        # to import, minutes on a busy machine, for a run that serves an existing model.
+        from porto_training import demo as training_demo
+
         code = training_demo.main(["--data", args.data] if args.data else [])
         if code != 0:
             return code
@@ -129,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
-            api.wait_ready(120)
+            api.wait_ready(READY_TIMEOUT_S)
         except (RuntimeError, TimeoutError) as exc:
             print(f"error: the API did not start ({exc}); see {logs / 'api.log'}", file=sys.stderr)
             return 1
@@ -141,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
                 ui_settings.model_copy(update={"api_url": api.url}), log_file=logs / "ui.log"
             )
             try:
-                ui.wait_ready(120)
+                ui.wait_ready(READY_TIMEOUT_S)
             except (RuntimeError, TimeoutError) as exc:
                 print(
                     f"error: the UI did not start ({exc}); see {logs / 'ui.log'}", file=sys.stderr

@@ -8,6 +8,7 @@ Tests that use these fixtures carry ``@pytest.mark.integration``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol, TypeVar
@@ -17,11 +18,22 @@ from harness.crds import cluster_crd_documents
 from harness.kube import KubeControlPlane
 from harness.minio import MinioServer
 from harness.postgres import PostgresServer
+from harness.timing import SLOW_MACHINE
 from harness.tools import MissingToolError
 from porto.store import S3Options
 
 #: Fixtures that start a real server; a test using any of them is an integration test.
 SERVER_FIXTURES = frozenset({"minio_server", "s3_options", "postgres_server", "kube_cluster"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-timeout reads its setting
+def pytest_configure(config: pytest.Config) -> None:
+    """Scale pytest-timeout's per-test limit by ``PORTO_TEST_SLOW_MACHINE`` as every wait in
+    the suite is (harness.timing), unless ``--timeout`` or ``PYTEST_TIMEOUT`` set it."""
+    ini = config.getini("timeout")
+    given = config.getoption("timeout", None) is not None or "PYTEST_TIMEOUT" in os.environ
+    if SLOW_MACHINE != 1 and ini and not given:
+        config.option.timeout = float(ini) * SLOW_MACHINE
 
 
 @pytest.hookimpl(tryfirst=True)  # before `-m` deselection reads the markers

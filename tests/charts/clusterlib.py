@@ -20,7 +20,7 @@ from harness.kube import KubeControlPlane
 from kubernetes import dynamic
 from kubernetes.client.exceptions import ApiException
 
-HELM_TIMEOUT = "90s"
+HELM_TIMEOUT = kube_helm.HELM_TIMEOUT
 
 
 def values_args(scenario: str) -> list[str]:

@@ -8,14 +8,14 @@ import os
 import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from charts.chartlib import CHART
 from harness.ports import LOOPBACK, free_port
+from harness.process import await_child
+from harness.timing import DEADLINE
 from porto_inference.server import ServerProcess, start_server
 
 HELM_TEST = CHART / "files" / "helm_test.py"
@@ -68,7 +68,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         cwd=home,
     )
     try:
-        server.wait_ready(timeout=120, path="/health")
+        await_child(server, home / "server.log", "/health")
         yield server
     finally:
         server.stop()
@@ -107,31 +107,29 @@ def test_helm_test_fails_clearly_when_the_api_never_gets_ready() -> None:
 
 
 def test_wait_for_store_waits_for_the_endpoint_to_open() -> None:
+    """The endpoint opens only once the script has reported it waiting (an order, not a
+    sleep: on a busy machine the script may start after any fixed delay)."""
     port = free_port()
-    listener = socket.socket()
-
-    def open_late() -> None:
-        time.sleep(1.5)
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((LOOPBACK, port))
-        listener.listen()
-
-    thread = threading.Thread(target=open_late)
-    thread.start()
-    try:
-        started = time.monotonic()
-        out = subprocess.run(
-            [sys.executable, str(WAIT_FOR_STORE), f"http://{LOOPBACK}:{port}", "30"],
-            capture_output=True,
+    with socket.socket() as listener:
+        script = subprocess.Popen(
+            [sys.executable, str(WAIT_FOR_STORE), f"http://{LOOPBACK}:{port}", f"{DEADLINE:.0f}"],
+            stdout=subprocess.PIPE,
             text=True,
-            timeout=60,
         )
-        assert out.returncode == 0, out.stdout
-        assert time.monotonic() - started >= 1.0
-        assert f"{LOOPBACK}:{port} is up" in out.stdout
-    finally:
-        thread.join()
-        listener.close()
+        try:
+            assert script.stdout is not None
+            first = script.stdout.readline()
+            assert first.startswith(f"waiting for {LOOPBACK}:{port}"), first
+            listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            listener.bind((LOOPBACK, port))
+            listener.listen()
+            rest, _ = script.communicate(timeout=DEADLINE)
+        finally:
+            if script.poll() is None:
+                script.kill()
+                script.wait()
+    assert script.returncode == 0, first + rest
+    assert rest.splitlines()[-1] == f"{LOOPBACK}:{port} is up"
 
 
 def test_wait_for_store_gives_up_after_its_timeout() -> None:

@@ -21,8 +21,10 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from harness.browser import chromium_page
 from harness.ports import LOOPBACK, free_port
 from harness.postgres import PostgresServer
+from harness.process import await_child
 from harness.prometheus import (
     FixtureExporter,
     NodeExporter,
@@ -279,7 +281,7 @@ def _send_traffic(
     frame, labels = frame.iloc[order], [labels[i] for i in order]
     records = cast(list[dict[str, Any]], frame[["id", *features]].to_dict(orient="records"))
     sent = _send_round(api_url, records[:40], labels[:40])
-    prometheus.wait_for_data(f'model_roc_auc{{namespace="{NAMESPACE}"}}', timeout=45)
+    prometheus.wait_for_data(f'model_roc_auc{{namespace="{NAMESPACE}"}}')
     _wait_for_healthy_scrapes(prometheus)
     sent += _send_round(api_url, records[40:], labels[40:])
     return dict(sent)
@@ -292,27 +294,18 @@ def _view_ui_pages(ui_url: str) -> dict[str, int]:
     """Open UI pages in headless Chromium (Debian's) so the UI counts page views; per page."""
     import tempfile
 
-    from playwright.sync_api import sync_playwright
-
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run"]
-    flags += ["--disable-background-networking", "--disable-component-update", "--disable-sync"]
-    with tempfile.TemporaryDirectory() as profile, sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            profile, executable_path="/usr/bin/chromium", headless=True, args=flags
-        )
-        try:
-            page = context.pages[0] if context.pages else context.new_page()
-            for slug, heading in UI_PAGES.items():
-                page.goto(f"{ui_url}/{slug}")
-                page.get_by_role("heading", name=heading, exact=True).wait_for(timeout=60_000)
-        finally:
-            context.close()
+    # harness.browser's page: the suite's deadline for every navigation and wait (Playwright's
+    # own 30 s default for goto is short on a busy machine).
+    with tempfile.TemporaryDirectory() as profile, chromium_page(Path(profile)) as page:
+        for slug, heading in UI_PAGES.items():
+            page.goto(f"{ui_url}/{slug}")
+            page.get_by_role("heading", name=heading, exact=True).wait_for()
     return {slug or "inference": 1 for slug in UI_PAGES}
 
 
 def _wait_for_healthy_scrapes(prometheus: PrometheusServer) -> None:
     """Wait until the last three scrapes of the service all succeeded."""
-    prometheus.wait_for_data(f'min_over_time(up{{job="{SERVICE}"}}[3s]) == 1', timeout=45)
+    prometheus.wait_for_data(f'min_over_time(up{{job="{SERVICE}"}}[3s]) == 1')
 
 
 @pytest.fixture(scope="session")
@@ -356,7 +349,7 @@ def monitoring(
     ui: Any = None  # porto_ui.server.UIProcess once started
     try:
         began = time.monotonic()
-        server.wait_ready(120)
+        await_child(server, root / "inference.log")
         timings["inference_ready"] = time.monotonic() - began
         from porto_ui.server import start_ui
         from porto_ui.settings import load_settings as ui_settings
@@ -366,7 +359,7 @@ def monitoring(
             ui_settings(port=free_port(), api_url=server.url, metrics_port=ui_metrics),
             log_file=root / "ui.log",
         )
-        ui.wait_ready(60)
+        await_child(ui, root / "ui.log")
         node.start()
         target_labels = {
             "namespace": NAMESPACE,
@@ -392,10 +385,12 @@ def monitoring(
         )
         began = time.monotonic()
         prometheus.start()
-        prometheus.wait_for_targets(30)
+        prometheus.wait_for_targets()
         timings["prometheus_ready"] = time.monotonic() - began
         started = time.time()
-        time.sleep(2 * SCRAPE_SECONDS)  # a baseline before the traffic, as rate() needs
+        # A baseline before the traffic, as rate() needs: two scrapes of the service (a sleep
+        # of two intervals gives fewer when a loaded machine delays them).
+        prometheus.wait_for_data(f'count_over_time(up{{job="{SERVICE}"}}[5m]) >= 2')
 
         began = time.monotonic()
         traffic = _send_traffic(server.url, features, prometheus)
@@ -414,7 +409,7 @@ def monitoring(
             f'page_views_total{{namespace="{NAMESPACE}", service="{UI_SERVICE}"}}',
             f'timestamp(up{{job="{SERVICE}"}}) > {sent + 2 * SCRAPE_SECONDS:.3f}',
         ):
-            prometheus.wait_for_data(expr, timeout=45)
+            prometheus.wait_for_data(expr)
         _wait_for_healthy_scrapes(prometheus)
         timings["scraped"] = time.monotonic() - began
         yield Monitoring(

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import yaml
 from dashboards.conftest import FAILED_JOB, RETRIED_JOB
+from harness.timing import DEADLINE
 from porto_dashboards import ROOT
 from porto_dashboards.promql import (
     PanelQuery,
@@ -124,7 +125,7 @@ def test_prometheus_loaded_and_evaluated_every_rule(monitoring: Any) -> None:
     def evaluated(rule: dict[str, Any]) -> bool:
         return not rule.get("lastEvaluation", "0001").startswith("0001")  # Go's zero time
 
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + DEADLINE
     loaded = monitoring.prometheus.rules()
     while not all(map(evaluated, loaded)) and time.monotonic() < deadline:
         time.sleep(0.2)

@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from harness.timing import DEADLINE_MS
+
 CHROMIUM = Path("/usr/bin/chromium")
 FLAGS = [
     "--headless",
@@ -30,7 +32,7 @@ FLAGS = [
 ]
 #: Small screenshots: one viewport, not the whole page.
 VIEWPORT = {"width": 1280, "height": 860}
-TIMEOUT_MS = 60_000
+TIMEOUT_MS = DEADLINE_MS
 #: Hosts a page may load from: this machine.
 LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 

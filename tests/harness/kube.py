@@ -31,6 +31,7 @@ from harness.kube_certs import KubePki, generate_pki
 from harness.ports import LOOPBACK, free_port, http_ok, port_open, wait_for_http, wait_until
 from harness.process import spawn
 from harness.server import LoopbackServer
+from harness.timing import DEADLINE
 from harness.tools import tool_path
 
 #: The ServiceAccount issuer and audience of tokens the API server signs.
@@ -42,8 +43,6 @@ NOBODY = "porto-nobody"
 
 class EtcdServer(LoopbackServer):
     """One etcd member on loopback client and peer ports, fsync off (test data only)."""
-
-    start_timeout = 30.0
 
     def __init__(self, binary: Path | None = None, root: Path | None = None) -> None:
         self.binary = binary or tool_path("etcd")
@@ -89,8 +88,6 @@ class EtcdServer(LoopbackServer):
 
 class KubeApiServer(LoopbackServer):
     """kube-apiserver on a loopback port, backed by ``etcd``, with RBAC and token/cert auth."""
-
-    start_timeout = 90.0
 
     def __init__(self, etcd: EtcdServer, binary: Path | None = None, root: Path | None = None):
         self.binary = binary or tool_path("kube-apiserver")
@@ -309,7 +306,7 @@ class KubeControlPlane:
             answer = core.create_namespaced_service_account_token(name, namespace, request)
             return str(answer.status.token)
 
-    def install_crds(self, documents: Iterable[dict[str, Any]], timeout: float = 30.0) -> None:
+    def install_crds(self, documents: Iterable[dict[str, Any]], timeout: float = DEADLINE) -> None:
         """Create CustomResourceDefinitions and wait until each is Established."""
         with self.api_client() as api:
             ext: Any = k8s.ApiextensionsV1Api(api)

@@ -14,14 +14,16 @@ from pathlib import Path
 
 from harness.kube import KubeControlPlane
 from harness.kube_standins import ControllerStandIns
+from harness.timing import DEADLINE, DEADLINE_GO
 from harness.tools import REPO_ROOT, tool_path
 
 CHART = REPO_ROOT / "charts" / "porto"
 #: The chart's defaults as installed here: porto's images name no registry, so the chart wants
 #: `images.local=true` (no image is ever pulled on this API server: pods never run).
 DEFAULT_VALUES = CHART / "ci" / "default-values.yaml"
-#: How long ``helm install`` may wait for its hooks (the stand-ins take well under a second).
-HELM_TIMEOUT = "120s"
+#: How long ``helm install`` may wait for its hooks (the stand-ins take well under a second on an
+#: idle machine; this is the suite's one deadline).
+HELM_TIMEOUT = DEADLINE_GO
 
 
 def tool_env(kubeconfig: Path) -> dict[str, str]:
@@ -47,7 +49,7 @@ def run_tool(
         capture_output=True,
         text=True,
         env=tool_env(kubeconfig),
-        timeout=300,
+        timeout=2 * DEADLINE,  # beyond helm's own --timeout: helm reports what it waited for
     )
     if check and result.returncode != 0:
         raise AssertionError(

@@ -12,6 +12,8 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 
+from harness.timing import DEADLINE
+
 LOOPBACK = "127.0.0.1"
 
 
@@ -36,20 +38,27 @@ def wait_until(
     *,
     alive: Callable[[], bool] | None = None,
     interval: float = 0.05,
+    progress: Callable[[], object] | None = None,
 ) -> None:
     """Poll ``ready`` until it returns True; TimeoutError after ``timeout`` seconds.
 
     ``alive`` lets a caller give up at once when the server process has already died, instead of
-    waiting out the whole timeout for a server that will never answer.
+    waiting out the whole timeout for a server that will never answer. ``progress`` (e.g. the
+    size of a log) makes ``timeout`` a bound on *silence*: the deadline restarts whenever its
+    value changes, for a wait made of many steps whose total time depends on the machine.
     """
     deadline = time.monotonic() + timeout
+    last = progress() if progress is not None else None
     while True:
         if ready():
             return
         if alive is not None and not alive():
             raise RuntimeError(f"{what}: the server process exited before it became ready")
+        if progress is not None and (now := progress()) != last:
+            last, deadline = now, time.monotonic() + timeout
         if time.monotonic() > deadline:
-            raise TimeoutError(f"{what}: not ready after {timeout:.0f}s")
+            quiet = " without progress" if progress is not None else ""
+            raise TimeoutError(f"{what}: not ready after {timeout:.0f}s{quiet}")
         time.sleep(interval)
 
 
@@ -63,7 +72,7 @@ def http_ok(url: str) -> bool:
 
 
 def wait_for_http(
-    url: str, timeout: float = 30.0, *, alive: Callable[[], bool] | None = None
+    url: str, timeout: float = DEADLINE, *, alive: Callable[[], bool] | None = None
 ) -> None:
     """Wait until ``url`` answers a GET with 2xx; TimeoutError after ``timeout`` seconds."""
     wait_until(lambda: http_ok(url), timeout, f"GET {url}", alive=alive)

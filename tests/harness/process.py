@@ -13,6 +13,12 @@ import subprocess
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from harness.timing import DEADLINE
+
+if TYPE_CHECKING:
+    from porto.child_process import ChildServer
 
 _PR_SET_PDEATHSIG = 1
 
@@ -85,6 +91,16 @@ def log_tail(log: Path, lines: int = 20) -> str:
     except OSError:
         return "(no log)"
     return "\n".join(text.splitlines()[-lines:]) or "(empty log)"
+
+
+def await_child(server: ChildServer, log: Path, path: str | None = None) -> None:
+    """``server.wait_ready`` (porto's API or UI started by porto.child_process) with the suite's
+    deadline; RuntimeError naming what was awaited, with the tail of ``log``, if it does not
+    come up (the process exiting ends the wait at once)."""
+    try:
+        server.wait_ready(DEADLINE, path)
+    except (RuntimeError, TimeoutError) as exc:
+        raise RuntimeError(f"{server.label} did not get ready: {exc}\n{log_tail(log, 40)}") from exc
 
 
 def is_root() -> bool:

@@ -24,6 +24,7 @@ from typing import Any
 from harness.ports import LOOPBACK, port_open, wait_for_http, wait_until
 from harness.process import spawn, terminate
 from harness.server import LoopbackServer
+from harness.timing import DEADLINE
 from harness.tools import MissingToolError
 
 #: node-exporter collectors the dashboards read; the rest only slow every scrape down.
@@ -209,7 +210,7 @@ class PrometheusServer(_Process):
         """Every loaded rule with its health, last error and state."""
         return [rule for group in self.api("rules")["groups"] for rule in group["rules"]]
 
-    def wait_for_targets(self, timeout: float = 30.0) -> None:
+    def wait_for_targets(self, timeout: float = DEADLINE) -> None:
         """Wait until every scrape target has been scraped successfully at least once."""
 
         def all_up() -> bool:
@@ -222,7 +223,7 @@ class PrometheusServer(_Process):
             down = {t["scrapeUrl"]: t["lastError"] for t in self.targets() if t["health"] != "up"}
             raise TimeoutError(f"{exc}; down: {down}") from exc
 
-    def wait_for_data(self, expr: str, timeout: float = 30.0) -> list[dict[str, Any]]:
+    def wait_for_data(self, expr: str, timeout: float = DEADLINE) -> list[dict[str, Any]]:
         """Poll ``expr`` until it returns a non-empty result; return it (TimeoutError if never)."""
         result: list[dict[str, Any]] = []
 

@@ -15,6 +15,7 @@ from typing import Self
 
 from harness.ports import free_port
 from harness.process import log_tail, terminate
+from harness.timing import DEADLINE
 
 START_ATTEMPTS = 3
 
@@ -22,8 +23,8 @@ START_ATTEMPTS = 3
 class LoopbackServer:
     """Subclasses define ``_start_once`` (and ``stop`` when stopping takes more than SIGTERM)."""
 
-    #: Default seconds ``start`` waits for readiness.
-    start_timeout = 30.0
+    #: Default seconds ``start`` waits for readiness (the process dying ends the wait at once).
+    start_timeout = DEADLINE
 
     def __init__(self, root: Path | None, prefix: str) -> None:
         self._own_root = root is None
@@ -41,15 +42,18 @@ class LoopbackServer:
 
     def start(self, timeout: float | None = None) -> None:
         """Start (a no-op when running) and wait until ready; a first start that fails moves to
-        another free port and tries again."""
+        another free port and tries again. One that timed out is not retried: a port taken
+        under it makes the server exit, and another full wait would only push a hang's failure
+        past pytest-timeout."""
         if self.running:
             return
         for attempt in range(START_ATTEMPTS):
             try:
                 self._start_once(self.start_timeout if timeout is None else timeout)
                 return
-            except RuntimeError:
-                if self._started_once or attempt == START_ATTEMPTS - 1:
+            except RuntimeError as exc:
+                timed_out = isinstance(exc.__cause__, TimeoutError)
+                if timed_out or self._started_once or attempt == START_ATTEMPTS - 1:
                     raise
                 self.port = free_port()
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from harness.timing import DEADLINE
+
 
 @dataclass
 class PageRun:
@@ -28,7 +30,7 @@ class PageRun:
     """How the run ended (``FINISHED_SUCCESSFULLY`` when it ran to the end)."""
 
 
-def open_page(url: str, page: str = "", timeout: float = 60.0) -> PageRun:
+def open_page(url: str, page: str = "", timeout: float = DEADLINE) -> PageRun:
     """Open ``page`` (its URL path; "" = the default page) of the Streamlit app at ``url`` in a
     new session and wait for its script run to finish."""
     return asyncio.run(_open_page(url, page, timeout))

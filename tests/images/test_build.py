@@ -15,13 +15,14 @@ import re
 import shutil
 import signal
 import subprocess
-import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from harness.ports import LOOPBACK, free_port
+from harness.ports import LOOPBACK, free_port, wait_for_http
+from harness.process import log_tail
+from harness.timing import DEADLINE
 from harness.ui_session import open_page
 from images.dockerfile import parse
 from porto_inference.database import EMBEDDED_DB_MISSING
@@ -202,6 +203,15 @@ def trained_store(venvs: dict[str, Path], tmp_path_factory: pytest.TempPathFacto
     return store
 
 
+def _await(process: subprocess.Popen[bytes], url: str, log: Path) -> None:
+    """Wait (the suite's deadline) until ``url`` answers 200; fail with the log's tail if the
+    process exits first or never answers."""
+    try:
+        wait_for_http(url, DEADLINE, alive=lambda: process.poll() is None)
+    except (RuntimeError, TimeoutError) as exc:
+        pytest.fail(f"{exc}\n{log_tail(log, 40)}", pytrace=False)
+
+
 @pytest.fixture(scope="module")
 def served(
     venvs: dict[str, Path], trained_store: str, tmp_path_factory: pytest.TempPathFactory
@@ -233,17 +243,7 @@ def served(
     )
     url = f"http://{LOOPBACK}:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert process.poll() is None, (work / "server.log").read_text()[-3000:]
-            try:
-                with urllib.request.urlopen(f"{url}/ready", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "not ready in 120s"
-            time.sleep(0.5)
+        _await(process, f"{url}/ready", work / "server.log")
         yield url
     finally:
         process.send_signal(signal.SIGTERM)
@@ -342,16 +342,7 @@ def ui_served(
     )
     url, metrics = f"http://{LOOPBACK}:{port}", f"http://{LOOPBACK}:{metrics_port}/metrics"
     try:
-        deadline = time.monotonic() + 90
-        while True:
-            assert process.poll() is None, (work / "ui.log").read_text()[-3000:]
-            try:
-                if _http(f"{url}/_stcore/health") == "ok":
-                    break
-            except OSError:
-                pass
-            assert time.monotonic() < deadline, "the UI did not answer in 90s"
-            time.sleep(0.3)
+        _await(process, f"{url}/_stcore/health", work / "ui.log")
         yield url, metrics, sandbox is not None
     finally:
         process.send_signal(signal.SIGTERM)

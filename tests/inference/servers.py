@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from harness.ports import free_port
+from harness.process import await_child
 from porto_inference.server import ServerProcess, start_server
 
 _SAMPLE = re.compile(r"^(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)$")
@@ -26,10 +27,7 @@ def running_server(
     log = log_dir / "server.log"
     server = start_server(port=free_port(), workers=workers, env=env, log_file=log)
     try:
-        try:
-            server.wait_ready(90)
-        except (RuntimeError, TimeoutError) as exc:
-            raise RuntimeError(f"{exc}\n{log.read_text()[-4000:]}") from exc
+        await_child(server, log)
         yield server
     finally:
         server.stop()

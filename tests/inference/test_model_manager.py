@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from harness.ports import wait_until
+from harness.timing import DEADLINE
 from inference.bundles import TrainedModel, publish
 from inference.servers import total
 from porto.bundle import version_prefix
@@ -16,11 +17,8 @@ from porto.registry import Registry
 from porto.store import open_store
 
 
-def _wait(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.05)
+def _wait(predicate: Callable[[], bool]) -> None:
+    wait_until(predicate, DEADLINE, "the model manager's next state")
 
 
 def _corrupt(home: Path, version: str, rel: str = "model.cbm") -> None:

@@ -12,6 +12,7 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 from harness.postgres import PostgresServer
+from harness.timing import DEADLINE
 from porto.bundle import Manifest
 from porto.reference import ReferenceStats
 from porto.registry import Registry
@@ -22,7 +23,7 @@ from porto_inference.quality import quality
 
 def _flush(client: TestClient) -> None:
     service = client.app.state.service  # type: ignore[attr-defined]
-    assert client.portal.call(service.prediction_log.flush, 20.0)  # type: ignore[union-attr]
+    assert client.portal.call(service.prediction_log.flush, DEADLINE)  # type: ignore[union-attr]
 
 
 def _error(response: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ embedded pgserver. Round trip, feedback, an outage under load, a full queue, shu
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -13,7 +12,9 @@ import orjson
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from harness.ports import wait_until
 from harness.postgres import PostgresServer
+from harness.timing import DEADLINE
 from inference.pg import count, sql
 from porto.bundle import Manifest
 from porto_inference.ids import new_prediction_ids
@@ -21,7 +22,7 @@ from porto_inference.ids import new_prediction_ids
 pytestmark = pytest.mark.integration
 
 
-def _flush(client: TestClient, timeout: float = 20.0) -> bool:
+def _flush(client: TestClient, timeout: float = DEADLINE) -> bool:
     service = client.app.state.service  # type: ignore[attr-defined]
     return bool(client.portal.call(service.prediction_log.flush, timeout))  # type: ignore[union-attr]
 
@@ -184,20 +185,27 @@ def test_outage_under_load(
             answered.append(r.status_code)
             i += 1
 
+    def down_with_rows_queued() -> bool:
+        status = _status(client)
+        return bool(status["state"] == "down" and status["queued_rows"] > 0)
+
     thread = threading.Thread(target=load)
     thread.start()
-    time.sleep(0.5)
-    postgres_server.stop(mode="immediate")
-    time.sleep(1.5)
-    during = _status(client)
-    postgres_server.start()
-    time.sleep(0.5)
-    stop.set()
-    thread.join()
-    assert during["state"] == "down"
-    assert during["queued_rows"] > 0
+    try:
+        # Conditions, not sleeps: on a busy machine half a second may hold no request at all.
+        wait_until(lambda: len(answered) >= 5, DEADLINE, "requests answered before the outage")
+        postgres_server.stop(mode="immediate")
+        wait_until(down_with_rows_queued, DEADLINE, "the log down with rows queued")
+        during = len(answered)
+        postgres_server.start()
+        wait_until(
+            lambda: len(answered) >= during + 5, DEADLINE, "requests answered after the restart"
+        )
+    finally:
+        stop.set()
+        thread.join()
     assert set(answered) == {200}
-    assert _flush(client, 30)
+    assert _flush(client)
     status = _status(client)
     assert status["dropped_rows"] == 0
     assert status["state"] == "up"
@@ -233,7 +241,7 @@ def test_full_queue_drops_and_counts(
         assert down.json()["error"]["type"] == "database_unavailable"
     finally:
         postgres_server.start()
-    assert _flush(client, 30)
+    assert _flush(client)
     assert count(pg_url) == 20
 
 
@@ -262,7 +270,7 @@ def test_starts_while_the_database_is_down(
         assert client.post("/predict", json=records[0]).status_code == 200
     finally:
         postgres_server.start()
-    assert _flush(client, 30)  # connects, migrates, writes
+    assert _flush(client)  # connects, migrates, writes
     assert count(pg_url) == 1
 
 

@@ -16,6 +16,7 @@ from typing import Any
 import httpx
 import pytest
 from harness.postgres import PostgresServer
+from harness.timing import DEADLINE
 from inference.pg import count, reset
 from inference.servers import running_server, total
 from porto.bundle import Manifest
@@ -115,7 +116,7 @@ def test_counts_add_up_across_workers(
     assert total(text, "model_loaded") == 1.0  # livemin over the live workers
     assert total(text, "model_info", version=version) == 1.0
 
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + DEADLINE
     while count(postgres_server.dsn) < rows and time.monotonic() < deadline:
         time.sleep(0.2)
     assert count(postgres_server.dsn) == rows
@@ -141,7 +142,7 @@ def test_live_quality_is_not_counted_per_worker(
         np.array([a["class"] for a in answers]),
         np.array(labels),
     )
-    deadline = time.monotonic() + 20
+    deadline = time.monotonic() + DEADLINE
     while True:
         text = httpx.get(server.url + "/metrics").text
         samples = total(text, "model_feedback_samples", model_version=champion.version)

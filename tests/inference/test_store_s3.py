@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
-import time
 from collections.abc import Callable
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from harness.minio import MinioServer
+from harness.ports import wait_until
+from harness.timing import DEADLINE
 from inference.bundles import TrainedModel, publish
 from porto.registry import Registry
 from porto.store import S3Options, open_store
@@ -43,14 +44,20 @@ def test_serves_from_s3_and_survives_an_outage(
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
 
     v2 = publish(store, trained_other, promote=True).version
-    deadline = time.monotonic() + 15
-    while client.get("/ready").json()["model"]["version"] != v2:
-        assert time.monotonic() < deadline, "the promotion was not picked up"
-        time.sleep(0.1)
+    wait_until(
+        lambda: client.get("/ready").json()["model"]["version"] == v2,
+        DEADLINE,
+        "the promotion picked up",
+    )
 
     minio_server.stop()
     try:
-        time.sleep(1.0)  # several polls fail while the store is away
+        # A poll fails while the store is away (awaited: a busy machine may not poll for a while).
+        wait_until(
+            lambda: client.get("/ready").json()["model_error"] is not None,
+            DEADLINE,
+            "the store outage reported by /ready",
+        )
         ready = client.get("/ready")
         assert ready.status_code == 200
         assert ready.json()["model"]["version"] == v2
@@ -59,8 +66,9 @@ def test_serves_from_s3_and_survives_an_outage(
         assert client.get("/models").status_code == 503  # the catalogue needs the store
     finally:
         minio_server.start()
-    deadline = time.monotonic() + 15
-    while client.get("/ready").json()["model_error"] is not None:
-        assert time.monotonic() < deadline, "the store error did not clear"
-        time.sleep(0.1)
+    wait_until(
+        lambda: client.get("/ready").json()["model_error"] is None,
+        DEADLINE,
+        "the store error cleared",
+    )
     assert Registry(store, "porto").resolve("champion") == v2

@@ -19,6 +19,7 @@ from harness.kube_helm import new_release_namespace
 from harness.kube_kubelet import FakeKubelet
 from harness.kube_standins import ControllerStandIns
 from harness.ports import LOOPBACK, free_port, wait_until
+from harness.timing import DEADLINE
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from porto.cluster import (
@@ -50,7 +51,7 @@ RELEASE_JOB = "porto-training-r1"
 MANUAL = "porto-training-manual-"
 POLL = 0.1
 #: A follow that should end gives up after this long, so a broken one fails instead of hanging.
-GUARD = 60.0
+GUARD = DEADLINE
 
 
 # -- fixtures ---------------------------------------------------------------------------------
@@ -700,7 +701,7 @@ def test_quota_refuses_the_job(
     core.patch_namespaced_resource_quota_status(
         "no-jobs", release_ns, {"status": {"hard": hard, "used": {"count/jobs.batch": "0"}}}
     )
-    wait_until(lambda: _quota_enforced(api, release_ns), 30, "quota admission", interval=0.1)
+    wait_until(lambda: _quota_enforced(api, release_ns), DEADLINE, "quota admission", interval=0.1)
     with pytest.raises(QuotaExceededError) as caught:
         launcher.launch(LaunchRequest())
     message = caught.value.message

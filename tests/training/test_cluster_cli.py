@@ -23,6 +23,7 @@ from harness.kube_helm import new_release_namespace
 from harness.kube_kubelet import FakeKubelet, RunningPods
 from harness.kube_standins import ControllerStandIns
 from harness.ports import LOOPBACK, free_port, wait_until
+from harness.timing import DEADLINE
 from kubernetes import client as k8s
 from porto_training.cli import app
 from typer.testing import CliRunner, Result
@@ -31,7 +32,7 @@ TEMPLATE = "porto-training-job-template"
 RELEASE_JOB = "porto-training-r1"
 MANUAL = "porto-training-manual-"
 #: Fast polling; a follow that should end gives up after a minute instead of hanging.
-POLL = ["--poll", "0.1", "--timeout", "60"]
+POLL = ["--poll", "0.1", "--timeout", f"{DEADLINE:.0f}"]
 
 
 def _core(api: k8s.ApiClient) -> Any:
@@ -287,7 +288,7 @@ def test_quota_refusal(
         result = cluster(runner, kube_cluster, release_ns, "run", "--dry-run")
         return result.exit_code == 1 and "exceeded quota" in result.stderr
 
-    wait_until(enforced, 30, "quota admission", interval=0.1)
+    wait_until(enforced, DEADLINE, "quota admission", interval=0.1)
     result = cluster(runner, kube_cluster, release_ns, "run")
     assert result.exit_code == 1
     assert result.stderr.startswith(
@@ -349,7 +350,7 @@ def test_in_a_real_process(
     env = {**os.environ, "KUBECONFIG": str(kube_cluster.kubeconfig)}
     with ControllerStandIns(api, release_ns) as standins:
         out = subprocess.run(
-            argv, capture_output=True, text=True, env=env, timeout=120, check=False
+            argv, capture_output=True, text=True, env=env, timeout=2 * DEADLINE, check=False
         )
     assert out.returncode == 0, out.stderr
     (line,) = out.stdout.splitlines()

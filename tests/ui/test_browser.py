@@ -19,6 +19,7 @@ import pandas as pd
 import pytest
 from harness.browser import TIMEOUT_MS, RequestLog, chromium_page
 from harness.ports import free_port
+from harness.process import await_child
 from porto_ui.server import UIProcess, start_ui
 from porto_ui.settings import load_settings
 
@@ -44,10 +45,7 @@ def ui(stack: Stack, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple
     log = tmp_path_factory.mktemp("ui-logs") / "ui.log"
     process = start_ui(settings, log_file=log)
     try:
-        try:
-            process.wait_ready(90)
-        except (RuntimeError, TimeoutError) as exc:
-            raise RuntimeError(f"{exc}\n{log.read_text()[-3000:]}") from exc
+        await_child(process, log)
         yield process, metrics_port
     finally:
         process.stop()

@@ -5,11 +5,12 @@ from __future__ import annotations
 import socket
 from collections.abc import Callable
 
+from harness.timing import DEADLINE
 from streamlit.testing.v1 import AppTest
 
 from ui.conftest import APP
 
-TIMEOUT = 60
+TIMEOUT = DEADLINE
 
 
 def test_a_slow_api_is_said_plainly(ui_env: Callable[..., None]) -> None:

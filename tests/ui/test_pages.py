@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
+from harness.timing import DEADLINE
 from inference.servers import running_server
 from streamlit.testing.v1 import AppTest
 
@@ -21,7 +22,7 @@ from ui.conftest import APP, Stack
 pytestmark = pytest.mark.integration
 
 PAGES = ["inference", "training", "comparison", "monitoring"]
-TIMEOUT = 60
+TIMEOUT = DEADLINE
 
 
 def open_page(page: str) -> AppTest:

@@ -21,6 +21,7 @@ import pytest
 import yaml
 from harness.kube import KubeControlPlane
 from harness.kube_helm import helm, new_release_namespace
+from harness.timing import DEADLINE
 from kubernetes import client as k8s
 from kubernetes.client.exceptions import ApiException
 from porto.cluster import (
@@ -41,7 +42,7 @@ TEMPLATE = template_name_for(RELEASE)
 #: The UI's ServiceAccount (charts/ui: `<release>-ui`).
 UI_ACCOUNT = f"{RELEASE}-ui"
 LAUNCHER_ON = "ui.trainingLauncher.enabled=true"
-TIMEOUT = 60
+TIMEOUT = DEADLINE
 
 
 @dataclass
@@ -76,7 +77,7 @@ def _install(plane: KubeControlPlane, *sets: str) -> Installed:
     """charts/porto with ``sets`` in a fresh namespace (the stand-ins complete the hook Job helm
     waits for); a kubeconfig with a real token of the UI's ServiceAccount."""
     flags = [arg for expression in sets for arg in ("--set", expression)]
-    namespace = new_release_namespace(plane, "ui-train", *flags, release=RELEASE, timeout="90s")
+    namespace = new_release_namespace(plane, "ui-train", *flags, release=RELEASE)
     token = plane.service_account_token(namespace, UI_ACCOUNT)
     return Installed(plane, namespace, plane.token_kubeconfig(token, f"ui-{namespace}", namespace))
 

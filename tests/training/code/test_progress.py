@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 from harness.ports import LOOPBACK, free_port, port_open
+from harness.process import log_tail
+from harness.timing import DEADLINE
 from porto.errors import ConfigError
 from porto_training.progress import MetricsServer, Progress, TrainingMetrics
 
@@ -33,27 +35,30 @@ def _value(text: str, pattern: str) -> float | None:
 
 def test_metrics_are_served_during_a_cli_run(tmp_path: Path) -> None:
     port = free_port()
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "porto_training.cli",
-            "train",
-            "--rows=20000",
-            "--set=model.catboost.iterations=300",
-            "--set=model.catboost.early_stopping_rounds=null",
-            "--set=insights.shap_rows=200",
-            "--set=insights.mutual_info_rows=1000",
-            f"--metrics-port={port}",
-            f"--metrics-addr={LOOPBACK}",
-        ],
-        env={**os.environ, "PORTO_HOME": str(tmp_path)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
+    # Output to files, not pipes nobody reads while polling: a full pipe would stall the run.
+    out_file, err_file = tmp_path / "stdout.log", tmp_path / "stderr.log"
+    with out_file.open("wb") as out, err_file.open("wb") as err:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "porto_training.cli",
+                "train",
+                "--rows=20000",
+                "--set=model.catboost.iterations=300",
+                "--set=model.catboost.early_stopping_rounds=null",
+                "--set=insights.shap_rows=200",
+                "--set=insights.mutual_info_rows=1000",
+                f"--metrics-port={port}",
+                f"--metrics-addr={LOOPBACK}",
+            ],
+            env={**os.environ, "PORTO_HOME": str(tmp_path)},
+            stdout=out,
+            stderr=err,
+        )
     seen: str | None = None
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + DEADLINE
         while proc.poll() is None and time.monotonic() < deadline:
             text = _scrape(port)
             if text and 'porto_training_stage{porto_training_stage="train"} 1.0' in text:
@@ -62,19 +67,23 @@ def test_metrics_are_served_during_a_cli_run(tmp_path: Path) -> None:
                     seen = text
                     break
             time.sleep(0.05)
-        out, err = proc.communicate(timeout=120)
+        try:
+            proc.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the run did not end in {DEADLINE:.0f}s\n{log_tail(err_file, 40)}")
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert proc.returncode == 0, err.decode()
-    assert seen is not None, "never saw the train stage with iterations on /metrics"
+    log = log_tail(err_file, 40)
+    assert proc.returncode == 0, log
+    assert seen is not None, f"never saw the train stage with iterations on /metrics\n{log}"
     assert _value(seen, 'porto_training_loss{dataset="learn"}') is not None
     assert _value(seen, 'porto_training_loss{dataset="validation"}') is not None
     assert (_value(seen, "porto_training_elapsed_seconds") or 0) > 0
     assert _value(seen, "porto_training_iterations_planned") == 300
     assert _value(seen, 'porto_training_stage_seconds{stage="load"}') is not None
-    assert b"trained porto version" in out
+    assert "trained porto version" in out_file.read_text()
     assert not port_open(port)  # the server is gone with the run
 
 
