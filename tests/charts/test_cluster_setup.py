@@ -22,7 +22,7 @@ from harness.crds import (
     PROMETHEUS_OPERATOR,
     PROMETHEUS_OPERATOR_CRDS,
 )
-from harness.tools import MissingToolError, pinned_tools, tool_path
+from harness.tools import MissingToolError, make_dry_run, pinned_tools, tool_path
 from harness.versions import VERSIONS, VERSIONS_FILE, read
 
 CLUSTER_TARGETS = (
@@ -51,14 +51,7 @@ def _yaml(path: Path) -> Any:
 
 
 def _dry_run(target: str, *variables: str) -> str:
-    out = subprocess.run(
-        ["make", "--no-print-directory", "-n", target, *variables],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout
+    return make_dry_run(target, *variables)
 
 
 def _flat(text: str) -> str:
@@ -136,13 +129,7 @@ def test_add_on_versions_move_together() -> None:
     assert GATEWAY_API_CRDS.version == VERSIONS.gateway_api
     assert f"prometheus-operator {PROMETHEUS_OPERATOR};" in addons
     # The Makefile reads the same pins (an override on the command line moves the operator too).
-    out = subprocess.run(
-        ["make", "--no-print-directory", "-n", "cluster-addons", "KPS_VERSION=77.1.1"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    out = make_dry_run("cluster-addons", "KPS_VERSION=77.1.1")
     assert "--version 77.1.1 " in _flat(out) and "prometheus-operator v0.85.0;" in out
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -60,3 +61,16 @@ def postgres_bin_dir() -> Path:
         f"no PostgreSQL server under {DEBIAN_POSTGRES}/<major>/bin: run `apt-get install "
         "postgresql` (or `.ci/run`, which installs everything the tests need)"
     )
+
+
+def make_dry_run(*args: str) -> str:
+    """What ``make -n ARGS`` would run in the repository (targets and VAR=value), asserting it
+    succeeds."""
+    out = subprocess.run(
+        ["make", "--no-print-directory", "-n", *args],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+    return out.stdout

@@ -10,6 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from harness.tools import make_dry_run
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "scripts" / "image-tag.sh"
@@ -110,13 +111,7 @@ def test_without_git_history_the_tag_is_dev(tmp_path: Path) -> None:
 
 
 def test_the_makefile_tags_the_images_with_it() -> None:
-    text = subprocess.run(
-        ["make", "--no-print-directory", "-n", "images", "load"],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    text = make_dry_run("images", "load")
     expected = subprocess.run([str(SCRIPT)], capture_output=True, text=True, check=True)
     tags = set(re.findall(r"porto-(?:inference|ui|training):(\S+)", text))
     assert tags == {expected.stdout.strip()}

@@ -6,14 +6,13 @@ ports the README promises."""
 from __future__ import annotations
 
 import re
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 from charts.chartlib import CHART, containers, helm, pod_templates
-from harness.tools import pinned_tools
+from harness.tools import make_dry_run, pinned_tools
 
 REPO = Path(__file__).resolve().parents[2]
 SKAFFOLD: dict[str, Any] = yaml.safe_load((REPO / "skaffold.yaml").read_text())
@@ -124,14 +123,7 @@ def test_locally_built_images_render() -> None:
 
 
 def _make_dev(*variables: str) -> str:
-    out = subprocess.run(
-        ["make", "--no-print-directory", "-n", "dev", *variables],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-    )
-    assert out.returncode == 0, out.stderr
-    return out.stdout
+    return make_dry_run("dev", *variables)
 
 
 def test_dev_puts_the_pinned_tools_on_skaffolds_path() -> None:

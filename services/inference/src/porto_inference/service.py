@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import orjson
-from porto.bundle import read_file
+from porto.bundle import Manifest, read_file
 from porto.errors import NotFoundError
 from porto.labels import DEFAULT_LABELS, LabelMapping, feedback_class, feedback_labels
 from porto.registry import Registry
@@ -404,21 +404,19 @@ class InferenceService:
         catalogue = await asyncio.to_thread(work)
         return {**catalogue, **self.models.describe()}
 
+    async def _manifest(self, ref: str) -> Manifest:
+        version = await self.models.resolve(ref)
+        return await asyncio.to_thread(self.models.registry.get, version)
+
     async def manifest(self, ref: str) -> dict[str, Any]:
         """The manifest of the version ``ref`` (a version or an alias) names."""
-        version = await self.models.resolve(ref)
-        manifest = await asyncio.to_thread(self.models.registry.get, version)
-        data: dict[str, Any] = manifest.model_dump(mode="json")
+        data: dict[str, Any] = (await self._manifest(ref)).model_dump(mode="json")
         return data
 
     async def feature_schema(self, ref: str | None) -> ModelSchemaResponse:
         """What /predict expects from version ``ref`` (None: the served model), in model order,
         with a typical record ready to send."""
-        if ref is None:
-            manifest = self.models.serving().manifest
-        else:
-            version = await self.models.resolve(ref)
-            manifest = await asyncio.to_thread(self.models.registry.get, version)
+        manifest = self.models.serving().manifest if ref is None else await self._manifest(ref)
         schema = manifest.feature_schema
         return ModelSchemaResponse(
             model_name=manifest.name,
