@@ -85,13 +85,18 @@ KIND ?= $(call pinned,kind)
 KUBECTL ?= kubectl
 K = $(KUBECTL) --context $(KUBE_CONTEXT)
 H = $(HELM) --kube-context $(KUBE_CONTEXT)
-IMAGE_BUILD_ARGS = --build-arg VERSION=$(IMAGE_TAG) \
-	--build-arg REVISION=$(shell git rev-parse HEAD 2>/dev/null || echo unknown) \
-	--build-arg CREATED=$(shell date -u +%Y-%m-%dT%H:%M:%SZ) \
-	--build-arg SOURCE=$(shell git remote get-url origin 2>/dev/null)
+# `make images`: the engine DOCKER_HOST names, through DOCKER (a client that builds with BuildKit).
+# BASE_IMAGE=offline builds the base from Debian packages (no container registry needed);
+# EXTRA_CA=<pem> adds CAs a TLS-intercepting proxy needs; IMAGES picks images (also: postgres).
+DOCKER ?= docker
+IMAGES ?= inference ui training minio
+BUILD_IMAGES = DOCKER='$(DOCKER)' IMAGE_TAG='$(IMAGE_TAG)' IMAGES='$(IMAGES)' \
+	BASE_IMAGE='$(BASE_IMAGE)' EXTRA_CA='$(EXTRA_CA)' UV_OFFLINE='$(UV_OFFLINE)' \
+	VERSION='$(IMAGE_TAG)' REVISION='$(shell git rev-parse HEAD 2>/dev/null || echo unknown)' \
+	SOURCE='$(shell git remote get-url origin 2>/dev/null)' scripts/build-images.sh
 
 .PHONY: cluster cluster-addons cluster-tools check-versions images load deploy dev port-forward e2e \
-	undeploy cluster-down grafana-password chart-sync chart-docs train-cluster
+	undeploy cluster-down grafana-password chart-sync chart-docs train-cluster image-sizes
 
 # (no `##`: a prerequisite of the cluster targets, not a command of its own)
 cluster-tools:
@@ -128,10 +133,11 @@ endif
 	  --repo https://prometheus-community.github.io/helm-charts --version $(KPS_VERSION) \
 	  --namespace $(MONITORING_NAMESPACE) -f deploy/kube-prometheus-stack-values.yaml --wait --timeout 15m
 
-images: ## Build the porto-inference, porto-ui and porto-training images, tagged IMAGE_TAG (git describe + a hash of uncommitted changes)
-	docker build -f services/inference/Dockerfile -t porto-inference:$(IMAGE_TAG) $(IMAGE_BUILD_ARGS) .
-	docker build -f services/ui/Dockerfile -t porto-ui:$(IMAGE_TAG) $(IMAGE_BUILD_ARGS) .
-	docker build -f jobs/training/Dockerfile -t porto-training:$(IMAGE_TAG) $(IMAGE_BUILD_ARGS) .
+images: ## Build porto-inference, -ui, -training and -minio, tagged IMAGE_TAG (BASE_IMAGE=offline: no registry needed)
+	@CREATED=$$(date -u +%Y-%m-%dT%H:%M:%SZ) $(BUILD_IMAGES) build
+
+image-sizes: ## Print each image's size (as `docker images` shows) against its target; fails when one is over
+	@$(BUILD_IMAGES) sizes
 
 load: cluster-tools ## Load the images into the kind cluster (minikube: KUBE_CONTEXT=minikube)
 ifeq ($(KUBE_CONTEXT),minikube)
