@@ -18,6 +18,7 @@
 #   UV_OFFLINE   1: the Python steps install from the BuildKit cache alone (the test suite).
 #   DOCKER       the client (default docker); it must build with BuildKit (DOCKER_BUILDKIT=1).
 #   VERBOSE=1    stream BuildKit's output instead of printing it only when a build fails.
+#   BUILD_LOG_DIR  keep each image's BuildKit output there (<image>.log).
 set -euo pipefail
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 fail() { echo "error: $*" >&2; exit 1; }
@@ -109,5 +110,6 @@ for image in "${images[@]}"; do
   fi
   steps=$(grep -cE '^#[0-9]+ \[' "$log" || true)
   cached=$(grep -cE '^#[0-9]+ CACHED' "$log" || true)
+  [ -z "${BUILD_LOG_DIR:-}" ] || { mkdir -p "$BUILD_LOG_DIR"; cp "$log" "$BUILD_LOG_DIR/$image.log"; }
   echo "built porto-$image:$IMAGE_TAG in $((SECONDS - began)) s ($cached of $steps steps cached)"
 done

@@ -11,9 +11,11 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 fail() { echo "error: $*" >&2; exit 1; }
 
 # postgresql: the harness runs Debian's server binaries; prometheus (+ promtool) and the node
-# exporter: the rule and PromQL checks; chromium: the UI's browser tests.
+# exporter: the rule and PromQL checks; chromium: the UI's browser tests; docker.io (dockerd,
+# containerd, runc, the docker CLI with BuildKit built in), debootstrap and iproute2: the harness's
+# own Docker engine, which builds and runs porto's images (tests/harness/docker.py).
 # PORTO_TEST_DEBIAN_PACKAGES replaces the list (the installer's own tests use it).
-read -r -a DEBIAN_PACKAGES <<<"${PORTO_TEST_DEBIAN_PACKAGES:-postgresql prometheus prometheus-node-exporter chromium}"
+read -r -a DEBIAN_PACKAGES <<<"${PORTO_TEST_DEBIAN_PACKAGES:-postgresql prometheus prometheus-node-exporter chromium docker.io debootstrap iproute2}"
 # The Go the pinned tool modules declare (tools/*/go.mod `go` lines).
 GO_MIN=$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$REPO"/tools/*/go.mod | sort -V | tail -n 1)
 
@@ -55,3 +57,10 @@ UV=$("$REPO/scripts/ensure-uv.sh")
 # the versions of deploy/versions.mk: prometheus-operator, Gateway API).
 (cd "$REPO" && export UV PYTHONPATH=tests && retry "fetching the kubeconform schemas" \
   "$UV" run --frozen --quiet python -m harness.kubeschemas build)
+# The images: the offline base (debootstrap, cached) and every download step of `make images`
+# (uv, the locked wheels, Debian packages), built once here into the harness engine's BuildKit
+# cache, so the suite's `make images` finds them there and downloads nothing.
+if [ -z "${PORTO_TEST_SKIP_IMAGES:-}" ]; then
+  (cd "$REPO" && export UV PYTHONPATH=tests && retry "prebuilding the images (make images)" \
+    "$UV" run --frozen --quiet python -m harness.docker prebuild)
+fi

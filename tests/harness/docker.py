@@ -38,6 +38,12 @@ BRIDGE_ADDRESS = "10.213.0.1/24"
 ADDRESS_POOL = "base=10.214.0.0/16,size=24"
 DEBIAN_CLI = Path("/usr/bin/docker")
 DOCKERD = Path("/usr/sbin/dockerd")
+#: The tag of the install phase's prebuild and of the suite's build (same tag: same cache).
+TEST_TAG = "porto-test"
+ALL_IMAGES = ("inference", "ui", "training", "minio", "postgres")
+#: The host's CA bundle: package downloads from this machine go through a TLS-intercepting proxy
+#: whose CA it holds (make images EXTRA_CA=...). Only the install phase's build downloads.
+HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 class EngineError(RuntimeError):
@@ -261,6 +267,17 @@ def make_images(engine: DockerEngine, *args: str, timeout: float = 3600) -> str:
     return text
 
 
+def suite_build_args(*, offline: bool) -> list[str]:
+    """``make images`` arguments of the install phase's prebuild (``offline=False``: it
+    downloads) and of the suite's build (``offline=True``: Python steps from the cache alone)."""
+    args = [f"IMAGES={' '.join(ALL_IMAGES)}", "BASE_IMAGE=offline", f"IMAGE_TAG={TEST_TAG}"]
+    if HOST_CA.is_file():
+        args.append(f"EXTRA_CA={HOST_CA}")
+    if offline:
+        args.append("UV_OFFLINE=1")
+    return args
+
+
 def _main(argv: Sequence[str]) -> int:
     """``python -m harness.docker prebuild``: the install phase's build of the images (with the
     network), so the suite's rebuild finds every download in the BuildKit cache."""
@@ -269,7 +286,7 @@ def _main(argv: Sequence[str]) -> int:
         return 2
     try:
         with DockerEngine() as engine:
-            print(make_images(engine, "BASE_IMAGE=offline", "IMAGE_TAG=porto-test")[-2000:])
+            print(make_images(engine, *suite_build_args(offline=False)).strip())
     except EngineError as err:
         print(f"error: {err}")
         return 1
