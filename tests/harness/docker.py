@@ -267,10 +267,10 @@ def make_images(engine: DockerEngine, *args: str, timeout: float = 3600) -> str:
     return text
 
 
-def suite_build_args(*, offline: bool) -> list[str]:
+def suite_build_args(*, offline: bool, images: Sequence[str] = ALL_IMAGES) -> list[str]:
     """``make images`` arguments of the install phase's prebuild (``offline=False``: it
     downloads) and of the suite's build (``offline=True``: Python steps from the cache alone)."""
-    args = [f"IMAGES={' '.join(ALL_IMAGES)}", "BASE_IMAGE=offline", f"IMAGE_TAG={TEST_TAG}"]
+    args = [f"IMAGES={' '.join(images)}", "BASE_IMAGE=offline", f"IMAGE_TAG={TEST_TAG}"]
     if HOST_CA.is_file():
         args.append(f"EXTRA_CA={HOST_CA}")
     if offline:
@@ -279,14 +279,15 @@ def suite_build_args(*, offline: bool) -> list[str]:
 
 
 def _main(argv: Sequence[str]) -> int:
-    """``python -m harness.docker prebuild``: the install phase's build of the images (with the
-    network), so the suite's rebuild finds every download in the BuildKit cache."""
-    if list(argv) != ["prebuild"]:
-        print("usage: python -m harness.docker prebuild")
+    """``python -m harness.docker prebuild [image ...]``: the install phase's build of the images
+    (with the network), so the suite's rebuild finds every download in the BuildKit cache."""
+    if not argv or argv[0] != "prebuild" or not set(argv[1:]) <= set(ALL_IMAGES):
+        print(f"usage: python -m harness.docker prebuild [{'|'.join(ALL_IMAGES)} ...]")
         return 2
+    images = argv[1:] or ALL_IMAGES
     try:
         with DockerEngine() as engine:
-            print(make_images(engine, *suite_build_args(offline=False)).strip())
+            print(make_images(engine, *suite_build_args(offline=False, images=images)).strip())
     except EngineError as err:
         print(f"error: {err}")
         return 1
