@@ -10,6 +10,7 @@ import pytest
 from harness.containers import create_network, remove_leftovers
 from harness.docker import TEST_TAG, DockerEngine, make_images, suite_build_args
 
+
 @dataclass(frozen=True)
 class BuiltImages:
     """What ``make images`` printed, and BuildKit's output per image."""

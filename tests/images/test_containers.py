@@ -60,17 +60,13 @@ class Stack:
     db: dict[str, str]
 
     def psql(self, sql: str) -> str:
-        out = self.postgres.exec(
-            "psql", "-U", self.db["user"], "-d", self.db["name"], "-tAc", sql
-        )
+        out = self.postgres.exec("psql", "-U", self.db["user"], "-d", self.db["name"], "-tAc", sql)
         assert out.returncode == 0, out.stderr
         return out.stdout.strip()
 
 
 @pytest.fixture(scope="module")
-def stack(
-    docker_engine: DockerEngine, built_images: BuiltImages, network: str
-) -> Iterator[Stack]:
+def stack(docker_engine: DockerEngine, built_images: BuiltImages, network: str) -> Iterator[Stack]:
     """MinIO and PostgreSQL containers, a training container run to completion against them,
     then the inference and UI containers serving its model."""
     engine = docker_engine
@@ -161,9 +157,7 @@ def stack(
         )
         started.append(ui)
         wait_healthy(f"{ui.url(8501)}/_stcore/health", ui)
-        yield Stack(
-            minio, postgres, training_exit, training_log, inference, ui, s3_env, db
-        )
+        yield Stack(minio, postgres, training_exit, training_log, inference, ui, s3_env, db)
     finally:
         for container in reversed(started):
             container.remove()
@@ -439,11 +433,8 @@ def test_sigterm_stops_every_container_cleanly(stack: Stack) -> None:
     """``docker stop``: each process exits 0 on SIGTERM, the API after writing its log."""
     assert stack.ui.stop() == 0
     assert stack.inference.stop() == 0
-    stopped = [
-        event
-        for line in stack.inference.logs().splitlines()
-        if line.startswith("{") and (event := json.loads(line)).get("message") == "porto inference stopped"
-    ]
+    events = [json.loads(line) for line in stack.inference.logs().splitlines() if line[:1] == "{"]
+    stopped = [e for e in events if e.get("message") == "porto inference stopped"]
     assert stopped, stack.inference.logs()[-2000:]
     assert stopped[-1]["prediction_log"]["queued_rows"] == 0
     assert stopped[-1]["prediction_log"]["dropped_rows"] == 0

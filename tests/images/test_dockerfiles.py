@@ -1,8 +1,8 @@
 """The Dockerfiles, read without a Docker engine (tests/images/test_containers.py builds and runs
 them): multi-stage builds from the lockfile on one BASE_IMAGE argument (default: the pinned slim
-base), no frontend to pull, a numeric non-root user, entrypoints that exist, COPY sources that exist and
-pass the .dockerignore, OCI labels, no secrets, and agreement with the chart (user, ports,
-writable paths, arguments)."""
+base), no frontend to pull, a numeric non-root user, entrypoints that exist, COPY sources that
+exist and pass the .dockerignore, OCI labels, no secrets, and agreement with the chart (user,
+ports, writable paths and volumes, arguments)."""
 
 from __future__ import annotations
 
