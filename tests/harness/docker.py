@@ -29,8 +29,8 @@ from types import TracebackType
 from typing import IO, Self
 
 from harness.process import is_root, log_tail
-from harness.tools import REPO_ROOT
 from harness.timing import DEADLINE
+from harness.tools import REPO_ROOT
 
 ENGINE_ENV = "PORTO_TEST_DOCKER_HOST"
 BRIDGE = "portodk0"

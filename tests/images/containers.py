@@ -1,0 +1,126 @@
+"""Containers the image tests run on the suite's Docker engine, hardened as the chart runs them.
+
+Every container runs with a read-only root filesystem, a fixed non-root user, no capabilities
+and no privilege escalation (``docker run --read-only --user --cap-drop ALL --security-opt
+no-new-privileges``), on an internal bridge network of the test's own: nothing is published, the
+host reaches each container at its address on that bridge, and the containers reach nothing
+beyond it. :class:`Containers` removes what it started (with their anonymous volumes).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.docker import DockerEngine
+from harness.ports import wait_until
+from harness.timing import DEADLINE
+
+#: Hardening flags of every `docker run` here (the chart's securityContext, in Docker's words).
+HARDENED = ("--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges")
+
+
+@dataclass
+class Container:
+    """A container started by :class:`Containers`."""
+
+    engine: DockerEngine
+    id: str
+    network: str
+
+    def inspect(self) -> dict[str, Any]:
+        """``docker inspect`` of the container."""
+        data: list[dict[str, Any]] = json.loads(self.engine.docker("inspect", self.id).stdout)
+        return data[0]
+
+    @property
+    def ip(self) -> str:
+        """Its address on the test network (the host reaches it over the bridge)."""
+        address: str = self.inspect()["NetworkSettings"]["Networks"][self.network]["IPAddress"]
+        assert address, f"container {self.id[:12]} has no address on {self.network}"
+        return address
+
+    def logs(self) -> str:
+        """Its output so far, stdout and stderr together (across restarts)."""
+        out = self.engine.docker("logs", self.id)
+        return out.stdout + out.stderr
+
+    def running(self) -> bool:
+        return bool(self.inspect()["State"]["Running"])
+
+    def exec(self, *argv: str) -> tuple[int, str]:
+        """Run ``argv`` in the container: (exit status, stdout + stderr)."""
+        out = self.engine.docker("exec", self.id, *argv, check=False)
+        return out.returncode, out.stdout + out.stderr
+
+    def wait_exit(self, timeout: float = DEADLINE) -> int:
+        """Wait for the container to stop; return its exit code."""
+        out = self.engine.docker("wait", self.id, timeout=timeout)
+        return int(out.stdout.strip())
+
+    def wait_log(self, text: str, count: int = 1, timeout: float = DEADLINE) -> None:
+        """Wait until ``text`` occurs ``count`` times in the logs (fails at once if the container
+        stopped without it)."""
+
+        def seen() -> bool:
+            return self.logs().count(text) >= count
+
+        try:
+            wait_until(seen, timeout, f"{text!r} in the logs", alive=self.running, interval=0.2)
+        except (TimeoutError, RuntimeError) as exc:
+            raise AssertionError(f"{exc}; the logs:\n{self.logs()[-3000:]}") from None
+
+
+@dataclass
+class Containers:
+    """Runs containers on one internal network; :meth:`close` removes them and the network."""
+
+    engine: DockerEngine
+    network: str = field(default_factory=lambda: f"porto-test-{uuid.uuid4().hex[:10]}")
+    started: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.engine.docker("network", "create", "--internal", self.network)
+
+    def run(
+        self,
+        image: str,
+        *args: str,
+        user: str,
+        env: dict[str, str] | None = None,
+        mounts: tuple[str, ...] = (),
+        aliases: tuple[str, ...] = (),
+        entrypoint: str | None = None,
+        detach: bool = True,
+    ) -> Container:
+        """``docker run`` ``image`` hardened (see the module) with ``args`` as its command;
+        ``mounts`` are ``--mount`` specifications, ``aliases`` its names on the network.
+        Detached, it returns once started; otherwise once it exited (``wait_exit`` then gives
+        its status)."""
+        name = f"{self.network}-{len(self.started)}"
+        argv = ["run", "--name", name, "--network", self.network, "--user", user, *HARDENED]
+        if entrypoint is not None:
+            argv += ["--entrypoint", entrypoint]
+        for alias in aliases:
+            argv += ["--network-alias", alias]
+        for key, value in (env or {}).items():
+            argv += ["--env", f"{key}={value}"]
+        for mount in mounts:
+            argv += ["--mount", mount]
+        self.started.append(name)
+        if detach:
+            argv.append("--detach")
+        self.engine.docker(*argv, image, *args, check=detach)
+        return Container(self.engine, name, self.network)
+
+    def close(self) -> None:
+        for name in reversed(self.started):
+            self.engine.docker("rm", "--force", "--volumes", name, check=False)
+        # A just-removed container may hold the network for a moment.
+        for _ in range(20):
+            if self.engine.docker("network", "rm", self.network, check=False).returncode == 0:
+                return
+            time.sleep(0.5)
