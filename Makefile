@@ -139,11 +139,16 @@ images: ## Build porto-inference, -ui, -training and -minio, tagged IMAGE_TAG (B
 image-sizes: ## Print each image's size (as `docker images` shows) against its target; fails when one is over
 	@$(BUILD_IMAGES) sizes
 
+# porto-minio's tag is the MinIO version it holds (scripts/tools.sh's pin), the chart's default.
+MINIO_IMAGE_TAG = $(eval MINIO_IMAGE_TAG := $(shell scripts/build-images.sh minio-tag))$(MINIO_IMAGE_TAG)
+LOAD_IMAGES = porto-inference:$(IMAGE_TAG) porto-ui:$(IMAGE_TAG) porto-training:$(IMAGE_TAG) \
+	porto-minio:$(MINIO_IMAGE_TAG)
+
 load: cluster-tools ## Load the images into the kind cluster (minikube: KUBE_CONTEXT=minikube)
 ifeq ($(KUBE_CONTEXT),minikube)
-	minikube image load porto-inference:$(IMAGE_TAG) porto-ui:$(IMAGE_TAG) porto-training:$(IMAGE_TAG)
+	minikube image load $(LOAD_IMAGES)
 else
-	$(KIND) load docker-image --name $(CLUSTER) porto-inference:$(IMAGE_TAG) porto-ui:$(IMAGE_TAG) porto-training:$(IMAGE_TAG)
+	$(KIND) load docker-image --name $(CLUSTER) $(LOAD_IMAGES)
 endif
 
 deploy: cluster-tools ## helm upgrade --install porto with IMAGE_TAG; waits until the first model is served

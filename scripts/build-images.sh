@@ -3,6 +3,8 @@
 #
 #   scripts/build-images.sh build [image ...]   build (default: $IMAGES), tagged $IMAGE_TAG
 #   scripts/build-images.sh sizes [image ...]   print each image's size against its target
+#   scripts/build-images.sh minio-tag           print porto-minio's own tag: the MinIO source
+#                                               pinned in scripts/tools.sh (the chart's default)
 #
 # Images: inference, ui, training (porto's services), minio (the pinned MinIO source the tests run,
 # built by scripts/tools.sh, packaged: the chart's default object store), postgres (Debian's
@@ -40,7 +42,17 @@ row() {
   fail "unknown image '$1' (known: $(printf '%s ' "${TABLE[@]%%|*}"))"
 }
 
+# The MinIO pin of scripts/tools.sh: its Go module version and cached binary name. porto-minio is
+# tagged IMAGE_TAG and, like upstream's images, with the MinIO version it holds: the pseudo-version
+# without its `v0.0.0-` (commit time and commit, e.g. 20260212201848-7aac2a2c5b7c), the tag the
+# chart's minio.image defaults to (tests/charts check they agree).
+minio_pin() { sed -n 's/^ *"minio|[^|]*|\([^|]*\)|\([^"]*\)".*/\1 \2/p' "$REPO/scripts/tools.sh"; }
+read -r MINIO_VERSION MINIO_BINARY <<<"$(minio_pin)"
+[ -n "${MINIO_BINARY:-}" ] || fail "no minio row in scripts/tools.sh"
+MINIO_TAG=${MINIO_VERSION#v0.0.0-}
+
 cmd=${1:-build}; shift || true
+if [ "$cmd" = minio-tag ]; then echo "$MINIO_TAG"; exit 0; fi
 read -r -a images <<<"${*:-${IMAGES:-inference ui training minio}}"
 for image in "${images[@]}"; do row "$image" >/dev/null; done
 
@@ -84,24 +96,25 @@ done
 logdir=$(mktemp -d); trap 'rm -rf "$logdir"' EXIT
 for image in "${images[@]}"; do
   IFS='|' read -r _ dockerfile context _ <<<"$(row "$image")"
+  extra=()
   if [ "$context" = minio ]; then
     # The pinned MinIO build the tests run, copied into a context of its own.
-    minio_bin="${PORTO_CACHE:-$HOME/.cache/porto}/bin/$(sed -n 's/^ *"minio|[^|]*|[^|]*|\([^"]*\)".*/\1/p' "$REPO/scripts/tools.sh")"
     "$REPO/scripts/tools.sh" minio
     context="$logdir/minio-context"; mkdir -p "$context"
-    cp "$minio_bin" "$context/minio"
+    cp "${PORTO_CACHE:-$HOME/.cache/porto}/bin/$MINIO_BINARY" "$context/minio"
     cp -r "$REPO/deploy/images/minio/." "$context/"
+    extra=(--build-arg "MINIO_VERSION=$MINIO_VERSION" -t "porto-minio:$MINIO_TAG")
   else
     context="$REPO/$context"
   fi
   log="$logdir/$image.log"; began=$SECONDS
   echo "building porto-$image:$IMAGE_TAG ($dockerfile)" >&2
   if [ -n "${VERBOSE:-}" ]; then
-    "$DOCKER" build "${args[@]}" -f "$REPO/$dockerfile" -t "porto-$image:$IMAGE_TAG" "$context" 2>&1 | tee "$log" >&2
+    "$DOCKER" build "${args[@]}" "${extra[@]}" -f "$REPO/$dockerfile" -t "porto-$image:$IMAGE_TAG" "$context" 2>&1 | tee "$log" >&2
     status=${PIPESTATUS[0]}
   else
     status=0
-    "$DOCKER" build "${args[@]}" -f "$REPO/$dockerfile" -t "porto-$image:$IMAGE_TAG" "$context" >"$log" 2>&1 || status=$?
+    "$DOCKER" build "${args[@]}" "${extra[@]}" -f "$REPO/$dockerfile" -t "porto-$image:$IMAGE_TAG" "$context" >"$log" 2>&1 || status=$?
   fi
   if [ "$status" -ne 0 ]; then
     tail -n 40 "$log" >&2

@@ -14,7 +14,9 @@ from contextlib import contextmanager
 from typing import Protocol, TypeVar
 
 import pytest
+from harness.containers import remove_leftovers
 from harness.crds import cluster_crd_documents
+from harness.docker import DockerEngine, EngineError
 from harness.kube import KubeControlPlane
 from harness.minio import MinioServer
 from harness.postgres import PostgresServer
@@ -23,7 +25,9 @@ from harness.tools import MissingToolError
 from porto.store import S3Options
 
 #: Fixtures that start a real server; a test using any of them is an integration test.
-SERVER_FIXTURES = frozenset({"minio_server", "s3_options", "postgres_server", "kube_cluster"})
+SERVER_FIXTURES = frozenset(
+    {"minio_server", "s3_options", "postgres_server", "kube_cluster", "docker_engine"}
+)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-timeout reads its setting
@@ -107,3 +111,20 @@ def kube_cluster() -> Iterator[KubeControlPlane]:
     with _served(KubeControlPlane) as plane:
         plane.install_crds(cluster_crd_documents())
         yield plane
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[DockerEngine]:
+    """A Docker engine of the suite's own (harness.docker: Debian's dockerd on its own socket and
+    bridge; ``PORTO_TEST_DOCKER_HOST`` names an existing one instead), started once per session.
+    An engine that cannot start fails the test with what to install or set (never a skip)."""
+    engine = DockerEngine()
+    try:
+        engine.start()
+    except EngineError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    try:
+        yield engine
+    finally:
+        remove_leftovers(engine)
+        engine.stop()

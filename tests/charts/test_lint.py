@@ -97,20 +97,21 @@ def test_each_subchart_can_be_switched_off(sets: list[str]) -> None:
 
 # --- porto's images: unpublished, so a registry or `images.local=true` ----------------------------
 
-#: The subcharts running porto's own images.
-PORTO_IMAGES = ("inference", "ui", "training")
+#: The subcharts running porto's own images: its services', tagged IMAGE_TAG, and porto-minio,
+#: tagged with the MinIO version it holds (the minio chart's appVersion).
+SERVICE_IMAGES = ("inference", "ui", "training")
+PORTO_IMAGES = (*SERVICE_IMAGES, "minio")
+MINIO_APP_VERSION = yaml.safe_load((CHART / "charts/minio/Chart.yaml").read_text())["appVersion"]
 #: The flags the refusal gives, in full (a user copies them).
 LOCAL_FLAG = "--set images.local=true"
 REGISTRY_FLAGS = (
     "--set inference.image.registry=REGISTRY,ui.image.registry=REGISTRY,"
-    "training.image.registry=REGISTRY --set inference.image.tag=TAG,ui.image.tag=TAG,"
-    "training.image.tag=TAG"
+    "training.image.registry=REGISTRY,minio.image.registry=REGISTRY "
+    "--set inference.image.tag=TAG,ui.image.tag=TAG,training.image.tag=TAG"
 )
 #: The same as `--set` expressions, with a registry and a tag.
-REGISTRY_SETS = [
-    f"{chart}.image.{key}={value}"
-    for chart in PORTO_IMAGES
-    for key, value in (("registry", "ghcr.io/acme"), ("tag", "v1"))
+REGISTRY_SETS = [f"{chart}.image.registry=ghcr.io/acme" for chart in PORTO_IMAGES] + [
+    f"{chart}.image.tag=v1" for chart in SERVICE_IMAGES
 ]
 
 
@@ -142,6 +143,10 @@ def test_a_plain_install_is_refused_with_the_exact_flags() -> None:
             "training.image.repository=porto-training",
         ),
         (["inference.enabled=false", "ui.enabled=false"], "training.image.repository"),
+        (
+            [f"{chart}.image.registry=ghcr.io/acme" for chart in SERVICE_IMAGES],
+            "minio.image.repository=porto-minio",
+        ),
     ],
 )
 def test_each_local_image_is_named(sets: list[str], named: str) -> None:
@@ -157,7 +162,12 @@ def test_each_local_image_is_named(sets: list[str], named: str) -> None:
         ["global.imageRegistry=registry.example.com/mirror"],
         [f"{chart}.image.registry=ghcr.io/acme" for chart in PORTO_IMAGES],
         [f"{chart}.image.repository=acme/porto-{chart}" for chart in PORTO_IMAGES],
-        ["inference.image.registry=ghcr.io/acme", "ui.enabled=false", "training.enabled=false"],
+        [
+            "inference.image.registry=ghcr.io/acme",
+            "minio.image.registry=ghcr.io/acme",
+            "ui.enabled=false",
+            "training.enabled=false",
+        ],
     ],
     ids=["local", "global-registry", "each-registry", "repository-with-a-path", "only-the-api"],
 )
@@ -170,7 +180,9 @@ def test_images_pushed_to_a_registry_are_pulled_from_it() -> None:
     docs = [d for d in yaml.safe_load_all(_plain_template(*REGISTRY_SETS).stdout) if d]
     images = {c["image"] for pod in pod_templates(docs) for c in containers(pod.spec)}
     ours = {i for i in images if "porto-" in i}
-    assert ours == {f"ghcr.io/acme/porto-{c}:v1" for c in PORTO_IMAGES}
+    assert ours == {f"ghcr.io/acme/porto-{c}:v1" for c in SERVICE_IMAGES} | {
+        f"ghcr.io/acme/porto-minio:{MINIO_APP_VERSION}"
+    }
     assert "docker.io/library/postgres:17.6-bookworm" in images, "the mirror is not needed"
 
 

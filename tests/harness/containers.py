@@ -1,136 +1,167 @@
-"""Containers of the suite's own Docker engine, run the way the chart runs porto's pods.
+"""Containers the tests run on the suite's Docker engine, hardened as the chart runs them.
 
-Every container runs hardened as in the chart's pods: a read-only root filesystem (only the
-image's declared VOLUMEs are writable), every capability dropped, no privilege escalation, the
-image's own non-root user. They sit on an ``--internal`` network the harness creates (no route
-out of the machine); the tests reach them at their addresses on that network's bridge, which
-lives on this machine. Everything carries the label ``porto.test`` so a session's leftovers are
-removed even after an interrupted run.
+Every container runs with a read-only root filesystem, a fixed non-root user, no capabilities
+and no privilege escalation (``docker run --read-only --user --cap-drop ALL --security-opt
+no-new-privileges``), on an internal bridge network of the test's own: nothing is published, the
+host reaches each container at its address on that bridge, and the containers reach nothing
+beyond it. :class:`Containers` removes what it started (with their anonymous volumes); every
+container and network carries the label ``porto.test``, so :func:`remove_leftovers` clears what an
+interrupted session left.
 """
 
 from __future__ import annotations
 
 import json
-import secrets
 import subprocess
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
 from typing import Any
 
-from harness.docker import DockerEngine, EngineError
+from harness.docker import DockerEngine
+from harness.ports import wait_until
 from harness.timing import DEADLINE
 
 LABEL = "porto.test"
+#: Hardening flags of every `docker run` here (the chart's securityContext, in Docker's words).
 HARDENED = ("--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges")
 
 
 @dataclass
 class Container:
-    """One container; ``name`` is unique per session."""
+    """A container started by :class:`Containers`."""
 
     engine: DockerEngine
-    name: str
+    id: str
     network: str
 
     def inspect(self) -> dict[str, Any]:
         """``docker inspect`` of the container."""
-        out = self.engine.docker("inspect", self.name)
-        result: list[dict[str, Any]] = json.loads(out.stdout)
-        return result[0]
+        data: list[dict[str, Any]] = json.loads(self.engine.docker("inspect", self.id).stdout)
+        return data[0]
 
     @property
     def ip(self) -> str:
-        """The container's address on its network."""
-        return str(self.inspect()["NetworkSettings"]["Networks"][self.network]["IPAddress"])
-
-    def url(self, port: int) -> str:
-        """``http://<ip>:<port>``."""
-        return f"http://{self.ip}:{port}"
+        """Its address on the test network (the host reaches it over the bridge)."""
+        address: str = self.inspect()["NetworkSettings"]["Networks"][self.network]["IPAddress"]
+        assert address, f"container {self.id[:12]} has no address on {self.network}"
+        return address
 
     def logs(self) -> str:
-        """Everything the container wrote (stdout and stderr, interleaved)."""
-        out = self.engine.docker("logs", self.name, check=False)
+        """Its output so far, stdout and stderr together (across restarts)."""
+        out = self.engine.docker("logs", self.id)
         return out.stdout + out.stderr
 
-    def exec(self, *argv: str, user: str | None = None) -> subprocess.CompletedProcess[str]:
-        """Run ``argv`` in the running container (as its user unless ``user``)."""
-        return self.engine.docker(
-            "exec", *(("--user", user) if user else ()), self.name, *argv, check=False
-        )
+    def url(self, port: int) -> str:
+        """``http://<its address>:<port>``."""
+        return f"http://{self.ip}:{port}"
 
-    def state(self) -> dict[str, Any]:
-        """``.State`` of the container (Running, ExitCode, ...)."""
-        state: dict[str, Any] = self.inspect()["State"]
-        return state
-
-    def wait(self, timeout: float = DEADLINE) -> int:
-        """Wait for the container to exit; return its exit code."""
-        out = self.engine.docker("wait", self.name, timeout=timeout)
-        return int(out.stdout.strip())
+    def running(self) -> bool:
+        return bool(self.inspect()["State"]["Running"])
 
     def stop(self, grace: int = 30) -> int:
-        """``docker stop`` (SIGTERM, then SIGKILL after ``grace`` s); return the exit code."""
-        self.engine.docker("stop", "--time", str(grace), self.name, timeout=grace + 60)
-        return int(self.state()["ExitCode"])
+        """``docker stop``: SIGTERM, SIGKILL after ``grace`` s; returns the exit code."""
+        self.engine.docker("stop", "--time", str(grace), self.id, timeout=grace + 60)
+        return int(self.inspect()["State"]["ExitCode"])
 
     def restart(self) -> None:
-        """``docker restart``: SIGTERM, then the same container (and volumes) started again."""
-        self.engine.docker("restart", "--time", "30", self.name, timeout=120)
+        """``docker restart``: stopped (SIGTERM) and started again, same volumes."""
+        self.engine.docker("restart", "--time", "30", self.id, timeout=120)
 
-    def remove(self) -> None:
-        """Remove the container and its anonymous volumes."""
-        self.engine.docker("rm", "--force", "--volumes", self.name, check=False)
+    def exec(self, *argv: str) -> tuple[int, str]:
+        """Run ``argv`` in the container: (exit status, stdout + stderr)."""
+        out = self.engine.docker("exec", self.id, *argv, check=False)
+        return out.returncode, out.stdout + out.stderr
+
+    def wait_exit(self, timeout: float = DEADLINE) -> int:
+        """Wait for the container to stop; return its exit code."""
+        out = self.engine.docker("wait", self.id, timeout=timeout)
+        return int(out.stdout.strip())
+
+    def wait_log(self, text: str, count: int = 1, timeout: float = DEADLINE) -> None:
+        """Wait until ``text`` occurs ``count`` times in the logs (fails at once if the container
+        stopped without it)."""
+
+        def seen() -> bool:
+            return self.logs().count(text) >= count
+
+        try:
+            wait_until(seen, timeout, f"{text!r} in the logs", alive=self.running, interval=0.2)
+        except (TimeoutError, RuntimeError) as exc:
+            raise AssertionError(f"{exc}; the logs:\n{self.logs()[-3000:]}") from None
 
 
-def run_container(
-    engine: DockerEngine,
-    image: str,
-    *args: str,
-    network: str,
-    role: str,
-    env: Mapping[str, str] | None = None,
-    options: Sequence[str] = (),
-    hardened: bool = True,
-) -> Container:
-    """Start ``image`` (with ``args`` after the image) detached on ``network``."""
-    name = f"porto-test-{role}-{secrets.token_hex(3)}"
-    argv = ["run", "--detach", "--name", name, "--network", network, "--label", LABEL]
-    if hardened:
-        argv += HARDENED
-    for key, value in (env or {}).items():
-        argv += ["--env", f"{key}={value}"]
-    engine.docker(*argv, *options, image, *args)
-    return Container(engine, name, network)
+@dataclass
+class Containers:
+    """Runs containers on one internal network; :meth:`close` removes them and the network."""
+
+    engine: DockerEngine
+    network: str = field(default_factory=lambda: f"porto-test-{uuid.uuid4().hex[:10]}")
+    started: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.engine.docker("network", "create", "--internal", "--label", LABEL, self.network)
+
+    def run(
+        self,
+        image: str,
+        *args: str,
+        user: str | None = None,
+        env: dict[str, str] | None = None,
+        mounts: tuple[str, ...] = (),
+        aliases: tuple[str, ...] = (),
+        entrypoint: str | None = None,
+        detach: bool = True,
+    ) -> Container:
+        """``docker run`` ``image`` hardened (see the module) with ``args`` as its command;
+        ``mounts`` are ``--mount`` specifications, ``aliases`` its names on the network.
+        Detached, it returns once started; otherwise once it exited (``wait_exit`` then gives
+        its status). Without ``user``, the image's own USER (which must not be root)."""
+        name = f"{self.network}-{len(self.started)}"
+        argv = ["run", "--name", name, "--network", self.network, "--label", LABEL, *HARDENED]
+        if user is not None:
+            argv += ["--user", user]
+        if entrypoint is not None:
+            argv += ["--entrypoint", entrypoint]
+        for alias in aliases:
+            argv += ["--network-alias", alias]
+        for key, value in (env or {}).items():
+            argv += ["--env", f"{key}={value}"]
+        for mount in mounts:
+            argv += ["--mount", mount]
+        self.started.append(name)
+        if detach:
+            argv.append("--detach")
+        self.engine.docker(*argv, image, *args, check=detach)
+        return Container(self.engine, name, self.network)
+
+    def close(self) -> None:
+        for name in reversed(self.started):
+            self.engine.docker("rm", "--force", "--volumes", name, check=False)
+        # A just-removed container may hold the network for a moment.
+        for _ in range(20):
+            if self.engine.docker("network", "rm", self.network, check=False).returncode == 0:
+                return
+            time.sleep(0.5)
 
 
 def run_once(
     engine: DockerEngine,
     image: str,
     *args: str,
-    network: str = "none",
-    env: Mapping[str, str] | None = None,
-    options: Sequence[str] = (),
+    options: tuple[str, ...] = (),
     timeout: float = DEADLINE,
 ) -> subprocess.CompletedProcess[str]:
-    """Run a hardened throwaway container to completion; its exit code and output."""
-    argv = ["run", "--rm", "--network", network, "--label", LABEL, *HARDENED]
-    for key, value in (env or {}).items():
-        argv += ["--env", f"{key}={value}"]
-    return engine.docker(*argv, *options, image, *args, check=False, timeout=timeout)
-
-
-def create_network(engine: DockerEngine) -> str:
-    """A new ``--internal`` network: containers on it reach each other and this machine's
-    bridge address, nothing beyond."""
-    name = f"porto-test-{secrets.token_hex(3)}"
-    engine.docker("network", "create", "--internal", "--label", LABEL, name)
-    return name
+    """Run ``image`` hardened, without a network, to completion and remove it: its exit code
+    and output."""
+    argv = ["run", "--rm", "--network", "none", "--label", LABEL, *HARDENED, *options]
+    return engine.docker(*argv, image, *args, check=False, timeout=timeout)
 
 
 def remove_leftovers(engine: DockerEngine) -> None:
-    """Remove every container and network of the suite (``porto.test``), and dangling images
-    that rebuilds left behind."""
+    """Remove every container and network of the suite (label ``porto.test``), and the dangling
+    images that rebuilds leave."""
     ids = engine.docker("ps", "--all", "--quiet", "--filter", f"label={LABEL}").stdout.split()
     if ids:
         engine.docker("rm", "--force", "--volumes", *ids, check=False)
@@ -141,24 +172,17 @@ def remove_leftovers(engine: DockerEngine) -> None:
 
 
 def wait_healthy(url: str, container: Container, timeout: float = DEADLINE) -> None:
-    """Wait until GET ``url`` answers 200; EngineError with the container's log if it exits
+    """Wait until GET ``url`` answers 200; AssertionError with the container's log if it exits
     first or never answers."""
-    import urllib.error
-    import urllib.request
 
-    deadline = time.monotonic() + timeout
-    last = ""
-    while time.monotonic() < deadline:
+    def ok() -> bool:
         try:
             with urllib.request.urlopen(url, timeout=5) as resp:
-                if resp.status == 200:
-                    return
-        except urllib.error.HTTPError as exc:
-            last = f"HTTP {exc.code}"
-        except OSError as exc:
-            last = str(exc)
-        if not container.state().get("Running"):
-            break
-        time.sleep(0.5)
-    tail = "\n".join(container.logs().splitlines()[-40:])
-    raise EngineError(f"{container.name}: {url} did not answer 200 ({last}):\n{tail}")
+                return bool(resp.status == 200)
+        except OSError:
+            return False
+
+    try:
+        wait_until(ok, timeout, f"{url} answering 200", alive=container.running, interval=0.5)
+    except (TimeoutError, RuntimeError) as exc:
+        raise AssertionError(f"{exc}; the logs:\n{container.logs()[-3000:]}") from None

@@ -53,19 +53,22 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 
 {{/*
 A porto subchart's image, as that subchart computes it: registry/repository, then @digest or
-:tag (default: appVersion). The test pod runs the inference image; NOTES lists all three.
+:tag (default: the subchart's appVersion; porto's own charts share the umbrella's). The test
+pod runs the inference image; NOTES lists porto's images.
 Usage: include "porto.image" (list . "inference")
 */}}
 {{- define "porto.image" -}}
 {{- $ctx := index . 0 -}}
-{{- $image := (index $ctx.Values (index . 1)).image -}}
+{{- $name := index . 1 -}}
+{{- $image := (index $ctx.Values $name).image -}}
+{{- $appVersion := (index $ctx.Subcharts $name).Chart.AppVersion -}}
 {{- $registry := $ctx.Values.global.imageRegistry | default $image.registry -}}
 {{- $repository := $image.repository -}}
 {{- if $registry }}{{ $repository = printf "%s/%s" $registry $repository }}{{ end -}}
 {{- if $image.digest -}}
 {{- printf "%s@%s" $repository $image.digest -}}
 {{- else -}}
-{{- printf "%s:%s" $repository ($image.tag | default $ctx.Chart.AppVersion | toString) -}}
+{{- printf "%s:%s" $repository ($image.tag | default $appVersion | toString) -}}
 {{- end -}}
 {{- end }}
 
@@ -75,7 +78,7 @@ The enabled porto subcharts whose image names no registry (a bare local name suc
 */}}
 {{- define "porto.localImages" -}}
 {{- $names := list -}}
-{{- range $name := list "inference" "ui" "training" -}}
+{{- range $name := list "inference" "ui" "training" "minio" -}}
 {{- $values := index $.Values $name -}}
 {{- if $values.enabled -}}
 {{- $registry := $.Values.global.imageRegistry | default (dig "image" "registry" "" $values) -}}
