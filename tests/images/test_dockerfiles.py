@@ -86,7 +86,8 @@ def test_dependencies_come_from_the_lockfile_without_dev_tools(
     image: tuple[str, Dockerfile, str],
 ) -> None:
     _, dockerfile, package = image
-    syncs = [r.value for r in dockerfile.stages[0].all("RUN") if "uv sync" in r.value]
+    # deps syncs the lockfile's packages, build (FROM deps) the project
+    syncs = [r.value for s in dockerfile.stages for r in s.all("RUN") if "uv sync" in r.value]
     assert len(syncs) == 2, "dependencies first (cached layer), then the project"
     for command in syncs:
         for flag in ("--frozen", "--no-dev", f"--package {package}"):
@@ -102,6 +103,12 @@ def test_dependencies_come_from_the_lockfile_without_dev_tools(
     wanted = {f"{member}/pyproject.toml" for member in workspace["members"]}
     assert wanted | {"pyproject.toml", "uv.lock"} <= copied, wanted - copied
     assert "--no-editable" in syncs[1]
+    # What the image leaves out is left out by both syncs (the second would add it back), and
+    # the venv is trimmed after the last one (tests/images/test_image_venvs.py runs it so).
+    left_out = [re.findall(r"--no-install-package\s+(\S+)", s) for s in syncs]
+    assert left_out[0] == left_out[1], left_out
+    assert syncs[1].rstrip().endswith("&& python3 /tmp/trim_venv.py /app/.venv"), syncs[1]
+    assert "source=deploy/images/trim_venv.py,target=/tmp/trim_venv.py" in syncs[1]
     env = dockerfile.stages[0].env()
     assert env["UV_PROJECT_ENVIRONMENT"] == "/app/.venv"
     assert env["UV_PYTHON_DOWNLOADS"] == "never"
