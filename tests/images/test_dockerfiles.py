@@ -93,8 +93,8 @@ def test_dependencies_come_from_the_lockfile_without_dev_tools(
     image: tuple[str, Dockerfile, str],
 ) -> None:
     _, dockerfile, package = image
-    runs = dockerfile.stages[0].all("RUN") + dockerfile.stages[1].all("RUN")
-    syncs = [r.value for r in runs if "uv sync" in r.value]
+    # deps syncs the lockfile's packages, build (FROM deps) the project
+    syncs = [r.value for s in dockerfile.stages for r in s.all("RUN") if "uv sync" in r.value]
     assert len(syncs) == 2, "dependencies first (cached layer), then the project"
     for command in syncs:
         for flag in ("--frozen", "--no-dev", f"--package {package}"):
@@ -112,6 +112,12 @@ def test_dependencies_come_from_the_lockfile_without_dev_tools(
     assert "--no-editable" in syncs[1]
     # The project step can run offline (UV_OFFLINE=1: the suite), so nothing downloads after deps.
     assert [a.value for a in dockerfile.stages[1].all("ARG")] == ["UV_OFFLINE"]
+    # What the image leaves out is left out by both syncs (the second would add it back), and
+    # the venv is trimmed after the last one (tests/images/test_image_venvs.py runs it so).
+    left_out = [re.findall(r"--no-install-package\s+(\S+)", s) for s in syncs]
+    assert left_out[0] == left_out[1], left_out
+    assert syncs[1].rstrip().endswith("&& python3 /tmp/trim_venv.py /app/.venv"), syncs[1]
+    assert "source=deploy/images/trim_venv.py,target=/tmp/trim_venv.py" in syncs[1]
     env = dockerfile.stages[0].env()
     assert env["UV_PROJECT_ENVIRONMENT"] == "/app/.venv"
     assert env["UV_PYTHON_DOWNLOADS"] == "never"
