@@ -342,7 +342,7 @@ def _wait_log_drained(base: str) -> None:
         except OSError:
             body = "{}"
         database = json.loads(body).get("database") or {}
-        if database.get("state") == "ok" and database.get("queued_rows") == 0:
+        if database.get("state") == "up" and database.get("queued_rows") == 0:
             return
         time.sleep(0.5)
     pytest.fail(f"the prediction log did not drain: {database}")
