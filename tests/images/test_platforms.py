@@ -45,14 +45,17 @@ def _uv() -> str:
 
 
 def uv_syncs(dockerfile: Path) -> tuple[list[list[str]], dict[str, str]]:
-    """The `uv sync` commands of the build stage (argv after `uv`) and the stage's ENV."""
-    stage = parse(dockerfile).stages[0]
+    """The `uv sync` commands of the deps and build stages (argv after `uv`, without the
+    `with-extra-ca` wrapper and what follows `&&`) and the deps stage's ENV."""
+    stages = parse(dockerfile).stages[:2]
     commands = []
-    for run in stage.all("RUN"):
+    for run in (r for stage in stages for r in stage.all("RUN")):
         argv = shlex.split(re.sub(r"--mount=\S+\s*", "", run.value))
+        if argv[:1] == ["with-extra-ca"]:
+            argv = argv[1:]
         if argv[:2] == ["uv", "sync"]:
-            commands.append(argv[1:])
-    return commands, stage.env()
+            commands.append(argv[1 : argv.index("&&")] if "&&" in argv else argv[1:])
+    return commands, stages[0].env()
 
 
 def platform_of(dockerfile: Path, arch: str) -> str:
