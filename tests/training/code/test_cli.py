@@ -270,3 +270,46 @@ def test_train_on_yes_no_labels_end_to_end(tmp_path: Path) -> None:
     labels = json.loads(proc.stdout)["labels"]
     assert (labels["positive_label"], labels["negative_label"]) == ("Claim", "NoClaim")
     assert json.loads(proc.stdout)["dataset"]["positives"] == positives
+
+
+def test_sigterm_stops_a_run_at_once_without_publishing(tmp_path: Path) -> None:
+    """``docker stop`` / a deleted Job's pod: SIGTERM mid-training ends the run like Ctrl-C (one
+    ``error:`` line, no traceback, nothing published) with exit 143, so the Job controller never
+    takes a stopped run for a finished one. (As PID 1 in a container, a process without a
+    handler would ignore SIGTERM until the kubelet kills it.)"""
+    from harness.ports import wait_until
+
+    out, err = tmp_path / "out.log", tmp_path / "err.log"
+    store = tmp_path / "artifacts"
+    with out.open("w") as stdout, err.open("w") as stderr:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "porto_training.cli",
+                "train",
+                "--store",
+                str(store),
+                "--rows",
+                "200000",
+                "--metrics-port",
+                "0",
+            ],
+            env={**os.environ, "PORTO_HOME": str(tmp_path)},
+            stdout=stdout,
+            stderr=stderr,
+        )
+        try:
+            wait_until(
+                lambda: "porto_training: train: started" in err.read_text(),
+                180,
+                "CatBoost iterating",
+                alive=lambda: proc.poll() is None,
+            )
+            proc.terminate()
+            assert proc.wait(60) == 143
+        finally:
+            proc.kill()
+    assert err.read_text().strip().splitlines()[-1] == "error: terminated (SIGTERM)"
+    assert "Traceback" not in err.read_text()
+    assert Registry(FileStore(store), "porto").versions() == []

@@ -25,6 +25,7 @@ from porto.model_format import CATBOOST, SKLEARN
 from porto.registry import CHAMPION, LATEST, Registry, list_models
 from porto.store import open_store
 
+from porto_training import termination
 from porto_training.cli_errors import porto_errors
 from porto_training.cluster_cli import cluster_app
 from porto_training.config import DEFAULT_MODEL_NAME, default_store_uri, load_config
@@ -376,6 +377,7 @@ def delete_version(
 
 def main() -> None:
     """Console entry point."""
+    termination.install()
     app()
 
 

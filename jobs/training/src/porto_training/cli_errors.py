@@ -1,5 +1,6 @@
 """How every ``porto-train`` command ends on a porto failure: ``error: <message>`` on stderr and
-a non-zero exit code, without a traceback."""
+a non-zero exit code, without a traceback; and on SIGINT (Ctrl-C) or SIGTERM (``docker stop``, a
+deleted or evicted Job's pod)."""
 
 from __future__ import annotations
 
@@ -9,10 +10,16 @@ from contextlib import contextmanager
 import typer
 from porto.errors import PortoError
 
+from porto_training import termination
+from porto_training.termination import Terminated
+
 #: Exit code for any porto failure (typer/click use 2 for usage errors).
 EXIT_FAILURE = 1
 #: Exit code after Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
+#: Exit code after SIGTERM (128 + 15): a stopped run must not look like a finished one to the
+#: Job controller, and it stops at once instead of being killed when the grace period ends.
+EXIT_TERMINATED = 143
 
 
 @contextmanager
@@ -23,6 +30,10 @@ def porto_errors() -> Iterator[None]:
     except PortoError as exc:
         typer.echo(f"error: {exc.message}", err=True)
         raise typer.Exit(EXIT_FAILURE) from None
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Terminated):
+        # CatBoost turns an exception raised in its training loop into KeyboardInterrupt.
+        if termination.received():
+            typer.echo("error: terminated (SIGTERM)", err=True)
+            raise typer.Exit(EXIT_TERMINATED) from None
         typer.echo("error: interrupted", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None

@@ -17,6 +17,7 @@ import pandas as pd
 from porto.model_format import CATBOOST, SKLEARN
 from porto.schema import FeatureKind, FeatureSchema
 
+from porto_training import termination
 from porto_training.config import Imbalance
 from porto_training.progress import Progress
 
@@ -120,7 +121,8 @@ class _CatBoostCallback:
                 losses[name] = float(series[-1])
                 self.history.setdefault(name, []).append(losses[name])
         self.progress.iteration(int(info.iteration), losses)
-        return True  # keep training; early stopping is CatBoost's own
+        # False stops the loop: after SIGTERM, stop at once (the stage then raises Terminated).
+        return not termination.received()
 
 
 def fit_model(

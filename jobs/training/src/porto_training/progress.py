@@ -19,6 +19,8 @@ from porto.errors import ConfigError, PortoError
 from porto.ports import bind_error
 from prometheus_client import CollectorRegistry, Enum, Gauge, start_http_server
 
+from porto_training import termination
+
 log = logging.getLogger("porto_training")
 
 #: The stages of a run, in order (the values of the ``porto_training_stage`` enum).
@@ -190,7 +192,9 @@ class Progress:
         else:
             log.info("%s: started%s", name, f" ({detail})" if detail else "")
         try:
+            termination.check()
             yield
+            termination.check()
         finally:
             seconds = time.perf_counter() - start
             self.timings[name] = self.timings.get(name, 0.0) + seconds
