@@ -233,6 +233,17 @@ def test_csv_ragged_row_and_unknown_column(served: ServedModel, frame: pd.DataFr
     assert info.value.details == [{"field": "surprise", "message": "unknown feature (CSV column)"}]
 
 
+def test_csv_row_with_more_fields_than_the_header(served: ServedModel, frame: pd.DataFrame) -> None:
+    """pandas would drop the extra fields with a warning; porto refuses the row."""
+    lines = frame.head(4).to_csv(index=False).splitlines()
+    lines[2] += ",7"
+    with pytest.raises(ValidationFailedError) as info:
+        served.codec.encode_csv("\n".join(lines).encode())
+    width = len(lines[0].split(","))
+    text = f"expected {width} fields like the header, got {width + 1}"
+    assert info.value.details == [{"row": 1, "field": "", "message": text}]
+
+
 def test_columns_the_training_dropped_are_accepted_and_discarded(trained: TrainedModel) -> None:
     """Full dataset rows (e.g. Kaggle rows with ps_calc_*) work against a model trained without
     some of their columns: the schema lists them as ignored, and only they are let through."""
