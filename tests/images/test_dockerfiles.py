@@ -116,7 +116,10 @@ def test_dependencies_come_from_the_lockfile_without_dev_tools(
     # the venv is trimmed after the last one (tests/images/test_image_venvs.py runs it so).
     left_out = [re.findall(r"--no-install-package\s+(\S+)", s) for s in syncs]
     assert left_out[0] == left_out[1], left_out
-    assert syncs[1].rstrip().endswith("&& python3 /tmp/trim_venv.py /app/.venv"), syncs[1]
+    trim = (
+        f"&& python3 /tmp/trim_venv.py /app/.venv --strip --image {package.removeprefix('porto-')}"
+    )
+    assert syncs[1].rstrip().endswith(trim), syncs[1]
     assert "source=deploy/images/trim_venv.py,target=/tmp/trim_venv.py" in syncs[1]
     env = dockerfile.stages[0].env()
     assert env["UV_PROJECT_ENVIRONMENT"] == "/app/.venv"

@@ -84,7 +84,10 @@ def venvs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
             [*command, *flags], cwd=REPO, env=env, capture_output=True, text=True, check=False
         )
         assert done.returncode == 0, done.stderr
+        # as the Dockerfile's build stage runs it (tests/images/test_dockerfiles.py checks that)
+        image = package.removeprefix("porto-")
         trim = [sys.executable, str(REPO / "deploy/images/trim_venv.py"), str(venv)]
+        trim += ["--strip", "--image", image]
         subprocess.run(trim, check=True, capture_output=True)
         if package == "porto-training":
             # as the Dockerfile does: the default config next to the installed package
