@@ -328,7 +328,10 @@ def test_prediction_log_keeps_every_prediction_through_a_postgres_restart(stack:
         if after - before >= accepted:
             break
         time.sleep(0.5)
-    assert after - before == accepted
+    assert after - before == accepted, (
+        _get(f"{base}/ready")[1],
+        "\n".join(stack.inference.logs().splitlines()[-60:]),
+    )
     # The database kept its data across the restart: no second initialisation.
     assert stack.postgres.logs().count("initialisation done") == 1
 
