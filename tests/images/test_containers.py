@@ -393,6 +393,24 @@ def test_training_container_ran_non_root_on_a_read_only_root(
     assert lines[-1] == "writable"
 
 
+def test_sigterm_stops_a_training_container_at_once_without_publishing(
+    docker_engine: DockerEngine, built_images: BuiltImages
+) -> None:
+    """``docker stop`` mid-training (a deleted Job's pod): porto-train, PID 1 in the container,
+    stops at once instead of being killed when the grace period ends, and exits 143, so the Job
+    controller never takes a stopped run for a finished one (a service exits 0: it was asked to
+    stop and did; a run was asked to stop and did not finish)."""
+    box = Containers(docker_engine)
+    try:
+        run = box.run(built_images.ref("training"), "train", "--rows", "300000")
+        run.wait_log("train: started")
+        # Killed when the grace period ended, it would exit 137 (SIGKILL).
+        assert run.stop(grace=60) == 143
+        assert run.logs().strip().splitlines()[-1] == "error: terminated (SIGTERM)"
+    finally:
+        box.close()
+
+
 def test_inference_image_without_a_database_url_says_how_to_set_one(
     docker_engine: DockerEngine, built_images: BuiltImages
 ) -> None:
