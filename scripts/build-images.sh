@@ -71,13 +71,13 @@ if [ "$cmd" = sizes ]; then
 fi
 [ "$cmd" = build ] || fail "usage: scripts/build-images.sh build|sizes [image ...]"
 
-"$DOCKER" version --format '{{.Server.Version}}' >/dev/null 2>"${TMPDIR:-/tmp}/porto-docker-version.err" || {
-  err=$(tail -n 1 "${TMPDIR:-/tmp}/porto-docker-version.err")
+if ! err=$("$DOCKER" version --format '{{.Server.Version}}' 2>&1 >/dev/null); then
+  err=$(printf '%s\n' "$err" | tail -n 1)
   case "$err" in
     *"permission denied"*) fail "no permission on the Docker socket (${DOCKER_HOST:-/var/run/docker.sock}): add yourself to the docker group or run as root ($err)" ;;
     *) fail "no Docker engine answers at ${DOCKER_HOST:-the default socket}: start Docker, or set DOCKER_HOST ($err)" ;;
   esac
-}
+fi
 
 args=(--progress=plain)
 if [ "${BASE_IMAGE:-}" = offline ]; then

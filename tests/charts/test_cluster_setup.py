@@ -195,9 +195,11 @@ def test_deploy_installs_the_loaded_images_and_runs_helm_test() -> None:
     assert " test porto " in text
     load = _dry_run("load", "IMAGE_TAG=t1").split()
     images = _dry_run("images", "IMAGE_TAG=t1")
+    assert "IMAGE_TAG='t1'" in images and "scripts/build-images.sh build" in images
+    table = (REPO / "scripts/build-images.sh").read_text()
     for chart, dockerfile in IMAGES.items():
         assert f"porto-{chart}:t1" in load
-        assert f"-f {dockerfile} -t porto-{chart}:t1" in images
+        assert f'"{chart}|{dockerfile}|' in table  # the image make images builds from it
         assert (REPO / dockerfile).is_file()
     assert "porto-ui:t1" in _dry_run("load", "KUBE_CONTEXT=minikube", "IMAGE_TAG=t1").split()
 
