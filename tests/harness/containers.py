@@ -14,13 +14,12 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.docker import DockerEngine
-from harness.ports import wait_until
+from harness.ports import wait_for_http, wait_until
 from harness.timing import DEADLINE
 
 LABEL = "porto.test"
@@ -172,17 +171,9 @@ def remove_leftovers(engine: DockerEngine) -> None:
 
 
 def wait_healthy(url: str, container: Container, timeout: float = DEADLINE) -> None:
-    """Wait until GET ``url`` answers 200; AssertionError with the container's log if it exits
+    """Wait until GET ``url`` answers 2xx; AssertionError with the container's log if it exits
     first or never answers."""
-
-    def ok() -> bool:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as resp:
-                return bool(resp.status == 200)
-        except OSError:
-            return False
-
     try:
-        wait_until(ok, timeout, f"{url} answering 200", alive=container.running, interval=0.5)
+        wait_for_http(url, timeout, alive=container.running)
     except (TimeoutError, RuntimeError) as exc:
         raise AssertionError(f"{exc}; the logs:\n{container.logs()[-3000:]}") from None

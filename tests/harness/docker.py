@@ -30,7 +30,7 @@ from typing import IO, Self
 
 from harness.process import is_root, log_tail
 from harness.timing import DEADLINE
-from harness.tools import REPO_ROOT
+from harness.tools import REPO_ROOT, cache_bin
 
 ENGINE_ENV = "PORTO_TEST_DOCKER_HOST"
 BRIDGE = "portodk0"
@@ -50,11 +50,6 @@ class EngineError(RuntimeError):
     """The engine cannot be started or used; the message names what to install or fix."""
 
 
-def cache_root() -> Path:
-    """The porto cache (``PORTO_CACHE``, default ``~/.cache/porto``)."""
-    return Path(os.environ.get("PORTO_CACHE") or Path.home() / ".cache" / "porto").expanduser()
-
-
 def docker_cli() -> Path:
     """The docker client to run: ``PORTO_DOCKER``, else Debian's CLI (BuildKit without buildx)."""
     chosen = os.environ.get("PORTO_DOCKER")
@@ -72,7 +67,7 @@ class DockerEngine:
     def __init__(self, data_root: Path | None = None, host: str | None = None) -> None:
         self.cli = docker_cli()
         self.external = host or os.environ.get(ENGINE_ENV) or None
-        self.data_root = data_root or cache_root() / "docker" / "data"
+        self.data_root = data_root or cache_bin().parent / "docker" / "data"
         self.run_dir: Path | None = None
         self.log: Path | None = None
         self._proc: subprocess.Popen[bytes] | None = None
