@@ -26,8 +26,8 @@ format: install ## Apply ruff fixes and formatting
 	$(RUN) ruff check --fix .
 	$(RUN) ruff format .
 
-tools: ## Build the pinned tools the tests use (MinIO, helm, kubeconform, actionlint, etcd, kube-apiserver, kubectl) into ~/.cache/porto/bin, once
-	scripts/tools.sh minio helm kubeconform actionlint etcd kube-apiserver kubectl
+tools: ## Build the pinned tools the tests use (MinIO, helm, kubeconform, actionlint, and the node's: Kubernetes, CoreDNS, the Prometheus Operator...) into ~/.cache/porto/bin, once
+	scripts/tools.sh minio helm kubeconform actionlint $(NODE_TOOLS)
 
 test-deps: ## Check and install what the tests need: Debian packages (as root), pinned Go tools, offline schemas
 	scripts/test-deps.sh
@@ -82,7 +82,8 @@ PORTO_BIN = $(or $(PORTO_CACHE),$(HOME)/.cache/porto)/bin
 pinned = $(PORTO_BIN)/$(shell sed -n 's/^ *"$(1)|[^|]*|[^|]*|\([^"]*\)".*/\1/p' scripts/tools.sh)
 HELM ?= $(call pinned,helm)
 KIND ?= $(call pinned,kind)
-KUBECTL ?= kubectl
+# kubectl from PATH, else the pinned build (`make tools`).
+KUBECTL ?= $(or $(shell command -v kubectl 2>/dev/null),$(call pinned,kubectl))
 K = $(KUBECTL) --context $(KUBE_CONTEXT)
 H = $(HELM) --kube-context $(KUBE_CONTEXT)
 # `make images`: the engine DOCKER_HOST names, through DOCKER (a client that builds with BuildKit).
@@ -101,6 +102,7 @@ BUILD_IMAGES = DOCKER='$(DOCKER)' IMAGE_TAG='$(IMAGE_TAG)' IMAGES='$(IMAGES)' \
 # (no `##`: a prerequisite of the cluster targets, not a command of its own)
 cluster-tools:
 	@command -v docker >/dev/null || { echo "docker is required (https://docs.docker.com/engine/install/)"; exit 1; }
+	@command -v $(KUBECTL) >/dev/null || [ "$(KUBECTL)" != "$(call pinned,kubectl)" ] || scripts/tools.sh kubectl
 	@command -v $(KUBECTL) >/dev/null || { echo "kubectl is required (https://kubernetes.io/docs/tasks/tools/)"; exit 1; }
 	@[ "$(HELM)" != "$(call pinned,helm)" ] || scripts/tools.sh helm
 	@[ "$(KIND)" != "$(call pinned,kind)" ] || scripts/tools.sh kind
@@ -144,9 +146,11 @@ MINIO_IMAGE_TAG = $(eval MINIO_IMAGE_TAG := $(shell scripts/build-images.sh mini
 LOAD_IMAGES = porto-inference:$(IMAGE_TAG) porto-ui:$(IMAGE_TAG) porto-training:$(IMAGE_TAG) \
 	porto-minio:$(MINIO_IMAGE_TAG)
 
-load: cluster-tools ## Load the images into the kind cluster (minikube: KUBE_CONTEXT=minikube)
+load: cluster-tools ## Load the images into the kind cluster (minikube: KUBE_CONTEXT=minikube; the node of `make node-up`: KUBE_CONTEXT=porto-node)
 ifeq ($(KUBE_CONTEXT),minikube)
 	minikube image load $(LOAD_IMAGES)
+else ifeq ($(KUBE_CONTEXT),porto-node)
+	$(NODE) load --docker '$(DOCKER)' $(LOAD_IMAGES)
 else
 	$(KIND) load docker-image --name $(CLUSTER) $(LOAD_IMAGES)
 endif
@@ -195,6 +199,24 @@ undeploy: cluster-tools ## Uninstall porto (PURGE=1 also deletes its volumes and
 ifeq ($(PURGE),1)
 	$(K) -n $(NAMESPACE) delete pvc,secret -l app.kubernetes.io/instance=$(RELEASE) --ignore-not-found
 endif
+
+# --- a real one-node cluster on this machine, where kind cannot run (no registry) ------------------
+# tests/harness/node.py: etcd, kube-apiserver, controller-manager, scheduler, kubelet on
+# containerd, kube-proxy, CoreDNS, the local-path provisioner (StorageClass standard), and the
+# Prometheus Operator with a Prometheus as kube-prometheus-stack sets it up. Needs root.
+NODE = PYTHONPATH=tests $(RUN) python -m harness.node
+NODE_TOOLS = etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet kube-proxy \
+	coredns local-path-provisioner prometheus-operator prometheus-config-reloader kube-state-metrics
+.PHONY: node-up node-down node-status
+node-up: install ## A real Kubernetes node on this machine (root), context porto-node: then `make images load deploy e2e KUBE_CONTEXT=porto-node`
+	@scripts/tools.sh $(NODE_TOOLS)
+	$(NODE) up
+
+node-down: install ## Stop the node of `make node-up` and remove everything it made (pods, mounts, iptables rules, bridge)
+	$(NODE) down
+
+node-status: install ## Which of the node's processes run (exit 1 when it is not up)
+	@$(NODE) status
 
 cluster-down: cluster-tools ## Delete the kind cluster (everything in it)
 	$(KIND) delete cluster --name $(CLUSTER)

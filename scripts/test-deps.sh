@@ -13,9 +13,11 @@ fail() { echo "error: $*" >&2; exit 1; }
 # postgresql: the harness runs Debian's server binaries; prometheus (+ promtool) and the node
 # exporter: the rule and PromQL checks; chromium: the UI's browser tests; docker.io (dockerd,
 # containerd, runc, the docker CLI with BuildKit built in), debootstrap and iproute2: the harness's
-# own Docker engine, which builds and runs porto's images (tests/harness/docker.py).
+# own Docker engine, which builds and runs porto's images (tests/harness/docker.py);
+# containernetworking-plugins, conntrack and busybox-static: the real node (containerd and runc
+# come with docker.io; tests/harness/node.py).
 # PORTO_TEST_DEBIAN_PACKAGES replaces the list (the installer's own tests use it).
-read -r -a DEBIAN_PACKAGES <<<"${PORTO_TEST_DEBIAN_PACKAGES:-postgresql prometheus prometheus-node-exporter chromium docker.io debootstrap iproute2}"
+read -r -a DEBIAN_PACKAGES <<<"${PORTO_TEST_DEBIAN_PACKAGES:-postgresql prometheus prometheus-node-exporter chromium docker.io debootstrap iproute2 containernetworking-plugins conntrack busybox-static}"
 # The Go the pinned tool modules declare (tools/*/go.mod `go` lines).
 GO_MIN=$(sed -n 's/^go \([0-9.]*\)$/\1/p' "$REPO"/tools/*/go.mod | sort -V | tail -n 1)
 
@@ -63,7 +65,19 @@ if [ -z "${PORTO_TEST_SKIP_IMAGES:-}" ]; then
   (retry "prebuilding the images (make images)" prebuild inference ui training postgres) >"$images_log" 2>&1 &
   images_pid=$!
 fi
-"$REPO/scripts/tools.sh" minio helm kubeconform actionlint etcd kube-apiserver kubectl
+# Two lines of Go builds at once: each `go build` compiles on both cores, but links on one, and
+# the Kubernetes binaries link for minutes. The node's tools are those of `make node-up`.
+tools_log=$(mktemp)
+"$REPO/scripts/tools.sh" minio helm kubeconform actionlint coredns local-path-provisioner \
+  prometheus-operator prometheus-config-reloader kube-state-metrics 2>"$tools_log" &
+tools_pid=$!
+"$REPO/scripts/tools.sh" etcd kube-apiserver kubectl kubelet kube-controller-manager \
+  kube-scheduler kube-proxy
+if ! wait "$tools_pid"; then
+  cat "$tools_log" >&2; rm -f "$tools_log"
+  fail "building the pinned Go tools failed (output above)"
+fi
+cat "$tools_log" >&2; rm -f "$tools_log"
 # kubeconform's Kubernetes schemas (a sha256-pinned wheel) and the add-ons' CRDs (Go modules at
 # the versions of deploy/versions.mk: prometheus-operator, Gateway API).
 (cd "$REPO" && export UV PYTHONPATH=tests && retry "fetching the kubeconform schemas" \

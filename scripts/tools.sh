@@ -28,7 +28,21 @@ TOOLS=(
   "etcd|tools/etcd:go.etcd.io/etcd/server/v3|v3.6.8|etcd-v3.6.8"
   "kube-apiserver|tools/kube:k8s.io/kubernetes/cmd/kube-apiserver|v1.36.3|kube-apiserver-v1.36.3"
   "kubectl|tools/kube:k8s.io/kubernetes/cmd/kubectl|v1.36.3|kubectl-v1.36.3"
+  # The node (tests/harness/node.py, `make node-up`): the rest of Kubernetes, cluster DNS, and
+  # the monitoring stack kube-prometheus-stack would run (the operator at deploy/versions.mk's
+  # KPS_OPERATOR_<KPS_VERSION>; tests/harness/test_node_tools.py checks the pair).
+  "kubelet|tools/kube:k8s.io/kubernetes/cmd/kubelet|v1.36.3|kubelet-v1.36.3"
+  "kube-controller-manager|tools/kube:k8s.io/kubernetes/cmd/kube-controller-manager|v1.36.3|kube-controller-manager-v1.36.3"
+  "kube-scheduler|tools/kube:k8s.io/kubernetes/cmd/kube-scheduler|v1.36.3|kube-scheduler-v1.36.3"
+  "kube-proxy|tools/kube:k8s.io/kubernetes/cmd/kube-proxy|v1.36.3|kube-proxy-v1.36.3"
+  "coredns|github.com/coredns/coredns|v1.15.0|coredns-v1.15.0-static"
+  "prometheus-operator|module:github.com/prometheus-operator/prometheus-operator:./cmd/operator|v0.94.1|prometheus-operator-v0.94.1-static"
+  "prometheus-config-reloader|module:github.com/prometheus-operator/prometheus-operator:./cmd/prometheus-config-reloader|v0.94.1|prometheus-config-reloader-v0.94.1-static"
+  "kube-state-metrics|k8s.io/kube-state-metrics/v2|v2.19.1|kube-state-metrics-v2.19.1-static"
+  "local-path-provisioner|github.com/rancher/local-path-provisioner|v0.0.30|local-path-provisioner-v0.0.30-static"
 )
+# Tools that run inside the node's pods, from FROM-scratch images: built without cgo (static).
+STATIC=" coredns prometheus-operator prometheus-config-reloader kube-state-metrics local-path-provisioner "
 # -ldflags a tool's own release build stamps and `go install` leaves out (%v = the version column).
 # helm's Makefile stamps its version and commit, and the Kubernetes version it assumes without a
 # cluster (`helm template`, `helm lint`): from its k8s.io/client-go (v0.34 -> 1.34). Unstamped,
@@ -57,12 +71,29 @@ fetch_modules() {
   tail -n 20 "$log" >&2; rm -f "$log"; return 1
 }
 
+# fetch_module_dir MODULE@VERSION: download one module's source into the module cache.
+fetch_module_dir() {
+  GOPATH="$CACHE/gopath" go mod download "$1" >/dev/null
+}
+
 build() {
   local name=$1 pkg=$2 version=$3 out=$4
   [ -x "$BIN/$out" ] && return 0
   echo "building $name $version (first time only; cached in $BIN)" >&2
   local gobin; gobin=$(mktemp -d)
-  if [[ "$pkg" == *:* ]]; then
+  local cgo=${CGO_ENABLED:-}
+  [[ "$STATIC" != *" $name "* ]] || cgo=0
+  if [[ "$pkg" == module:* ]]; then
+    # module:<module>:<./package>: built inside the module itself, as its main module, for a
+    # module whose go.mod has replace directives (`go install` refuses those).
+    local spec=${pkg#module:}; local module=${spec%%:*} rel=${spec#*:}
+    local dir
+    retry "downloading $module $version" fetch_module_dir "$module@$version"
+    dir=$(GOPATH="$CACHE/gopath" go mod download -json "$module@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
+    retry "downloading the modules of $name $version" fetch_modules "$dir" build -n "$rel"
+    (cd "$dir" && GOPATH="$CACHE/gopath" GOFLAGS=-mod=readonly CGO_ENABLED=$cgo \
+      go build -trimpath -ldflags="-s -w" -o "$gobin/$name" "$rel")
+  elif [[ "$pkg" == *:* ]]; then
     local dir="$REPO/${pkg%%:*}" gopkg="${pkg#*:}"
     # The module's go.mod is the pin; the table's version names the cached binary.
     if ! grep -Eq "^require [^ ]+ $version\$" "$dir/go.mod"; then
@@ -81,7 +112,7 @@ build() {
       done
     fi
     retry "downloading the modules of $name $version" fetch_modules "$dir" build -n "$gopkg"
-    (cd "$dir" && GOPATH="$CACHE/gopath" GOFLAGS=-mod=mod go build -trimpath -ldflags="$ldflags" -o "$gobin/$name" "$gopkg")
+    (cd "$dir" && GOPATH="$CACHE/gopath" GOFLAGS=-mod=mod CGO_ENABLED=$cgo go build -trimpath -ldflags="$ldflags" -o "$gobin/$name" "$gopkg")
   else
     retry "downloading the modules of $name $version" \
       fetch_modules "${TMPDIR:-/tmp}" install -n "$pkg@$version"
@@ -90,7 +121,9 @@ build() {
       # Release builds are also stripped (-s -w) and path-free (-trimpath), as helm's Makefile does.
       flags=(-trimpath "-ldflags=-s -w ${STAMP[$name]//%v/$version}")
     fi
-    GOPATH="$CACHE/gopath" GOBIN="$gobin" GOFLAGS=-mod=mod go install "${flags[@]}" "$pkg@$version"
+    [[ "$STATIC" != *" $name "* ]] || flags=(-trimpath "-ldflags=-s -w")
+    GOPATH="$CACHE/gopath" GOBIN="$gobin" GOFLAGS=-mod=mod CGO_ENABLED=$cgo \
+      go install "${flags[@]}" "$pkg@$version"
   fi
   # go install names the binary after the last path element that is not a major-version
   # suffix (.../helm/v3/cmd/helm -> helm, .../foo/v2 -> foo); take whatever it produced.

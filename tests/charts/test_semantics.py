@@ -698,3 +698,18 @@ def test_ui_writes_only_to_its_volumes() -> None:
     assert mounts == {"/tmp", "/var/lib/porto-ui"}
     volumes = deployment["spec"]["template"]["spec"]["volumes"]
     assert all("emptyDir" in v for v in volumes)
+
+
+@pytest.mark.parametrize("scenario", sorted(SCENARIOS))
+def test_every_test_hook_is_a_pod_so_helm_test_logs_can_read_it(scenario: str) -> None:
+    """`helm test --logs` fetches the log of every `test` hook as a pod's: a ConfigMap (or any
+    other kind) marked as a test hook makes it fail with "pods ... not found"."""
+    hooks = [
+        doc
+        for doc in render(scenario)
+        if "test" in doc["metadata"].get("annotations", {}).get("helm.sh/hook", "").split(",")
+    ]
+    assert hooks, "the chart has a helm test"
+    assert {doc["kind"] for doc in hooks} == {"Pod"}, [
+        (doc["kind"], doc["metadata"]["name"]) for doc in hooks
+    ]
