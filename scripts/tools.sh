@@ -36,8 +36,8 @@ TOOLS=(
   "kube-scheduler|tools/kube:k8s.io/kubernetes/cmd/kube-scheduler|v1.36.3|kube-scheduler-v1.36.3"
   "kube-proxy|tools/kube:k8s.io/kubernetes/cmd/kube-proxy|v1.36.3|kube-proxy-v1.36.3"
   "coredns|github.com/coredns/coredns|v1.15.0|coredns-v1.15.0-static"
-  "prometheus-operator|module:github.com/prometheus-operator/prometheus-operator:./cmd/operator|v0.94.1|prometheus-operator-v0.94.1-static"
-  "prometheus-config-reloader|module:github.com/prometheus-operator/prometheus-operator:./cmd/prometheus-config-reloader|v0.94.1|prometheus-config-reloader-v0.94.1-static"
+  "prometheus-operator|tools/promop:github.com/prometheus-operator/prometheus-operator/cmd/operator|v0.94.1|prometheus-operator-v0.94.1-static"
+  "prometheus-config-reloader|tools/promop:github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader|v0.94.1|prometheus-config-reloader-v0.94.1-static"
   "kube-state-metrics|k8s.io/kube-state-metrics/v2|v2.19.1|kube-state-metrics-v2.19.1-static"
   "local-path-provisioner|github.com/rancher/local-path-provisioner|v0.0.30|local-path-provisioner-v0.0.30-static"
 )
@@ -71,11 +71,6 @@ fetch_modules() {
   tail -n 20 "$log" >&2; rm -f "$log"; return 1
 }
 
-# fetch_module_dir MODULE@VERSION: download one module's source into the module cache.
-fetch_module_dir() {
-  GOPATH="$CACHE/gopath" go mod download "$1" >/dev/null
-}
-
 build() {
   local name=$1 pkg=$2 version=$3 out=$4
   [ -x "$BIN/$out" ] && return 0
@@ -83,17 +78,7 @@ build() {
   local gobin; gobin=$(mktemp -d)
   local cgo=${CGO_ENABLED:-}
   [[ "$STATIC" != *" $name "* ]] || cgo=0
-  if [[ "$pkg" == module:* ]]; then
-    # module:<module>:<./package>: built inside the module itself, as its main module, for a
-    # module whose go.mod has replace directives (`go install` refuses those).
-    local spec=${pkg#module:}; local module=${spec%%:*} rel=${spec#*:}
-    local dir
-    retry "downloading $module $version" fetch_module_dir "$module@$version"
-    dir=$(GOPATH="$CACHE/gopath" go mod download -json "$module@$version" | sed -n 's/^\t"Dir": "\(.*\)",$/\1/p')
-    retry "downloading the modules of $name $version" fetch_modules "$dir" build -n "$rel"
-    (cd "$dir" && GOPATH="$CACHE/gopath" GOFLAGS=-mod=readonly CGO_ENABLED=$cgo \
-      go build -trimpath -ldflags="-s -w" -o "$gobin/$name" "$rel")
-  elif [[ "$pkg" == *:* ]]; then
+  if [[ "$pkg" == *:* ]]; then
     local dir="$REPO/${pkg%%:*}" gopkg="${pkg#*:}"
     # The module's go.mod is the pin; the table's version names the cached binary.
     if ! grep -Eq "^require [^ ]+ $version\$" "$dir/go.mod"; then
