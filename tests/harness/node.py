@@ -191,8 +191,10 @@ def _wait(
 class Node:
     """The node's lifecycle: ``up`` (idempotent when it is already up), ``down``, ``status``."""
 
-    def __init__(self, paths: NodePaths | None = None) -> None:
+    def __init__(self, paths: NodePaths | None = None, *, monitoring: bool = True) -> None:
         self.paths = paths or NodePaths()
+        #: Whether ``up`` also runs the monitoring stack (``harness.node_monitoring``).
+        self.monitoring = monitoring
         self.startup_seconds: float | None = None
 
     # --- prerequisites ----------------------------------------------------------------------
@@ -303,6 +305,8 @@ class Node:
                 time.sleep(0.2)
             if _alive(pid):
                 os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError, OSError):
+                os.waitpid(pid, os.WNOHANG)  # a daemon this process started: reap it
         self.paths.pid_file(name).unlink(missing_ok=True)
 
     # --- up ---------------------------------------------------------------------------------
@@ -348,7 +352,7 @@ class Node:
         self._await("containerd", lambda: self._ctr("version", check=False).returncode == 0)
         from harness.node_images import import_system_images
 
-        import_system_images(self)
+        import_system_images(self, self.monitoring)
         say("controller-manager, scheduler, kubelet, kube-proxy")
         self._start(
             "kube-controller-manager",
@@ -540,6 +544,7 @@ class Node:
     def _network_down(self) -> None:
         with contextlib.suppress(MissingToolError):
             _run([str(tool_path("kube-proxy")), "--cleanup"], check=False)
+        _remove_kube_chains()
         while _run(["iptables", "-w", "-D", "FORWARD", "-j", CHAIN], check=False).returncode == 0:
             pass
         _run(["iptables", "-w", "-F", CHAIN], check=False)
@@ -562,6 +567,29 @@ class Node:
     # --- status -----------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         return {name: self.pid(name) for name in PROCESSES} | {"api_ready": self._api_ready()}
+
+
+def _remove_kube_chains() -> None:
+    """Remove the chains the kubelet adds (``KUBE-FIREWALL``, ``KUBE-KUBELET-CANARY``) and any
+    other ``KUBE-*`` chain ``kube-proxy --cleanup`` left, with the rules that jump to them.
+    Kubernetes runs nowhere else in this network namespace (kind's nodes have their own)."""
+    for command in ("iptables", "ip6tables"):
+        for table in ("filter", "nat", "mangle"):
+            listing = _run([command, "-w", "-t", table, "-S"], check=False)
+            if listing.returncode != 0:
+                continue
+            lines = listing.stdout.decode().splitlines()
+            for line in lines:
+                parts = line.split()
+                if parts[:1] == ["-A"] and "-j" in parts and parts[parts.index("-j") + 1].startswith(
+                    "KUBE-"
+                ) and not parts[1].startswith("KUBE-"):
+                    _run([command, "-w", "-t", table, "-D", *parts[1:]], check=False)
+            chains = [p.split()[1] for p in lines if p.startswith("-N KUBE-")]
+            for chain in chains:
+                _run([command, "-w", "-t", table, "-F", chain], check=False)
+            for chain in chains:
+                _run([command, "-w", "-t", table, "-X", chain], check=False)
 
 
 def _normalise(reference: str) -> str:

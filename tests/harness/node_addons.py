@@ -158,6 +158,7 @@ def coredns() -> list[dict[str, Any]]:
     ]
 
 
+LOCAL_PATH_ACCOUNT = "local-path-provisioner-service-account"
 LOCAL_PATH_SETUP = """#!/bin/sh
 set -eu
 mkdir -m 0777 -p "$VOL_DIR"
@@ -209,7 +210,8 @@ def local_path_provisioner(volumes: str) -> list[dict[str, Any]]:
     ]
     return [
         {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}},
-        *_rbac("local-path-provisioner", namespace, rules),
+        # Upstream's account name: the provisioner runs its helper pods as it too.
+        *_rbac(LOCAL_PATH_ACCOUNT, namespace, rules),
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
@@ -231,7 +233,7 @@ def local_path_provisioner(volumes: str) -> list[dict[str, Any]]:
                 "template": {
                     "metadata": {"labels": labels},
                     "spec": {
-                        "serviceAccountName": "local-path-provisioner",
+                        "serviceAccountName": LOCAL_PATH_ACCOUNT,
                         "securityContext": {
                             "runAsNonRoot": True,
                             "runAsUser": 65532,
