@@ -90,7 +90,9 @@ H = $(HELM) --kube-context $(KUBE_CONTEXT)
 # BASE_IMAGE=offline builds the base from Debian packages (no container registry needed);
 # EXTRA_CA=<pem> adds CAs a TLS-intercepting proxy needs; IMAGES picks images (also: postgres).
 DOCKER ?= docker
-IMAGES ?= inference ui training minio
+# The node of `make node-up` has no registry: PostgreSQL's image is built and loaded too.
+ON_NODE = $(filter porto-node,$(KUBE_CONTEXT))
+IMAGES ?= inference ui training minio$(if $(ON_NODE), postgres)
 BUILD_IMAGES = DOCKER='$(DOCKER)' IMAGE_TAG='$(IMAGE_TAG)' IMAGES='$(IMAGES)' \
 	BASE_IMAGE='$(BASE_IMAGE)' EXTRA_CA='$(EXTRA_CA)' UV_OFFLINE='$(UV_OFFLINE)' \
 	VERSION='$(IMAGE_TAG)' REVISION='$(shell git rev-parse HEAD 2>/dev/null || echo unknown)' \
@@ -105,7 +107,7 @@ cluster-tools:
 	@command -v $(KUBECTL) >/dev/null || [ "$(KUBECTL)" != "$(call pinned,kubectl)" ] || scripts/tools.sh kubectl
 	@command -v $(KUBECTL) >/dev/null || { echo "kubectl is required (https://kubernetes.io/docs/tasks/tools/)"; exit 1; }
 	@[ "$(HELM)" != "$(call pinned,helm)" ] || scripts/tools.sh helm
-	@[ "$(KIND)" != "$(call pinned,kind)" ] || scripts/tools.sh kind
+	@[ -n "$(ON_NODE)" ] || [ "$(KIND)" != "$(call pinned,kind)" ] || scripts/tools.sh kind
 
 cluster: cluster-tools ## kind cluster `porto` (ports 80/443) + Traefik (Ingress, Gateway API) + kube-prometheus-stack, Grafana password generated
 	@$(KIND) get clusters 2>/dev/null | grep -qx '$(CLUSTER)' || \
@@ -144,7 +146,7 @@ image-sizes: ## Print each image's size (as `docker images` shows) against its t
 # porto-minio's tag is the MinIO version it holds (scripts/tools.sh's pin), the chart's default.
 MINIO_IMAGE_TAG = $(eval MINIO_IMAGE_TAG := $(shell scripts/build-images.sh minio-tag))$(MINIO_IMAGE_TAG)
 LOAD_IMAGES = porto-inference:$(IMAGE_TAG) porto-ui:$(IMAGE_TAG) porto-training:$(IMAGE_TAG) \
-	porto-minio:$(MINIO_IMAGE_TAG)
+	porto-minio:$(MINIO_IMAGE_TAG)$(if $(ON_NODE), porto-postgres:$(IMAGE_TAG))
 
 load: cluster-tools ## Load the images into the kind cluster (minikube: KUBE_CONTEXT=minikube; the node of `make node-up`: KUBE_CONTEXT=porto-node)
 ifeq ($(KUBE_CONTEXT),minikube)
@@ -158,6 +160,7 @@ endif
 deploy: cluster-tools ## helm upgrade --install porto with IMAGE_TAG; waits until the first model is served
 	$(H) upgrade --install $(RELEASE) charts/porto --namespace $(NAMESPACE) --create-namespace \
 	  -f deploy/porto-values-kind.yaml \
+	  $(if $(ON_NODE),-f deploy/porto-values-node.yaml --set postgres.image.tag=$(IMAGE_TAG)) \
 	  --set inference.image.tag=$(IMAGE_TAG) --set training.image.tag=$(IMAGE_TAG) \
 	  --set ui.image.tag=$(IMAGE_TAG) \
 	  --wait --timeout 20m
@@ -192,6 +195,7 @@ train-cluster: install ## Start a training run on the cluster from the release's
 e2e: install ## End-to-end tests against the deployed release (needs `make cluster images load deploy`)
 	PORTO_E2E=1 PORTO_E2E_CONTEXT=$(KUBE_CONTEXT) PORTO_E2E_NAMESPACE=$(NAMESPACE) \
 	  PORTO_E2E_RELEASE=$(RELEASE) PORTO_E2E_MONITORING_NAMESPACE=$(MONITORING_NAMESPACE) \
+	  PORTO_E2E_KUBECTL='$(KUBECTL)' \
 	  $(RUN) pytest -v -p no:cacheprovider tests/e2e
 
 undeploy: cluster-tools ## Uninstall porto (PURGE=1 also deletes its volumes and kept Secrets)
@@ -206,7 +210,8 @@ endif
 # Prometheus Operator with a Prometheus as kube-prometheus-stack sets it up. Needs root.
 NODE = PYTHONPATH=tests $(RUN) python -m harness.node
 NODE_TOOLS = etcd kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet kube-proxy \
-	coredns local-path-provisioner prometheus-operator prometheus-config-reloader kube-state-metrics
+	coredns local-path-provisioner prometheus-operator prometheus-config-reloader prometheus \
+	kube-state-metrics
 .PHONY: node-up node-down node-status
 node-up: install ## A real Kubernetes node on this machine (root), context porto-node: then `make images load deploy e2e KUBE_CONTEXT=porto-node`
 	@scripts/tools.sh $(NODE_TOOLS)

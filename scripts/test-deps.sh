@@ -69,7 +69,7 @@ fi
 # the Kubernetes binaries link for minutes. The node's tools are those of `make node-up`.
 tools_log=$(mktemp)
 "$REPO/scripts/tools.sh" minio helm kubeconform actionlint coredns local-path-provisioner \
-  prometheus-operator prometheus-config-reloader kube-state-metrics 2>"$tools_log" &
+  prometheus-operator prometheus-config-reloader prometheus kube-state-metrics 2>"$tools_log" &
 tools_pid=$!
 "$REPO/scripts/tools.sh" etcd kube-apiserver kubectl kubelet kube-controller-manager \
   kube-scheduler kube-proxy

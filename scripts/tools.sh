@@ -38,11 +38,12 @@ TOOLS=(
   "coredns|github.com/coredns/coredns|v1.15.0|coredns-v1.15.0-static"
   "prometheus-operator|tools/promop:github.com/prometheus-operator/prometheus-operator/cmd/operator|v0.94.1|prometheus-operator-v0.94.1-static"
   "prometheus-config-reloader|tools/promop:github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader|v0.94.1|prometheus-config-reloader-v0.94.1-static"
+  "prometheus|tools/prometheus:github.com/prometheus/prometheus/cmd/prometheus|v0.314.0|prometheus-v3.14.0-static"
   "kube-state-metrics|k8s.io/kube-state-metrics/v2|v2.19.1|kube-state-metrics-v2.19.1-static"
   "local-path-provisioner|github.com/rancher/local-path-provisioner|v0.0.30|local-path-provisioner-v0.0.30-static"
 )
 # Tools that run inside the node's pods, from FROM-scratch images: built without cgo (static).
-STATIC=" coredns prometheus-operator prometheus-config-reloader kube-state-metrics local-path-provisioner "
+STATIC=" coredns prometheus-operator prometheus-config-reloader prometheus kube-state-metrics local-path-provisioner "
 # -ldflags a tool's own release build stamps and `go install` leaves out (%v = the version column).
 # helm's Makefile stamps its version and commit, and the Kubernetes version it assumes without a
 # cluster (`helm template`, `helm lint`): from its k8s.io/client-go (v0.34 -> 1.34). Unstamped,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import time
@@ -47,7 +48,7 @@ def port_forward(target: Target, namespace: str, service: str, port: int) -> Ite
     """``kubectl port-forward`` to a Service on a free local port; yields ``http://127.0.0.1:N``."""
     process = subprocess.Popen(
         [
-            "kubectl",
+            os.environ.get("PORTO_E2E_KUBECTL", "kubectl"),
             "--context",
             target.context,
             "-n",

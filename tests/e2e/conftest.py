@@ -9,6 +9,7 @@ they talk to comes from the environment `make e2e` sets:
     PORTO_E2E_NAMESPACE             release namespace   (default porto)
     PORTO_E2E_RELEASE               helm release name   (default porto)
     PORTO_E2E_MONITORING_NAMESPACE  kube-prometheus-stack's namespace (default monitoring)
+    PORTO_E2E_KUBECTL               the kubectl that port-forwards (default kubectl)
 """
 
 from __future__ import annotations

@@ -182,6 +182,9 @@ def test_prometheus_has_the_ui_page_views_as_the_dashboards_read_them(
 def test_grafana_has_the_dashboards_in_the_mlops_folder(
     kube: Kube, target: Target, forward: Forward
 ) -> None:
+    services = kube.core.list_namespaced_service(target.monitoring).items
+    if "kube-prometheus-stack-grafana" not in {s.metadata.name for s in services}:
+        pytest.skip(f"no Grafana in namespace {target.monitoring} (the node of `make node-up`)")
     secret = kube.core.read_namespaced_secret("grafana-admin", target.monitoring)
     user = base64.b64decode(secret.data["admin-user"]).decode()
     password = base64.b64decode(secret.data["admin-password"]).decode()

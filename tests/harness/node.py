@@ -368,6 +368,11 @@ class Node:
         from harness.node_addons import apply_addons
 
         apply_addons(self)
+        if self.monitoring:
+            say("monitoring: Prometheus Operator, Prometheus, kube-state-metrics, node exporter")
+            from harness.node_monitoring import apply_monitoring
+
+            apply_monitoring(self)
         if merge_kubeconfig:
             merge_into_user_kubeconfig(self.paths.kubeconfig)
         self.startup_seconds = time.monotonic() - began
@@ -569,6 +574,41 @@ class Node:
         return {name: self.pid(name) for name in PROCESSES} | {"api_ready": self._api_ready()}
 
 
+def leftovers(paths: NodePaths) -> list[str]:
+    """What a node left on this machine after ``down``: its processes and containers' shims,
+    mounts, network namespaces, iptables chains, the bridge, the route, its directories."""
+    found = []
+    roots = (str(paths.state), str(paths.run))
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        ours = any(root in cmdline for root in roots) or str(paths.containerd_socket) in cmdline
+        if ours and _alive(int(proc.name)):
+            found.append(f"process {proc.name}: {cmdline[:120]}")
+    for line in Path("/proc/self/mounts").read_text().splitlines():
+        mount = line.split()[1]
+        if mount.startswith((*roots, str(paths.images), "/run/netns/cni-")):
+            found.append(f"mount {mount}")
+    for command in ("iptables", "ip6tables"):
+        for table in ("filter", "nat", "mangle"):
+            listing = _run([command, "-w", "-t", table, "-S"], check=False).stdout.decode()
+            found += [
+                f"{command} -t {table} {line}"
+                for line in listing.splitlines()
+                if line.startswith("-N ") and line.split()[1].startswith(("KUBE-", CHAIN))
+            ]
+    if _run(["ip", "link", "show", BRIDGE], check=False).returncode == 0:
+        found.append(f"bridge {BRIDGE}")
+    if _run(["ip", "route", "show", SERVICE_CIDR], check=False).stdout.strip():
+        found.append(f"route {SERVICE_CIDR}")
+    found += [f"directory {d}" for d in (paths.state, paths.run) if d.exists()]
+    return found
+
+
 def _remove_kube_chains() -> None:
     """Remove the chains the kubelet adds (``KUBE-FIREWALL``, ``KUBE-KUBELET-CANARY``) and any
     other ``KUBE-*`` chain ``kube-proxy --cleanup`` left, with the rules that jump to them.
@@ -581,9 +621,12 @@ def _remove_kube_chains() -> None:
             lines = listing.stdout.decode().splitlines()
             for line in lines:
                 parts = line.split()
-                if parts[:1] == ["-A"] and "-j" in parts and parts[parts.index("-j") + 1].startswith(
-                    "KUBE-"
-                ) and not parts[1].startswith("KUBE-"):
+                if (
+                    parts[:1] == ["-A"]
+                    and "-j" in parts
+                    and parts[parts.index("-j") + 1].startswith("KUBE-")
+                    and not parts[1].startswith("KUBE-")
+                ):
                     _run([command, "-w", "-t", table, "-D", *parts[1:]], check=False)
             chains = [p.split()[1] for p in lines if p.startswith("-N KUBE-")]
             for chain in chains:

@@ -1,7 +1,7 @@
 """The node's system images, made from binaries of this machine (``harness.oci``) and imported
 into its containerd once: the sandbox (pause), CoreDNS, the local-path provisioner and the
 busybox its helper pods run, and the monitoring stack (Prometheus Operator and its config
-reloader, Prometheus and the node exporter from Debian, kube-state-metrics).
+reloader, Prometheus, kube-state-metrics, and the node exporter from Debian).
 
 An image is imported only when containerd lacks it at that manifest digest, which depends only
 on the files in it: a rebuilt binary gives a new digest and is imported again.
@@ -23,8 +23,7 @@ if TYPE_CHECKING:
 
 PAUSE_SOURCE = REPO_ROOT / "deploy" / "node" / "pause.c"
 BUSYBOX = Path("/bin/busybox")
-#: Debian's builds (packages prometheus and prometheus-node-exporter), dynamically linked.
-PROMETHEUS = Path("/usr/bin/prometheus")
+#: Debian's build (package prometheus-node-exporter), dynamically linked.
 NODE_EXPORTER = Path("/usr/bin/prometheus-node-exporter")
 
 
@@ -94,10 +93,9 @@ def system_images(monitoring: bool = True) -> Iterator[ImageSpec]:
         ["/kube-state-metrics"],
     )
     yield ImageSpec(
-        f"porto-prometheus:{debian_version('prometheus')}",
-        {"/bin/prometheus": PROMETHEUS},
+        f"porto-prometheus:{tool_version('prometheus')}",
+        {"/bin/prometheus": tool_path("prometheus")},
         ["/bin/prometheus"],
-        dynamic=True,
     )
     yield ImageSpec(
         f"porto-node-exporter:{debian_version('prometheus-node-exporter')}",
