@@ -44,8 +44,14 @@ def _service_monitor(
     selector: dict[str, str],
     endpoints: list[dict[str, Any]],
     namespaces: list[str] | None = None,
+    job_label: str | None = None,
 ) -> dict[str, Any]:
+    """A ServiceMonitor as kube-prometheus-stack's: ``job_label`` names the Service label whose
+    value becomes the targets' ``job`` (``kube-state-metrics``, ``node-exporter``, ``kubelet``,
+    which the dashboards and alerts select on)."""
     spec: dict[str, Any] = {"selector": {"matchLabels": selector}, "endpoints": endpoints}
+    if job_label:
+        spec["jobLabel"] = job_label
     if namespaces:
         spec["namespaceSelector"] = {"matchNames": namespaces}
     return {
@@ -222,6 +228,7 @@ def kubelet_monitor() -> dict[str, Any]:
         {"app.kubernetes.io/name": "kubelet"},
         [common, {**common, "path": "/metrics/cadvisor"}],
         namespaces=["kube-system"],
+        job_label="k8s-app",
     )
 
 
@@ -265,6 +272,7 @@ def kube_state_metrics() -> list[dict[str, Any]]:
             NAMESPACE,
             labels,
             [{"port": "http", "honorLabels": True, "interval": SCRAPE_INTERVAL}],
+            job_label="app.kubernetes.io/name",
         ),
     ]
 
@@ -320,11 +328,17 @@ def node_exporter() -> list[dict[str, Any]]:
             },
         },
     }
+    service = _service(name, labels, [{"name": "http-metrics", "port": 9100}])
+    service["metadata"]["labels"] = {**labels, "jobLabel": "node-exporter"}
     return [
         daemonset,
-        _service(name, labels, [{"name": "http-metrics", "port": 9100}]),
+        service,
         _service_monitor(
-            name, NAMESPACE, labels, [{"port": "http-metrics", "interval": SCRAPE_INTERVAL}]
+            name,
+            NAMESPACE,
+            labels,
+            [{"port": "http-metrics", "interval": SCRAPE_INTERVAL}],
+            job_label="jobLabel",
         ),
     ]
 
