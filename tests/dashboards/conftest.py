@@ -9,9 +9,7 @@ The fixture series carry ``porto_fixture="kube"`` so nobody mistakes them for me
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ from typing import Any, cast
 
 import pytest
 from harness.browser import chromium_page
+from harness.dashboards_package import DASHBOARDS_DIR, import_porto_dashboards
 from harness.ports import LOOPBACK, free_port
 from harness.postgres import PostgresServer
 from harness.process import await_child
@@ -34,26 +33,11 @@ from harness.prometheus import (
 )
 from harness.tools import REPO_ROOT, MissingToolError
 
-DASHBOARDS_DIR = REPO_ROOT / "dashboards"
 RULES = DASHBOARDS_DIR / "alerts" / "porto.rules.yml"
 RULE_TESTS = DASHBOARDS_DIR / "alerts" / "porto.rules.test.yml"
 
 
-def _import_builder() -> None:
-    """Import ``dashboards/porto_dashboards`` (it lives beside the JSON it writes, outside any
-    installed distribution) without putting ``dashboards/`` itself, with its ``build.py`` and
-    ``monitor.py``, on everyone's import path."""
-    package = DASHBOARDS_DIR / "porto_dashboards"
-    spec = importlib.util.spec_from_file_location(
-        "porto_dashboards", package / "__init__.py", submodule_search_locations=[str(package)]
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["porto_dashboards"] = module
-    spec.loader.exec_module(module)
-
-
-_import_builder()
+import_porto_dashboards()
 
 #: What kube-prometheus-stack would attach to the inference pod's scrape target.
 NAMESPACE = "porto"

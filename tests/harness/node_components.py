@@ -163,6 +163,9 @@ def kubelet_argv(binary: Path, paths: NodePaths) -> list[str]:
         f"--node-ip={NODE_IP}",
         f"--root-dir={paths.kubelet_root}",
         f"--cert-dir={paths.state / 'kubelet-certs'}",
+        # cAdvisor's own containerd client (per-container metrics, container_*): it does not
+        # follow containerRuntimeEndpoint, only this flag (default /run/containerd/...).
+        f"--containerd={paths.containerd_socket}",
         "--v=1",
     ]
 

@@ -1,0 +1,120 @@
+"""A user's shell on the node (`make`, kubectl, helm, port-forwards on context porto-node), and
+the figures the user-path tests measure (printed at the end of the session)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from harness.docker import TEST_TAG, DockerEngine
+from harness.node import CONTEXT, Node
+from harness.tools import REPO_ROOT, tool_path
+
+#: Seconds each step of the user path took (the figures README and the notes quote).
+FIGURES: dict[str, float] = {}
+
+
+@dataclass
+class UserShell:
+    """Runs `make` as a user would, with context porto-node in the kubeconfig and the suite's
+    Docker engine as DOCKER_HOST."""
+
+    node: Node
+    engine: DockerEngine
+    env: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.env = {
+            **os.environ,
+            **self.engine.env(),
+            "KUBECONFIG": str(self.node.paths.kubeconfig),
+            "KUBECTL": str(tool_path("kubectl")),
+            "UV_OFFLINE": "1",
+        }
+
+    def make(self, *args: str, timeout: float = 3600, check: bool = True) -> str:
+        """``make ARGS KUBE_CONTEXT=porto-node IMAGE_TAG=<suite tag>``; output (stdout+stderr),
+        AssertionError with its tail when it fails and ``check``."""
+        argv = [
+            "make",
+            "--no-print-directory",
+            *args,
+            f"KUBE_CONTEXT={CONTEXT}",
+            f"IMAGE_TAG={TEST_TAG}",
+        ]
+        began = time.monotonic()
+        out = subprocess.run(
+            argv,
+            cwd=REPO_ROOT,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+        )
+        FIGURES[f"make {' '.join(args)}"] = time.monotonic() - began
+        if check:
+            assert out.returncode == 0, f"{' '.join(argv)} failed:\n{out.stdout[-6000:]}"
+        return out.stdout
+
+    def kubectl(self, *args: str, check: bool = True, timeout: float = 300) -> str:
+        out = subprocess.run(
+            [str(tool_path("kubectl")), "--context", CONTEXT, *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        if check:
+            assert out.returncode == 0, f"kubectl {' '.join(args)}: {out.stderr}"
+        return out.stdout
+
+    def helm(self, *args: str, check: bool = True, timeout: float = 1800) -> str:
+        out = subprocess.run(
+            [str(tool_path("helm")), "--kube-context", CONTEXT, *args],
+            env=self.env,
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=timeout,
+        )
+        if check:
+            assert out.returncode == 0, f"helm {' '.join(args)}:\n{out.stdout[-4000:]}"
+        return out.stdout
+
+    @contextmanager
+    def port_forward(self, namespace: str, service: str, port: int) -> Iterator[str]:
+        """``kubectl port-forward svc/<service>`` on a free local port: ``http://127.0.0.1:N``."""
+        process = subprocess.Popen(
+            [
+                str(tool_path("kubectl")),
+                "--context",
+                CONTEXT,
+                "-n",
+                namespace,
+                "port-forward",
+                f"svc/{service}",
+                f":{port}",
+                "--address",
+                "127.0.0.1",
+            ],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            match = re.search(r"127\.0\.0\.1:(\d+)", line)
+            assert match, f"kubectl port-forward svc/{service}: {line}"
+            yield f"http://127.0.0.1:{match.group(1)}"
+        finally:
+            process.terminate()
+            process.wait(10)
