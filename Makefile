@@ -200,6 +200,10 @@ e2e: install ## End-to-end tests against the deployed release (needs `make clust
 
 undeploy: cluster-tools ## Uninstall porto (PURGE=1 also deletes its volumes and kept Secrets)
 	-$(H) uninstall $(RELEASE) --namespace $(NAMESPACE) --wait
+	@# What helm does not own: the `helm test` pod (a hook) and the training runs started by
+	@# `make train-cluster` or the UI, all labelled with the release.
+	$(K) -n $(NAMESPACE) delete jobs,pods -l app.kubernetes.io/instance=$(RELEASE) \
+	  --ignore-not-found --wait=true
 ifeq ($(PURGE),1)
 	$(K) -n $(NAMESPACE) delete pvc,secret -l app.kubernetes.io/instance=$(RELEASE) --ignore-not-found
 endif

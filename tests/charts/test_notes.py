@@ -69,7 +69,9 @@ def test_notes_point_at_the_ui_launcher_when_it_is_on() -> None:
 def test_notes_follow_the_values() -> None:
     assert "https://api.porto.example.com/" in notes("ingress")
     assert "https://porto.example.com/" in notes("ingress")
-    assert "Through the Gateway traefik/traefik-gateway: http://ui.porto.localhost/" in notes("kind")
+    assert "Through the Gateway traefik/traefik-gateway: http://ui.porto.localhost/" in notes(
+        "kind"
+    )
     assert "Through the ingress" not in notes("kind")  # the kind values use the HTTPRoutes
     assert (
         "Through the Gateway gateways/public-gateway (listener https): "

@@ -713,3 +713,31 @@ def test_every_test_hook_is_a_pod_so_helm_test_logs_can_read_it(scenario: str) -
     assert {doc["kind"] for doc in hooks} == {"Pod"}, [
         (doc["kind"], doc["metadata"]["name"]) for doc in hooks
     ]
+
+
+def test_api_pods_keep_serving_until_their_endpoints_are_gone() -> None:
+    """A pod marked for deletion sleeps in preStop (the native sleep action on Kubernetes 1.30+)
+    before SIGTERM, and its grace period covers that sleep, gunicorn's graceful timeout and the
+    prediction log's flush (measured on the node: without it a rolling update loses requests)."""
+    (deployment,) = [
+        d
+        for d in by_kind(render("default"), "Deployment")
+        if d["metadata"]["name"].endswith("-inference")
+    ]
+    pod = deployment["spec"]["template"]["spec"]
+    (container,) = [c for c in pod["containers"] if c["name"] == "inference"]
+    sleep = container["lifecycle"]["preStop"]["sleep"]["seconds"]
+    assert sleep >= 5
+    assert pod["terminationGracePeriodSeconds"] > sleep + 30 + 10
+    args = template_args("default")
+    args[args.index("--kube-version") + 1] = "1.29.0"  # before the sleep action
+    old = [doc for doc in yaml.safe_load_all(helm(*args).stdout) if doc]
+    (old_deployment,) = [
+        d for d in by_kind(old, "Deployment") if d["metadata"]["name"].endswith("-inference")
+    ]
+    (old_container,) = [
+        c
+        for c in old_deployment["spec"]["template"]["spec"]["containers"]
+        if c["name"] == "inference"
+    ]
+    assert old_container["lifecycle"]["preStop"]["exec"]["command"] == ["sleep", str(sleep)]

@@ -443,6 +443,15 @@ class Node:
             if loaded.get(image) == image_id:
                 say(f"{image}: already on {NODE_NAME}")
                 continue
+            same = next((ref for ref, i in loaded.items() if i == image_id), None)
+            if same:  # the same image under another name: name it, copy nothing
+                self._ctr("images", "tag", "--force", _normalise(same), _normalise(image))
+                loaded[image] = image_id
+                (self.paths.images / "loaded.json").write_text(
+                    json.dumps(loaded, indent=1, sort_keys=True)
+                )
+                say(f"{image}: tagged (the same image as {same})")
+                continue
             began = time.monotonic()
             save = subprocess.Popen([docker, "save", image], stdout=subprocess.PIPE)
             assert save.stdout is not None

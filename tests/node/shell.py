@@ -45,7 +45,7 @@ class UserShell:
             "--no-print-directory",
             *args,
             f"KUBE_CONTEXT={CONTEXT}",
-            f"IMAGE_TAG={TEST_TAG}",
+            *([] if any(a.startswith("IMAGE_TAG=") for a in args) else [f"IMAGE_TAG={TEST_TAG}"]),
         ]
         began = time.monotonic()
         out = subprocess.run(
@@ -87,6 +87,21 @@ class UserShell:
         if check:
             assert out.returncode == 0, f"helm {' '.join(args)}:\n{out.stdout[-4000:]}"
         return out.stdout
+
+    def release_leftovers(self, namespace: str, release: str, timeout: float = 180) -> str:
+        """After ``helm uninstall``: wait until none of the release's objects but Secrets and
+        PVCs is left (AssertionError naming them otherwise); return the Secrets and PVCs left."""
+        kinds = (
+            "deployments,statefulsets,services,jobs,cronjobs,configmaps,pods,serviceaccounts,"
+            "roles,rolebindings,servicemonitors,podmonitors,prometheusrules,httproutes,ingresses,"
+            "networkpolicies,poddisruptionbudgets"
+        )
+        selector = f"app.kubernetes.io/instance={release}"
+        deadline = time.monotonic() + timeout
+        while left := self.kubectl("-n", namespace, "get", kinds, "-l", selector, "-o", "name"):
+            assert time.monotonic() < deadline, f"left after helm uninstall: {left}"
+            time.sleep(2)
+        return self.kubectl("-n", namespace, "get", "secrets,pvc", "-l", selector, "-o", "name")
 
     @contextmanager
     def port_forward(self, namespace: str, service: str, port: int) -> Iterator[str]:

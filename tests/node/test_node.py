@@ -1,0 +1,109 @@
+"""The node itself (``harness.node``, `make node-up`): what runs on it, where it listens, what
+its network lets through, the Makefile targets users type, and the one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from harness.node import (
+    APISERVER_PORT,
+    BRIDGE,
+    CHAIN,
+    NODE_IP,
+    Node,
+    NodeError,
+    NodePaths,
+)
+from harness.tools import make_dry_run
+from node.shell import UserShell
+
+
+def test_the_node_runs_kubernetes_on_containerd(user: UserShell) -> None:
+    node = json.loads(user.kubectl("get", "node", "porto-node", "-o", "json"))
+    info = node["status"]["nodeInfo"]
+    assert info["kubeletVersion"] == "v1.36.3"
+    assert info["containerRuntimeVersion"].startswith("containerd://")
+    assert {a["type"]: a["address"] for a in node["status"]["addresses"]}["InternalIP"] == NODE_IP
+    pods = json.loads(user.kubectl("get", "pods", "-A", "-o", "json"))["items"]
+    running = {
+        p["metadata"]["name"].rsplit("-", 2)[0] for p in pods if p["status"]["phase"] == "Running"
+    }
+    assert {"coredns", "local-path-provisioner", "prometheus-operator"} <= running, running
+    classes = json.loads(user.kubectl("get", "storageclass", "-o", "json"))["items"]
+    default = [
+        c["metadata"]["name"]
+        for c in classes
+        if c["metadata"].get("annotations", {}).get("storageclass.kubernetes.io/is-default-class")
+        == "true"
+    ]
+    assert default == ["standard"]
+
+
+def test_listeners_are_on_the_nodes_bridge_or_loopback(porto_node: Node) -> None:
+    """Nothing the node starts listens on the machine's other interfaces."""
+    out = subprocess.run(["ss", "-Hltnp"], capture_output=True, text=True, check=True).stdout
+    ours = (
+        "etcd",
+        "kube-apiserver",
+        "kube-controller",
+        "kube-scheduler",
+        "kubelet",
+        "kube-proxy",
+        "containerd",
+    )
+    for line in out.splitlines():
+        if any(f'"{name}' in line for name in ours):
+            address = line.split()[3].rsplit(":", 1)[0]
+            assert address in (NODE_IP, "127.0.0.1"), line
+    assert f"{NODE_IP}:{APISERVER_PORT}" in out
+
+
+def test_pod_traffic_stays_on_the_bridge(porto_node: Node) -> None:
+    """The node's FORWARD chain accepts bridge-to-bridge traffic (pods, Services) and drops
+    whatever would leave the bridge for another interface, in either direction."""
+    rules = subprocess.run(
+        ["iptables", "-w", "-S", CHAIN], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert rules[1:] == [
+        f"-A {CHAIN} -i {BRIDGE} -o {BRIDGE} -j ACCEPT",
+        f"-A {CHAIN} -i {BRIDGE} -j DROP",
+        f"-A {CHAIN} -o {BRIDGE} -j DROP",
+    ]
+    forward = subprocess.run(
+        ["iptables", "-w", "-S", "FORWARD"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    assert forward[1] == f"-A FORWARD -j {CHAIN}"  # first, before Docker's rules
+
+
+def test_a_missing_binary_is_named_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PORTO_CACHE", str(tmp_path / "empty-cache"))
+    node = Node(NodePaths(state=tmp_path / "state", run=tmp_path / "run"))
+    with pytest.raises(NodeError, match=r"etcd binary .* is missing.*make test-deps") as error:
+        node.check_prerequisites()
+    assert "\n" not in str(error.value)
+    assert not (tmp_path / "state").exists()  # checked before anything was made
+
+
+def test_load_without_a_node_says_what_to_run(tmp_path: Path) -> None:
+    node = Node(NodePaths(state=tmp_path / "state", run=tmp_path / "run"))
+    with pytest.raises(NodeError, match="not up: `make node-up` first"):
+        node.load(["porto-inference:x"])
+
+
+def test_the_make_targets_of_the_node() -> None:
+    up = make_dry_run("node-up")
+    assert "scripts/tools.sh" in up and "kubelet" in up and "harness.node up" in up
+    assert "harness.node down" in make_dry_run("node-down")
+    load = make_dry_run("load", "KUBE_CONTEXT=porto-node", "IMAGE_TAG=t")
+    assert "harness.node load" in load and "porto-postgres:t" in load and "kind load" not in load
+    deploy = make_dry_run("deploy", "KUBE_CONTEXT=porto-node", "IMAGE_TAG=t")
+    assert "-f deploy/porto-values-node.yaml --set postgres.image.tag=t" in deploy
+    assert "porto-values-node" not in make_dry_run("deploy", "KUBE_CONTEXT=kind-porto")
+    assert "IMAGES='inference ui training minio postgres'" in make_dry_run(
+        "images", "KUBE_CONTEXT=porto-node", "IMAGE_TAG=t"
+    )
