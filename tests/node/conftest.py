@@ -1,5 +1,5 @@
-"""Fixtures of the user-path tests: the real node (``harness.node``), brought up once per session
-as `make node-up` does, and the commands users type, run against it.
+"""Fixtures of the user-path tests: the real node (``harness.node``), brought up once for this
+directory as `make node-up` does, and the commands users type, run against it.
 
 The node is root-only and takes minutes; it is started only when a test here asks for it. A node
 already up (`make node-up` before `make test`) is used as it is and left running; one this
@@ -16,6 +16,7 @@ import pytest
 from harness.dashboards_package import import_porto_dashboards
 from harness.docker import DockerEngine, suite_build_args
 from harness.node import Node, NodeError, leftovers
+
 from node.shell import FIGURES, UserShell
 
 import_porto_dashboards()
@@ -32,7 +33,7 @@ def _say(message: str) -> None:
     print(f"porto-node: {message}", file=sys.stderr, flush=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def porto_node() -> Iterator[Node]:
     """The node, up: Kubernetes, CoreDNS, StorageClass ``standard``, the monitoring stack."""
     node = Node()
@@ -53,13 +54,15 @@ def porto_node() -> Iterator[Node]:
             assert not left, f"`node down` left: {left}"
 
 
-@pytest.fixture(scope="session")
-def user(porto_node: Node, docker_engine: DockerEngine) -> UserShell:
-    """A shell of a user of the node: `make`, kubectl and helm on context porto-node."""
+@pytest.fixture(scope="package")
+def user(docker_engine: DockerEngine, porto_node: Node) -> UserShell:
+    """A shell of a user of the node: `make`, kubectl and helm on context porto-node. (The
+    engine starts first: Docker puts its FORWARD rules on top when it starts, the node's go
+    above them.)"""
     return UserShell(porto_node, docker_engine)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def images_on_node(user: UserShell) -> str:
     """`make images load KUBE_CONTEXT=porto-node`: porto's images built offline on the suite's
     engine (the BuildKit cache the install phase filled) and copied into the node."""
