@@ -44,11 +44,20 @@ class Kube:
 
 
 @contextmanager
-def port_forward(target: Target, namespace: str, service: str, port: int) -> Iterator[str]:
-    """``kubectl port-forward`` to a Service on a free local port; yields ``http://127.0.0.1:N``."""
+def port_forward(
+    target: Target,
+    namespace: str,
+    service: str,
+    port: int,
+    *,
+    kubectl: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[str]:
+    """``kubectl port-forward`` to a Service on a free local port; yields ``http://127.0.0.1:N``.
+    ``kubectl`` defaults to ``$PORTO_E2E_KUBECTL``, else ``kubectl``; ``env`` to this one's."""
     process = subprocess.Popen(
         [
-            os.environ.get("PORTO_E2E_KUBECTL", "kubectl"),
+            kubectl or os.environ.get("PORTO_E2E_KUBECTL", "kubectl"),
             "--context",
             target.context,
             "-n",
@@ -62,6 +71,7 @@ def port_forward(target: Target, namespace: str, service: str, port: int) -> Ite
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env=env,
     )
     try:
         assert process.stdout is not None

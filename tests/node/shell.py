@@ -4,13 +4,12 @@ the figures the user-path tests measure (printed at the end of the session)."""
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 
+from e2e.cluster import Target, port_forward
 from harness.docker import TEST_TAG, DockerEngine
 from harness.node import CONTEXT, Node
 from harness.tools import REPO_ROOT, tool_path
@@ -103,33 +102,10 @@ class UserShell:
             time.sleep(2)
         return self.kubectl("-n", namespace, "get", "secrets,pvc", "-l", selector, "-o", "name")
 
-    @contextmanager
-    def port_forward(self, namespace: str, service: str, port: int) -> Iterator[str]:
-        """``kubectl port-forward svc/<service>`` on a free local port: ``http://127.0.0.1:N``."""
-        process = subprocess.Popen(
-            [
-                str(tool_path("kubectl")),
-                "--context",
-                CONTEXT,
-                "-n",
-                namespace,
-                "port-forward",
-                f"svc/{service}",
-                f":{port}",
-                "--address",
-                "127.0.0.1",
-            ],
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
+    def port_forward(self, namespace: str, service: str, port: int) -> AbstractContextManager[str]:
+        """``kubectl port-forward svc/<service>`` on a free local port: ``http://127.0.0.1:N``
+        (a context manager)."""
+        target = Target(context=CONTEXT, namespace=namespace, release="", monitoring="")
+        return port_forward(
+            target, namespace, service, port, kubectl=str(tool_path("kubectl")), env=self.env
         )
-        try:
-            assert process.stdout is not None
-            line = process.stdout.readline()
-            match = re.search(r"127\.0\.0\.1:(\d+)", line)
-            assert match, f"kubectl port-forward svc/{service}: {line}"
-            yield f"http://127.0.0.1:{match.group(1)}"
-        finally:
-            process.terminate()
-            process.wait(10)

@@ -18,6 +18,7 @@ from harness.node import (
     NodePaths,
 )
 from harness.tools import make_dry_run
+
 from node.shell import UserShell
 
 

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import yaml
+from e2e.cluster import eventually
 from harness.node import CONTEXT
 from harness.node_monitoring import NAMESPACE as MONITORING
 from harness.node_monitoring import PROMETHEUS
@@ -100,20 +101,6 @@ def served_versions(user: UserShell) -> dict[str, str]:
     return versions
 
 
-def wait_for(check: Any, timeout: float, what: str, every: float = 2.0) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        try:
-            last = check()
-            if last:
-                return last
-        except Exception as exc:  # a probe failing means "not yet"
-            last = exc
-        time.sleep(every)
-    pytest.fail(f"{what}: not within {timeout:.0f}s (last: {last!r})")
-
-
 def logged(user: UserShell, prediction_ids: list[str]) -> int:
     """How many of ``prediction_ids`` are rows of the prediction log (psql in the database pod)."""
     values = ",".join(f"'{pid}'" for pid in prediction_ids)
@@ -171,7 +158,7 @@ def test_make_deploy_trains_serves_and_passes_helm_test_logs(
         return bool(newest["status"].get("succeeded"))
 
     # The release's training run (an upgrade starts another, which --wait does not wait for).
-    wait_for(newest_run_succeeded, 900, "the release's training Job to succeed", every=5)
+    eventually(newest_run_succeeded, 900, "the release's training Job to succeed", every=5)
     pvcs = json.loads(user.kubectl("-n", NAMESPACE, "get", "pvc", "-o", "json"))["items"]
     assert {p["status"]["phase"] for p in pvcs} == {"Bound"}, pvcs
     assert {p["spec"]["storageClassName"] for p in pvcs} == {"standard"}
@@ -235,7 +222,7 @@ def test_prometheus_scrapes_every_target(deployed: str, user: UserShell) -> None
         wanted = {"kube-state-metrics", "kubelet", "node-exporter", INFERENCE, f"{RELEASE}-ui"}
         return health if wanted <= jobs and set(health.values()) == {"up"} else {}
 
-    wait_for(all_up, 180, "every scrape target up")
+    eventually(all_up, 180, "every scrape target up")
     _status, monitors = call(prometheus, "/api/v1/status/config")
     assert f"podMonitor/{NAMESPACE}/" in monitors["data"]["yaml"]  # the training PodMonitor
 
@@ -272,7 +259,7 @@ def test_failed_training_job_shows_in_its_status_and_fires_the_alert(
             and a["labels"].get("job_name") == name
         ]
 
-    firing = wait_for(alert, 240, f"PortoTrainingJobFailed for {name}")
+    firing = eventually(alert, 240, f"PortoTrainingJobFailed for {name}")
     assert firing[0]["state"] in ("pending", "firing")
     user.kubectl("-n", NAMESPACE, "delete", "job", name)
 
@@ -353,7 +340,7 @@ def test_every_dashboard_query_and_alert_evaluates_on_the_scraped_pods(
         return not missing
 
     try:
-        wait_for(evaluate_all, 300, "every panel query returning data", every=15)
+        eventually(evaluate_all, 300, "every panel query returning data", every=15)
     except pytest.fail.Exception:
         pytest.fail(f"panel queries without data: {json.dumps(missing, indent=1)}")
     rules = Path(DASHBOARDS_ROOT / "alerts" / "porto.rules.yml")
@@ -387,7 +374,7 @@ def test_promoting_a_second_version_swaps_the_pods_with_no_failed_request(
         load.wait_for(50)
         status, promoted = call(base, f"/models/{new}/promote", {})
         assert status == 200, promoted
-        wait_for(
+        eventually(
             lambda: set(served_versions(user).values()) == {new}, 180, f"every pod serving {new}"
         )
         count = len(load.answers)
@@ -446,7 +433,7 @@ def test_deleting_an_inference_pod_under_load_loses_no_logged_prediction(
         load.wait_for(count + 50)
     ids = load.prediction_ids
     assert ids and not load.failed, (len(load.failed), load.failed[:5])
-    wait_for(
+    eventually(
         lambda: logged(user, ids) == len(ids),
         120,
         f"all {len(ids)} accepted predictions in the prediction log",

@@ -15,6 +15,7 @@ import time
 
 import pytest
 from harness.docker import TEST_TAG
+
 from node.shell import FIGURES, UserShell
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(3600)]
