@@ -30,7 +30,8 @@ TOOLS=(
   "kubectl|tools/kube:k8s.io/kubernetes/cmd/kubectl|v1.36.3|kubectl-v1.36.3"
   # The node (tests/harness/node.py, `make node-up`): the rest of Kubernetes, cluster DNS, and
   # the monitoring stack kube-prometheus-stack would run (the operator at deploy/versions.mk's
-  # KPS_OPERATOR_<KPS_VERSION>; tests/harness/test_node_tools.py checks the pair).
+  # KPS_OPERATOR_<KPS_VERSION>, and the Prometheus it runs by default; tests/node/test_node.py
+  # checks both).
   "kubelet|tools/kube:k8s.io/kubernetes/cmd/kubelet|v1.36.3|kubelet-v1.36.3"
   "kube-controller-manager|tools/kube:k8s.io/kubernetes/cmd/kube-controller-manager|v1.36.3|kube-controller-manager-v1.36.3"
   "kube-scheduler|tools/kube:k8s.io/kubernetes/cmd/kube-scheduler|v1.36.3|kube-scheduler-v1.36.3"

@@ -130,8 +130,6 @@ def generate_pki(directory: Path) -> KubePki:
         ca_key,
         usage=[ExtendedKeyUsageOID.CLIENT_AUTH],
     )
-    sa_key = _key()
-
     pki = KubePki(
         ca_cert=directory / "ca.crt",
         serving_cert=directory / "apiserver.crt",
@@ -146,10 +144,17 @@ def generate_pki(directory: Path) -> KubePki:
     _write_key(serving_key, pki.serving_key)
     _write_cert(admin, pki.admin_cert)
     _write_key(admin_key, pki.admin_key)
-    _write_key(sa_key, pki.sa_private)
-    pki.sa_public.write_bytes(
-        sa_key.public_key().public_bytes(
+    write_service_account_keys(pki.sa_private, pki.sa_public)
+    return pki
+
+
+def write_service_account_keys(private: Path, public: Path) -> None:
+    """A new RSA key pair that signs (``private``) and verifies (``public``) ServiceAccount
+    tokens, as the API server and the controller-manager read them."""
+    key = _key()
+    _write_key(key, private)
+    public.write_bytes(
+        key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
     )
-    return pki

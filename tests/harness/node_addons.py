@@ -68,6 +68,44 @@ def _rbac(name: str, namespace: str, rules: list[dict[str, Any]]) -> list[dict[s
     ]
 
 
+def deployment(
+    name: str,
+    namespace: str,
+    labels: dict[str, str],
+    account: str,
+    container: dict[str, Any],
+    *,
+    user: int = 65534,
+    **pod: Any,
+) -> dict[str, Any]:
+    """A one-replica Deployment of one container from a node image (never pulled), locked down
+    (non-root ``user``, read-only root, no capabilities); ``pod`` adds pod spec fields."""
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "namespace": namespace, "labels": labels},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": account,
+                    "securityContext": {
+                        "runAsNonRoot": True,
+                        "runAsUser": user,
+                        "seccompProfile": {"type": "RuntimeDefault"},
+                    },
+                    "containers": [
+                        {"imagePullPolicy": "Never", "securityContext": _RESTRICTED, **container}
+                    ],
+                    **pod,
+                },
+            },
+        },
+    }
+
+
 def coredns() -> list[dict[str, Any]]:
     labels = {"k8s-app": "kube-dns"}
     image = f"porto-coredns:{tool_version('coredns')}"
@@ -91,56 +129,33 @@ def coredns() -> list[dict[str, Any]]:
             "metadata": {"name": "coredns", "namespace": "kube-system"},
             "data": {"Corefile": COREFILE},
         },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "coredns", "namespace": "kube-system", "labels": labels},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "serviceAccountName": "coredns",
-                        "priorityClassName": "system-cluster-critical",
-                        "dnsPolicy": "Default",
-                        "securityContext": {
-                            "runAsNonRoot": True,
-                            "runAsUser": 65532,
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
-                        "containers": [
-                            {
-                                "name": "coredns",
-                                "image": image,
-                                "imagePullPolicy": "Never",
-                                "args": ["-conf", "/etc/coredns/Corefile"],
-                                "ports": [
-                                    {"name": "dns", "containerPort": 1053, "protocol": "UDP"},
-                                    {"name": "dns-tcp", "containerPort": 1053, "protocol": "TCP"},
-                                    {"name": "metrics", "containerPort": 9153, "protocol": "TCP"},
-                                ],
-                                "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181}},
-                                "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}},
-                                "resources": {
-                                    "requests": {"cpu": "50m", "memory": "32Mi"},
-                                    "limits": {"memory": "128Mi"},
-                                },
-                                "securityContext": _RESTRICTED,
-                                "volumeMounts": [
-                                    {
-                                        "name": "config",
-                                        "mountPath": "/etc/coredns",
-                                        "readOnly": True,
-                                    }
-                                ],
-                            }
-                        ],
-                        "volumes": [{"name": "config", "configMap": {"name": "coredns"}}],
-                    },
+        deployment(
+            "coredns",
+            "kube-system",
+            labels,
+            "coredns",
+            {
+                "name": "coredns",
+                "image": image,
+                "args": ["-conf", "/etc/coredns/Corefile"],
+                "ports": [
+                    {"name": "dns", "containerPort": 1053, "protocol": "UDP"},
+                    {"name": "dns-tcp", "containerPort": 1053, "protocol": "TCP"},
+                    {"name": "metrics", "containerPort": 9153, "protocol": "TCP"},
+                ],
+                "readinessProbe": {"httpGet": {"path": "/ready", "port": 8181}},
+                "livenessProbe": {"httpGet": {"path": "/health", "port": 8080}},
+                "resources": {
+                    "requests": {"cpu": "50m", "memory": "32Mi"},
+                    "limits": {"memory": "128Mi"},
                 },
+                "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns", "readOnly": True}],
             },
-        },
+            user=65532,
+            priorityClassName="system-cluster-critical",
+            dnsPolicy="Default",
+            volumes=[{"name": "config", "configMap": {"name": "coredns"}}],
+        ),
         {
             "apiVersion": "v1",
             "kind": "Service",
@@ -223,54 +238,34 @@ def local_path_provisioner(volumes: str) -> list[dict[str, Any]]:
                 "helperPod.yaml": json.dumps(helper),
             },
         },
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "local-path-provisioner", "namespace": namespace},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": labels},
-                "template": {
-                    "metadata": {"labels": labels},
-                    "spec": {
-                        "serviceAccountName": LOCAL_PATH_ACCOUNT,
-                        "securityContext": {
-                            "runAsNonRoot": True,
-                            "runAsUser": 65532,
-                            "seccompProfile": {"type": "RuntimeDefault"},
-                        },
-                        "containers": [
-                            {
-                                "name": "local-path-provisioner",
-                                "image": "porto-local-path-provisioner:"
-                                + tool_version("local-path-provisioner"),
-                                "imagePullPolicy": "Never",
-                                "command": [
-                                    "/usr/bin/local-path-provisioner",
-                                    "start",
-                                    "--config",
-                                    "/etc/config/config.json",
-                                    "--helper-image",
-                                    "porto-busybox:1",
-                                ],
-                                "env": [
-                                    {
-                                        "name": "POD_NAMESPACE",
-                                        "valueFrom": {
-                                            "fieldRef": {"fieldPath": "metadata.namespace"}
-                                        },
-                                    },
-                                    {"name": "CONFIG_MOUNT_PATH", "value": "/etc/config/"},
-                                ],
-                                "securityContext": _RESTRICTED,
-                                "volumeMounts": [{"name": "config", "mountPath": "/etc/config/"}],
-                            }
-                        ],
-                        "volumes": [{"name": "config", "configMap": {"name": "local-path-config"}}],
+        deployment(
+            "local-path-provisioner",
+            namespace,
+            labels,
+            LOCAL_PATH_ACCOUNT,
+            {
+                "name": "local-path-provisioner",
+                "image": "porto-local-path-provisioner:" + tool_version("local-path-provisioner"),
+                "command": [
+                    "/usr/bin/local-path-provisioner",
+                    "start",
+                    "--config",
+                    "/etc/config/config.json",
+                    "--helper-image",
+                    "porto-busybox:1",
+                ],
+                "env": [
+                    {
+                        "name": "POD_NAMESPACE",
+                        "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}},
                     },
-                },
+                    {"name": "CONFIG_MOUNT_PATH", "value": "/etc/config/"},
+                ],
+                "volumeMounts": [{"name": "config", "mountPath": "/etc/config/"}],
             },
-        },
+            user=65532,
+            volumes=[{"name": "config", "configMap": {"name": "local-path-config"}}],
+        ),
         {
             "apiVersion": "storage.k8s.io/v1",
             "kind": "StorageClass",

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from harness.crds import GATEWAY_API_CRDS, PROMETHEUS_OPERATOR_CRDS
 from harness.node import NODE_IP
-from harness.node_addons import _RESTRICTED, _rbac, apply, rollout
+from harness.node_addons import _RESTRICTED, _rbac, apply, deployment, rollout
 from harness.node_images import debian_version, tool_version
 
 if TYPE_CHECKING:
@@ -59,35 +59,6 @@ def _service_monitor(
         "kind": "ServiceMonitor",
         "metadata": {"name": name, "namespace": namespace, "labels": {"release": RELEASE}},
         "spec": spec,
-    }
-
-
-def _deployment(
-    name: str, labels: dict[str, str], account: str, container: dict[str, Any], **spec: Any
-) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": {"name": name, "namespace": NAMESPACE, "labels": labels},
-        "spec": {
-            "replicas": 1,
-            "selector": {"matchLabels": labels},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "serviceAccountName": account,
-                    "securityContext": {
-                        "runAsNonRoot": True,
-                        "runAsUser": 65534,
-                        "seccompProfile": {"type": "RuntimeDefault"},
-                    },
-                    "containers": [
-                        {"imagePullPolicy": "Never", "securityContext": _RESTRICTED, **container}
-                    ],
-                    **spec,
-                },
-            },
-        },
     }
 
 
@@ -145,7 +116,7 @@ def operator() -> list[dict[str, Any]]:
     }
     return [
         *_rbac("prometheus-operator", NAMESPACE, rules),
-        _deployment("prometheus-operator", labels, "prometheus-operator", container),
+        deployment("prometheus-operator", NAMESPACE, labels, "prometheus-operator", container),
         _service("prometheus-operator", labels, [{"name": "http", "port": 8080}]),
     ]
 
@@ -265,7 +236,7 @@ def kube_state_metrics() -> list[dict[str, Any]]:
             NAMESPACE,
             [{"apiGroups": groups, "resources": ["*"], "verbs": ["list", "watch"]}],
         ),
-        _deployment(name, labels, "kube-state-metrics", container),
+        deployment(name, NAMESPACE, labels, "kube-state-metrics", container),
         _service(name, labels, [{"name": "http", "port": 8080}]),
         _service_monitor(
             name,

@@ -15,10 +15,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from harness.kube_certs import _issue, _key, _name, _write_cert, _write_key
+from harness.kube_certs import (
+    _issue,
+    _key,
+    _name,
+    _write_cert,
+    _write_key,
+    write_service_account_keys,
+)
 
 #: Client certificates: file stem -> (common name, organisation).
 CLIENTS = {
@@ -103,11 +109,5 @@ def generate_node_pki(directory: Path, node: str, addresses: list[str]) -> NodeP
         _write_cert(cert, pki.cert(stem))
         _write_key(key, pki.key(stem))
 
-    sa_key = _key()
-    _write_key(sa_key, pki.sa_private)
-    pki.sa_public.write_bytes(
-        sa_key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-    )
+    write_service_account_keys(pki.sa_private, pki.sa_public)
     return pki

@@ -4,6 +4,7 @@ its network lets through, the Makefile targets users type, and the one-line erro
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from harness.node import (
     NodeError,
     NodePaths,
 )
-from harness.tools import make_dry_run
+from harness.tools import REPO_ROOT, make_dry_run, pinned_tools
 
 from node.shell import UserShell
 
@@ -112,3 +113,26 @@ def test_the_make_targets_of_the_node() -> None:
     assert "IMAGES='inference ui training minio postgres'" in make_dry_run(
         "images", "KUBE_CONTEXT=porto-node", "IMAGE_TAG=t"
     )
+
+
+def test_the_monitoring_stack_is_pinned_to_the_charts_operator() -> None:
+    """The operator the node runs is the one whose CRDs the chart is validated against
+    (deploy/versions.mk), and its Prometheus the version that operator runs by default (the
+    last of its compatibility matrix; Prometheus v3.X.Y is Go module v0.3XX.Y)."""
+    from harness.crds import PROMETHEUS_OPERATOR_CRDS
+    from harness.versions import VERSIONS
+
+    pins = pinned_tools()
+    operator = VERSIONS.prometheus_operator
+    assert pins["prometheus-operator"].startswith(f"prometheus-operator-{operator}")
+    assert pins["prometheus-config-reloader"].startswith(f"prometheus-config-reloader-{operator}")
+    promop = (REPO_ROOT / "tools" / "promop" / "go.mod").read_text()
+    assert f"require github.com/prometheus-operator/prometheus-operator {operator}\n" in promop
+    defaults = PROMETHEUS_OPERATOR_CRDS.module_dir() / "pkg" / "operator" / "defaults.go"
+    matrix = defaults.read_text().split("PrometheusCompatibilityMatrix = []string{")[1]
+    newest = re.findall(r'"(v[0-9.]+)"', matrix.split("}")[0])[-1]
+    major, minor, patch = newest.removeprefix("v").split(".")
+    module = f"v0.{int(major)}{int(minor):02d}.{patch}"
+    assert pins["prometheus"] == f"prometheus-{newest}-static"
+    prometheus = (REPO_ROOT / "tools" / "prometheus" / "go.mod").read_text()
+    assert f"require github.com/prometheus/prometheus {module}\n" in prometheus
