@@ -286,14 +286,18 @@ def apply(node: Node, documents: list[dict[str, Any]]) -> None:
     node.kubectl("apply", "--server-side", "--force-conflicts", "-f", "-", input=body)
 
 
-def rollout(node: Node, namespace: str, deployment: str, timeout: float = 180) -> None:
-    """Wait for a Deployment's rollout; NodeError with its pods' state if it does not finish."""
+def rollout(
+    node: Node, namespace: str, workload: str, timeout: float = 180, logs_of: str | None = None
+) -> None:
+    """Wait for a workload's rollout (``deployment/x``, ``statefulset/x``, ``daemonset/x``);
+    NodeError with the namespace's pods, its events and the tail of ``logs_of``'s log if it
+    does not finish."""
     out = node.kubectl(
         "-n",
         namespace,
         "rollout",
         "status",
-        f"deployment/{deployment}",
+        workload,
         f"--timeout={int(timeout)}s",
         check=False,
         timeout=timeout + 30,
@@ -303,9 +307,14 @@ def rollout(node: Node, namespace: str, deployment: str, timeout: float = 180) -
         events = node.kubectl(
             "-n", namespace, "get", "events", "--sort-by=.lastTimestamp", check=False
         )
+        logs = (
+            node.kubectl("-n", namespace, "logs", logs_of, "--tail=30", check=False).stdout
+            if logs_of
+            else b""
+        )
         raise NodeError(
-            f"{namespace}/{deployment} did not roll out: {out.stderr.decode().strip()}\n"
-            f"{pods.stdout.decode()}\n{events.stdout.decode()[-3000:]}"
+            f"{namespace}/{workload} did not roll out: {out.stderr.decode().strip()}\n"
+            f"{pods.stdout.decode()}\n{events.stdout.decode()[-3000:]}\n{logs.decode()}"
         )
 
 
@@ -322,5 +331,5 @@ def apply_addons(node: Node) -> None:
         "the kube-system default ServiceAccount",
     )
     apply(node, coredns() + local_path_provisioner(str(node.paths.volumes)))
-    rollout(node, "kube-system", "coredns")
-    rollout(node, "local-path-storage", "local-path-provisioner")
+    rollout(node, "kube-system", "deployment/coredns")
+    rollout(node, "local-path-storage", "deployment/local-path-provisioner")

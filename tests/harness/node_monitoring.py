@@ -325,9 +325,9 @@ def apply_monitoring(node: Node) -> None:
     apply(node, crds())
     node.kubectl("wait", "--for=condition=Established", "crd", "--all", "--timeout=120s")
     apply(node, operator() + kube_state_metrics())
-    rollout(node, NAMESPACE, "prometheus-operator")
+    rollout(node, NAMESPACE, "deployment/prometheus-operator")
     apply(node, prometheus() + node_exporter() + [kubelet_monitor()])
-    rollout(node, NAMESPACE, f"{RELEASE}-kube-state-metrics")
+    rollout(node, NAMESPACE, f"deployment/{RELEASE}-kube-state-metrics")
     from harness.node import _wait
 
     _wait(
@@ -340,33 +340,11 @@ def apply_monitoring(node: Node) -> None:
         120,
         "the operator to create Prometheus' StatefulSet",
     )
-    out = node.kubectl(
-        "-n",
+    rollout(
+        node,
         NAMESPACE,
-        "rollout",
-        "status",
         f"statefulset/prometheus-{PROMETHEUS}",
-        "--timeout=180s",
-        check=False,
-        timeout=210,
+        logs_of="deploy/prometheus-operator",
     )
-    if out.returncode != 0:
-        pods = node.kubectl("-n", NAMESPACE, "get", "pods", "-o", "wide", check=False)
-        logs = node.kubectl(
-            "-n", NAMESPACE, "logs", "deploy/prometheus-operator", "--tail=30", check=False
-        )
-        from harness.node import NodeError
-
-        raise NodeError(
-            f"Prometheus did not start: {out.stderr.decode()}\n{pods.stdout.decode()}\n"
-            f"{logs.stdout.decode()}"
-        )
     # The node exporter is a DaemonSet: one pod, on the node.
-    node.kubectl(
-        "-n",
-        NAMESPACE,
-        "rollout",
-        "status",
-        f"daemonset/{RELEASE}-prometheus-node-exporter",
-        "--timeout=120s",
-    )
+    rollout(node, NAMESPACE, f"daemonset/{RELEASE}-prometheus-node-exporter")
