@@ -181,6 +181,8 @@ def _wait(
             if result:
                 return result
             last = result
+        except NodeError:
+            raise  # the process died: no use waiting
         except Exception as exc:  # any failure of a probe means "not yet"
             last = exc
         time.sleep(interval)
@@ -288,12 +290,7 @@ class Node:
                 raise NodeError(f"{name} exited:\n{log_tail(self.paths.log(name), 30)}")
             return check()
 
-        try:
-            _wait(ready, timeout, f"{name} to get ready", self.paths.log(name))
-        except NodeError as exc:
-            if "exited:" in str(exc):
-                raise
-            raise
+        _wait(ready, timeout, f"{name} to get ready", self.paths.log(name))
 
     def _stop(self, name: str, timeout: float = 20) -> None:
         pid = self.pid(name)

@@ -136,3 +136,14 @@ def test_the_monitoring_stack_is_pinned_to_the_charts_operator() -> None:
     assert pins["prometheus"] == f"prometheus-{newest}-static"
     prometheus = (REPO_ROOT / "tools" / "prometheus" / "go.mod").read_text()
     assert f"require github.com/prometheus/prometheus {module}\n" in prometheus
+
+
+def test_a_process_that_exits_ends_the_wait_with_its_log(tmp_path: Path) -> None:
+    paths = NodePaths(state=tmp_path / "state", run=tmp_path / "run")
+    for directory in (paths.state, paths.logs, paths.run / "pids"):
+        directory.mkdir(parents=True)
+    node = Node(paths)
+    node._start("broken", ["/bin/sh", "-c", "echo 'bad flag --x' >&2; exit 3"])
+    # (Waiting the timeout out would end in "not within", not in the process's own log.)
+    with pytest.raises(NodeError, match=r"broken exited:\n.*bad flag --x"):
+        node._await("broken", lambda: False, timeout=120)
