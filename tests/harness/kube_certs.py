@@ -101,6 +101,27 @@ def _issue(
     return builder.sign(issuer_key, hashes.SHA256())
 
 
+def issue_apiserver_serving(
+    ca_name: x509.Name, ca_key: rsa.RSAPrivateKey, addresses: list[str], names: list[str]
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A new key and the API server's serving certificate for ``addresses`` (IP SANs) and
+    ``names`` (DNS SANs), signed by the CA."""
+    key = _key()
+    sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
+    sans += [x509.DNSName(name) for name in names]
+    usage = [ExtendedKeyUsageOID.SERVER_AUTH]
+    return key, _issue(_name("kube-apiserver"), key, ca_name, ca_key, usage=usage, sans=sans)
+
+
+def issue_client(
+    ca_name: x509.Name, ca_key: rsa.RSAPrivateKey, common: str, org: str | None = None
+) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+    """A new key and a client certificate for user ``common`` in group ``org``."""
+    key = _key()
+    usage = [ExtendedKeyUsageOID.CLIENT_AUTH]
+    return key, _issue(_name(common, org), key, ca_name, ca_key, usage=usage)
+
+
 def generate_pki(directory: Path) -> KubePki:
     """Write a fresh CA, serving and admin certificates and the ServiceAccount key pair."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -108,28 +129,13 @@ def generate_pki(directory: Path) -> KubePki:
     ca_name = _name("porto-test-ca")
     ca = _issue(ca_name, ca_key, ca_name, ca_key, ca=True)
 
-    serving_key = _key()
-    serving = _issue(
-        _name("kube-apiserver"),
-        serving_key,
+    serving_key, serving = issue_apiserver_serving(
         ca_name,
         ca_key,
-        usage=[ExtendedKeyUsageOID.SERVER_AUTH],
-        sans=[
-            x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-            x509.IPAddress(ipaddress.ip_address("10.96.0.1")),  # the `kubernetes` Service IP
-            x509.DNSName("localhost"),
-            x509.DNSName("kubernetes.default.svc"),
-        ],
+        ["127.0.0.1", "10.96.0.1"],  # loopback, the `kubernetes` Service IP
+        ["localhost", "kubernetes.default.svc"],
     )
-    admin_key = _key()
-    admin = _issue(
-        _name("porto-admin", "system:masters"),
-        admin_key,
-        ca_name,
-        ca_key,
-        usage=[ExtendedKeyUsageOID.CLIENT_AUTH],
-    )
+    admin_key, admin = issue_client(ca_name, ca_key, "porto-admin", "system:masters")
     pki = KubePki(
         ca_cert=directory / "ca.crt",
         serving_cert=directory / "apiserver.crt",

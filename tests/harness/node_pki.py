@@ -10,12 +10,8 @@ admin in ``system:masters``. The ServiceAccount signing key pair sits beside the
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
-
-from cryptography import x509
-from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from harness.kube_certs import (
     _issue,
@@ -23,6 +19,8 @@ from harness.kube_certs import (
     _name,
     _write_cert,
     _write_key,
+    issue_apiserver_serving,
+    issue_client,
     write_service_account_keys,
 )
 
@@ -76,25 +74,9 @@ def generate_node_pki(directory: Path, node: str, addresses: list[str]) -> NodeP
     _write_cert(_issue(ca_name, ca_key, ca_name, ca_key, ca=True), pki.ca_cert)
     _write_key(ca_key, pki.ca_key)
 
-    sans: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(a)) for a in addresses]
-    sans += [
-        x509.DNSName(name)
-        for name in (
-            "localhost",
-            "kubernetes",
-            "kubernetes.default",
-            "kubernetes.default.svc",
-            "kubernetes.default.svc.cluster.local",
-        )
-    ]
-    serving_key = _key()
-    serving = _issue(
-        _name("kube-apiserver"),
-        serving_key,
-        ca_name,
-        ca_key,
-        usage=[ExtendedKeyUsageOID.SERVER_AUTH],
-        sans=sans,
+    names = ["localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"]
+    serving_key, serving = issue_apiserver_serving(
+        ca_name, ca_key, addresses, [*names, "kubernetes.default.svc.cluster.local"]
     )
     _write_cert(serving, pki.cert("apiserver"))
     _write_key(serving_key, pki.key("apiserver"))
@@ -102,10 +84,7 @@ def generate_node_pki(directory: Path, node: str, addresses: list[str]) -> NodeP
     clients = dict(CLIENTS)
     clients["kubelet"] = (f"system:node:{node}", "system:nodes")
     for stem, (common, org) in clients.items():
-        key = _key()
-        cert = _issue(
-            _name(common, org), key, ca_name, ca_key, usage=[ExtendedKeyUsageOID.CLIENT_AUTH]
-        )
+        key, cert = issue_client(ca_name, ca_key, common, org)
         _write_cert(cert, pki.cert(stem))
         _write_key(key, pki.key(stem))
 
