@@ -34,14 +34,80 @@ def test_defaults() -> None:
     assert s.model_alias == "champion" and s.fallback_alias == "latest"
 
 
+#: What `openssl rand -hex 32` prints: the kind of key production takes.
+STRONG_KEY = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+PRODUCTION = {"environment": "production", "database_url": "postgresql://x"}
+
+
 def test_placeholders_refused_outside_local_mode() -> None:
     with pytest.raises(ConfigError, match="placeholder"):
-        load_settings(environment="production", api_key="changeme", database_url="postgresql://x")
+        load_settings(**PRODUCTION, api_key="changeme")
+    with pytest.raises(ConfigError, match="placeholder"):
+        load_settings(**PRODUCTION, api_key=STRONG_KEY, s3_secret_key="minioadmin")
     with pytest.raises(ConfigError, match="embedded database"):
-        load_settings(environment="production")
-    ok = load_settings(environment="production", api_key="k-8f3a9", database_url="postgresql://x")
-    assert ok.api_key is not None
+        load_settings(environment="production", api_key=STRONG_KEY)
+    ok = load_settings(**PRODUCTION, api_key=STRONG_KEY)
+    assert ok.api_key is not None and ok.api_key.get_secret_value() == STRONG_KEY
     assert load_settings(api_key="changeme").api_key is not None  # local mode allows it
+
+
+def test_production_refuses_to_start_without_an_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a key, promote and reload would be open to anything that reaches the Service."""
+    monkeypatch.delenv("PORTO_INFERENCE_API_KEY", raising=False)
+    with pytest.raises(ConfigError, match="API_KEY is required") as caught:
+        load_settings(**PRODUCTION)
+    assert "openssl rand -hex 32" in str(caught.value)
+    monkeypatch.setenv("PORTO_INFERENCE_ENVIRONMENT", "production")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://x")
+    with pytest.raises(ConfigError, match="API_KEY is required"):
+        load_settings()
+    monkeypatch.setenv("PORTO_INFERENCE_API_KEY", STRONG_KEY)
+    assert load_settings().api_key is not None
+
+
+@pytest.mark.parametrize(
+    ("key", "why"),
+    [
+        ("x", "1 characters, fewer than 32"),
+        ("k-8f3a9", "7 characters"),
+        ("0123456789abcdef0123456789abcde", "31 characters"),
+        ("a" * 64, "only 1 different characters"),
+        ("changeme" * 4, "only 7 different characters"),
+        ("secretsecretsecretsecretsecret12", "only 7 different characters"),
+        ("9f86d081884c7d659a2feaa0 c55ad015a3bf4f1b", "printable ASCII without spaces"),
+        ("9f86d081884c7d659a2feaa0c55ad015a3bf4f1b\n", "printable ASCII without spaces"),
+        ("9f86d081884c7d659a2feaa0c55ad015a3bf4f1bé", "printable ASCII without spaces"),
+        ("Password", "placeholder"),
+    ],
+)
+def test_production_refuses_a_weak_api_key(key: str, why: str) -> None:
+    with pytest.raises(ConfigError, match="PORTO_INFERENCE_API_KEY") as caught:
+        load_settings(**PRODUCTION, api_key=key)
+    message = str(caught.value)
+    assert why in message and "openssl rand -hex 32" in message, message
+    assert key not in message or len(key) < 8  # the key itself is never echoed
+    assert load_settings(api_key=key).api_key is not None  # local mode takes any key
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        STRONG_KEY,
+        "0123456789abcdef0123456789abcdef",  # `openssl rand -hex 16`: 32 characters
+        "q3ZP9xv0T1m8cKf2LwYb7NsRj4HdGa6E",  # the chart's randAlphaNum
+        "n0Vq+7bG/3xYk2Lw9ZpR1sT8cMfJ5hDe4aUiQ6oW=",  # `openssl rand -base64 30`
+    ],
+)
+def test_production_takes_a_random_api_key(key: str) -> None:
+    assert load_settings(**PRODUCTION, api_key=key).api_key is not None
+
+
+def test_local_mode_needs_no_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`make demo` and the tests run without a key: everything is open there."""
+    monkeypatch.delenv("PORTO_INFERENCE_API_KEY", raising=False)
+    monkeypatch.delenv("PORTO_INFERENCE_ENVIRONMENT", raising=False)
+    settings = load_settings()
+    assert settings.environment == "local" and settings.api_key is None
 
 
 def test_bad_values_are_one_clear_error() -> None:

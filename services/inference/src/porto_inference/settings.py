@@ -23,6 +23,37 @@ PLACEHOLDER_SECRETS = frozenset(
     {"changeme", "change-me", "change_me", "secret", "password", "porto", "minioadmin", "admin"}
 )
 
+#: The API key production demands: this long (``openssl rand -hex 32`` gives 64 characters, the
+#: chart generates 48), printable ASCII without spaces (it travels in an HTTP header), and made
+#: of at least this many different characters (refuses ``aaaa…`` and a word repeated to length).
+API_KEY_MIN_LENGTH = 32
+API_KEY_MIN_DISTINCT = 8
+#: How to make a key that passes, for the error messages.
+API_KEY_HOWTO = (
+    "generate one with `openssl rand -hex 32` (the Helm chart generates one into a Secret "
+    "unless global.apiKey.existingSecret names yours)"
+)
+
+
+def api_key_problem(key: str) -> str | None:
+    """Why ``key`` is too weak for production, or None when it will do.
+
+    A heuristic, not a proof of randomness: it refuses what is short, repetitive or copied from
+    an example, and lets any key of 32+ random characters through.
+    """
+    if key.lower() in PLACEHOLDER_SECRETS:
+        return "is a placeholder value"
+    if len(key) < API_KEY_MIN_LENGTH:
+        return f"has {len(key)} characters, fewer than {API_KEY_MIN_LENGTH}"
+    if not all("!" <= char <= "~" for char in key):
+        return "must be printable ASCII without spaces (it is sent in an HTTP header)"
+    if len(set(key)) < API_KEY_MIN_DISTINCT:
+        return (
+            f"uses only {len(set(key))} different characters (at least "
+            f"{API_KEY_MIN_DISTINCT}): it is not random"
+        )
+    return None
+
 
 def default_workers() -> int:
     """One worker per usable CPU: inference is CPU-bound, so more only adds context switches."""
@@ -42,8 +73,9 @@ class Settings(BaseSettings):
     # --- where things live ---------------------------------------------------------------------
     environment: Literal["local", "production"] = Field(
         default="local",
-        description="'local' allows the embedded database and placeholder secrets; 'production' "
-        "refuses placeholder secrets.",
+        description="'local' allows the embedded database, placeholder secrets and no API key; "
+        "'production' refuses placeholder secrets and the embedded database, and requires a "
+        "strong API key (32+ random characters).",
     )
     home: Path = Field(
         default=Path(".porto"),
@@ -117,8 +149,11 @@ class Settings(BaseSettings):
     # --- requests --------------------------------------------------------------------------------
     api_key: SecretStr | None = Field(
         default=None,
-        description="When set, predict/feedback/reload need `Authorization: Bearer <key>` or "
-        "`X-API-Key: <key>`.",
+        description="Needed, as `Authorization: Bearer <key>` or `X-API-Key: <key>`, by "
+        "/predict, /predict/batch, /feedback, /monitoring/*, POST /models/reload and POST "
+        "/models/{version}/promote (health, readiness, metrics, docs and the read-only /models "
+        "and /schema routes stay open). Optional in local mode; required in production: 32+ "
+        "random characters, e.g. `openssl rand -hex 32`.",
     )
     batch_max_rows: int = Field(
         default=10_000, ge=1, description="Rows per /predict/batch call; more is answered 413."
@@ -222,12 +257,24 @@ class Settings(BaseSettings):
     def _refuse_placeholders(self) -> Settings:
         if self.environment == "local":
             return self
-        for what, secret in (("api_key", self.api_key), ("s3_secret_key", self.s3_secret_key)):
-            if secret is not None and secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
-                raise ValueError(
-                    f"{ENV_PREFIX}{what.upper()} is a placeholder value; set a real secret "
-                    "(placeholders are only accepted with PORTO_INFERENCE_ENVIRONMENT=local)"
-                )
+        if self.api_key is None:
+            raise ValueError(
+                f"{ENV_PREFIX}API_KEY is required with {ENV_PREFIX}ENVIRONMENT=production "
+                "(without it promote, reload and predict are open to anyone who reaches the "
+                f"API): {API_KEY_HOWTO}"
+            )
+        problem = api_key_problem(self.api_key.get_secret_value())
+        if problem is not None:
+            raise ValueError(
+                f"{ENV_PREFIX}API_KEY {problem}; production needs {API_KEY_MIN_LENGTH}+ random "
+                f"characters: {API_KEY_HOWTO}"
+            )
+        s3_secret = self.s3_secret_key
+        if s3_secret is not None and s3_secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError(
+                f"{ENV_PREFIX}S3_SECRET_KEY is a placeholder value; set a real secret "
+                "(placeholders are only accepted with PORTO_INFERENCE_ENVIRONMENT=local)"
+            )
         if self.prediction_log and self.database_url is None:
             raise ValueError(
                 "the embedded database is for local mode only: set DATABASE_URL (or "
