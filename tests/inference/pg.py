@@ -25,7 +25,8 @@ def reset(url: str) -> None:
     """Drop porto's tables so a test starts from an empty database."""
     sql(
         url,
-        "DROP TABLE IF EXISTS prediction_log, pending_feedback, porto_schema_migrations CASCADE",
+        "DROP TABLE IF EXISTS prediction_log, pending_feedback, prediction_log_rejected, "
+        "porto_schema_migrations CASCADE",
     )
 
 

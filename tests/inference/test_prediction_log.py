@@ -102,7 +102,7 @@ def test_round_trip_and_feedback(
     # Feedback: one, many, and unknown ids that do not stop the rest.
     one = client.post("/feedback", json={"prediction_id": single["prediction_id"], "label": 1})
     assert one.status_code == 200, one.text
-    assert one.json() == {"received": 1, "applied": 1, "pending": [], "unknown": []}
+    assert one.json() == {"received": 1, "applied": 1, "pending": [], "unknown": [], "refused": []}
     ids = [p["prediction_id"] for p in batch["predictions"][:3]]
     old_unknown = "01000000-0000-7000-8000-000000000000"  # a UUIDv7 from 1978
     many = client.post(

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 import uuid
@@ -53,15 +54,60 @@ COLUMNS = (
     "latency_ms",
 )
 
-# Driven by the (small) pending table, one primary-key lookup per pending row: "OFFSET 0" keeps
-# the planner from turning EXISTS into a join that could scan the whole log on every flush.
+#: Whether any feedback is parked at all: one index probe, so a flush with nothing parked (the
+#: usual case) pays nothing for the feature.
+ANY_PENDING_SQL = "SELECT EXISTS (SELECT 1 FROM pending_feedback)"
+
+# Parked labels for the rows a flush just wrote: driven by the written ids (one primary-key probe
+# each into the small pending table), so a flush costs the same whatever is parked.
+TAKE_PENDING_FOR_SQL = """
+DELETE FROM pending_feedback AS f
+USING unnest($1::uuid[]) AS w(prediction_id)
+WHERE f.prediction_id = w.prediction_id
+RETURNING f.prediction_id, f.label, f.label_time
+"""
+
+# Parked labels whose prediction is in the table, oldest first, at most $1 of them (the sweep and
+# /feedback's own check). "OFFSET 0" keeps the planner from turning EXISTS into a join that could
+# scan the whole log.
 TAKE_PENDING_SQL = """
 DELETE FROM pending_feedback AS f
-WHERE EXISTS (
-    SELECT 1 FROM prediction_log AS p WHERE p.prediction_id = f.prediction_id OFFSET 0
+WHERE f.prediction_id IN (
+    SELECT q.prediction_id FROM pending_feedback AS q
+    WHERE EXISTS (
+        SELECT 1 FROM prediction_log AS p WHERE p.prediction_id = q.prediction_id OFFSET 0
+    )
+    ORDER BY q.received_at
+    LIMIT $1
 )
 RETURNING f.prediction_id, f.label, f.label_time
 """
+
+# Parked labels for these ids whose prediction is in the table (after /feedback parks them: a
+# writer may have committed the prediction in the meantime without seeing the parked label).
+TAKE_PENDING_IDS_SQL = """
+DELETE FROM pending_feedback AS f
+WHERE f.prediction_id = ANY($1::uuid[])
+  AND EXISTS (SELECT 1 FROM prediction_log AS p WHERE p.prediction_id = f.prediction_id)
+RETURNING f.prediction_id, f.label, f.label_time
+"""
+
+# Parked labels older than the horizon ($1 seconds), oldest first, at most $2 per sweep.
+EXPIRE_PENDING_SQL = """
+WITH gone AS (
+    DELETE FROM pending_feedback
+    WHERE prediction_id IN (
+        SELECT prediction_id FROM pending_feedback
+        WHERE received_at < now() - make_interval(secs => $1)
+        ORDER BY received_at
+        LIMIT $2
+    )
+    RETURNING 1
+)
+SELECT count(*) FROM gone
+"""
+
+COUNT_PENDING_SQL = "SELECT count(*) FROM pending_feedback"
 
 APPLY_LABELS_SQL = """
 UPDATE prediction_log AS p
@@ -70,10 +116,13 @@ FROM unnest($1::uuid[], $2::smallint[], $3::timestamptz[]) AS f(prediction_id, l
 WHERE p.prediction_id = f.prediction_id
 """
 
+#: Seconds between the writer's sweeps of parked feedback (apply stragglers, expire the old).
+PENDING_SWEEP_S = 10.0
+#: Parked labels one sweep applies or expires at most (the rest wait for the next sweep).
+SWEEP_LIMIT = 10_000
 
-async def apply_pending(conn: Any) -> int:
-    """Apply parked feedback whose predictions have arrived; return how many."""
-    taken = await conn.fetch(TAKE_PENDING_SQL)
+
+async def _apply(conn: Any, taken: list[Any]) -> int:
     if taken:
         await conn.execute(
             APPLY_LABELS_SQL,
@@ -82,6 +131,16 @@ async def apply_pending(conn: Any) -> int:
             [r["label_time"] for r in taken],
         )
     return len(taken)
+
+
+async def apply_pending(conn: Any, limit: int = SWEEP_LIMIT) -> int:
+    """Apply at most ``limit`` parked labels whose predictions have arrived; return how many."""
+    return await _apply(conn, await conn.fetch(TAKE_PENDING_SQL, limit))
+
+
+async def apply_pending_for(conn: Any, prediction_ids: list[Any]) -> int:
+    """Apply the parked labels of ``prediction_ids`` (rows just written); return how many."""
+    return await _apply(conn, await conn.fetch(TAKE_PENDING_FOR_SQL, prediction_ids))
 
 
 LABEL_SQL = """
@@ -132,6 +191,23 @@ def _db_errors() -> tuple[type[BaseException], ...]:
     import asyncpg
 
     return (*_DB_ERRORS, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
+def _data_errors(url: str | None) -> tuple[type[BaseException], ...]:
+    """Errors that mean "PostgreSQL (or the client's encoder) refuses these values", as opposed
+    to "the database cannot be reached": class 22 (data exceptions: a NUL byte in text, an
+    unpaired surrogate in jsonb, a number out of range), class 23 (a constraint) and the client
+    side's encoding errors. Retrying such a row can never succeed."""
+    if url is None:
+        return (_NeverRaisedError,)
+    import asyncpg
+
+    return (
+        asyncpg.DataError,
+        asyncpg.IntegrityConstraintViolationError,
+        UnicodeError,
+        OverflowError,
+    )
 
 
 @dataclass(eq=False)
@@ -255,6 +331,9 @@ class PredictionLog:
         self._task: asyncio.Task[None] | None = None
         self._errors = _db_errors() if url is not None else _DB_ERRORS
         self._unique_violation: type[BaseException] = _unique_violation_error(url)
+        self._data_errors = _data_errors(url)
+        self._quarantined = 0
+        self._last_sweep = 0.0
 
     @property
     def enabled(self) -> bool:
@@ -378,7 +457,8 @@ class PredictionLog:
             await asyncio.sleep(0.05)
 
     async def _drain(self) -> bool:
-        """Write everything queued, chunk by chunk; False at the first failure."""
+        """Write everything queued, chunk by chunk; False at the first failure to reach the
+        database (rows PostgreSQL refuses are isolated and quarantined, never retried)."""
         while self._queue:
             chunk: list[LogEntry] = []
             rows = 0
@@ -392,18 +472,8 @@ class PredictionLog:
                 records.extend(entry.build())
             began = time.perf_counter()
             try:
-                try:
-                    async with self.pool.acquire() as conn, conn.transaction():
-                        await conn.copy_records_to_table(
-                            "prediction_log", records=records, columns=COLUMNS
-                        )
-                        await apply_pending(conn)
-                except self._unique_violation:
-                    # An earlier attempt committed but its acknowledgement was lost (the server
-                    # died at that moment): write only the rows that are missing.
-                    async with self.pool.acquire() as conn, conn.transaction():
-                        await write_missing(conn, records)
-                        await apply_pending(conn)
+                rejected = await self._write_isolating(records)
+                await self._after_write(records)
             except self._errors as exc:
                 if type(exc).__name__ == "UndefinedTableError":
                     self._migrated = False  # dropped under us: migrate again, then retry
@@ -413,14 +483,90 @@ class PredictionLog:
             for _ in chunk:
                 self._queue.popleft()
             self._queued_rows -= rows
-            self._written += rows
+            self._written += rows - rejected
             self._done_seq = chunk[-1].seq
-            self.metrics.log_written.inc(rows)
+            self.metrics.log_written.inc(rows - rejected)
             self.metrics.log_queue_depth.set(self._queued_rows)
             self._set_up()
             async with self._progress:
                 self._progress.notify_all()
         return True
+
+    async def _write(self, records: list[tuple[Any, ...]]) -> None:
+        """COPY ``records`` in one transaction (raises what the database raises)."""
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                await conn.copy_records_to_table("prediction_log", records=records, columns=COLUMNS)
+        except self._unique_violation:
+            # An earlier attempt committed but its acknowledgement was lost (the server died at
+            # that moment), or half of a split batch went in: write only the missing rows.
+            async with self.pool.acquire() as conn, conn.transaction():
+                await write_missing(conn, records)
+
+    async def _write_isolating(self, records: list[tuple[Any, ...]]) -> int:
+        """Write ``records``; when PostgreSQL refuses the data (not the connection), split the
+        batch in halves until the refused rows stand alone, quarantine those and write the rest.
+        A batch with k bad rows costs about 2·k·log2(n) extra writes; a clean one costs one.
+        Return how many rows were quarantined."""
+        try:
+            await self._write(records)
+            return 0
+        except self._data_errors as exc:
+            if len(records) == 1:
+                await self._quarantine(records[0], exc)
+                return 1
+            middle = len(records) // 2
+            return await self._write_isolating(records[:middle]) + await self._write_isolating(
+                records[middle:]
+            )
+
+    async def _quarantine(self, record: tuple[Any, ...], exc: BaseException) -> None:
+        """Keep a row PostgreSQL refused in ``prediction_log_rejected`` (as ASCII-escaped JSON,
+        which any text column holds), count it and log it once per row."""
+        error = f"{type(exc).__name__}: {exc}".strip()
+        values = dict(zip(COLUMNS, record, strict=False))
+        text = json.dumps(values, default=str, ensure_ascii=True)
+        prediction_id = str(values.get("prediction_id"))
+        async with self.pool.acquire() as conn:
+            await conn.execute(
+                "INSERT INTO prediction_log_rejected (prediction_id, error, record) "
+                "VALUES ($1, $2, $3)",
+                prediction_id,
+                error.encode("ascii", "backslashreplace").decode(),
+                text,
+            )
+        self._quarantined += 1
+        self.metrics.log_quarantined.inc()
+        log.error(
+            "prediction log: PostgreSQL refused prediction %s (%s); kept in "
+            "prediction_log_rejected, the rows behind it go on",
+            prediction_id,
+            error,
+        )
+
+    async def _after_write(self, records: list[tuple[Any, ...]]) -> None:
+        """Apply parked feedback to the rows just written (only when some is parked: one index
+        probe otherwise), and every ``PENDING_SWEEP_S`` the expiry sweep."""
+        async with self.pool.acquire() as conn:
+            if await conn.fetchval(ANY_PENDING_SQL):
+                async with conn.transaction():
+                    await apply_pending_for(conn, [r[0] for r in records])
+            now = time.monotonic()
+            if now - self._last_sweep >= PENDING_SWEEP_S:
+                self._last_sweep = now
+                await self._sweep_pending(conn)
+
+    async def _sweep_pending(self, conn: Any) -> None:
+        """Apply parked feedback whose prediction arrived without meeting it (a race between
+        two workers), a bounded number at a time, then delete entries past the horizon."""
+        async with conn.transaction():
+            await apply_pending(conn, SWEEP_LIMIT)
+            expired = await conn.fetchval(
+                EXPIRE_PENDING_SQL, self.settings.feedback_pending_s, SWEEP_LIMIT
+            )
+        if expired:
+            self.metrics.feedback.labels("expired").inc(expired)
+            log.info("feedback: %d parked labels expired without their prediction", expired)
 
     async def stop(self) -> None:
         """Flush what is queued (bounded by the shutdown timeout), then close the pool."""
@@ -453,8 +599,8 @@ class PredictionLog:
 
     # --- feedback --------------------------------------------------------------------------------
     async def record_feedback(self, labels: dict[str, int]) -> dict[str, Any]:
-        """Label earlier predictions. Return ``applied`` (count), ``pending`` and ``unknown``
-        (ids). DatabaseUnavailableError if PostgreSQL cannot be reached."""
+        """Label earlier predictions. Return ``applied`` (count), ``pending``, ``unknown`` and
+        ``refused`` (ids). DatabaseUnavailableError if PostgreSQL cannot be reached."""
         if not self.enabled:
             raise DatabaseUnavailableError("the prediction log is off; feedback is not kept")
         unknown = [pid for pid in labels if not is_uuid(pid)]
@@ -466,7 +612,8 @@ class PredictionLog:
             )
         now = datetime.now(UTC)
         ids = list(valid)
-        pending: list[str] = []
+        young: list[str] = []
+        refused: list[str] = []
         try:
             async with self.pool.acquire() as conn, conn.transaction():
                 found_rows = await conn.fetch(LABEL_SQL, ids, list(valid.values()), now)
@@ -478,14 +625,13 @@ class PredictionLog:
                     ts = id_timestamp(pid)
                     age = now.timestamp() - ts if ts is not None else None
                     if age is not None and -300 <= age <= horizon:
-                        pending.append(pid)
+                        young.append(pid)
                     else:
                         unknown.append(pid)
-                if pending:
-                    await conn.execute(
-                        PARK_SQL, pending, [valid[p] for p in pending], [now] * len(pending)
-                    )
-                    await apply_pending(conn)
+                if young:
+                    pending, refused = await self._park(conn, young, valid, now)
+                else:
+                    pending = []
         except self._errors as exc:
             self._set_down(exc)
             raise DatabaseUnavailableError(
@@ -494,11 +640,37 @@ class PredictionLog:
         self._set_up()
         applied = len(found)
         self.metrics.feedback.labels("applied").inc(applied)
+        for result, ids_of in (("pending", pending), ("unknown", unknown), ("refused", refused)):
+            if ids_of:
+                self.metrics.feedback.labels(result).inc(len(ids_of))
+        return {"applied": applied, "pending": pending, "unknown": unknown, "refused": refused}
+
+    async def _park(
+        self, conn: Any, young: list[str], labels: dict[str, int], now: datetime
+    ) -> tuple[list[str], list[str]]:
+        """Park labels for young ids not logged yet, within the bounds: at most
+        ``feedback_pending_max_per_request`` from one request and ``feedback_pending_max_rows``
+        in total (ids past either are refused: anybody can invent young ids, and an unbounded
+        parked set would slow every writer). Return (parked, refused)."""
+        settings = self.settings
+        room = settings.feedback_pending_max_rows - int(await conn.fetchval(COUNT_PENDING_SQL))
+        keep = max(0, min(len(young), settings.feedback_pending_max_per_request, room))
+        pending, refused = young[:keep], young[keep:]
+        if refused:
+            log.warning(
+                "feedback: %d labels for unknown young ids refused (parked-set bounds: %d per "
+                "request, %d in total)",
+                len(refused),
+                settings.feedback_pending_max_per_request,
+                settings.feedback_pending_max_rows,
+            )
         if pending:
-            self.metrics.feedback.labels("pending").inc(len(pending))
-        if unknown:
-            self.metrics.feedback.labels("unknown").inc(len(unknown))
-        return {"applied": applied, "pending": pending, "unknown": unknown}
+            await conn.execute(
+                PARK_SQL, pending, [labels[p] for p in pending], [now] * len(pending)
+            )
+            # A writer may have committed one of these predictions since LABEL_SQL looked.
+            await _apply(conn, await conn.fetch(TAKE_PENDING_IDS_SQL, pending))
+        return pending, refused
 
     def status(self) -> dict[str, Any]:
         """What /ready reports about the database."""
@@ -508,4 +680,5 @@ class PredictionLog:
             "queued_rows": self._queued_rows,
             "written_rows": self._written,
             "dropped_rows": self._dropped,
+            "quarantined_rows": self._quarantined,
         }
