@@ -352,7 +352,8 @@ def promote_version(
     store: StoreOpt = None,
     name: NameOpt = None,
 ) -> None:
-    """Make a version the champion (the model inference serves)."""
+    """Make a version the champion (the model inference serves), after checking every file of
+    its bundle against the manifest's checksums: a corrupt version is refused (exit 1)."""
     with porto_errors():
         version = _registry(store, name).promote(ref)
     print(f"{version} is now {CHAMPION}")

@@ -146,6 +146,19 @@ def read_file(store: ArtifactStore, manifest: Manifest, rel: str) -> bytes:
     return data
 
 
+def verify_bundle(store: ArtifactStore, manifest: Manifest) -> None:
+    """Check every file the manifest lists against its sha256 (reading each once); raise
+    IntegrityError naming the first file that is missing or differs."""
+    for rel in sorted(manifest.files):
+        try:
+            read_file(store, manifest, rel)
+        except NotFoundError as exc:
+            raise IntegrityError(
+                f"{manifest.name}/{manifest.version}/{rel} is listed in the manifest but missing "
+                "from the store"
+            ) from exc
+
+
 def read_json(store: ArtifactStore, manifest: Manifest, rel: str) -> Any:
     """Return a verified JSON file of the bundle, parsed."""
     return json.loads(read_file(store, manifest, rel))

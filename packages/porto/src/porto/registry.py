@@ -16,9 +16,10 @@ from porto.bundle import (
     Manifest,
     read_manifest,
     validate_name,
+    verify_bundle,
     version_prefix,
 )
-from porto.errors import ConfigError, NotFoundError
+from porto.errors import ConfigError, IntegrityError, NotFoundError
 from porto.store import ArtifactStore
 
 LATEST = "latest"
@@ -111,9 +112,24 @@ class Registry:
             return True
         return False
 
+    def verify(self, ref: str) -> Manifest:
+        """Check every file of the version ``ref`` names against its manifest; return the
+        manifest. IntegrityError (naming the file) when one is missing or differs."""
+        manifest = self.get(ref)
+        verify_bundle(self.store, manifest)
+        return manifest
+
     def promote(self, ref: str) -> str:
-        """Make the version that ``ref`` names the champion; return that version."""
+        """Make the version that ``ref`` names the champion; return that version.
+
+        The bundle is verified first (every file against its manifest checksum): a version that
+        readers would refuse never becomes the champion. IntegrityError says which file.
+        """
         version = self.resolve(ref)
+        try:
+            self.verify(version)
+        except IntegrityError as exc:
+            raise IntegrityError(f"version {version} cannot be promoted: {exc.message}") from exc
         self.set_alias(CHAMPION, version)
         return version
 

@@ -7,6 +7,7 @@ a version's ``manifest.json`` is written last and is what makes the version exis
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import tempfile
@@ -60,6 +61,18 @@ class ArtifactStore(ABC):
 
     def check(self) -> None:  # noqa: B027 - optional hook, a no-op for stores that need none
         """Raise StoreError unless the store can be read (and created if it is new)."""
+
+    def stamp(self, prefix: str) -> str:
+        """A short string that changes whenever an object under ``prefix`` is written, replaced
+        or removed: what tells a reader that a bundle it refused may have been repaired.
+
+        This default hashes every object; the stores below use one listing (sizes, times and
+        ETags) instead of reading the contents.
+        """
+        digest = hashlib.sha256()
+        for key in self.list_keys(prefix):
+            digest.update(f"{key}\0{hashlib.sha256(self.get_bytes(key)).hexdigest()}\0".encode())
+        return digest.hexdigest()[:32]
 
 
 def _clean_key(key: str) -> str:
@@ -147,6 +160,24 @@ class FileStore(ArtifactStore):
             raise StoreError(f"cannot create artifact directory {self.root}: {exc}") from exc
         if not os.access(self.root, os.W_OK):
             raise StoreError(f"artifact directory {self.root} is not writable")
+
+    def stamp(self, prefix: str) -> str:
+        """Hash of each file's name, size, inode and modification/change times (no reads)."""
+        digest = hashlib.sha256()
+        base = self.root / prefix.strip("/") if prefix.strip("/") else self.root
+        try:
+            paths = sorted(p for p in base.rglob("*") if not _is_temp_file(p.name))
+            for path in paths:
+                if path.is_file():
+                    st = path.stat()
+                    rel = path.relative_to(self.root).as_posix()
+                    line = f"{rel}\0{st.st_size}\0{st.st_ino}\0{st.st_mtime_ns}\0{st.st_ctime_ns}\0"
+                    digest.update(line.encode())
+        except FileNotFoundError:
+            pass  # a file removed while listing: the stamp differs either way
+        except OSError as exc:
+            raise StoreError(f"cannot list {base}: {exc.strerror or exc}") from exc
+        return digest.hexdigest()[:32]
 
 
 @dataclass
@@ -352,6 +383,27 @@ class S3Store(ArtifactStore):
 
     def list_keys(self, prefix: str) -> list[str]:
         return sorted(self._list(prefix, None)[0])
+
+    def stamp(self, prefix: str) -> str:
+        """Hash of each object's key, size, ETag and modification time: one listing."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        digest = hashlib.sha256()
+        rows: list[str] = []
+        try:
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket, Prefix=self._prefix(prefix)
+            )
+            for page in pages:
+                for obj in page.get("Contents", []):
+                    modified = obj.get("LastModified")
+                    when = modified.isoformat() if modified is not None else ""
+                    rows.append(f"{obj['Key']}\0{obj.get('Size')}\0{obj.get('ETag')}\0{when}\0")
+        except (BotoCoreError, ClientError) as exc:
+            raise self._error(exc, f"list {prefix or '/'}") from exc
+        for row in sorted(rows):
+            digest.update(row.encode())
+        return digest.hexdigest()[:32]
 
     def list_children(self, prefix: str) -> list[str]:
         keys, dirs = self._list(prefix, "/")
