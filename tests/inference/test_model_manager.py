@@ -61,7 +61,8 @@ def test_hot_swap_under_load_and_corrupt_bundle_refused(
         # A new champion whose model file was tampered with after the manifest was written.
         v3 = publish(store, trained, promote=False).version
         _corrupt(tmp_path, v3)
-        Registry(store, "porto").promote(v3)
+        # Bit rot after a verified promotion (promote itself now refuses a corrupt bundle).
+        Registry(store, "porto").set_alias("champion", v3)
         _wait(lambda: (client.get("/ready").json()["model_error"] or {}).get("version") == v3)
         count_before = len(seen)
         _wait(lambda: len(seen) > count_before + 30)
@@ -111,7 +112,7 @@ def test_corrupt_reference_is_refused(
     client = make_client(home=tmp_path, poll_interval_s=0.1)
     v2 = publish(store, trained, promote=False).version
     _corrupt(tmp_path, v2, "reference.json")
-    Registry(store, "porto").promote(v2)
+    Registry(store, "porto").set_alias("champion", v2)  # as bit rot after promotion would
     _wait(lambda: (client.get("/ready").json()["model_error"] or {}).get("version") == v2)
     assert client.get("/ready").json()["model"]["version"] == v1
 

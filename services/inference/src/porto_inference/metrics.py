@@ -220,6 +220,20 @@ class Metrics:
             multiprocess_mode="livemin",
             registry=r,
         )
+        self.model_serving_fallback = Gauge(
+            "model_serving_fallback",
+            "1 when a live worker serves a fallback version because the version its alias "
+            "names cannot be loaded (/ready says which and why), else 0.",
+            multiprocess_mode="livemax",
+            registry=r,
+        )
+        self.model_fallbacks = Counter(
+            "model_fallbacks_total",
+            "Times a worker began serving a fallback version, by why the alias's version was "
+            "refused (integrity, not_found, store, error).",
+            ["reason"],
+            registry=r,
+        )
         # Prediction log.
         self.log_queue_depth = Gauge(
             "prediction_log_queue_depth",

@@ -4,8 +4,16 @@ The served model is the version the configured alias (``champion``, falling back
 names. A watcher re-reads the alias every ``poll_interval_s``; a new version is loaded and
 verified in a thread while the old one keeps answering, then swapped in with one reference
 assignment: a request holds the model object it started with, so no request ever fails because
-of a swap. A version that fails to load or verify is reported (log line, metric, /ready detail)
-and not retried until ``POST /models/reload``; the working version keeps serving.
+of a swap.
+
+A version that fails to load or verify is reported (log line, metric, /ready detail) and the
+worker serves a **fallback** instead of nothing: the version it already had, or, when it has none
+(a fresh or respawned worker), the version of the fallback alias (``latest``) and then the newest
+version that verifies. While it does, /ready says so (``model.fallback``: which version the alias
+wanted and why it was refused), ``model_serving_fallback`` is 1 and the alert
+``PortoModelServingFallback`` fires. A refused version is not reloaded at every poll: it is
+retried when its bundle changes in the store (a repaired or re-uploaded file; one listing per
+poll tells), at ``POST /models/reload`` and at an explicit promotion.
 
 Other versions, requested per call with ``model_version=``, live in a small LRU.
 """
@@ -18,9 +26,11 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from porto.bundle import Manifest, read_manifest, version_prefix
 from porto.errors import (
     ConfigError,
     IntegrityError,
@@ -28,7 +38,7 @@ from porto.errors import (
     PortoError,
     StoreError,
 )
-from porto.registry import Registry
+from porto.registry import ALIASES_DIR, Registry
 from porto.store import ArtifactStore
 
 from porto_inference.errors import ModelNotReadyError
@@ -37,6 +47,32 @@ from porto_inference.model import ServedModel
 from porto_inference.settings import Settings
 
 log = logging.getLogger("porto_inference.models")
+
+
+#: ``fallback.source`` of a worker that keeps the version it served before the alias moved.
+KEPT = "previously served"
+#: ``fallback.source`` of a worker that found no usable alias and took the newest good version.
+NEWEST = "newest verified version"
+
+
+@dataclass
+class Failure:
+    """A version that could not be loaded, and the state of its bundle when it failed."""
+
+    reason: str
+    message: str
+    #: :meth:`ArtifactStore.stamp` of the version's files before the failed load (None: the
+    #: store could not say; retried at the next check).
+    stamp: str | None
+    #: ``time.monotonic()`` of the last check of the stamp.
+    checked: float
+
+    def error(self, version: str) -> PortoError:
+        """The error a request for this version gets while it stays refused."""
+        message = f"version {version} cannot be used: {self.message}"
+        if self.reason == "not_found":
+            return NotFoundError(message)
+        return IntegrityError(message)
 
 
 def failure_reason(exc: BaseException) -> str:
@@ -61,13 +97,17 @@ class ModelManager:
         self.current: ServedModel | None = None
         self.current_alias: str | None = None
         self.last_error: dict[str, Any] | None = None
-        self._failed: dict[str, str] = {}
+        #: Set while this worker serves another version than its alias names: the alias, the
+        #: version it names, why that version was refused, and where the served one came from.
+        self.fallback: dict[str, Any] | None = None
+        self._failed: dict[str, Failure] = {}
         self._cache: OrderedDict[str, ServedModel] = OrderedDict()
         self._aliases: dict[str, tuple[float, str]] = {}
         self._loading: dict[str, asyncio.Future[ServedModel]] = {}
         self._refresh_lock = asyncio.Lock()
         self._listeners: list[Callable[[ServedModel], None]] = []
         self._task: asyncio.Task[None] | None = None
+        metrics.model_serving_fallback.set(0)
 
     def on_swap(self, listener: Callable[[ServedModel], None]) -> None:
         """Call ``listener(model)`` whenever a new version becomes the served one."""
@@ -106,8 +146,10 @@ class ModelManager:
         )
 
     async def refresh(self, *, force: bool = False) -> dict[str, Any]:
-        """Re-read the alias and swap to its version if it changed. ``force`` retries versions
-        that failed before. Return what happened (for ``POST /models/reload``)."""
+        """Re-read the alias and swap to its version if it changed. A version refused before
+        is retried when its bundle changed in the store, or always with ``force``. Whatever
+        cannot be loaded, the worker keeps (or finds) a fallback. Return what happened (for
+        ``POST /models/reload``)."""
         async with self._refresh_lock:
             try:
                 version, alias = await asyncio.to_thread(self._resolve_served)
@@ -119,23 +161,136 @@ class ModelManager:
                 self.current_alias = alias
                 if self.last_error and self.last_error.get("version") in (None, version):
                     self.last_error = None
+                self._end_fallback()
                 return {"changed": False, **self.describe()}
-            if version in self._failed and not force:
-                return {"changed": False, "error": self._failed[version], **self.describe()}
+            failure = self._failed.get(version)
+            if failure is not None and not force and not await self._changed(version, failure):
+                await self._fall_back(alias, version, failure.reason, failure.message)
+                return {"changed": False, "error": failure.message, **self.describe()}
             try:
-                model = await self._load(version)
+                model = await self._load_verified(version)
             except PortoError as exc:
-                self._report(version, exc)
+                await self._fall_back(alias, version, failure_reason(exc), exc.message)
                 return {"changed": False, "error": exc.message, **self.describe()}
             self._swap(model, alias)
             return {"changed": True, **self.describe()}
 
-    def _swap(self, model: ServedModel, alias: str) -> None:
+    async def _changed(self, version: str, failure: Failure, *, throttle: bool = False) -> bool:
+        """Whether the bundle of a refused ``version`` changed since it failed (worth a retry).
+        ``throttle``: look at most once per poll interval (per-request callers)."""
+        now = time.monotonic()
+        if throttle and now - failure.checked < self.settings.poll_interval_s:
+            return False
+        failure.checked = now
+        stamp = await asyncio.to_thread(self._stamp, version)
+        return stamp is not None and stamp != failure.stamp
+
+    def _stamp(self, version: str) -> str | None:
+        try:
+            return self.store.stamp(version_prefix(self.settings.model_name, version))
+        except PortoError:
+            return None
+
+    async def _fall_back(self, alias: str, version: str, reason: str, error: str) -> None:
+        """``alias``'s ``version`` cannot be served: keep the served model, or load the fallback
+        alias's version, or else the newest version that verifies; say so either way."""
+        if self.current is None:
+            refused = self.last_error
+            candidates = await asyncio.to_thread(self._fallback_candidates, version)
+            for source, candidate in candidates:
+                failure = self._failed.get(candidate)
+                if failure is not None and not await self._changed(candidate, failure):
+                    continue
+                try:
+                    model = await self._load_verified(candidate)
+                except PortoError:
+                    continue
+                finally:
+                    self.last_error = refused  # /ready reports the alias's version, not these
+                self._swap(model, source if source != NEWEST else None, keep_fallback=True)
+                self._begin_fallback(alias, version, reason, error, source)
+                return
+            log.error(
+                "no fallback for %s %s: no other version of %r loads",
+                alias,
+                version,
+                self.settings.model_name,
+                extra={"model_version": version, "reason": reason},
+            )
+            return
+        if self.fallback is not None and self.fallback["version"] == version:
+            self.fallback.update(reason=reason, error=error)
+            return
+        source = KEPT if self.fallback is None else self.fallback["source"]
+        self._begin_fallback(alias, version, reason, error, source)
+
+    def _fallback_candidates(self, refused: str) -> list[tuple[str, str]]:
+        """(source, version) to try in order: the fallback alias, then every other version,
+        newest first. Unreadable manifests are skipped (blocking: call it from a thread)."""
+        out: list[tuple[str, str]] = []
+        fallback_alias = self.settings.fallback_alias
+        with contextlib.suppress(PortoError):
+            version = self.registry.resolve(fallback_alias)
+            if version != refused:
+                out.append((fallback_alias, version))
+        manifests: list[Manifest] = []
+        with contextlib.suppress(PortoError):
+            for child in self.store.list_children(self.registry.root):
+                if child == ALIASES_DIR:
+                    continue
+                with contextlib.suppress(PortoError):
+                    manifests.append(read_manifest(self.store, self.registry.name, child))
+        manifests.sort(key=lambda m: (m.created_at, m.version), reverse=True)
+        seen = {refused, *(v for _, v in out)}
+        out.extend((NEWEST, m.version) for m in manifests if m.version not in seen)
+        return out
+
+    def _begin_fallback(
+        self, alias: str, version: str, reason: str, error: str, source: str
+    ) -> None:
+        served = self.current
+        if served is None:
+            return
+        self.fallback = {
+            "alias": alias,
+            "version": version,
+            "reason": reason,
+            "error": error,
+            "source": source,
+            "since": datetime.now(UTC).isoformat(),
+        }
+        self.metrics.model_serving_fallback.set(1)
+        self.metrics.model_fallbacks.labels(reason).inc()
+        log.error(
+            "serving fallback %s/%s (%s) because %s %s cannot be loaded: %s",
+            served.name,
+            served.version,
+            source,
+            alias,
+            version,
+            error,
+            extra={"model_version": served.version, "refused_version": version, "reason": reason},
+        )
+
+    def _end_fallback(self) -> None:
+        if self.fallback is None:
+            return
+        log.info(
+            "no longer on a fallback: %s serves %s",
+            self.current_alias,
+            self.current.version if self.current else "(none)",
+        )
+        self.fallback = None
+        self.metrics.model_serving_fallback.set(0)
+
+    def _swap(self, model: ServedModel, alias: str | None, *, keep_fallback: bool = False) -> None:
         old = self.current
         self.current = model
         self.current_alias = alias
         self._failed.pop(model.version, None)
-        self.last_error = None
+        if not keep_fallback:
+            self.last_error = None
+            self._end_fallback()
         self.metrics.model_loaded.set(1)
         if old is not None:
             self.metrics.model_swaps.inc()
@@ -144,7 +299,7 @@ class ModelManager:
             "serving %s/%s (%s)%s",
             model.name,
             model.version,
-            alias,
+            alias or "fallback",
             f", replacing {old.version}" if old is not None else "",
             extra={"model_version": model.version, "load_seconds": round(model.load_seconds, 3)},
         )
@@ -154,12 +309,12 @@ class ModelManager:
             except Exception:
                 log.exception("model swap listener failed")
 
-    def _report(self, version: str | None, exc: PortoError) -> None:
+    def _report(self, version: str | None, exc: PortoError, stamp: str | None = None) -> None:
         reason = failure_reason(exc)
         if version is not None:
             self.metrics.model_load_failures.labels(version, reason).inc()
             if reason in ("integrity", "not_found"):
-                self._failed[version] = exc.message
+                self._failed[version] = Failure(reason, exc.message, stamp, time.monotonic())
         self.last_error = {
             "version": version,
             "reason": reason,
@@ -175,6 +330,18 @@ class ModelManager:
             f"; still serving {self.current.version}" if self.current else "",
             extra={"reason": reason},
         )
+
+    async def _load_verified(self, version: str) -> ServedModel:
+        """Load ``version``; on failure report it, remembering its bundle's stamp from before
+        the attempt (so a repair made while it loaded is not missed), and re-raise."""
+        stamp = await asyncio.to_thread(self._stamp, version)
+        try:
+            model = await self._load(version)
+        except PortoError as exc:
+            self._report(version, exc, stamp)
+            raise
+        self._failed.pop(version, None)
+        return model
 
     async def _load(self, version: str) -> ServedModel:
         """Load ``version`` once even when several requests ask for it at the same time."""
@@ -217,8 +384,9 @@ class ModelManager:
             raise ModelNotReadyError(f"no model is loaded yet{detail}")
         return model
 
-    async def get(self, ref: str | None) -> ServedModel:
-        """The model for a request: the served one, or the version or alias ``ref`` names."""
+    async def get(self, ref: str | None, *, force: bool = False) -> ServedModel:
+        """The model for a request: the served one, or the version or alias ``ref`` names.
+        ``force`` retries a version refused before even if its bundle looks unchanged."""
         current = self.current
         if ref is None or (current is not None and ref == current.version):
             return self.serving()
@@ -231,13 +399,14 @@ class ModelManager:
             return current
         cached = self._cache.get(version)
         if cached is None:
-            if version in self._failed:
-                raise IntegrityError(f"version {version} cannot be used: {self._failed[version]}")
-            try:
-                cached = await self._load(version)
-            except PortoError as exc:
-                self._report(version, exc)
-                raise
+            failure = self._failed.get(version)
+            if (
+                failure is not None
+                and not force
+                and not await self._changed(version, failure, throttle=True)
+            ):
+                raise failure.error(version)
+            cached = await self._load_verified(version)
             self._remember(cached)
         return cached
 
@@ -257,7 +426,8 @@ class ModelManager:
         return version
 
     def describe(self) -> dict[str, Any]:
-        """The served model in a few fields (for /ready, /models, reload answers)."""
+        """The served model in a few fields (for /ready, /models, reload answers); its
+        ``fallback`` is None unless it stands in for a version that could not be loaded."""
         model = self.current
         served = None
         if model is not None:
@@ -267,5 +437,6 @@ class ModelManager:
                 "alias": self.current_alias,
                 "loaded_at": model.loaded_at.isoformat(),
                 "load_seconds": round(model.load_seconds, 4),
+                "fallback": dict(self.fallback) if self.fallback is not None else None,
             }
         return {"served": served, "last_error": self.last_error}
