@@ -59,11 +59,10 @@ COLUMNS = (
 ANY_PENDING_SQL = "SELECT EXISTS (SELECT 1 FROM pending_feedback)"
 
 # Parked labels for the rows a flush just wrote: driven by the written ids (one primary-key probe
-# each into the small pending table), so a flush costs the same whatever is parked.
+# each into the pending table's key, never a scan), so a flush costs the same whatever is parked.
 TAKE_PENDING_FOR_SQL = """
 DELETE FROM pending_feedback AS f
-USING unnest($1::uuid[]) AS w(prediction_id)
-WHERE f.prediction_id = w.prediction_id
+WHERE f.prediction_id = ANY($1::uuid[])
 RETURNING f.prediction_id, f.label, f.label_time
 """
 
