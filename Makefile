@@ -198,7 +198,7 @@ e2e: install ## End-to-end tests against the deployed release (needs `make clust
 	  PORTO_E2E_KUBECTL='$(KUBECTL)' \
 	  $(RUN) pytest -v -p no:cacheprovider tests/e2e
 
-undeploy: cluster-tools ## Uninstall porto (PURGE=1 also deletes its volumes and kept Secrets)
+undeploy: cluster-tools ## Uninstall porto (PURGE=1 also deletes its volumes and kept Secrets: database and MinIO credentials, the API key)
 	-$(H) uninstall $(RELEASE) --namespace $(NAMESPACE) --wait
 	@# What helm does not own: the `helm test` pod (a hook) and the training runs started by
 	@# `make train-cluster` or the UI, all labelled with the release.

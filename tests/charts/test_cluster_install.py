@@ -11,6 +11,7 @@ hook Jobs helm waits for and the test pod ``helm test`` waits for (see tests/har
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterator
@@ -309,9 +310,38 @@ def _secret_data(rel: Release, name: str) -> dict[str, str]:
         return dict(core.read_namespaced_secret(name, rel.namespace).data)
 
 
+#: The Secrets the chart generates, each kept across upgrades and reinstalls by its `lookup`.
+GENERATED_SECRETS = ("porto-postgres", "porto-minio", "porto-inference-api-key")
+
+
+def test_the_generated_api_key_is_stored_and_read_by_the_api_ui_and_helm_test(
+    lifecycle: Release,
+) -> None:
+    """The key production needs is in the stored Secret, strong enough for the API's own rule,
+    and the stored Deployments (and the test pod's template) read it from there."""
+    from porto_inference.settings import api_key_problem
+
+    data = _secret_data(lifecycle, "porto-inference-api-key")
+    key = base64.b64decode(data["api-key"]).decode()
+    assert api_key_problem(key) is None
+    ref = {"name": "porto-inference-api-key", "key": "api-key"}
+    readers = {"porto-inference": "PORTO_INFERENCE_API_KEY", "porto-ui": "PORTO_UI_API_KEY"}
+    for name, variable in readers.items():
+        deployment = lifecycle.stored(
+            {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name}}
+        )
+        assert deployment is not None, name
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        stored_ref = env[variable]["valueFrom"]["secretKeyRef"]
+        assert {k: stored_ref[k] for k in ("name", "key")} == ref, name
+    (test_pod,) = [h for h in lifecycle.hooks() if h["kind"] == "Pod"]
+    (env,) = [e for e in test_pod["spec"]["containers"][0]["env"] if e["name"] == "PORTO_API_KEY"]
+    assert env["valueFrom"]["secretKeyRef"] == ref
+
+
 def test_upgrade_with_changed_values_keeps_generated_credentials(lifecycle: Release) -> None:
-    before_pg = _secret_data(lifecycle, "porto-postgres")
-    before_minio = _secret_data(lifecycle, "porto-minio")
+    before = {name: _secret_data(lifecycle, name) for name in GENERATED_SECRETS}
     lifecycle.upgrade("--set", "inference.replicaCount=3", "--set", "ui.enabled=false")
     status = json.loads(lifecycle.helm("status", RELEASE, "-o", "json").stdout)
     assert (status["version"], status["info"]["status"]) == (2, "deployed")
@@ -323,9 +353,9 @@ def test_upgrade_with_changed_values_keeps_generated_credentials(lifecycle: Rele
         {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "porto-ui"}}
     )
     assert ui is None, "ui.enabled=false must remove the UI"
-    # The generated passwords survive the upgrade (the chart looks the Secrets up).
-    assert _secret_data(lifecycle, "porto-postgres") == before_pg
-    assert _secret_data(lifecycle, "porto-minio") == before_minio
+    # The generated passwords and the API key survive the upgrade (the chart looks the Secrets
+    # up): clients given the key keep working.
+    assert {name: _secret_data(lifecycle, name) for name in GENERATED_SECRETS} == before
     # Every revision has a training run of its own; the previous revision's Job goes with it.
     jobs = [j["metadata"]["name"] for j in lifecycle.list_stored("batch/v1", "Job")]
     assert jobs == ["porto-training-r2"], jobs
@@ -335,7 +365,7 @@ def test_uninstall_removes_everything_but_kept_secrets_then_reinstall_reuses_the
     lifecycle: Release,
 ) -> None:
     docs = lifecycle.manifest()
-    password = _secret_data(lifecycle, "porto-postgres")
+    credentials = {name: _secret_data(lifecycle, name) for name in GENERATED_SECRETS}
     lifecycle.helm("uninstall", RELEASE, "--timeout", "60s")
     for doc in docs:
         kept = (doc["metadata"].get("annotations") or {}).get("helm.sh/resource-policy") == "keep"
@@ -343,7 +373,7 @@ def test_uninstall_removes_everything_but_kept_secrets_then_reinstall_reuses_the
         where = f"{doc['kind']}/{doc['metadata']['name']}"
         assert (stored is not None) == kept, f"{where}: kept={kept}, stored={stored is not None}"
     lifecycle.install()
-    assert _secret_data(lifecycle, "porto-postgres") == password
+    assert {name: _secret_data(lifecycle, name) for name in GENERATED_SECRETS} == credentials
 
 
 @pytest.mark.parametrize("scenario", list(SCENARIOS))

@@ -88,6 +88,21 @@ def test_notes_render_in_every_scenario(scenario: str) -> None:
     assert "porto 0.1.0 is installed" in notes(scenario)
 
 
+def test_notes_say_how_to_read_the_api_key_and_call_with_it() -> None:
+    generated = notes("default")
+    assert "the chart generated it into the Secret porto-inference-api-key" in generated
+    assert (
+        "KEY=$(kubectl -n porto get secret porto-inference-api-key "
+        "-o jsonpath='{.data.api-key}' | base64 -d)"
+    ) in generated
+    assert 'curl -s -X POST -H "X-API-Key: $KEY" localhost:8000/models/reload' in generated
+    assert "POST /models/<version>/promote need the API key" in generated
+    own = notes("default", "global.apiKey.existingSecret=mine", "global.apiKey.key=token")
+    assert "it is in your Secret mine" in own
+    assert "get secret mine -o jsonpath='{.data.token}'" in own
+    assert "porto-inference-api-key" not in own
+
+
 def test_notes_name_the_images_and_where_they_come_from() -> None:
     local = notes("default")
     for image in ("porto-inference:0.1.0", "porto-ui:0.1.0", "porto-training:0.1.0"):

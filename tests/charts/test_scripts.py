@@ -26,8 +26,8 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """The inference API (one worker, no prediction log, an API key) serving a small model."""
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A home whose file store holds a small model `porto-train` just trained: (home, store)."""
     home = tmp_path_factory.mktemp("porto-home")
     store = f"file://{home / 'artifacts'}"
     env = {**os.environ, "PORTO_HOME": str(home)}
@@ -53,6 +53,11 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
         env=env,
         cwd=home,
     )
+    return home, store
+
+
+def _serve(home: Path, store: str, name: str, **env: str) -> ServerProcess:
+    """The inference API (one worker, no prediction log) on the trained store."""
     server = start_server(
         host=LOOPBACK,
         port=free_port(),
@@ -61,14 +66,31 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
             "PORTO_HOME": str(home),
             "PORTO_INFERENCE_STORE_URI": store,
             "PORTO_INFERENCE_PREDICTION_LOG": "false",
-            "PORTO_INFERENCE_API_KEY": API_KEY,
             "PORTO_INFERENCE_LOG_REQUESTS": "false",
+            **env,
         },
-        log_file=home / "server.log",
+        log_file=home / f"{name}.log",
         cwd=home,
     )
+    await_child(server, home / f"{name}.log", "/health")
+    return server
+
+
+@pytest.fixture(scope="module")
+def api(trained: tuple[Path, str]) -> Iterator[ServerProcess]:
+    """The API with a key, as the chart runs it."""
+    server = _serve(*trained, "keyed", PORTO_INFERENCE_API_KEY=API_KEY)
     try:
-        await_child(server, home / "server.log", "/health")
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def open_api(trained: tuple[Path, str]) -> Iterator[ServerProcess]:
+    """The API without a key (local mode): what the test must not pass against with a key."""
+    server = _serve(*trained, "open")
+    try:
         yield server
     finally:
         server.stop()
@@ -91,6 +113,7 @@ def test_helm_test_passes_against_a_serving_api(api: ServerProcess) -> None:
     out = _helm_test(api.url, "--timeout", "60", api_key=API_KEY)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "ok  /predict: probability" in out.stdout
+    assert "ok  /models/reload: 200 with the API key, refused without it" in out.stdout
     assert "porto helm test passed" in out.stdout
 
 
@@ -98,6 +121,14 @@ def test_helm_test_fails_without_the_api_key(api: ServerProcess) -> None:
     out = _helm_test(api.url, "--timeout", "60")
     assert out.returncode == 1
     assert "FAIL POST /predict answered 401" in out.stderr
+
+
+def test_helm_test_fails_when_the_api_does_not_enforce_its_key(open_api: ServerProcess) -> None:
+    """Given a key, the test checks the API refuses a keyed call without it: an API that
+    answers promote and reload to anyone fails `helm test`."""
+    out = _helm_test(open_api.url, "--timeout", "60", api_key=API_KEY)
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "FAIL POST /models/reload without the API key answered 200, not 401" in out.stderr
 
 
 def test_helm_test_fails_clearly_when_the_api_never_gets_ready() -> None:

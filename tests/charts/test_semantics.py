@@ -558,10 +558,25 @@ def test_ui_api_url_is_the_inference_service_http_port(release: str) -> None:
 
 
 def test_ui_api_url_and_key_follow_the_values() -> None:
+    # An API elsewhere: this release's generated key is not sent to it.
     _, container = _ui(render("default", "ui.api.url=https://api.example.com/"))
     env = {e["name"]: e for e in container["env"]}
     assert env["PORTO_UI_API_URL"]["value"] == "https://api.example.com"
     assert "PORTO_UI_API_KEY" not in env
+    # ... its key comes from global.apiKey.
+    _, container = _ui(
+        render(
+            "default",
+            "ui.api.url=https://api.example.com/",
+            "global.apiKey.existingSecret=their-key",
+            "global.apiKey.key=token",
+        )
+    )
+    env = {e["name"]: e for e in container["env"]}
+    assert env["PORTO_UI_API_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "their-key",
+        "key": "token",
+    }
     _, container = _ui(render("external"))
     assert container["image"] == "registry.example.com/porto/porto-ui:1.2.3"
     env = {e["name"]: e for e in container["env"]}
@@ -574,6 +589,108 @@ def test_ui_api_url_and_key_follow_the_values() -> None:
     (api_container,) = api["spec"]["template"]["spec"]["containers"]
     api_env = {e["name"]: e for e in api_container["env"]}
     assert api_env["PORTO_INFERENCE_API_KEY"]["valueFrom"] == env["PORTO_UI_API_KEY"]["valueFrom"]
+
+
+# --- the API key ---------------------------------------------------------------------------------
+
+#: Who reads the API key: the API checks it, the UI and the `helm test` pod send it.
+KEY_READERS = ("PORTO_INFERENCE_API_KEY", "PORTO_UI_API_KEY", "PORTO_API_KEY")
+
+
+def _key_refs(docs: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """Variable -> the secretKeyRef it is read from, for every reader of the API key."""
+    refs: dict[str, dict[str, str]] = {}
+    for pod in pod_templates(docs):
+        for c in containers(pod.spec):
+            for entry in c.get("env", []):
+                if entry["name"] in KEY_READERS:
+                    assert entry["name"] not in refs, f"{pod.where}: a second {entry['name']}"
+                    refs[entry["name"]] = entry["valueFrom"]["secretKeyRef"]
+    return refs
+
+
+def _generated_key_secrets(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in by_kind(docs, "Secret") if s["metadata"]["name"].endswith("-api-key")]
+
+
+@pytest.mark.parametrize("release", ["porto", "minio-postgres-lab", LONG_RELEASE])
+def test_the_api_key_is_generated_into_a_kept_secret_that_the_api_ui_and_helm_test_read(
+    release: str,
+) -> None:
+    """Production refuses to start without a strong key: the chart generates one (48 random
+    alphanumerics, which the API's own strength rule accepts) into a Secret kept on uninstall,
+    labelled with the release (`make undeploy PURGE=1` deletes it), and every reader of the
+    key reads that Secret."""
+    from porto_inference.settings import api_key_problem
+
+    docs = render("default", release=release)
+    (secret,) = _generated_key_secrets(docs)
+    name = secret["metadata"]["name"]
+    # The inference chart's fullname cut to leave room for the suffix (inference.apiKeySecret).
+    assert name == f"{release}-inference"[:63].rstrip("-")[:55].rstrip("-") + "-api-key"
+    assert len(name) <= 63
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    assert secret["metadata"]["labels"]["app.kubernetes.io/instance"] == release
+    assert set(secret["data"]) == {"api-key"}
+    key = base64.b64decode(secret["data"]["api-key"]).decode()
+    assert re.fullmatch(r"[A-Za-z0-9]{48}", key), "48 random alphanumerics"
+    assert api_key_problem(key) is None
+    refs = _key_refs(docs)
+    assert set(refs) == set(KEY_READERS)
+    assert all(ref == {"name": name, "key": "api-key"} for ref in refs.values()), refs
+
+
+def test_the_generated_api_key_is_random() -> None:
+    """Without a cluster to look the Secret up in (`helm template`), every render is a new key:
+    nothing fixed is baked into the chart. (Kept across upgrades: test_cluster_install.)"""
+    keys = {
+        base64.b64decode(_generated_key_secrets(render("default", *sets))[0]["data"]["api-key"])
+        for sets in ([], ["inference.podAnnotations.render=second"])
+    }
+    assert len(keys) == 2
+
+
+def test_the_generated_api_key_template_reuses_an_existing_secret() -> None:
+    """The same `lookup` as the database password: the existing Secret's key wins."""
+    text = (CHART / "charts" / "inference" / "templates" / "secret.yaml").read_text()
+    assert 'lookup "v1" "Secret" .Release.Namespace $name' in text
+    assert '$apiKey = index $existing.data "api-key" | b64dec' in text
+
+
+@pytest.mark.parametrize(
+    ("sets", "expected"),
+    [
+        (["global.apiKey.existingSecret=my-api-key"], {"name": "my-api-key", "key": "api-key"}),
+        (
+            ["global.apiKey.existingSecret=my-api-key", "global.apiKey.key=token"],
+            {"name": "my-api-key", "key": "token"},
+        ),
+    ],
+)
+def test_a_user_supplied_api_key_secret_replaces_the_generated_one(
+    sets: list[str], expected: dict[str, str]
+) -> None:
+    docs = render("default", *sets)
+    assert not _generated_key_secrets(docs)
+    refs = _key_refs(docs)
+    assert set(refs) == set(KEY_READERS)
+    assert all(ref == expected for ref in refs.values()), refs
+
+
+def test_the_external_scenario_reads_its_own_api_key_secret() -> None:
+    docs = render("external")
+    assert not _generated_key_secrets(docs)
+    refs = _key_refs(docs)
+    assert set(refs) == set(KEY_READERS)
+    assert all(ref == {"name": "porto-api-key", "key": "api-key"} for ref in refs.values()), refs
+
+
+def test_only_the_api_has_a_key_when_it_runs_alone() -> None:
+    docs = render("subcharts-off")
+    (secret,) = _generated_key_secrets(docs)
+    refs = _key_refs(docs)
+    assert set(refs) == {"PORTO_INFERENCE_API_KEY", "PORTO_API_KEY"}
+    assert {r["name"] for r in refs.values()} == {secret["metadata"]["name"]}
 
 
 def test_inference_network_policy_admits_the_ui_pods() -> None:

@@ -171,7 +171,10 @@ def test_the_rendered_environment_parses_as_the_ui_settings(
     docs = render("default", ON)
     _, container = _ui(docs)
     for name, entry in env_of(container, docs).items():
-        value = entry.get("value", "porto")  # valueFrom: the downward API's namespace
+        if "secretKeyRef" in entry.get("valueFrom", {}):  # the API key
+            value = "k3y-from-the-generated-secret"
+        else:
+            value = entry.get("value", "porto")  # valueFrom: the downward API's namespace
         monkeypatch.setenv(name, str(value))
     settings = UISettings()
     assert settings.training_launcher is True

@@ -4,9 +4,11 @@
 
 The record is built from the served model's own feature schema (GET /models/<alias>: each
 feature's `typical` value, the median or mode seen in training), so the check holds for any
-dataset and model, not only Porto Seguro's columns. An API key, if the release has one, comes
-from the PORTO_API_KEY environment variable. Standard library only: it runs in the inference
-image. Exit code 0 = pass; each failure prints one line saying what was wrong.
+dataset and model, not only Porto Seguro's columns. The API key comes from the PORTO_API_KEY
+environment variable (the chart sets it from the release's key Secret); with one, the test also
+checks that a keyed call (POST /models/reload) is refused without it and answered with it.
+Standard library only: it runs in the inference image. Exit code 0 = pass; each failure prints
+one line saying what was wrong.
 """
 
 # A command-line program: its output is the point (print is fine here).
@@ -28,11 +30,19 @@ class CheckError(Exception):
     """A check failed; the message says which and why."""
 
 
-def request(base: str, path: str, body: Any = None, timeout: float = 10.0) -> tuple[int, bytes]:
-    """Return (status, body) of GET ``path`` (POST JSON when ``body`` is given)."""
+def api_key() -> str | None:
+    """The API key the test sends (PORTO_API_KEY), if any."""
+    return os.environ.get("PORTO_API_KEY") or None
+
+
+def request(
+    base: str, path: str, body: Any = None, timeout: float = 10.0, *, authenticated: bool = True
+) -> tuple[int, bytes]:
+    """Return (status, body) of GET ``path`` (POST JSON when ``body`` is given), with the API key
+    unless ``authenticated`` is false."""
     headers = {"Accept": "application/json"}
-    key = os.environ.get("PORTO_API_KEY")
-    if key:
+    key = api_key()
+    if key and authenticated:
         headers["X-API-Key"] = key
     data = None
     if body is not None:
@@ -109,6 +119,21 @@ def check(base: str, alias: str, timeout: float) -> list[str]:
         f"/predict: probability {probability:.4f}, class {answer['class']}, "
         f"version {answer.get('model_version')}"
     )
+
+    if api_key():
+        # The key is enforced: promote and reload must not be open to whoever reaches the API.
+        status, body = request(base, "/models/reload", {}, authenticated=False)
+        if status not in (401, 403):
+            raise CheckError(
+                f"POST /models/reload without the API key answered {status}, not 401: "
+                f"the API does not enforce its key ({body[:200]!r})"
+            )
+        status, body = request(base, "/models/reload", {})
+        if status != 200:
+            raise CheckError(
+                f"POST /models/reload with the API key answered {status}: {body[:300]!r}"
+            )
+        done.append(f"/models/reload: {status} with the API key, refused without it")
 
     status, body = request(base, "/metrics")
     if status != 200 or b"inference_requests_total" not in body:

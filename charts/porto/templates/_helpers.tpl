@@ -52,6 +52,26 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end }}
 
 {{/*
+The Secret and key holding the API key, as the inference chart names them
+(inference.apiKeySecret): global.apiKey.existingSecret, or the generated `<inference>-api-key`.
+*/}}
+{{- define "porto.apiKeySecret" -}}
+{{- if .Values.global.apiKey.existingSecret -}}
+{{- .Values.global.apiKey.existingSecret -}}
+{{- else -}}
+{{- printf "%s-api-key" (include "porto.subchartName" (list . "inference") | trunc 55 | trimSuffix "-") -}}
+{{- end -}}
+{{- end }}
+
+{{- define "porto.apiKeySecretKey" -}}
+{{- if .Values.global.apiKey.existingSecret -}}
+{{- .Values.global.apiKey.key -}}
+{{- else -}}
+api-key
+{{- end -}}
+{{- end }}
+
+{{/*
 A porto subchart's image, as that subchart computes it: registry/repository, then @digest or
 :tag (default: the subchart's appVersion; porto's own charts share the umbrella's). The test
 pod runs the inference image; NOTES lists porto's images.

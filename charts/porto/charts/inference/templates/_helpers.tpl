@@ -92,6 +92,27 @@ database-url
 {{- end -}}
 {{- end }}
 
+{{/*
+Secret and key holding the API key: global.apiKey.existingSecret, or the one this chart generates
+(`<fullname>-api-key`, key `api-key`, kept across upgrades). The umbrella's `helm test` pod and
+the ui chart derive the same name: keep them in step (porto.apiKeySecret, ui.apiKeySecret).
+*/}}
+{{- define "inference.apiKeySecret" -}}
+{{- if .Values.global.apiKey.existingSecret -}}
+{{- .Values.global.apiKey.existingSecret -}}
+{{- else -}}
+{{- printf "%s-api-key" (include "inference.fullname" . | trunc 55 | trimSuffix "-") -}}
+{{- end -}}
+{{- end }}
+
+{{- define "inference.apiKeySecretKey" -}}
+{{- if .Values.global.apiKey.existingSecret -}}
+{{- .Values.global.apiKey.key -}}
+{{- else -}}
+api-key
+{{- end -}}
+{{- end }}
+
 {{/* Secret holding the S3 keys: an existing Secret, or the minio subchart's. */}}
 {{- define "inference.s3Secret" -}}
 {{- .Values.global.objectStore.existingSecret | default (include "inference.peerName" (list . "minio")) -}}

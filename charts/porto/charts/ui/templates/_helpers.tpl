@@ -77,6 +77,28 @@ chart's naming rule (`<release>-inference`, cut at 63 characters) on api.port.
 {{- end -}}
 {{- end }}
 
+{{/*
+The Secret holding the key the UI sends: global.apiKey.existingSecret; else, for this release's
+API (no api.url), the one the inference chart generates by its naming rule
+(`<release>-inference` cut to 55 characters, then `-api-key`; inference.apiKeySecret); else none:
+an API elsewhere (api.url) gets its key through global.apiKey.existingSecret.
+*/}}
+{{- define "ui.apiKeySecret" -}}
+{{- if .Values.global.apiKey.existingSecret -}}
+{{- .Values.global.apiKey.existingSecret -}}
+{{- else if not .Values.api.url -}}
+{{- printf "%s-api-key" (printf "%s-inference" .Release.Name | trunc 63 | trimSuffix "-" | trunc 55 | trimSuffix "-") -}}
+{{- end -}}
+{{- end }}
+
+{{- define "ui.apiKeySecretKey" -}}
+{{- if .Values.global.apiKey.existingSecret -}}
+{{- .Values.global.apiKey.key -}}
+{{- else -}}
+api-key
+{{- end -}}
+{{- end }}
+
 {{/* The settings rendered into the ConfigMap: PORTO_UI_<KEY> for each `config` key. */}}
 {{- define "ui.configEnv" -}}
 {{- range $key, $value := .Values.config }}
