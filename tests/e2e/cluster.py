@@ -29,6 +29,11 @@ class Target:
         return f"{self.release}-inference"
 
     @property
+    def api_key_secret(self) -> str:
+        """The Secret the chart generates the API key into (key ``api-key``)."""
+        return f"{self.inference}-api-key"
+
+    @property
     def ui(self) -> str:
         """The UI Service (and Deployment) name; Prometheus' `service` label of its metrics."""
         return f"{self.release}-ui"

@@ -10,10 +10,14 @@ they talk to comes from the environment `make e2e` sets:
     PORTO_E2E_RELEASE               helm release name   (default porto)
     PORTO_E2E_MONITORING_NAMESPACE  kube-prometheus-stack's namespace (default monitoring)
     PORTO_E2E_KUBECTL               the kubectl that port-forwards (default kubectl)
+
+The API key (production requires one) is read from the release's Secret, the one the chart
+generates (`<release>-inference-api-key`, key `api-key`), as the chart's NOTES tell users to.
 """
 
 from __future__ import annotations
 
+import base64
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -62,6 +66,15 @@ def kube(target: Target) -> Kube:
     config = pytest.importorskip("kubernetes.config")
     api = config.new_client_from_config(context=target.context)
     return Kube(client.CoreV1Api(api), client.AppsV1Api(api), client.BatchV1Api(api))
+
+
+@pytest.fixture(scope="session")
+def api_key(kube: Kube, target: Target) -> str:
+    """The release's API key, from the Secret the chart generated."""
+    secret = kube.core.read_namespaced_secret(target.api_key_secret, target.namespace)
+    key = base64.b64decode(secret.data["api-key"]).decode()
+    assert len(key) >= 32, f"Secret {target.api_key_secret}: not the generated key"
+    return key
 
 
 @pytest.fixture(scope="session")

@@ -58,11 +58,18 @@ def test_training_job_publishes_a_model(kube: Kube, target: Target) -> None:
     assert job.spec.ttl_seconds_after_finished > 0
 
 
-def test_api_serves_predictions(target: Target, forward: Forward) -> None:
+def test_api_serves_predictions(
+    target: Target, forward: Forward, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The helm test's checks through a port-forward, with the key from the release's Secret:
+    a prediction, and POST /models/reload answered with the key and refused (401) without it."""
     base = forward(target.namespace, target.inference, 8000)
     script = _helm_test_script()
-    for line in script.check(base, "champion", 600):
+    monkeypatch.setenv("PORTO_API_KEY", api_key)
+    lines = script.check(base, "champion", 600)
+    for line in lines:
         print(line)
+    assert any(line.startswith("/models/reload: 200 with the API key") for line in lines), lines
 
 
 def test_prediction_log_reaches_postgres(target: Target, forward: Forward) -> None:

@@ -1,6 +1,6 @@
-"""An upgrade of the release keeps the generated credentials (the Secrets' `lookup`), runs a new
-training Job for the new revision, and the API keeps serving with the same database. Runs after
-test_release.py (file order)."""
+"""An upgrade of the release keeps the generated credentials and API key (the Secrets'
+`lookup`), runs a new training Job for the new revision, and the API keeps serving with the same
+database. Runs after test_release.py (file order)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def test_upgrade_keeps_generated_secrets_and_retrains(kube: Kube, target: Target) -> None:
-    names = [f"{target.release}-postgres", f"{target.release}-minio"]
+    names = [f"{target.release}-postgres", f"{target.release}-minio", target.api_key_secret]
     before = {n: kube.core.read_namespaced_secret(n, target.namespace).data for n in names}
     jobs_before = {
         j.metadata.name
@@ -42,7 +42,7 @@ def test_upgrade_keeps_generated_secrets_and_retrains(kube: Kube, target: Target
     )
     assert out.returncode == 0, out.stderr
     after = {n: kube.core.read_namespaced_secret(n, target.namespace).data for n in names}
-    assert after == before, "an upgrade must not regenerate passwords"
+    assert after == before, "an upgrade must not regenerate passwords or the API key"
 
     def new_job_succeeded() -> bool:
         jobs = kube.batch.list_namespaced_job(

@@ -12,6 +12,7 @@ deploy/porto-values-node.yaml); each leaves it serving.
 
 from __future__ import annotations
 
+import base64
 import json
 import math
 import re
@@ -54,6 +55,18 @@ def deployed(user: UserShell, images_on_node: str) -> str:
     out = user.make("deploy")
     FIGURES["helm install -> first prediction served (make deploy)"] = time.monotonic() - began
     return out
+
+
+@pytest.fixture(scope="module")
+def api_key(deployed: str, user: UserShell) -> str:
+    """The release's API key, from the Secret the chart generated (as its NOTES say to read it):
+    /predict, /feedback and promote refuse calls without it."""
+    encoded = user.kubectl(
+        "-n", NAMESPACE, "get", "secret", f"{INFERENCE}-api-key", "-o", "jsonpath={.data.api-key}"
+    )
+    key = base64.b64decode(encoded).decode()
+    assert len(key) >= 32, "the generated key"
+    return key
 
 
 def cluster_url(user: UserShell, service: str, namespace: str = NAMESPACE) -> str:
@@ -173,22 +186,32 @@ def test_make_e2e_passes_on_the_node(deployed: str, user: UserShell) -> None:
     assert "failed" not in summary and "error" not in summary
 
 
-def test_port_forward_prediction_csv_batch_feedback_and_ui(deployed: str, user: UserShell) -> None:
+def test_port_forward_prediction_csv_batch_feedback_and_ui(
+    deployed: str, user: UserShell, api_key: str
+) -> None:
     with user.port_forward(NAMESPACE, INFERENCE, 8000) as api:
         record = typical_record(api)
-        status, one = call(api, "/predict", {"id": "pf-1", "features": record})
+        status, refused = call(api, "/predict", {"id": "pf-0", "features": record})
+        assert status == 401, refused  # production: the key is required
+        status, one = call(api, "/predict", {"id": "pf-1", "features": record}, key=api_key)
         assert status == 200 and 0 <= one["probability"] <= 1, one
         header = ",".join(record)
         rows = "\n".join(",".join(str(v) for v in record.values()) for _ in range(3))
         status, batch = call(
-            api, "/predict/batch", raw=f"{header}\n{rows}\n".encode(), content_type="text/csv"
+            api,
+            "/predict/batch",
+            raw=f"{header}\n{rows}\n".encode(),
+            content_type="text/csv",
+            key=api_key,
         )
         assert status == 200 and len(batch["predictions"]) == 3, batch
         status, feedback = call(
-            api, "/feedback", {"prediction_id": one["prediction_id"], "label": 1}
+            api, "/feedback", {"prediction_id": one["prediction_id"], "label": 1}, key=api_key
         )
         assert status == 200 and feedback["received"] == 1, feedback
-        status, bad = call(api, "/predict/batch", raw=b"not,a\ncsv", content_type="text/csv")
+        status, bad = call(
+            api, "/predict/batch", raw=b"not,a\ncsv", content_type="text/csv", key=api_key
+        )
         assert 400 <= status < 500, bad
     with user.port_forward(NAMESPACE, f"{RELEASE}-ui", 8501) as ui:
         assert call(ui, "/_stcore/health")[1] == "ok"
@@ -272,7 +295,7 @@ def _dashboards() -> dict[str, dict[str, Any]]:
 
 
 def test_every_dashboard_query_and_alert_evaluates_on_the_scraped_pods(
-    deployed: str, user: UserShell
+    deployed: str, user: UserShell, api_key: str
 ) -> None:
     """Every panel query of both dashboards, expanded as Grafana would (variables from their
     ``label_values`` queries), returns finite data from the scraped pods: porto's own series,
@@ -281,7 +304,9 @@ def test_every_dashboard_query_and_alert_evaluates_on_the_scraped_pods(
     with user.port_forward(NAMESPACE, INFERENCE, 8000) as api:
         record = typical_record(api)
         ids = [
-            call(api, "/predict", {"id": f"dash-{i}", "features": record})[1]["prediction_id"]
+            call(api, "/predict", {"id": f"dash-{i}", "features": record}, key=api_key)[1][
+                "prediction_id"
+            ]
             for i in range(20)
         ]
         header = ",".join(record)
@@ -292,6 +317,7 @@ def test_every_dashboard_query_and_alert_evaluates_on_the_scraped_pods(
                 "/predict/batch",
                 raw=f"{header}\n{row}\n{row}\n".encode(),
                 content_type="text/csv",
+                key=api_key,
             )
             assert status == 200, batch
         # A missing value and a category the model never saw (the data-quality panels).
@@ -301,10 +327,15 @@ def test_every_dashboard_query_and_alert_evaluates_on_the_scraped_pods(
         dirty[next(f["name"] for f in features if not f.get("categories"))] = None
         dirty[next(f["name"] for f in features if f.get("categories"))] = 987654
         for i in range(5):
-            status, answer = call(api, "/predict", {"id": f"dirty-{i}", "features": dirty})
+            status, answer = call(
+                api, "/predict", {"id": f"dirty-{i}", "features": dirty}, key=api_key
+            )
             assert status == 200, answer
         call(
-            api, "/feedback", [{"prediction_id": pid, "label": i % 2} for i, pid in enumerate(ids)]
+            api,
+            "/feedback",
+            [{"prediction_id": pid, "label": i % 2} for i, pid in enumerate(ids)],
+            key=api_key,
         )
     started = time.time() - 900
     missing: dict[str, str] = {}
@@ -357,7 +388,7 @@ def test_every_dashboard_query_and_alert_evaluates_on_the_scraped_pods(
 
 
 def test_promoting_a_second_version_swaps_the_pods_with_no_failed_request(
-    deployed: str, user: UserShell
+    deployed: str, user: UserShell, api_key: str
 ) -> None:
     base = cluster_url(user, INFERENCE)
     before = set(served_versions(user).values())
@@ -370,9 +401,11 @@ def test_promoting_a_second_version_swaps_the_pods_with_no_failed_request(
         default=None,
     )
     assert new, versions
-    with Load(base, typical_record(base)) as load:
+    with Load(base, typical_record(base), key=api_key) as load:
         load.wait_for(50)
-        status, promoted = call(base, f"/models/{new}/promote", {})
+        status, refused = call(base, f"/models/{new}/promote", {})
+        assert status == 401, refused  # promotion is not open to whoever reaches the Service
+        status, promoted = call(base, f"/models/{new}/promote", {}, key=api_key)
         assert status == 200, promoted
         eventually(
             lambda: set(served_versions(user).values()) == {new}, 180, f"every pod serving {new}"
@@ -384,7 +417,7 @@ def test_promoting_a_second_version_swaps_the_pods_with_no_failed_request(
 
 
 def test_helm_upgrade_to_a_new_image_tag_rolls_with_no_failed_request(
-    deployed: str, user: UserShell
+    deployed: str, user: UserShell, api_key: str
 ) -> None:
     """A rolling update (two replicas) under load: every request answered."""
     retag = "porto-test-rollout"
@@ -397,7 +430,7 @@ def test_helm_upgrade_to_a_new_image_tag_rolls_with_no_failed_request(
     base = cluster_url(user, INFERENCE)
     values = ["--reuse-values", "--set", "inference.replicaCount=2", "--wait", "--timeout", "10m"]
     user.helm("upgrade", RELEASE, "charts/porto", "-n", NAMESPACE, *values)
-    with Load(base, typical_record(base)) as load:
+    with Load(base, typical_record(base), key=api_key) as load:
         load.wait_for(50)
         user.helm(
             "upgrade",
@@ -421,12 +454,12 @@ def test_helm_upgrade_to_a_new_image_tag_rolls_with_no_failed_request(
 
 
 def test_deleting_an_inference_pod_under_load_loses_no_logged_prediction(
-    deployed: str, user: UserShell
+    deployed: str, user: UserShell, api_key: str
 ) -> None:
     base = cluster_url(user, INFERENCE)
     pods = list(served_versions(user))
     assert len(pods) == 2, pods
-    with Load(base, typical_record(base)) as load:
+    with Load(base, typical_record(base), key=api_key) as load:
         load.wait_for(50)
         user.kubectl("-n", NAMESPACE, "delete", "pod", pods[0], "--wait=true")
         count = len(load.answers)

@@ -23,12 +23,15 @@ def call(
     raw: bytes | None = None,
     content_type: str = "application/json",
     timeout: float = 10,
+    key: str | None = None,
 ) -> tuple[int, Any]:
-    """(status, decoded JSON or text) of GET ``path``, or POST of ``body`` (JSON) / ``raw``."""
+    """(status, decoded JSON or text) of GET ``path``, or POST of ``body`` (JSON) / ``raw``;
+    with ``key`` as X-API-Key (the release's API key: predict, feedback, promote need it)."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(
-        base + path, data=data, headers={"Content-Type": content_type} if data else {}
-    )
+    headers = {"Content-Type": content_type} if data else {}
+    if key:
+        headers["X-API-Key"] = key
+    request = urllib.request.Request(base + path, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as resp:
             status, text = int(resp.status), resp.read().decode()
@@ -50,10 +53,12 @@ class Answer:
 
 @dataclass
 class Load:
-    """``workers`` threads posting ``record`` to ``base``/predict back to back until ``stop``."""
+    """``workers`` threads posting ``record`` to ``base``/predict (with the API ``key``) back to
+    back until ``stop``."""
 
     base: str
     record: dict[str, Any]
+    key: str | None = None
     workers: int = 4
     answers: list[Answer] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -66,7 +71,7 @@ class Load:
             sent += 1
             body = {"id": f"load-{worker}-{sent}", "features": self.record}
             try:
-                status, answer = call(self.base, "/predict", body, timeout=15)
+                status, answer = call(self.base, "/predict", body, timeout=15, key=self.key)
                 result = (
                     Answer(status, answer.get("model_version", ""), answer.get("prediction_id", ""))
                     if status == 200
