@@ -88,3 +88,57 @@ def test_versions_are_path_encoded() -> None:
 
     _client(handler).manifest("../../etc")
     assert paths == ["/models/..%2F..%2Fetc"]
+
+
+#: The key the chart generates (48 alphanumerics) and the UI reads from PORTO_UI_API_KEY.
+CHART_KEY = "q3ZP9xv0T1m8cKf2LwYb7NsRj4HdGa6Eu5Xc0Vn8Mk2Ap7Qz"
+
+
+def test_every_keyed_call_sends_the_key() -> None:
+    """Predictions, batches, promotion and the monitoring reads are behind the API's key in
+    production: the UI sends it (X-API-Key) on each of them."""
+    seen: dict[str, str | None] = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen[f"{request.method} {request.url.path}"] = request.headers.get("x-api-key")
+        return httpx.Response(200, json={})
+
+    client = _client(handler, api_key=CHART_KEY)
+    client.predict({"a": 1}, None)
+    client.predict_csv(b"a\n1\n", None)
+    client.promote("v2")
+    client.monitoring("drift")
+    assert seen == {
+        "POST /predict": CHART_KEY,
+        "POST /predict/batch": CHART_KEY,
+        "POST /models/v2/promote": CHART_KEY,
+        "GET /monitoring/drift": CHART_KEY,
+    }
+
+
+def test_the_client_of_the_settings_sends_the_key_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What the chart wires: PORTO_UI_API_KEY from the key's Secret becomes the header of the
+    process's client (and never shows in the settings' repr)."""
+    from porto_ui.client import get_client
+    from porto_ui.settings import load_settings
+
+    monkeypatch.setenv("PORTO_UI_ENVIRONMENT", "production")
+    monkeypatch.setenv("PORTO_UI_API_URL", "http://porto-inference:8000")
+    monkeypatch.setenv("PORTO_UI_API_KEY", CHART_KEY)
+    settings = load_settings()
+    assert CHART_KEY not in repr(settings)
+    client = get_client(settings)
+    assert client.base_url == "http://porto-inference:8000"
+    assert client._http.headers["x-api-key"] == CHART_KEY
+    monkeypatch.delenv("PORTO_UI_API_KEY")
+    assert "x-api-key" not in get_client(load_settings())._http.headers
+
+
+def test_a_refused_key_is_a_rejection_the_page_can_show() -> None:
+    body = {"error": {"type": "unauthorized", "message": "missing or wrong API key"}}
+    client = _client(lambda r: httpx.Response(401, json=body), api_key="wrong")
+    with pytest.raises(ApiRejectedError) as caught:
+        client.promote("v2")
+    assert (caught.value.status, caught.value.kind) == (401, "unauthorized")

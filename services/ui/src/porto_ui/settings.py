@@ -40,8 +40,9 @@ class UISettings(BaseSettings):
     )
     api_key: SecretStr | None = Field(
         default=None,
-        description="Sent as X-API-Key when set: the API needs it for predictions, promotion "
-        "and monitoring when it has a key configured.",
+        description="Sent as X-API-Key on every call when set: the API needs it for "
+        "predictions, promotion and monitoring when it has a key configured (always, in "
+        "production; the chart reads it from the API's key Secret).",
     )
     connect_timeout_s: float = Field(
         default=1.0,
