@@ -11,6 +11,7 @@ error answer has the same shape::
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -104,13 +105,20 @@ def error_type(exc: PortoError) -> str:
 
 
 def error_response(
-    status: int, kind: str, message: str, details: list[dict[str, Any]] | None = None
+    status: int,
+    kind: str,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """The JSON error answer every failure uses."""
+    """The JSON error answer every failure uses; ``headers`` are added to it (``Allow`` of a
+    405, for one)."""
     body: dict[str, Any] = {"type": kind, "message": message}
     if details:
         body["details"] = details
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return Response(
         orjson.dumps({"error": body}),
         status_code=status,
@@ -143,7 +151,8 @@ async def _request_validation(request: Request, exc: Exception) -> Response:
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
     kinds = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
-    return error_response(exc.status_code, kinds.get(exc.status_code, "http_error"), exc.detail)
+    kind = kinds.get(exc.status_code, "http_error")
+    return error_response(exc.status_code, kind, exc.detail, headers=exc.headers)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
