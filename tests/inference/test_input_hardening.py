@@ -33,6 +33,167 @@ def _error(r: Any, status: int) -> dict[str, Any]:
     return error
 
 
+# --- U+0000 and unpaired surrogates in JSON -------------------------------------------------------
+
+
+def test_nul_in_a_category_is_refused_naming_the_field(
+    client: TestClient, records: list[dict[str, Any]]
+) -> None:
+    body = orjson.dumps({**records[0], CATEGORY: "a\u0000b"})
+    for _ in range(2):  # the refused value is not remembered as a category either
+        error = _error(client.post("/predict", content=body), 422)
+        assert error["details"] == [
+            {"field": CATEGORY, "message": "contains U+0000 (NUL), which cannot be stored"}
+        ]
+    assert client.post("/predict", json={**records[0], CATEGORY: "ab"}).status_code == 200
+
+
+def test_nul_in_ids_and_batches_names_row_and_field(
+    client: TestClient, records: list[dict[str, Any]], champion: Manifest
+) -> None:
+    error = _error(client.post("/predict", json={**records[0], "id": "7\u0000"}), 422)
+    assert error["details"][0]["field"] == "id"
+    batch = [dict(r) for r in records[:4]]
+    batch[2][CATEGORY] = "x\u0000"
+    error = _error(client.post("/predict/batch", json=batch), 422)
+    assert error["details"] == [
+        {"row": 2, "field": CATEGORY, "message": "contains U+0000 (NUL), which cannot be stored"}
+    ]
+    wrapped = [
+        {"id": f"a\u0000{i}", "features": {k: v for k, v in r.items() if k != "id"}}
+        for i, r in enumerate(records[:2])
+    ]
+    error = _error(client.post("/predict/batch", json=wrapped), 422)
+    assert [(d["row"], d["field"]) for d in error["details"]] == [(0, "id"), (1, "id")]
+    names = champion.feature_schema.names
+    positional = [[records[3][n] for n in names]]
+    positional[0][names.index(CATEGORY)] = "\u0000"
+    error = _error(client.post("/predict/batch", json=positional), 422)
+    assert error["details"][0] == {
+        "row": 0,
+        "field": CATEGORY,
+        "message": "contains U+0000 (NUL), which cannot be stored",
+    }
+
+
+def test_unpaired_surrogates_are_refused_naming_the_field(
+    client: TestClient, records: list[dict[str, Any]]
+) -> None:
+    one = orjson.dumps({**records[0], CATEGORY: "@"}).replace(b'"@"', b'"x\\ud800"')
+    error = _error(client.post("/predict", content=one), 422)
+    assert error["details"] == [
+        {"field": CATEGORY, "message": "contains an unpaired surrogate (U+D800): not text"}
+    ]
+    batch = orjson.dumps([records[0], {**records[1], CATEGORY: "@"}]).replace(b'"@"', b'"\\udfff"')
+    error = _error(client.post("/predict/batch", content=batch), 422)
+    assert error["details"][0]["row"] == 1
+    assert error["details"][0]["field"] == CATEGORY
+    # a surrogate pair is one character, and fine
+    pair = orjson.dumps({**records[0], CATEGORY: "@"}).replace(b'"@"', b'"\\ud83d\\ude00"')
+    assert client.post("/predict", content=pair).status_code == 200
+
+
+def test_json_text_over_the_cell_limit_is_refused(
+    client: TestClient, records: list[dict[str, Any]]
+) -> None:
+    error = _error(client.post("/predict", json={**records[0], CATEGORY: "x" * 131_073}), 422)
+    assert error["details"] == [
+        {"field": CATEGORY, "message": "131073 characters: the limit is 131072"}
+    ]
+
+
+# --- CSV ------------------------------------------------------------------------------------------
+
+
+def test_csv_with_cr_line_endings_is_read_like_lf(
+    client: TestClient, records: list[dict[str, Any]]
+) -> None:
+    text = _csv(records[:12])
+    expected = client.post("/predict/batch", content=text, headers=CSV).json()["predictions"]
+    for ending in ("\r", "\r\n"):
+        r = client.post("/predict/batch", content=text.replace("\n", ending), headers=CSV)
+        assert r.status_code == 200, r.text
+        got = r.json()["predictions"]
+        assert [p["probability"] for p in got] == [p["probability"] for p in expected]
+        assert [p["id"] for p in got] == [r["id"] for r in records[:12]]
+
+
+def test_csv_row_limit_counts_cr_line_endings_before_parsing(
+    make_client: Callable[..., TestClient], records: list[dict[str, Any]]
+) -> None:
+    small = make_client(batch_max_rows=5)
+    frame = pd.DataFrame(records[:8])
+    frame["ps_reg_01"] = frame["ps_reg_01"].astype(object)
+    frame.loc[7, "ps_reg_01"] = "oops"  # only a parse would see it: the limit comes first
+    text = frame.to_csv(index=False).replace("\n", "\r")
+    error = _error(small.post("/predict/batch", content=text, headers=CSV), 413)
+    assert error["message"] == "8 rows: the limit is 5 per request"
+
+
+def test_csv_errors_after_a_cr_only_body_name_the_row(
+    client: TestClient, records: list[dict[str, Any]]
+) -> None:
+    frame = pd.DataFrame(records[:5])
+    frame["ps_reg_01"] = frame["ps_reg_01"].astype(object)
+    frame.loc[3, "ps_reg_01"] = "oops"
+    text = frame.to_csv(index=False).replace("\n", "\r")
+    error = _error(client.post("/predict/batch", content=text, headers=CSV), 422)
+    assert error["details"] == [{"row": 3, "field": "ps_reg_01", "message": "expected a number"}]
+
+
+@pytest.mark.parametrize(("column", "row"), [(CATEGORY, 2), ("id", 0), ("ps_reg_01", 4)])
+def test_csv_nul_byte_is_refused_naming_row_and_column(
+    client: TestClient, records: list[dict[str, Any]], column: str, row: int
+) -> None:
+    frame = pd.DataFrame(records[:5]).astype({column: object})
+    frame.loc[row, column] = f"{frame.loc[row, column]}\x00"
+    error = _error(client.post("/predict/batch", content=_csv(frame), headers=CSV), 422)
+    assert error["details"] == [
+        {"row": row, "field": column, "message": "contains a NUL byte, which cannot be stored"}
+    ]
+
+
+def test_csv_that_is_not_utf8_names_row_and_column(
+    client: TestClient, records: list[dict[str, Any]]
+) -> None:
+    frame = pd.DataFrame(records[:5]).astype({CATEGORY: object})
+    frame.loc[3, CATEGORY] = "caf@"
+    body = _csv(frame).encode().replace(b"caf@", b"caf\xe9")  # latin-1, not UTF-8
+    error = _error(client.post("/predict/batch", content=body, headers=CSV), 400)
+    assert error["message"].startswith(f"the CSV body is not UTF-8: row 3, {CATEGORY}:")
+
+
+def test_csv_cells_over_the_limit_name_row_and_column(
+    client: TestClient, records: list[dict[str, Any]]
+) -> None:
+    frame = pd.DataFrame(records[:5]).astype({CATEGORY: object, "ps_reg_01": object})
+    frame.loc[2, CATEGORY] = "x" * 200_000
+    error = _error(client.post("/predict/batch", content=_csv(frame), headers=CSV), 422)
+    assert error["details"] == [
+        {"row": 2, "field": CATEGORY, "message": "200000 characters: the limit is 131072"}
+    ]
+    frame.loc[1, "ps_reg_01"] = "oops"  # the slow pass that names it reads the huge cell too
+    error = _error(client.post("/predict/batch", content=_csv(frame), headers=CSV), 422)
+    assert error["details"] == [{"row": 1, "field": "ps_reg_01", "message": "expected a number"}]
+
+
+def test_csv_header_field_over_the_limit_is_a_400(
+    client: TestClient, records: list[dict[str, Any]]
+) -> None:
+    text = "y" * 200_000 + "," + _csv(records[:3])
+    error = _error(client.post("/predict/batch", content=text, headers=CSV), 400)
+    assert error["message"] == (
+        "the CSV header's column 1 has 200000 characters: the limit is 131072"
+    )
+
+
+def test_a_huge_csv_upload_is_not_a_500(client: TestClient, records: list[dict[str, Any]]) -> None:
+    text = "z" * 300_000 + "\n1,2\n"
+    r = client.post("/predict/batch", files={"file": ("rows.csv", text, "text/csv")})
+    assert r.status_code == 400, r.text
+    assert client.post("/predict/batch", content=_csv(records[:2]), headers=CSV).status_code == 200
+
+
 # --- 405 ------------------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ does the slow path walk the rows to name each bad row and field. Both paths give
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from operator import itemgetter
@@ -32,6 +33,13 @@ from porto_inference.vocabulary import Vocabulary
 MAX_ERROR_DETAILS = 50
 #: Up to this many rows, categories are coded row by row in one numpy call; above, per column.
 SMALL_ROWS = 16
+#: Longest text a category value or an id may be: the csv module's default field limit, so JSON
+#: and CSV take the same cells (and a vocabulary never keeps megabyte strings).
+MAX_TEXT_CHARS = 131_072
+#: Field names longer than this are cut in error details (an unknown key can be any size).
+MAX_FIELD_SHOWN = 200
+NUL_TEXT = "contains U+0000 (NUL), which cannot be stored"
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 _ABSENT: Any = object()
 
@@ -63,22 +71,31 @@ class Problems:
     def add(self, row: int | None, field: str, message: str) -> None:
         self.count += 1
         if len(self.details) < MAX_ERROR_DETAILS:
+            if len(field) > MAX_FIELD_SHOWN:
+                field = field[:MAX_FIELD_SHOWN] + "..."
             item: dict[str, Any] = {"field": field, "message": message}
             if row is not None:
                 item = {"row": row, **item}
             self.details.append(item)
 
+    def error(self) -> ValidationFailedError | None:
+        """The error to raise for the problems collected, or None if there are none."""
+        if not self.count:
+            return None
+        more = self.count - len(self.details)
+        suffix = f" ({more} more not shown)" if more > 0 else ""
+        first = self.details[0]
+        where = f"row {first['row']}, " if "row" in first else ""
+        return ValidationFailedError(
+            f"{self.count} invalid value(s); first: {where}{first['field']}: "
+            f"{first['message']}{suffix}",
+            self.details,
+        )
+
     def raise_if_any(self) -> None:
-        if self.count:
-            more = self.count - len(self.details)
-            suffix = f" ({more} more not shown)" if more > 0 else ""
-            first = self.details[0]
-            where = f"row {first['row']}, " if "row" in first else ""
-            raise ValidationFailedError(
-                f"{self.count} invalid value(s); first: {where}{first['field']}: "
-                f"{first['message']}{suffix}",
-                self.details,
-            )
+        error = self.error()
+        if error is not None:
+            raise error
 
 
 def _getter(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
@@ -89,6 +106,52 @@ def _getter(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
         key = keys[0]
         return lambda record: (record[key],)
     return itemgetter(*keys)
+
+
+def unstorable(text: str) -> str | None:
+    """Why PostgreSQL cannot store ``text`` (its text and jsonb types hold neither U+0000 nor an
+    unpaired surrogate, which is not a character at all), or None."""
+    if "\x00" in text:
+        return NUL_TEXT
+    if not text.isascii():
+        surrogate = _SURROGATE.search(text)
+        if surrogate is not None:
+            return f"contains an unpaired surrogate (U+{ord(surrogate.group()):04X}): not text"
+    return None
+
+
+def text_problem(text: str) -> str | None:
+    """Why ``text`` cannot be a category or an id, or None: :func:`unstorable`, or longer than
+    :data:`MAX_TEXT_CHARS`."""
+    if len(text) > MAX_TEXT_CHARS:
+        return f"{len(text)} characters: the limit is {MAX_TEXT_CHARS}"
+    return unstorable(text)
+
+
+def value_problem(value: Any) -> str | None:
+    """:func:`text_problem` of the first bad string in ``value`` (a string, or an object or list
+    holding strings, keys included); None if there is none."""
+    if type(value) is str:
+        return text_problem(value)
+    if type(value) is dict:
+        for key, item in value.items():
+            problem = value_problem(key) or value_problem(item)
+            if problem is not None:
+                return problem
+    elif type(value) is list:
+        for item in value:
+            problem = value_problem(item)
+            if problem is not None:
+                return problem
+    return None
+
+
+def _category_code(vocab: Vocabulary, value: Any) -> int | None:
+    """``vocab.code(value)``, or None for text that cannot be stored (never added to ``vocab``,
+    so a refused value cannot slip through a later request's cached lookup)."""
+    if type(value) is str and text_problem(value) is not None:
+        return None
+    return vocab.code(value)
 
 
 def _type_name(value: Any) -> str:
@@ -183,6 +246,9 @@ class FeatureCodec:
         if flat:
             if id_col and any(id_col in x for x in items):
                 ids = [x.pop(id_col, None) for x in items]
+                if not all(type(i) is int for i in ids):
+                    for row, record_id in enumerate(ids):
+                        self._check_id(row, id_col, record_id, problems)
             if self.discard:
                 for x in items:
                     self._strip(x)
@@ -196,6 +262,10 @@ class FeatureCodec:
         ids = None
         if self.id_column is not None and self.id_column in record:
             ids = [record.pop(self.id_column)]
+            if type(ids[0]) is not int:
+                problems = Problems()
+                self._check_id(0, self.id_column, ids[0], problems)
+                problems.raise_if_any()
         if self.discard:
             self._strip(record)
         vocabs = self.current_vocabs()
@@ -210,6 +280,15 @@ class FeatureCodec:
                 if batch is not None:
                     return batch
         return self._slow([record], vocabs, ids)
+
+    @staticmethod
+    def _check_id(row: int, field: str, value: Any, problems: Problems) -> None:
+        """Note an id that holds text PostgreSQL cannot store (ids are echoed and logged)."""
+        if value is None or type(value) is int or type(value) is float:
+            return
+        problem = value_problem(value)
+        if problem is not None:
+            problems.add(row, field, problem)
 
     def _strip(self, record: dict[str, Any]) -> None:
         """Take the columns in :attr:`discard` out of ``record``."""
@@ -228,7 +307,10 @@ class FeatureCodec:
                     for key in x:
                         if key != "features" and key not in id_keys:
                             problems.add(row, str(key), "unknown field next to 'features'")
-                    record_id = next((x[k] for k in id_keys if k in x), None)
+                    id_key = next((k for k in id_keys if k in x), None)
+                    if id_key is not None:
+                        record_id = x[id_key]
+                        self._check_id(row, id_key, record_id, problems)
                     x = x["features"]
                     if type(x) is list:
                         payloads.append(x)
@@ -240,6 +322,7 @@ class FeatureCodec:
                 x = dict(x)
                 if self.id_column and self.id_column in x:
                     record_id = x.pop(self.id_column)
+                    self._check_id(row, self.id_column, record_id, problems)
                 self._strip(x)
                 payloads.append(x)
             elif type(x) is list:
@@ -352,7 +435,7 @@ class FeatureCodec:
                 codes[:, j] = np.fromiter(map(raw_codes.__getitem__, column), np.int32, n)
             except (KeyError, TypeError):
                 vocab = vocabs[j]
-                column_codes = [vocab.code(v) for v in column]
+                column_codes = [_category_code(vocab, v) for v in column]
                 if any(c is None for c in column_codes):
                     return None
                 codes[:, j] = np.asarray(column_codes, dtype=np.int32)
@@ -418,6 +501,11 @@ class FeatureCodec:
                 num[row, j] = self._number(values[pos], row, self.names[pos], problems)
             for j, pos in enumerate(self.cat_pos):
                 raw_value = values[pos]
+                if type(raw_value) is str:
+                    problem = text_problem(raw_value)
+                    if problem is not None:
+                        problems.add(row, self.names[pos], problem)
+                        continue
                 code = vocabs[j].code(None if raw_value is _ABSENT else raw_value)
                 if code is None:
                     problems.add(

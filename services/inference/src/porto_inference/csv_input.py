@@ -8,12 +8,21 @@ two things porto refuses, so they are checked here: a row with fewer fields than
 Only when something is refused does a slow pass with the csv module find which row and column.
 Columns are matched by the header's names, in any order; the id and target columns are read
 but are not features.
+
+Lines may end in LF, CRLF or a lone CR (old Mac exports), mixed or not: pandas and the csv module
+(opened with ``newline=""``) both treat each as a line break outside quotes. The csv module's
+field size limit is lifted for this process: its 131,072 characters became a 500 in the slow
+pass; porto checks the cells it uses itself (:data:`~porto_inference.codec.MAX_TEXT_CHARS`) and
+names the row and column. A NUL byte, which pandas silently cuts a cell at and PostgreSQL cannot
+store, is refused with its row and column, as is a byte that is not UTF-8.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import sys
 import warnings
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
@@ -21,12 +30,31 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from porto.schema import FeatureKind
 
-from porto_inference.errors import BadRequestError, ValidationFailedError
+from porto_inference.errors import BadRequestError, PayloadTooLargeError, ValidationFailedError
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from porto_inference.codec import EncodedBatch, FeatureCodec, Problems
+    from porto_inference.vocabulary import Vocabulary
+
+#: Media types read as CSV by POST /predict/batch.
+CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
+NUL_CELL = "contains a NUL byte, which cannot be stored"
+
+csv.field_size_limit(sys.maxsize)  # see the module docstring: porto checks cell sizes itself
+
+
+def check_row_limit(body: bytes, limit: int) -> None:
+    """PayloadTooLargeError when the body has more than ``limit`` non-empty rows under its
+    header, counted before anything is parsed. Line breaks are LF, CRLF or a lone CR."""
+    breaks = body.count(b"\n")
+    if breaks <= limit + 1 and b"\r" in body:
+        breaks += body.count(b"\r") - body.count(b"\r\n")
+    if breaks > limit + 1:  # a cheap upper bound first (quoted line breaks count too)
+        rows = sum(1 for line in body.splitlines()[1:] if line.strip())
+        if rows > limit:
+            raise PayloadTooLargeError(f"{rows} rows: the limit is {limit} per request")
 
 
 def encode_csv(codec: FeatureCodec, body: bytes, problems: Problems) -> EncodedBatch:
@@ -34,6 +62,8 @@ def encode_csv(codec: FeatureCodec, body: bytes, problems: Problems) -> EncodedB
     from porto_inference.codec import EncodedBatch
 
     header = csv_header(body)
+    if b"\x00" in body:
+        raise _nul_error(body, header)
     for name in header:
         if name not in codec.name_set and name != codec.id_column and name not in codec.discard:
             problems.add(None, name, "unknown feature (CSV column)")
@@ -64,22 +94,67 @@ def encode_csv(codec: FeatureCodec, body: bytes, problems: Problems) -> EncodedB
         try:
             codes[:, j] = np.fromiter(map(vocab.raw.__getitem__, column), np.int32, n)
         except KeyError:
-            codes[:, j] = np.asarray([vocab.code(v) for v in column], dtype=np.int32)
+            codes[:, j] = _new_codes(vocab, column, name, problems)
+    problems.raise_if_any()
     ids = None
     if codec.id_column and codec.id_column in present:
         ids = [_csv_id(v) for v in _cells(table[codec.id_column])]
+        _check_ids(ids, codec.id_column, problems)
     return EncodedBatch(num=num, codes=codes, vocabs=vocabs, ids=ids, raw=None)
 
 
+def _new_codes(vocab: Vocabulary, column: list[Any], name: str, problems: Problems) -> np.ndarray:
+    """Codes of a column with values ``vocab`` has not met; cells too long to be a category
+    are noted in ``problems`` (and never added to the vocabulary)."""
+    from porto_inference.codec import MAX_TEXT_CHARS
+
+    codes = np.zeros(len(column), dtype=np.int32)
+    for row, value in enumerate(column):
+        if value is not None and len(value) > MAX_TEXT_CHARS:
+            problems.add(row, name, f"{len(value)} characters: the limit is {MAX_TEXT_CHARS}")
+        else:
+            codes[row] = vocab.code(value) or 0  # a string or None: never refused
+    return codes
+
+
+def _check_ids(ids: list[Any], name: str, problems: Problems) -> None:
+    from porto_inference.codec import MAX_TEXT_CHARS
+
+    for row, value in enumerate(ids):
+        if type(value) is str and len(value) > MAX_TEXT_CHARS:
+            problems.add(row, name, f"{len(value)} characters: the limit is {MAX_TEXT_CHARS}")
+    problems.raise_if_any()
+
+
+def _first_line(body: bytes) -> bytes:
+    """The body up to its first line break (LF, CRLF or a lone CR), without it."""
+    lf = body.find(b"\n")
+    cr = body.find(b"\r", 0, lf if lf >= 0 else len(body))
+    ends = [i for i in (lf, cr) if i >= 0]
+    return body[: min(ends)] if ends else body
+
+
 def csv_header(body: bytes) -> list[str]:
-    """The header row's column names (stripped); BadRequestError if there is none."""
+    """The header row's column names (stripped); BadRequestError if there is none, or if a name
+    is not UTF-8, holds a NUL byte or is longer than any cell may be."""
+    from porto_inference.codec import MAX_TEXT_CHARS
+
+    line = _first_line(body)
     try:
-        first = body.split(b"\n", 1)[0].decode("utf-8-sig").strip("\r")
-    except UnicodeDecodeError as exc:
-        raise BadRequestError(f"the CSV body is not UTF-8: {exc.reason}") from exc
+        first = line.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise _utf8_error(line, None) from None
     header = [h.strip() for h in next(csv.reader([first]), [])]
     if not header or header == [""]:
         raise BadRequestError("the CSV body has no header row")
+    for col, name in enumerate(header, start=1):
+        if len(name) > MAX_TEXT_CHARS:
+            raise BadRequestError(
+                f"the CSV header's column {col} has {len(name)} characters: "
+                f"the limit is {MAX_TEXT_CHARS}"
+            )
+        if "\x00" in name:
+            raise BadRequestError(f"the CSV header's column {col} {NUL_CELL}")
     dupes = sorted({h for h in header if header.count(h) > 1})
     if dupes:
         raise BadRequestError(f"the CSV header repeats columns: {', '.join(dupes)}")
@@ -113,8 +188,8 @@ def _read(body: bytes, header: list[str], numeric: list[str]) -> pd.DataFrame:
                 encoding="utf-8-sig",
                 float_precision="round_trip",  # the float Python would read, bit for bit
             )
-    except UnicodeDecodeError as exc:
-        raise BadRequestError(f"the CSV body is not UTF-8: {exc.reason}") from exc
+    except UnicodeDecodeError:
+        raise _utf8_error(body, header) from None
     except (ValueError, pd.errors.ParserWarning) as exc:  # ParserError is a ValueError
         raise _located_error(body, header, numeric, str(exc)) from None
     # a short row: pandas filled its missing last cells, so its last cell is empty
@@ -132,11 +207,55 @@ def _cells(column: pd.Series) -> list[Any]:
     return values.tolist()
 
 
-def _rows(body: bytes) -> Iterator[tuple[int, list[str]]]:
-    """(row number counted from 0 under the header, fields) for every non-empty row."""
-    reader = csv.reader(io.StringIO(body.decode("utf-8-sig", errors="replace")))
+def _rows(body: bytes, errors: str = "replace") -> Iterator[tuple[int, list[str]]]:
+    """(row number counted from 0 under the header, fields) for every non-empty row; bytes that
+    are not UTF-8 are decoded as ``errors`` says."""
+    text = io.StringIO(body.decode("utf-8-sig", errors=errors), newline="")
+    reader = csv.reader(text)
     next(reader, None)
     return enumerate(values for values in reader if values)
+
+
+def _column_name(header: list[str], col: int) -> str:
+    return header[col] if col < len(header) else f"column {col + 1}"
+
+
+def _nul_error(body: bytes, header: list[str]) -> Exception:
+    """A 422 naming the first cell with a NUL byte."""
+    for row, values in _rows(body):
+        for col, value in enumerate(values):
+            if "\x00" in value:
+                name = _column_name(header, col)
+                detail = {"row": row, "field": name, "message": NUL_CELL}
+                return ValidationFailedError(f"row {row}, {name}: {NUL_CELL}", [detail])
+    return BadRequestError(f"the CSV body {NUL_CELL}")
+
+
+def _utf8_error(body: bytes, header: list[str] | None) -> BadRequestError:
+    """A 400 naming the row and column of the first byte that is not UTF-8 (``header`` None:
+    ``body`` is the header line itself)."""
+    data = body[len(codecs.BOM_UTF8) :] if body.startswith(codecs.BOM_UTF8) else body
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        bad = data[exc.start]
+        offset = exc.start + len(body) - len(data)
+    else:  # pragma: no cover - only called after a decode error
+        return BadRequestError("the CSV body is not UTF-8")
+    escaped = data.decode("utf-8", errors="surrogateescape")  # bad bytes as U+DC80..U+DCFF
+    rows = csv.reader(io.StringIO(escaped, newline=""))
+    for line, values in enumerate(r for r in rows if r):
+        for col, value in enumerate(values):
+            if any("\udc80" <= ch <= "\udcff" for ch in value):
+                if header is None or line == 0:
+                    where = f"header row, column {col + 1}"
+                else:
+                    where = f"row {line - 1}, {_column_name(header, col)}"
+                return BadRequestError(
+                    f"the CSV body is not UTF-8: {where}: byte 0x{bad:02x} at offset "
+                    f"{offset} is not valid UTF-8 here"
+                )
+    return BadRequestError(f"the CSV body is not UTF-8: byte 0x{bad:02x} at offset {offset}")
 
 
 def _first_ragged_row(body: bytes, header: list[str]) -> Exception | None:

@@ -9,16 +9,19 @@ from urllib.parse import parse_qs
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
+from porto.errors import PortoError
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
+from porto_inference.csv_input import CSV_TYPES, check_row_limit
 from porto_inference.deps import API_KEY_SECURITY, authorize
 from porto_inference.errors import (
     BadRequestError,
+    PayloadTooLargeError,
     UnsupportedMediaTypeError,
     ValidationFailedError,
 )
-from porto_inference.routes.body import read_body
+from porto_inference.routes.body import read_body, unstorable_json
 from porto_inference.schemas import (
     ERRORS,
     GENERIC_RECORD,
@@ -109,12 +112,18 @@ async def predict_record(request: Request) -> Response:
     settings = service.settings
     body = await read_body(request, settings.max_body_bytes)
     state = request.state
-    result = await service.predict_one(
-        body,
-        model_version=_model_version(request),
-        request_id=state.request_id,
-        context=request.scope["state"],
-    )
+    try:
+        result = await service.predict_one(
+            body,
+            model_version=_model_version(request),
+            request_id=state.request_id,
+            context=request.scope["state"],
+        )
+    except BadRequestError:
+        refused = unstorable_json(body)
+        if refused is None:
+            raise
+        raise refused from None
     state.rows = 1
     if settings.log_features:
         state.features = body.decode(errors="replace")
@@ -143,14 +152,23 @@ async def predict_batch(request: Request) -> Response:
         body, content_type = await _upload(request, settings.max_body_bytes)
     else:
         body = await read_body(request, settings.max_body_bytes)
+    csv = media_type(content_type) in CSV_TYPES
+    if csv:
+        check_row_limit(body, settings.batch_max_rows)
     state = request.state
-    result = await service.predict_batch(
-        body,
-        content_type,
-        model_version=_model_version(request),
-        request_id=state.request_id,
-        context=request.scope["state"],
-    )
+    try:
+        result = await service.predict_batch(
+            body,
+            content_type,
+            model_version=_model_version(request),
+            request_id=state.request_id,
+            context=request.scope["state"],
+        )
+    except BadRequestError:
+        refused = None if csv else unstorable_json(body, lists=("records",))
+        if refused is None:
+            raise
+        raise refused from None
     state.rows = result["count"]
     return _json(result)
 
@@ -159,17 +177,19 @@ async def _upload(request: Request, limit: int) -> tuple[bytes, str]:
     """The first uploaded file of a multipart form, and its content type by name or header."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        from porto_inference.errors import PayloadTooLargeError
-
         raise PayloadTooLargeError(f"the body has {declared} bytes: the limit is {limit}")
     try:
         form = await request.form(max_files=1, max_fields=10)
+    except PortoError:  # from the body stream itself: a gzip body too large or corrupt
+        raise
     except Exception as exc:  # starlette raises several types for broken multipart bodies
         raise BadRequestError(f"malformed multipart body: {exc}") from exc
     try:
         upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
         if upload is None:
             raise BadRequestError("the multipart body holds no file: upload the CSV as `file`")
+        if upload.size is not None and upload.size > limit:  # a chunked body has no length
+            raise PayloadTooLargeError(f"the file has {upload.size} bytes: the limit is {limit}")
         content = await upload.read()
         name = (upload.filename or "").lower()
         declared_type = media_type(upload.content_type)
