@@ -194,6 +194,79 @@ def test_a_huge_csv_upload_is_not_a_500(client: TestClient, records: list[dict[s
     assert client.post("/predict/batch", content=_csv(records[:2]), headers=CSV).status_code == 200
 
 
+# --- Content-Encoding -----------------------------------------------------------------------------
+
+
+def test_gzip_bodies_are_decoded(client: TestClient, records: list[dict[str, Any]]) -> None:
+    plain = client.post("/predict/batch", json=records[:5]).json()["predictions"]
+    headers = {"content-type": "application/json", "content-encoding": "gzip"}
+    r = client.post(
+        "/predict/batch", content=gzip.compress(orjson.dumps(records[:5])), headers=headers
+    )
+    assert r.status_code == 200, r.text
+    assert [p["probability"] for p in r.json()["predictions"]] == [p["probability"] for p in plain]
+    one = client.post("/predict", content=gzip.compress(orjson.dumps(records[0])), headers=headers)
+    assert one.status_code == 200, one.text
+    csv = gzip.compress(_csv(records[:5]).encode())
+    r = client.post("/predict/batch", content=csv, headers={**CSV, "content-encoding": "GZIP"})
+    assert r.status_code == 200, r.text
+    upload = client.post(
+        "/predict/batch",
+        files={"file": ("rows.csv", _csv(records[:5]), "text/csv")},
+        headers={"content-encoding": "identity"},
+    )
+    assert upload.status_code == 200, upload.text
+
+
+def _multipart(content: bytes) -> bytes:
+    return (
+        b'--b0und\r\nContent-Disposition: form-data; name="file"; filename="rows.csv"\r\n'
+        b"Content-Type: text/csv\r\n\r\n" + content + b"\r\n--b0und--\r\n"
+    )
+
+
+def test_gzip_multipart_uploads_are_decoded(
+    client: TestClient, records: list[dict[str, Any]]
+) -> None:
+    headers = {"content-type": "multipart/form-data; boundary=b0und", "content-encoding": "gzip"}
+    body = gzip.compress(_multipart(_csv(records[:5]).encode()))
+    r = client.post("/predict/batch", content=body, headers=headers)
+    assert r.status_code == 200, r.text
+    assert r.json()["count"] == 5
+
+
+def test_a_gzip_bomb_is_a_413(make_client: Callable[..., TestClient]) -> None:
+    small = make_client(max_body_bytes=1_000_000)
+    bomb = gzip.compress(b"[" + b" " * 50_000_000 + b"]", compresslevel=9)
+    assert len(bomb) < 100_000
+    headers = {"content-type": "application/json", "content-encoding": "gzip"}
+    error = _error(small.post("/predict/batch", content=bomb, headers=headers), 413)
+    assert "decompressed" in error["message"]
+    upload_bomb = gzip.compress(_multipart(b"a" * 50_000_000), compresslevel=9)
+    headers = {"content-type": "multipart/form-data; boundary=b0und", "content-encoding": "gzip"}
+    error = _error(small.post("/predict/batch", content=upload_bomb, headers=headers), 413)
+    assert "decompressed" in error["message"]
+    assert small.post("/predict/batch", json=[]).status_code == 422  # still serving
+
+
+@pytest.mark.parametrize(
+    ("encoding", "body", "status"),
+    [
+        ("br", b"\x0b\x02\x80[]\x03", 415),
+        ("gzip, br", b"x", 415),
+        ("deflate", b"x", 415),
+        ("gzip", b"definitely not gzip", 400),
+        ("gzip", gzip.compress(b"[1, 2, 3]")[:-6], 400),  # truncated
+    ],
+)
+def test_bad_or_unsupported_encodings(
+    client: TestClient, encoding: str, body: bytes, status: int
+) -> None:
+    headers = {"content-type": "application/json", "content-encoding": encoding}
+    error = _error(client.post("/predict/batch", content=body, headers=headers), status)
+    assert encoding.split(",")[-1].strip() in error["message"] or status == 400
+
+
 # --- 405 ------------------------------------------------------------------------------------------
 
 

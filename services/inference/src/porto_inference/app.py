@@ -138,7 +138,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app.state.access_log = AccessLog() if settings.log_requests else None
     app.add_middleware(
-        RequestMiddleware, metrics=app.state.metrics, access_log=app.state.access_log
+        RequestMiddleware,
+        metrics=app.state.metrics,
+        access_log=app.state.access_log,
+        max_body_bytes=settings.max_body_bytes,
     )
     _examples_from_served_model(app)
     return app
