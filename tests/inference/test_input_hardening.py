@@ -276,3 +276,37 @@ def test_405_carries_allow(client: TestClient) -> None:
     assert error["type"] == "method_not_allowed"
     assert r.headers["allow"] == "POST"
     assert client.delete("/models").headers["allow"] == "GET"
+
+
+# --- /feedback ------------------------------------------------------------------------------------
+
+
+def test_feedback_refuses_duplicate_ids(client: TestClient) -> None:
+    pid = "0192f3c4-6a5e-7c1d-8e2f-3a4b5c6d7e8f"
+    items = [
+        {"prediction_id": pid, "label": 1},
+        {"prediction_id": "0192f3c4-6a5e-7c1d-8e2f-3a4b5c6d7e90", "label": 0},
+        {"prediction_id": pid.upper(), "label": 0},  # the same UUID
+    ]
+    error = _error(client.post("/feedback", json=items), 422)
+    assert error["details"] == [
+        {
+            "row": 2,
+            "field": "prediction_id",
+            "message": "the same id as row 0: send each prediction id once",
+        }
+    ]
+
+
+def test_feedback_refuses_ids_that_cannot_be_stored(client: TestClient) -> None:
+    error = _error(client.post("/feedback", json={"prediction_id": "a\u0000", "label": 1}), 422)
+    assert error["details"] == [
+        {
+            "row": 0,
+            "field": "prediction_id",
+            "message": "contains U+0000 (NUL), which cannot be stored",
+        }
+    ]
+    body = b'[{"prediction_id": "\\udc00", "label": 1}]'
+    error = _error(client.post("/feedback", content=body), 422)
+    assert error["details"][0]["field"] == "prediction_id"
