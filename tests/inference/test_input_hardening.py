@@ -310,3 +310,32 @@ def test_feedback_refuses_ids_that_cannot_be_stored(client: TestClient) -> None:
     body = b'[{"prediction_id": "\\udc00", "label": 1}]'
     error = _error(client.post("/feedback", content=body), 422)
     assert error["details"][0]["field"] == "prediction_id"
+
+
+# --- /models --------------------------------------------------------------------------------------
+
+
+def test_models_shows_the_store_only_with_the_key(
+    make_client: Callable[..., TestClient],
+) -> None:
+    keyed = make_client(api_key="k3y-for-tests")
+    assert keyed.get("/models").json()["store"] is None
+    shown = keyed.get("/models", headers={"x-api-key": "k3y-for-tests"}).json()["store"]
+    assert shown and shown.endswith("artifacts")
+    assert keyed.get("/models", headers={"x-api-key": "wrong"}).json()["store"] is None
+
+
+@pytest.mark.parametrize(
+    ("uri", "shown"),
+    [
+        ("s3://porto/models", "s3://porto/models"),
+        ("s3://AKIA:s3cret@porto/models", "s3://porto/models"),
+        ("https://user:pw@minio:9000/porto?X-Amz-Signature=abc#x", "https://minio:9000/porto"),
+        ("file:///srv/porto/artifacts", "file:///srv/porto/artifacts"),
+        ("/srv/porto/artifacts", "/srv/porto/artifacts"),
+    ],
+)
+def test_store_uri_never_shows_credentials(uri: str, shown: str) -> None:
+    from porto_inference.routes.models import public_store_uri
+
+    assert public_store_uri(uri) == shown

@@ -115,7 +115,10 @@ class ModelsResponse(BaseModel):
     """The versions of the served model name, its aliases and what this worker serves."""
 
     name: str
-    store: str
+    store: str | None = Field(
+        description="The artifact store's URI, without credentials; null when an API key is set "
+        "and the request does not carry it."
+    )
     aliases: dict[str, str]
     versions: list[VersionSummary] = Field(description="Oldest first.")
     served: dict[str, Any] | None = Field(

@@ -4,11 +4,13 @@ GET /models/{version}/artifacts/{file}, POST /models/reload."""
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from porto_inference.deps import ApiKeyDep, ServiceDep
+from porto_inference.deps import ApiKeyDep, ServiceDep, authorize
+from porto_inference.errors import UnauthorizedError
 from porto_inference.schemas import ERRORS, ModelSchemaResponse, ModelsResponse
 
 router = APIRouter(tags=["models"])
@@ -24,10 +26,32 @@ VersionPath = Annotated[
     response_model=ModelsResponse,
     responses=ERRORS,
 )
-async def list_models(service: ServiceDep) -> dict[str, Any]:
+async def list_models(request: Request, service: ServiceDep) -> dict[str, Any]:
     """Every version with its metrics, aliases and the path of its feature schema, and the
-    version this worker serves."""
-    return await service.list_models()
+    version this worker serves. `store` is the artifact store's URI without credentials; when
+    an API key is set, only requests that carry it see it (null otherwise)."""
+    catalogue = await service.list_models()
+    catalogue["store"] = public_store_uri(catalogue["store"]) if _has_key(request) else None
+    return catalogue
+
+
+def _has_key(request: Request) -> bool:
+    """Whether the request may see deployment details: it carries the API key, or none is set."""
+    try:
+        authorize(request)
+    except UnauthorizedError:
+        return False
+    return True
+
+
+def public_store_uri(uri: str) -> str:
+    """``uri`` without what could be a credential: the user and password of its authority, and
+    its query and fragment (a presigned URL's signature). A plain path is returned as it is."""
+    parts = urlsplit(uri)
+    if len(parts.scheme) < 2:  # no scheme: a path (one letter: a Windows drive)
+        return uri
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 @router.get(
