@@ -339,3 +339,30 @@ def test_store_uri_never_shows_credentials(uri: str, shown: str) -> None:
     from porto_inference.routes.models import public_store_uri
 
     assert public_store_uri(uri) == shown
+
+
+# --- lenient readings, kept on purpose ------------------------------------------------------------
+
+
+def test_booleans_and_numeric_strings_read_as_numbers(
+    client: TestClient, records: list[dict[str, Any]]
+) -> None:
+    record = {**records[0], "ps_ind_06_bin": 1, "ps_reg_01": 0.5, "ps_ind_15": 7}
+    expected = client.post("/predict", json=record).json()["probability"]
+    lenient = {**record, "ps_ind_06_bin": True, "ps_reg_01": "0.5", "ps_ind_15": " 7 "}
+    assert client.post("/predict", json=lenient).json()["probability"] == expected
+    text = _csv([{**record, "ps_ind_06_bin": "true"}])
+    r = client.post("/predict/batch", content=text, headers=CSV)
+    assert r.json()["predictions"][0]["probability"] == expected
+    for bad in ("abc", "", [1]):
+        assert client.post("/predict", json={**record, "ps_reg_01": bad}).status_code == 422
+
+
+def test_csv_module_limit_is_not_left_lowered() -> None:
+    """The CSV reader reads any cell (the size check is porto's own, with row and column)."""
+    import csv
+
+    import porto_inference.csv_input  # noqa: F401
+
+    assert csv.field_size_limit() > 131_072
+    assert list(csv.reader(io.StringIO("x" * 200_000))) == [["x" * 200_000]]
