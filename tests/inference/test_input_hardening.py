@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import gzip
 import io
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -366,3 +368,59 @@ def test_csv_module_limit_is_not_left_lowered() -> None:
 
     assert csv.field_size_limit() > 131_072
     assert list(csv.reader(io.StringIO("x" * 200_000))) == [["x" * 200_000]]
+
+
+# --- the real server ---------------------------------------------------------------------------
+
+
+@pytest.mark.integration
+def test_the_real_server_refuses_bad_input_and_keeps_logging(
+    home: Path, tmp_path: Path, pg_url: str, records: list[dict[str, Any]]
+) -> None:
+    """Through gunicorn and uvicorn's HTTP parser, with the prediction log on a real PostgreSQL:
+    every bad input is a 4xx, and the good requests around them are all logged."""
+    import httpx
+    from harness.timing import DEADLINE
+    from inference.pg import count
+    from inference.servers import running_server
+
+    text = _csv(records[:5])
+    nul = pd.DataFrame(records[:5]).astype({CATEGORY: object})
+    nul.loc[1, CATEGORY] = "a\x00"
+    surrogate = orjson.dumps({**records[0], CATEGORY: "@"}).replace(b'"@"', b'"\\ud800"')
+    bomb = gzip.compress(b"[" + b" " * 20_000_000 + b"]", compresslevel=9)
+    json_type = {"content-type": "application/json"}
+    gzipped = {"content-encoding": "gzip"}
+    pid = "0192f3c4-6a5e-7c1d-8e2f-3a4b5c6d7e8f"
+    with (
+        running_server(home, tmp_path, workers=1, database_url=pg_url, max_body_bytes=10**6) as srv,
+        httpx.Client(base_url=srv.url, timeout=30) as c,
+    ):
+        assert c.post("/predict", json=records[0]).status_code == 200
+        refused = {
+            "nul": c.post("/predict", json={**records[0], CATEGORY: "a\u0000"}),
+            "surrogate": c.post("/predict", content=surrogate, headers=json_type),
+            "csv nul": c.post("/predict/batch", content=_csv(nul).replace("\n", "\r"), headers=CSV),
+            "bomb": c.post("/predict/batch", content=bomb, headers={**json_type, **gzipped}),
+            "br": c.post("/predict/batch", content=b"x", headers={**CSV, "content-encoding": "br"}),
+            "duplicates": c.post("/feedback", json=[{"prediction_id": pid, "label": 1}] * 2),
+            "method": c.get("/predict"),
+        }
+        statuses = {name: r.status_code for name, r in refused.items()}
+        assert statuses == {
+            "nul": 422,
+            "surrogate": 422,
+            "csv nul": 422,
+            "bomb": 413,
+            "br": 415,
+            "duplicates": 422,
+            "method": 405,
+        }
+        cr_gzip = gzip.compress(text.replace("\n", "\r").encode())
+        r = c.post("/predict/batch", content=cr_gzip, headers={**CSV, **gzipped})
+        assert r.status_code == 200, r.text
+        assert r.json()["count"] == 5
+        deadline = time.monotonic() + DEADLINE
+        while count(pg_url) < 6 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert count(pg_url) == 6
