@@ -7,11 +7,11 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+import pytest
 from fastapi.testclient import TestClient
 from inference.bundles import TrainedModel
 from inference.servers import samples, total
 from porto.synthetic import generate
-from porto_inference.drift import SAMPLE_ROWS
 
 
 def _traffic(n: int, seed: int, trained: TrainedModel | None = None) -> list[dict[str, Any]]:
@@ -49,8 +49,8 @@ def test_psi_quiet_then_loud(make_client: Callable[..., TestClient], trained: Tr
     assert 0.12 < missing["ps_reg_03"] < 0.25  # about 18 % in this data
     assert total(text, "feature_missing_values_total", feature="ps_reg_03") > 200
     assert total(text, "prediction_drift_psi") < 0.1
-    # Large batches are counted in full but only sampled into the PSI window.
-    assert total(text, "drift_window_rows") == 4 * SAMPLE_ROWS
+    # Large batches join the PSI window as a sample weighted by the rows it stands for.
+    assert total(text, "drift_window_rows") == pytest.approx(2000)
 
     shifted = _traffic(2000, seed=6, trained=trained)
     for row in shifted:

@@ -7,9 +7,13 @@ runs in bulk, every ``drift_interval_s`` or once a few thousand rows are pending
 row is a few vectorised numpy passes. The same pass counts missing values and categories never
 seen in training.
 
-The window is this worker's: gauges are exported at scrape time from the worker that answers the
-scrape (a uniform sample of the traffic), so a new model or a dropped feature leaves no stale
-series.
+Under gunicorn each worker keeps the window of its own traffic (``drift_window_rows`` divided
+among the workers) and, after every pass, writes the window's bin counts to a small JSON file in
+the metrics directory. Whichever worker answers a scrape merges the files of the live workers per
+model version, so every scrape reports the same figures: one PSI per feature and version over
+everything the workers saw. Gauges are built at scrape time, so a new model or a dropped feature
+leaves no stale series. A large batch joins the window as a random sample weighted by the rows it
+stands for, so the window counts every row.
 """
 
 from __future__ import annotations
@@ -17,10 +21,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import os
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import orjson
 from porto.reference import (
     FeatureReference,
     ReferenceStats,
@@ -30,7 +39,7 @@ from porto.reference import (
 )
 
 from porto_inference.codec import EncodedBatch
-from porto_inference.metrics import Metrics
+from porto_inference.metrics import MULTIPROC_ENV, Metrics
 from porto_inference.model import ServedModel
 from porto_inference.settings import Settings
 from porto_inference.vocabulary import Vocabulary
@@ -39,15 +48,104 @@ log = logging.getLogger("porto_inference.drift")
 
 #: Pending rows that trigger binning right away instead of at the next interval.
 PROCESS_ROWS = 1024
-#: Rows of a large batch that join the PSI window (a random sample; all rows are counted).
+#: Rows of a large batch binned for the PSI window: a random sample, each row weighted by the
+#: rows it stands for, so the window counts the whole batch.
 SAMPLE_ROWS = 256
+#: Snapshot files in the metrics directory: ``drift_<pid>.json``.
+SNAPSHOT_GLOB = "drift_*.json"
 
 
 @dataclass
 class _Chunk:
-    rows: int
+    rows: float
     counts: list[np.ndarray]
     scores: np.ndarray | None
+
+
+@dataclass
+class VersionDrift:
+    """Drift of one model version over the merged windows of the live workers that serve it."""
+
+    rows: float = 0.0
+    psi: dict[str, float] = field(default_factory=dict)
+    missing_ratio: dict[str, float] = field(default_factory=dict)
+    score_psi: float | None = None
+
+
+def _shared_dir() -> Path | None:
+    """The gunicorn workers' shared metrics directory, or None in a single process."""
+    path = os.environ.get(MULTIPROC_ENV)
+    return Path(path) if path else None
+
+
+def snapshot_path(directory: Path, pid: int) -> Path:
+    """Where worker ``pid`` keeps its window's counts."""
+    return directory / f"drift_{pid}.json"
+
+
+def remove_snapshot(pid: int) -> None:
+    """Forget a dead worker's window (gunicorn's ``child_exit``)."""
+    directory = _shared_dir()
+    if directory is not None:
+        snapshot_path(directory, pid).unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def read_snapshots(directory: Path) -> list[dict[str, Any]]:
+    """The windows of the live workers (files of dead ones are skipped, and removed)."""
+    found: list[dict[str, Any]] = []
+    for path in directory.glob(SNAPSHOT_GLOB):
+        try:
+            pid = int(path.stem.removeprefix("drift_"))
+        except ValueError:
+            continue
+        if not _alive(pid):
+            path.unlink(missing_ok=True)
+            continue
+        try:
+            found.append(orjson.loads(path.read_bytes()))
+        except (OSError, orjson.JSONDecodeError):
+            continue  # replaced or removed while listing: that worker's next pass rewrites it
+    return found
+
+
+def merge_snapshots(snapshots: list[dict[str, Any]]) -> dict[str, VersionDrift]:
+    """PSI and missing ratios per model version over the sum of the workers' bin counts."""
+    by_version: dict[str, list[dict[str, Any]]] = {}
+    for snap in snapshots:
+        if snap.get("rows"):
+            by_version.setdefault(str(snap["version"]), []).append(snap)
+    merged: dict[str, VersionDrift] = {}
+    for version, snaps in by_version.items():
+        out = VersionDrift(rows=float(sum(s["rows"] for s in snaps)))
+        for name, ref in snaps[0]["features"].items():
+            total = np.zeros(len(ref["reference"]), dtype=np.float64)
+            for snap in snaps:
+                counts = snap["features"].get(name)
+                if counts is not None and len(counts["counts"]) == len(total):
+                    total += np.asarray(counts["counts"], dtype=np.float64)
+            out.psi[name] = psi(ref["reference"], total)
+            out.missing_ratio[name] = float(total[-1]) / out.rows
+        score = snaps[0].get("score")
+        if score is not None:
+            total = np.zeros(len(score["reference"]), dtype=np.float64)
+            for snap in snaps:
+                if snap.get("score") is not None:
+                    total += np.asarray(snap["score"]["counts"], dtype=np.float64)
+            out.score_psi = psi(score["reference"], total)
+        merged[version] = out
+    return merged
 
 
 class DriftMonitor:
@@ -58,12 +156,17 @@ class DriftMonitor:
         self.metrics = metrics
         self.model: ServedModel | None = None
         self._refs: list[FeatureReference | None] = []
-        self._pending: list[tuple[EncodedBatch, np.ndarray, bool]] = []
+        self._pending: list[tuple[EncodedBatch, np.ndarray, bool, float]] = []
         self._rng = np.random.default_rng()
         self._pending_rows = 0
         self._window: deque[_Chunk] = deque()
-        self._window_rows = 0
+        self._window_rows = 0.0
         self._luts: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
+        self._shared = _shared_dir()
+        # Under gunicorn each worker keeps its share of the window; the merged window is whole.
+        workers = settings.workers if self._shared is not None else 1
+        self._window_cap = max(1, math.ceil(settings.drift_window_rows / workers))
+        self._snapshot: dict[str, Any] | None = None
         self.psi: dict[str, float] = {}
         self.missing_ratio: dict[str, float] = {}
         self.score_psi: float | None = None
@@ -79,11 +182,12 @@ class DriftMonitor:
         self._pending = []
         self._pending_rows = 0
         self._window.clear()
-        self._window_rows = 0
+        self._window_rows = 0.0
         self._luts = {}
         self.psi = {}
         self.missing_ratio = {}
         self.score_psi = None
+        self._publish(model, [], None)  # this worker's rows of the previous model are gone
 
     def observe(self, model: ServedModel, batch: EncodedBatch, scores: np.ndarray) -> None:
         """Remember a scored batch of the served model (other versions are not monitored).
@@ -97,6 +201,7 @@ class DriftMonitor:
             return
         if batch.rows > SAMPLE_ROWS:
             self._publish_counts(*self._quality(batch.num, batch.codes, batch.vocabs))
+            weight = batch.rows / SAMPLE_ROWS
             pick = self._rng.choice(batch.rows, SAMPLE_ROWS, replace=False)
             batch = EncodedBatch(
                 num=batch.num[pick],
@@ -105,9 +210,9 @@ class DriftMonitor:
                 ids=None,
                 raw=None,
             )
-            self._pending.append((batch, scores[pick], True))
+            self._pending.append((batch, scores[pick], True, weight))
         else:
-            self._pending.append((batch, scores, False))
+            self._pending.append((batch, scores, False, 1.0))
         self._pending_rows += batch.rows
         if self._pending_rows >= PROCESS_ROWS:
             self.process()
@@ -126,11 +231,12 @@ class DriftMonitor:
         self._task = asyncio.create_task(self.run(), name="drift-monitor")
 
     async def stop(self) -> None:
-        """Stop the periodic task."""
+        """Stop the periodic task and withdraw this worker's window."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        self.close()
 
     def process(self) -> None:
         """Bin the pending rows, slide the window, update PSI and the counters."""
@@ -142,33 +248,35 @@ class DriftMonitor:
         names = [*codec.num_names, *codec.cat_names]
         # Group by vocabulary set (codes are only comparable within one) and by whether the rows
         # were already counted (samples of large batches).
-        groups: dict[tuple[int, bool], list[tuple[EncodedBatch, np.ndarray, bool]]] = {}
+        groups: dict[tuple[int, bool], list[tuple[EncodedBatch, np.ndarray, bool, float]]] = {}
         for item in pending:
             groups.setdefault((id(item[0].vocabs), item[2]), []).append(item)
         for (_, counted), items in groups.items():
-            num = np.concatenate([b.num for b, _, _ in items])
-            codes = np.concatenate([b.codes for b, _, _ in items])
-            scores = np.concatenate([s for _, s, _ in items])
+            num = np.concatenate([b.num for b, _, _, _ in items])
+            codes = np.concatenate([b.codes for b, _, _, _ in items])
+            scores = np.concatenate([s for _, s, _, _ in items])
+            weights = np.concatenate([np.full(len(s), w) for _, s, _, w in items])
             vocabs = items[0][0].vocabs
-            counts = self._count(num, codes, vocabs)
+            counts = self._count(num, codes, vocabs, weights)
             score_counts = None
             if model.reference is not None:
                 edges = np.asarray(model.reference.score.edges)
-                score_counts = np.histogram(np.clip(scores, 0.0, 1.0), bins=edges)[0]
-            self._window.append(_Chunk(rows=len(scores), counts=counts, scores=score_counts))
-            self._window_rows += len(scores)
+                score_counts = np.histogram(np.clip(scores, 0.0, 1.0), bins=edges, weights=weights)[
+                    0
+                ]
+            rows = float(weights.sum())
+            self._window.append(_Chunk(rows=rows, counts=counts, scores=score_counts))
+            self._window_rows += rows
             if not counted:
                 self._publish_counts(*self._quality(num, codes, vocabs))
-        while self._window and self._window_rows - self._window[0].rows >= (
-            self.settings.drift_window_rows
-        ):
+        while self._window and self._window_rows - self._window[0].rows >= self._window_cap:
             self._window_rows -= self._window.popleft().rows
         self._summarise(names, model)
 
     def _count(
-        self, num: np.ndarray, codes: np.ndarray, vocabs: list[Vocabulary]
+        self, num: np.ndarray, codes: np.ndarray, vocabs: list[Vocabulary], weights: np.ndarray
     ) -> list[np.ndarray]:
-        """Rows per reference bin, per feature (numeric features first, as in ``_refs``)."""
+        """Rows (weighted) per reference bin, per feature (numeric first, as in ``_refs``)."""
         counts: list[np.ndarray] = []
         refs = self._refs
         k_num = num.shape[1]
@@ -176,16 +284,18 @@ class DriftMonitor:
             ref = refs[j]
             if ref is not None and ref.edges is not None:
                 idx = numeric_bin_index(num[:, j], ref.edges)
-                counts.append(np.bincount(idx, minlength=len(ref.edges) + 2))
+                counts.append(np.bincount(idx, weights=weights, minlength=len(ref.edges) + 2))
             else:
-                counts.append(np.zeros(0, dtype=np.int64))
+                counts.append(np.zeros(0))
         for j, vocab in enumerate(vocabs):
             ref = refs[k_num + j]
             bins, _ = self._lut(vocab, ref)
             if bins.size and ref is not None:
-                counts.append(np.bincount(bins[codes[:, j]], minlength=len(ref.fractions)))
+                counts.append(
+                    np.bincount(bins[codes[:, j]], weights=weights, minlength=len(ref.fractions))
+                )
             else:
-                counts.append(np.zeros(0, dtype=np.int64))
+                counts.append(np.zeros(0))
         return counts
 
     def _quality(
@@ -246,26 +356,73 @@ class DriftMonitor:
         rows = self._window_rows
         psis: dict[str, float] = {}
         missing: dict[str, float] = {}
+        totals: list[tuple[str, FeatureReference, np.ndarray]] = []
         for f, (name, ref) in enumerate(zip(names, self._refs, strict=True)):
             if ref is None:
                 continue
-            total = np.zeros(len(ref.fractions), dtype=np.int64)
+            total = np.zeros(len(ref.fractions))
             for chunk in self._window:
                 c = chunk.counts[f]
                 if c.size:
                     total[: min(len(total), c.size)] += c[: len(total)]
             psis[name] = psi(ref.fractions, total)
             missing[name] = float(total[-1]) / rows if rows else 0.0
+            totals.append((name, ref, total))
         self.psi = psis
         self.missing_ratio = missing
+        score_total = None
         if model.reference is not None:
             score_total = sum(
                 (c.scores for c in self._window if c.scores is not None),
-                start=np.zeros(len(model.reference.score.fractions), dtype=np.int64),
+                start=np.zeros(len(model.reference.score.fractions)),
             )
             self.score_psi = psi(model.reference.score.fractions, score_total)
+        self._publish(model, totals, score_total)
+
+    def _publish(
+        self,
+        model: ServedModel,
+        totals: list[tuple[str, FeatureReference, np.ndarray]],
+        score_total: np.ndarray | None,
+    ) -> None:
+        """Keep this worker's window counts (and the references they are compared with) for the
+        scrape, in the shared directory under gunicorn (written whole, then renamed)."""
+        reference = model.reference
+        self._snapshot = {
+            "pid": os.getpid(),
+            "version": model.version,
+            "rows": self._window_rows,
+            "features": {
+                name: {"counts": total.tolist(), "reference": list(ref.fractions)}
+                for name, ref, total in totals
+            },
+            "score": None
+            if score_total is None or reference is None
+            else {"counts": score_total.tolist(), "reference": list(reference.score.fractions)},
+        }
+        if self._shared is None:
+            return
+        path = snapshot_path(self._shared, os.getpid())
+        partial = path.with_suffix(".part")
+        try:
+            partial.write_bytes(orjson.dumps(self._snapshot))
+            partial.replace(path)
+        except OSError as exc:  # a full or read-only metrics directory: the scrape is poorer
+            log.warning("drift: cannot share this worker's window: %s", exc)
+
+    def merged(self) -> dict[str, VersionDrift]:
+        """Drift per model version over every live worker's window (this worker's alone when
+        there is no gunicorn)."""
+        if self._shared is not None:
+            return merge_snapshots(read_snapshots(self._shared))
+        return merge_snapshots([self._snapshot] if self._snapshot is not None else [])
+
+    def close(self) -> None:
+        """Withdraw this worker's window from the merge (the worker is stopping)."""
+        if self._shared is not None:
+            snapshot_path(self._shared, os.getpid()).unlink(missing_ok=True)
 
     @property
-    def window_rows(self) -> int:
-        """Rows in the current window."""
+    def window_rows(self) -> float:
+        """Rows in this worker's current window."""
         return self._window_rows

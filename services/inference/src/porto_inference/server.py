@@ -53,10 +53,12 @@ class PortoWorker(UvicornWorker):  # type: ignore[misc]
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """gunicorn hook: a worker exited, so its live gauges must stop counting."""
+    """gunicorn hook: a worker exited, so its live gauges and drift window stop counting."""
+    from porto_inference.drift import remove_snapshot
     from porto_inference.metrics import mark_process_dead
 
     mark_process_dead(worker.pid)
+    remove_snapshot(worker.pid)
 
 
 def gunicorn_options(settings: Settings) -> dict[str, Any]:
