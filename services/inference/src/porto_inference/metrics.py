@@ -192,7 +192,8 @@ class Metrics:
         )
         self.feedback = Counter(
             "feedback_total",
-            "Feedback labels received, by outcome (applied, pending, unknown).",
+            "Feedback labels received, by outcome (applied, pending, unknown, refused: the parked "
+            "set was full; expired: parked past the horizon without its prediction).",
             ["outcome"],
             registry=r,
         )
@@ -250,6 +251,11 @@ class Metrics:
             "prediction_log_dropped_total",
             "Rows never written, by reason (queue_full, shutdown).",
             ["reason"],
+            registry=r,
+        )
+        self.log_quarantined = Counter(
+            "prediction_log_quarantined_total",
+            "Rows PostgreSQL refused to store, kept in prediction_log_rejected instead.",
             registry=r,
         )
         self.log_flush_seconds = Histogram(
@@ -324,8 +330,8 @@ def _gauge(name: str, documentation: str, labels: Iterable[str]) -> GaugeMetricF
 
 
 class DriftCollector(Collector):
-    """Scrape-time drift gauges from a drift monitor (``model``, ``psi``, ``missing_ratio``,
-    ``score_psi``, ``window_rows``)."""
+    """Scrape-time drift gauges, per model version, from a drift monitor's ``merged()`` view:
+    under gunicorn the windows of all live workers summed, so any worker answers alike."""
 
     def __init__(self, monitor: Any) -> None:
         self.monitor = monitor
@@ -334,35 +340,35 @@ class DriftCollector(Collector):
         return ()
 
     def collect(self) -> Iterable[Metric]:
-        m = self.monitor
-        version = m.model.version if m.model is not None else ""
         psi = _gauge(
             "feature_drift_psi",
             "PSI of each feature over the recent window against the training reference "
             "(< 0.1 stable, 0.1-0.25 moderate, > 0.25 major).",
             ["feature", "model_version"],
         )
-        for name, value in m.psi.items():
-            psi.add_metric([name, version], value)
         missing = _gauge(
             "feature_missing_ratio",
             "Share of missing values per feature over the recent window.",
             ["feature", "model_version"],
         )
-        for name, value in m.missing_ratio.items():
-            missing.add_metric([name, version], value)
         score = _gauge(
             "prediction_drift_psi",
             "PSI of the predicted scores over the recent window against the holdout scores.",
             ["model_version"],
         )
-        if m.score_psi is not None:
-            score.add_metric([version], m.score_psi)
         window = _gauge(
-            "drift_window_rows", "Rows in the answering worker's drift window.", ["model_version"]
+            "drift_window_rows",
+            "Rows in the drift window (every live worker's, merged), per model version.",
+            ["model_version"],
         )
-        if m.model is not None:
-            window.add_metric([version], float(m.window_rows))
+        for version, drift in sorted(self.monitor.merged().items()):
+            for name, value in drift.psi.items():
+                psi.add_metric([name, version], value)
+            for name, value in drift.missing_ratio.items():
+                missing.add_metric([name, version], value)
+            if drift.score_psi is not None:
+                score.add_metric([version], drift.score_psi)
+            window.add_metric([version], drift.rows)
         return [psi, missing, score, window]
 
 

@@ -57,6 +57,11 @@ class FeedbackResponse(BaseModel):
         description="Young ids not logged yet (still queued somewhere); applied on arrival."
     )
     unknown: list[str] = Field(description="Ids that are not (or no longer can be) predictions.")
+    refused: list[str] = Field(
+        default_factory=list,
+        description="Young ids not logged yet that could not be kept waiting: the parked set is "
+        "at its bound (per request or in total). Send them again later.",
+    )
 
 
 class FeatureInfo(BaseModel):

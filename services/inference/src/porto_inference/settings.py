@@ -227,6 +227,17 @@ class Settings(BaseSettings):
         description="Feedback for a not-yet-logged prediction id younger than this is kept and "
         "applied when the prediction arrives (it may sit in another worker's queue).",
     )
+    feedback_pending_max_rows: int = Field(
+        default=50_000,
+        ge=0,
+        description="Most feedback labels kept waiting for their prediction, over all workers "
+        "and pods; labels past it are answered as `refused` (send them again later).",
+    )
+    feedback_pending_max_per_request: int = Field(
+        default=1_000,
+        ge=0,
+        description="Most labels one /feedback request may leave waiting for their prediction.",
+    )
 
     # --- monitoring ------------------------------------------------------------------------------
     quality_interval_s: float = Field(
