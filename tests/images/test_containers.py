@@ -38,9 +38,16 @@ def _get(url: str) -> tuple[int, str]:
         return resp.status, resp.read().decode()
 
 
+#: The API key of the containers' production deployment (production refuses to start without
+#: one of real strength; the chart generates one the same way).
+API_KEY = secrets.token_hex(32)
+
+
 def _post(url: str, body: Any) -> tuple[int, dict[str, Any]]:
     request = urllib.request.Request(
-        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json", "X-API-Key": API_KEY},
     )
     with urllib.request.urlopen(request, timeout=30) as resp:
         return resp.status, json.loads(resp.read())
@@ -130,6 +137,7 @@ def stack(docker_engine: DockerEngine, built_images: BuiltImages) -> Iterator[St
                 ),
                 "PORTO_INFERENCE_WORKERS": "2",
                 "PORTO_INFERENCE_ENVIRONMENT": "production",
+                "PORTO_INFERENCE_API_KEY": API_KEY,
             },
         )
         wait_healthy(f"{inference.url(8000)}/ready", inference)
@@ -138,6 +146,7 @@ def stack(docker_engine: DockerEngine, built_images: BuiltImages) -> Iterator[St
             env={
                 "PORTO_UI_API_URL": inference.url(8000),
                 "PORTO_UI_ENVIRONMENT": "production",
+                "PORTO_UI_API_KEY": API_KEY,
             },
         )
         wait_healthy(f"{ui.url(8501)}/_stcore/health", ui)
