@@ -20,11 +20,21 @@ warnings.filterwarnings("ignore", message=".*starlette.testclient.*")
 from fastapi.testclient import TestClient  # noqa: E402
 from harness.postgres import PostgresServer  # noqa: E402
 from inference.bundles import MODEL_NAME, TrainedModel, publish, train_model  # noqa: E402
+from inference.figures import lines  # noqa: E402
 from inference.pg import reset  # noqa: E402
 from porto.bundle import Manifest  # noqa: E402
 from porto.store import FileStore, open_store  # noqa: E402
 from porto_inference.app import create_app  # noqa: E402
 from porto_inference.settings import Settings  # noqa: E402
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print what the fault and fuzz suites measured."""
+    found = lines()
+    if found:
+        terminalreporter.section("inference fault and fuzz figures")
+        for line in found:
+            terminalreporter.write_line(line)
 
 
 @pytest.fixture(scope="session")
