@@ -19,6 +19,9 @@ from porto.schema import canonical_category
 
 #: A vocabulary past this many strings starts afresh (bounds memory under unseen-value floods).
 MAX_VOCABULARY = 100_000
+#: ... or past this many characters of strings met after training (values may be 131,072
+#: characters long: 100,000 of them would hold 13 GB per feature and worker).
+MAX_VOCABULARY_CHARS = 16 * 1024 * 1024
 
 
 class Vocabulary:
@@ -47,9 +50,13 @@ class Vocabulary:
         self._lock = threading.Lock()
         self._array: np.ndarray | None = None
         self._index: Any = None
+        self.chars = 0
+        """Characters held for strings met after training (new strings and raw cache keys)."""
+        self._budgeted = False
         for s in categories:
             self._add(s)
         self.missing_code = self._add(missing)
+        self._budgeted = True  # training's strings are free; what requests add is counted
 
     def _add(self, canonical: str) -> int:
         code = self.index.get(canonical)
@@ -61,9 +68,16 @@ class Vocabulary:
                     self.strings.append(canonical)
                     self.index[canonical] = code
                     self._array = None
+                    if self._budgeted:
+                        self._spend(len(canonical))
                     if code + 1 >= MAX_VOCABULARY:
                         self.overflow[0] = True
         return code
+
+    def _spend(self, chars: int) -> None:
+        self.chars += chars
+        if self.chars >= MAX_VOCABULARY_CHARS:
+            self.overflow[0] = True
 
     def canonical(self, value: Any) -> str | None:
         """The canonical string of a raw value; None if the value cannot be a category."""
@@ -98,8 +112,10 @@ class Vocabulary:
         if canonical is None:
             return None
         code = self._add(canonical)
-        if len(self.raw) < MAX_VOCABULARY:
+        if len(self.raw) < MAX_VOCABULARY and self.chars < MAX_VOCABULARY_CHARS:
             self.raw[value] = code
+            if type(value) is str:
+                self._spend(len(value))
         return code
 
     @property
