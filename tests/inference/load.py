@@ -18,6 +18,7 @@ import httpx
 import psutil
 from harness.ports import wait_until
 from harness.timing import DEADLINE
+from inference.figures import record
 
 
 @dataclass
@@ -83,17 +84,16 @@ def post(url: str, record: dict[str, Any]) -> Outcome:
     return Outcome(r.status_code, version, "" if r.status_code == 200 else r.text[:200])
 
 
-def report(
-    record_property: Callable[[str, object], None], scenario: str, outcomes: list[Outcome]
-) -> int:
-    """Print and record (junit property) how many of ``outcomes`` failed; return that figure."""
+def report(scenario: str, outcomes: list[Outcome]) -> int:
+    """Record (pytest's terminal summary, :mod:`inference.figures`) how many of ``outcomes``
+    failed and how; return that figure."""
     failed = [o for o in outcomes if o.status != 200]
     statuses: dict[str, int] = {}
     for o in failed:
         key = str(o.status) if o.status else o.error.split(":")[0]
         statuses[key] = statuses.get(key, 0) + 1
-    print(f"\n[fault figures] {scenario}: {len(failed)} of {len(outcomes)} failed {statuses}")
-    record_property(f"requests_failed[{scenario}]", f"{len(failed)} of {len(outcomes)}")
+    how = ",".join(f"{k}:{v}" for k, v in sorted(statuses.items())) or "-"
+    record(scenario, requests=len(outcomes), failed=len(failed), statuses=how)
     return len(failed)
 
 

@@ -46,7 +46,6 @@ def test_respawned_worker_serves_a_fallback_when_the_champion_is_corrupt(
     trained: TrainedModel,
     trained_other: TrainedModel,
     records: list[dict[str, Any]],
-    record_property: Any,
 ) -> None:
     home = tmp_path / "home"
     store = open_store(str(home / "artifacts"))
@@ -82,7 +81,7 @@ def test_respawned_worker_serves_a_fallback_when_the_champion_is_corrupt(
         # Make sure the new worker answered some (the kernel may favour one worker for a while).
         while not any(o.version in (v2, None) for o in outcomes) and len(outcomes) < 2000:
             outcomes.append(post(server.url, records[len(outcomes) % len(records)]))
-        failed = report(record_property, "corrupt champion, worker SIGKILLed", outcomes)
+        failed = report("corrupt champion, worker SIGKILLed", outcomes)
         assert failed == 0, [o for o in outcomes if o.status != 200][:3]
         # The sibling kept v1 (and says it is a fallback), the respawned worker found one.
         # The respawned worker: latest is v3 too, so the newest version that verifies (v2).
@@ -118,5 +117,5 @@ def test_respawned_worker_serves_a_fallback_when_the_champion_is_corrupt(
             "every worker off its fallback",
         )
         after = [post(server.url, records[i]) for i in range(REQUESTS)]
-        report(record_property, "after the repair", after)
+        report("corrupt champion, after the repair", after)
         assert {(o.status, o.version) for o in after} == {(200, v3)}

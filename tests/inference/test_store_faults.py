@@ -1,6 +1,6 @@
 """The model store failing under the production server (gunicorn, two workers, a real MinIO),
-each scenario with its figure of failed requests (printed as ``[fault figures]`` and recorded as
-a junit property). The traffic is a few clients in a loop, far below the server's queue capacity,
+each scenario with its figure of failed requests (in pytest's terminal summary, "inference fault
+and fuzz figures"). The traffic is a few clients in a loop, far below the server's queue capacity,
 so every failure counted is one the fault caused.
 
 - MinIO down at startup: the workers report not-ready, naming the unreachable endpoint (their
@@ -104,7 +104,6 @@ def test_minio_down_at_startup(
     faults_store: tuple[str, ArtifactStore],
     trained: TrainedModel,
     records: list[dict[str, Any]],
-    record_property: Any,
 ) -> None:
     uri, store = faults_store
     v1 = publish(store, trained, promote=True).version
@@ -122,7 +121,7 @@ def test_minio_down_at_startup(
                     in (body["model_error"]["error"])
                 )
             outage = [post(server.url, records[i]) for i in range(20)]
-            report(record_property, "MinIO down at startup, while down (not ready)", outage)
+            report("MinIO down at startup, while down (not ready)", outage)
             assert {o.status for o in outage} == {503}  # by design: not ready, no traffic
         finally:
             minio_server.start()
@@ -133,7 +132,7 @@ def test_minio_down_at_startup(
             "every worker ready once MinIO is back",
         )
         after = [post(server.url, records[i % len(records)]) for i in range(40)]
-        failed = report(record_property, "MinIO down at startup, after it returned", after)
+        failed = report("MinIO down at startup, after it returned", after)
         assert failed == 0
         assert {o.version for o in after} == {v1}
         assert {a.status_code for a in _ready(server.url)} == {200}
@@ -146,7 +145,6 @@ def test_minio_down_during_a_swap(
     trained: TrainedModel,
     trained_other: TrainedModel,
     records: list[dict[str, Any]],
-    record_property: Any,
 ) -> None:
     uri, store = faults_store
     v1 = publish(store, trained, promote=True).version
@@ -191,8 +189,8 @@ def test_minio_down_during_a_swap(
             load.stop()
     finally:
         proxy.close()
-    report(record_property, "MinIO down during a swap, while down", during)
-    failed = report(record_property, "MinIO down during a swap, whole run", load.outcomes)
+    report("MinIO down during a swap, while down", during)
+    failed = report("MinIO down during a swap, whole run", load.outcomes)
     assert failed == 0, load.failed()[:3]
     assert {o.version for o in during} <= {v1, v2}
     assert load.outcomes[-1].version == v2
@@ -205,7 +203,6 @@ def test_bundle_deleted_under_serving_workers(
     trained: TrainedModel,
     trained_other: TrainedModel,
     records: list[dict[str, Any]],
-    record_property: Any,
 ) -> None:
     uri, store = faults_store
     v0 = publish(store, trained).version
@@ -228,9 +225,9 @@ def test_bundle_deleted_under_serving_workers(
         )
         load.more(30, "traffic after the restart", alive=alive)
         load.stop()
-        report(record_property, "bundle deleted, served from memory", served_from_memory)
-        report(record_property, "bundle deleted, worker restarted", load.outcomes[respawn_mark:])
-        failed = report(record_property, "bundle deleted, whole run", load.outcomes)
+        report("bundle deleted, served from memory", served_from_memory)
+        report("bundle deleted, worker restarted", load.outcomes[respawn_mark:])
+        failed = report("bundle deleted, whole run", load.outcomes)
         assert failed == 0, load.failed()[:3]
         restarted: dict[str, Any] = {}
 
