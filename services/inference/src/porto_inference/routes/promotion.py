@@ -25,7 +25,9 @@ async def promote_model(
     ],
     service: ServiceDep,
 ) -> dict[str, Any]:
-    """Verify the version loads, point the `champion` alias at it and swap this worker to it;
-    the other workers and replicas follow within `poll_interval_s` (in the answer as
-    `propagation_s`). Behind the API key when one is set."""
+    """Verify the version loads and every file of its stored bundle matches the manifest's
+    checksum (else 502 `integrity_error` naming the file; the alias does not move), point the
+    `champion` alias at it and swap this worker to it; the other workers and replicas follow
+    within `poll_interval_s` (in the answer as `propagation_s`). A version refused before is
+    tried afresh, so a repaired bundle can be promoted. Behind the API key when one is set."""
     return await promote(service, version)
