@@ -247,3 +247,37 @@ def test_run_server_for_the_demo(home: Path, tmp_path: Path, records: list[dict[
         assert count(url) == 5
     finally:
         stop_embedded(settings)
+
+
+def test_a_connection_accepted_just_before_sigterm_is_answered(
+    home: Path, tmp_path: Path, records: list[dict[str, Any]]
+) -> None:
+    """A worker told to stop (SIGTERM: a restart, a scale-down) may have accepted a connection
+    whose request has not arrived yet; uvicorn alone closes it unanswered as idle. The draining
+    server answers it (found by the fault suite: 1 request in ~200 lost on a worker restart)."""
+    import json
+    import os
+    import signal
+    import socket
+
+    import psutil
+
+    with running_server(home, tmp_path, workers=1, prediction_log="false") as srv:
+        (worker,) = psutil.Process(srv.process.pid).children()
+        host, port = srv.url.removeprefix("http://").split(":")
+        body = json.dumps(records[0]).encode()
+        request = (
+            f"POST /predict HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode() + body
+        with socket.create_connection((host, int(port)), timeout=30) as conn:
+            # Accepted (the worker's loop is idle, so at once); no request sent yet.
+            time.sleep(0.2)
+            os.kill(worker.pid, signal.SIGTERM)
+            # uvicorn notices the signal within 0.1 s, then closes idle connections at once.
+            time.sleep(0.2)
+            conn.sendall(request)
+            answer = b""
+            while chunk := conn.recv(65536):
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:200]

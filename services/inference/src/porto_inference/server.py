@@ -20,6 +20,7 @@ import logging
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -29,8 +30,10 @@ from types import FrameType
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
+from gunicorn.arbiter import Arbiter
 from porto.child_process import ChildServer, base_url, spawn
 from pydantic import SecretStr
+from uvicorn.server import Server
 from uvicorn_worker import UvicornWorker
 
 from porto_inference.settings import Settings
@@ -40,9 +43,31 @@ log = logging.getLogger("porto_inference.server")
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 
+#: Seconds a stopping worker keeps its open connections before uvicorn's shutdown closes the
+#: idle ones: a client whose connection the worker accepted just before SIGTERM has not sent its
+#: request yet, and uvicorn would count it idle and close it unanswered.
+ACCEPT_GRACE_S = 0.5
+
+
+class DrainingServer(Server):
+    """uvicorn's server, stopping in two steps: stop accepting, give connections accepted a
+    moment ago the time to send their request (``ACCEPT_GRACE_S``), then uvicorn's own
+    shutdown (idle connections closed, requests in progress finished)."""
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        if self.server_state.connections:
+            await asyncio.sleep(ACCEPT_GRACE_S)
+        await super().shutdown()
+
+
 class PortoWorker(UvicornWorker):  # type: ignore[misc]
-    """uvicorn's gunicorn worker (from the ``uvicorn-worker`` package) with the access log off:
-    the request middleware writes one structured line per request instead."""
+    """uvicorn's gunicorn worker (from the ``uvicorn-worker`` package) with the access log off
+    (the request middleware writes one structured line per request instead) and the
+    :class:`DrainingServer`."""
 
     CONFIG_KWARGS: dict[str, Any] = {  # noqa: RUF012 - the base class declares it this way
         "loop": "auto",
@@ -50,6 +75,15 @@ class PortoWorker(UvicornWorker):  # type: ignore[misc]
         "access_log": False,
         "server_header": False,
     }
+
+    async def _serve(self) -> None:
+        # uvicorn_worker's own _serve, with the draining server.
+        self.config.app = self.wsgi
+        server = DrainingServer(config=self.config)
+        self._install_sigquit_handler()
+        await server.serve(sockets=self.sockets)
+        if not server.started:
+            sys.exit(Arbiter.WORKER_BOOT_ERROR)
 
 
 def child_exit(server: Any, worker: Any) -> None:
