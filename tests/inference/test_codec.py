@@ -13,7 +13,7 @@ import pytest
 from inference.bundles import TrainedModel
 from porto.schema import model_frame
 from porto.synthetic import generate
-from porto_inference.codec import FeatureCodec
+from porto_inference.codec import MAX_ID_DEPTH, FeatureCodec
 from porto_inference.errors import BadRequestError, ValidationFailedError
 from porto_inference.model import SMALL_BATCH, ServedModel
 
@@ -193,6 +193,31 @@ def test_wrapped_records(served: ServedModel) -> None:
     assert batch.ids == [record_id]
     flat = served.codec.encode_items([dict(record)])
     np.testing.assert_array_equal(batch.num, flat.num)
+
+
+def test_ids_nested_deeper_than_the_limit_are_refused(served: ServedModel) -> None:
+    """An id may be an object or a list, 32 levels deep at most: checking it, and echoing it in
+    the answer (orjson writes 254 levels), must not fail (a RecursionError, a 500)."""
+    record = _json_records(generate(1, seed=4).frame)[0]
+    del record["id"]
+
+    def nested(depth: int) -> Any:
+        value: Any = 1
+        for _ in range(depth):
+            value = [value]
+        return value
+
+    ok = served.codec.encode_items([{**record, "id": nested(MAX_ID_DEPTH)}])
+    assert ok.ids == [nested(MAX_ID_DEPTH)]
+    for depth in (MAX_ID_DEPTH + 1, 300):
+        for items in (
+            [{**record, "id": nested(depth)}],
+            [{"id": nested(depth), "features": dict(record)}],
+            [dict(record), {**record, "id": {"k": nested(depth)}}],
+        ):
+            details = _problems(served.codec, items)
+            assert details[0]["field"] == "id"
+            assert details[0]["message"] == f"nested deeper than {MAX_ID_DEPTH} levels"
 
 
 def test_csv_errors_name_row_and_column(served: ServedModel, frame: pd.DataFrame) -> None:

@@ -95,6 +95,20 @@ def test_unpaired_surrogates_are_refused_naming_the_field(
     assert client.post("/predict", content=pair).status_code == 200
 
 
+def test_an_id_nested_deep_is_a_422_not_a_500(
+    client: TestClient, records: list[dict[str, Any]]
+) -> None:
+    """An id is echoed in the answer, which orjson writes up to 254 levels deep, and was checked
+    recursively: nested ids past 32 levels are refused (see test_codec)."""
+    for depth in (300, 1000):
+        deep = b"[" * depth + b"1" + b"]" * depth
+        one = orjson.dumps({**records[0], "id": "@"}).replace(b'"@"', deep)
+        assert _error(client.post("/predict", content=one), 422)["details"][0]["field"] == "id"
+        batch = orjson.dumps([records[1], {**records[0], "id": "@"}]).replace(b'"@"', deep)
+        error = _error(client.post("/predict/batch", content=batch), 422)
+        assert (error["details"][0]["row"], error["details"][0]["field"]) == (1, "id")
+
+
 def test_json_text_over_the_cell_limit_is_refused(
     client: TestClient, records: list[dict[str, Any]]
 ) -> None:
@@ -298,6 +312,16 @@ def test_feedback_refuses_duplicate_ids(client: TestClient) -> None:
             "message": "the same id as row 0: send each prediction id once",
         }
     ]
+
+
+def test_a_label_nested_past_the_encoders_depth_is_a_422(client: TestClient) -> None:
+    """The error names the label it refuses: one orjson cannot write (255 levels and more) was
+    a 500."""
+    for depth in (300, 1000):
+        body = b'{"prediction_id": "p", "label": ' + b"[" * depth + b"1" + b"]" * depth + b"}"
+        error = _error(client.post("/feedback", content=body), 422)
+        assert error["details"][0]["field"] == "label"
+        assert error["details"][0]["message"].startswith("a deeply nested list is not a label")
 
 
 def test_feedback_refuses_ids_that_cannot_be_stored(client: TestClient) -> None:

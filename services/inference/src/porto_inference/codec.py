@@ -38,6 +38,9 @@ SMALL_ROWS = 16
 MAX_TEXT_CHARS = 131_072
 #: Field names longer than this are cut in error details (an unknown key can be any size).
 MAX_FIELD_SHOWN = 200
+#: Deepest an id that is an object or a list may nest: ids are echoed in the answer, whose
+#: encoder stops at 254 levels, and checked recursively.
+MAX_ID_DEPTH = 32
 NUL_TEXT = "contains U+0000 (NUL), which cannot be stored"
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -128,19 +131,24 @@ def text_problem(text: str) -> str | None:
     return unstorable(text)
 
 
-def value_problem(value: Any) -> str | None:
+def value_problem(value: Any, depth: int = 0) -> str | None:
     """:func:`text_problem` of the first bad string in ``value`` (a string, or an object or list
-    holding strings, keys included); None if there is none."""
+    holding strings, keys included), or that it nests deeper than :data:`MAX_ID_DEPTH`; None if
+    there is none."""
     if type(value) is str:
         return text_problem(value)
+    if type(value) is not dict and type(value) is not list:
+        return None
+    if depth >= MAX_ID_DEPTH:
+        return f"nested deeper than {MAX_ID_DEPTH} levels"
     if type(value) is dict:
         for key, item in value.items():
-            problem = value_problem(key) or value_problem(item)
+            problem = text_problem(key) or value_problem(item, depth + 1)
             if problem is not None:
                 return problem
-    elif type(value) is list:
+    else:
         for item in value:
-            problem = value_problem(item)
+            problem = value_problem(item, depth + 1)
             if problem is not None:
                 return problem
     return None

@@ -95,7 +95,13 @@ def media_type(content_type: str | None) -> str:
 
 def _label_problem(label: Any, mapping: LabelMapping) -> str:
     """What is wrong with a feedback label, and which labels the served model accepts."""
-    shown = "a missing label" if label is None else orjson.dumps(label).decode()
+    if label is None:
+        shown = "a missing label"
+    else:
+        try:
+            shown = orjson.dumps(label).decode()
+        except orjson.JSONEncodeError:  # nested deeper than orjson writes (254 levels)
+            shown = "a deeply nested " + ("object" if type(label) is dict else "list")
     accepted = " / ".join(
         f"{_either(feedback_labels(mapping, cls))} ({name})"
         for cls, name in ((1, "positive class"), (0, "negative class"))
