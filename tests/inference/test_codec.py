@@ -220,6 +220,56 @@ def test_ids_nested_deeper_than_the_limit_are_refused(served: ServedModel) -> No
             assert details[0]["message"] == f"nested deeper than {MAX_ID_DEPTH} levels"
 
 
+@pytest.mark.parametrize(
+    ("cell", "read"),
+    [
+        ("7", 7),
+        (" -5 ", -5),
+        ("007", 7),
+        ("18446744073709551615", 2**64 - 1),
+        ("-9223372036854775808", -(2**63)),
+        # not integers JSON carries: kept as text (int() refused some: a 500)
+        ("18446744073709551616", "18446744073709551616"),
+        ("-9223372036854775809", "-9223372036854775809"),
+        ("9" * 5000, "9" * 5000),
+        ("\u00b2", "\u00b2"),
+        ("\u0663", "\u0663"),
+        ("--5", "--5"),
+        ("1e3", "1e3"),
+    ],
+)
+def test_csv_ids_are_integers_only_when_json_carries_them(
+    served: ServedModel, frame: pd.DataFrame, cell: str, read: Any
+) -> None:
+    small = frame.head(1).drop(columns=["target"]).astype({"id": object})
+    small.loc[small.index[0], "id"] = cell
+    batch = served.codec.encode_csv(small.to_csv(index=False).encode())
+    assert batch.ids == [read]
+    assert type(batch.ids[0]) is type(read)
+
+
+@pytest.mark.parametrize("ends", ["\r", "\r\n\r\n\r", "\r\r\n\n\r", "\n\r\r\n"])
+@pytest.mark.parametrize("first", ["ps_ind_01", "ps_car_11_cat"])
+def test_csv_lone_cr_line_endings_keep_every_cell_in_its_column(
+    served: ServedModel, frame: pd.DataFrame, ends: str, first: str
+) -> None:
+    """pandas' C parser, given a lone CR, drops the leading empty cell of the row after the
+    header (the row's cells moved one column left, silently) and with mixed endings invents
+    rows or fails; the body is read as LF and CRLF bodies are."""
+    small = frame.head(4).drop(columns=["target"])
+    small = small[[first, *(c for c in small.columns if c != first)]].astype({first: object})
+    small.loc[small.index[:2], first] = ""  # an empty first cell: missing
+    lines = small.to_csv(index=False).splitlines()
+    expected = served.codec.encode_csv("\n".join(lines).encode())
+    breaks = [ends[i % len(ends)] for i in range(len(lines))]
+    text = "".join(line + end for line, end in zip(lines, breaks, strict=True))
+    batch = served.codec.encode_csv(text.encode())
+    assert batch.rows == expected.rows == 4
+    np.testing.assert_array_equal(batch.num, expected.num)
+    np.testing.assert_array_equal(batch.codes, expected.codes)
+    assert batch.ids == expected.ids
+
+
 def test_csv_errors_name_row_and_column(served: ServedModel, frame: pd.DataFrame) -> None:
     small = frame.head(5).copy()
     text = small.to_csv(index=False)

@@ -9,8 +9,12 @@ Only when something is refused does a slow pass with the csv module find which r
 Columns are matched by the header's names, in any order; the id and target columns are read
 but are not features.
 
-Lines may end in LF, CRLF or a lone CR (old Mac exports), mixed or not: pandas and the csv module
-(opened with ``newline=""``) both treat each as a line break outside quotes. The csv module's
+Lines may end in LF, CRLF or a lone CR (old Mac exports), mixed or not: the csv module (opened
+with ``newline=""``) treats each as a line break outside quotes. pandas' C parser does not once a
+lone CR is in the body: it drops the leading empty cell of the row after the header (shifting
+the row's cells one column left), and with mixed endings invents rows or fails. So a body with a
+lone CR is handed to pandas with every line break turned into LF (``_lf_lines``), within quoted
+cells too: a cell there holds LF where the client sent CR or CRLF. The csv module's
 field size limit is lifted for this process: its 131,072 characters became a 500 in the slow
 pass; porto checks the cells it uses itself (:data:`~porto_inference.codec.MAX_TEXT_CHARS`) and
 names the row and column. A NUL byte, which pandas silently cuts a cell at and PostgreSQL cannot
@@ -22,6 +26,7 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+import re
 import sys
 import warnings
 from collections.abc import Iterator
@@ -41,6 +46,10 @@ if TYPE_CHECKING:
 #: Media types read as CSV by POST /predict/batch.
 CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
 NUL_CELL = "contains a NUL byte, which cannot be stored"
+
+#: An id cell read as an integer: ASCII digits (``int()`` also takes other scripts' digits, and
+#: ``isdigit()`` superscripts that ``int()`` refuses), at most 20 of them.
+_INTEGER_ID = re.compile("-?[0-9]{1,20}")
 
 csv.field_size_limit(sys.maxsize)  # see the module docstring: porto checks cell sizes itself
 
@@ -161,6 +170,15 @@ def csv_header(body: bytes) -> list[str]:
     return header
 
 
+def _lf_lines(body: bytes) -> bytes:
+    """``body`` with CRLF and lone CR as LF if it holds a lone CR, else as is (pandas reads LF
+    and CRLF alike; see the module docstring)."""
+    cr = body.count(b"\r")
+    if cr == 0 or cr == body.count(b"\r\n"):
+        return body
+    return body.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+
+
 def _read(body: bytes, header: list[str], numeric: list[str]) -> pd.DataFrame:
     """The rows under the header: ``numeric`` columns as float64, the others as str or None.
 
@@ -176,7 +194,7 @@ def _read(body: bytes, header: list[str], numeric: list[str]) -> pd.DataFrame:
             # header, whose extra fields pandas would drop
             warnings.simplefilter("error", pd.errors.ParserWarning)
             table = pd.read_csv(
-                io.BytesIO(body),
+                io.BytesIO(_lf_lines(body)),
                 engine="c",
                 header=None,
                 names=header,
@@ -305,10 +323,14 @@ def _name_bad_numbers(
 
 
 def _csv_id(value: str | None) -> Any:
-    """An id cell as the JSON the client would have sent: an integer when it looks like one."""
+    """An id cell as the JSON the client would have sent: an integer when it is one JSON
+    carries (ASCII digits, within 64 bits like a JSON id: the answer echoes it), else the
+    text."""
     if value is None:
         return None
     text = value.strip()
-    if text.lstrip("-").isdigit():
-        return int(text)
+    if _INTEGER_ID.fullmatch(text):
+        number = int(text)
+        if -(2**63) <= number < 2**64:
+            return number
     return text
