@@ -311,6 +311,7 @@ def test_the_helm_test_script_passes_in_the_inference_image(
         "--timeout",
         "60",
         entrypoint="python",
+        env={"PORTO_API_KEY": API_KEY},  # as the chart sets it from the release's key Secret
         mounts=(f"type=bind,source={script},target=/scripts/helm_test.py,readonly",),
     )
     assert test_pod.wait_exit() == 0, test_pod.logs()
