@@ -72,10 +72,11 @@ def test_parked_labels_expire(
     sql(pg_url, "UPDATE pending_feedback SET received_at = now() - interval '2 hours'")
     assert len(client.post("/feedback", json=_invented(5)).json()["pending"]) == 5
     log = client.app.state.service.prediction_log  # type: ignore[attr-defined]
-    log._last_sweep = float("-inf")  # the next write sweeps (every PENDING_SWEEP_S otherwise)
+    log._last_sweep = float("-inf")  # the writer's next turn sweeps (every PENDING_SWEEP_S)
     assert client.post("/predict", json=records[0]).status_code == 200
     assert _flush(client)
-    assert _pending(pg_url) == 5  # the old 30 are gone, the young 5 wait
+    # The old 30 are gone, the young 5 wait.
+    wait_until(lambda: _pending(pg_url) == 5, DEADLINE, "the sweep to expire the old labels")
     assert 'feedback_total{outcome="expired"} 30.0' in client.get("/metrics").text
 
 
@@ -99,13 +100,11 @@ def test_a_label_parked_while_its_row_was_written_is_applied_by_the_sweep(
         pid,
     )
     log = client.app.state.service.prediction_log  # type: ignore[attr-defined]
-    log._last_sweep = float("-inf")  # the next write sweeps
-    assert client.post("/predict", json=records[0]).status_code == 200
-    assert _flush(client)
+    log._last_sweep = float("-inf")  # the writer's next turn sweeps, busy or idle
+    wait_until(lambda: _pending(pg_url) == 0, DEADLINE, "the sweep to apply the label")
     assert sql(pg_url, "SELECT label FROM prediction_log WHERE prediction_id = $1", pid) == [
         {"label": 0}
     ]
-    assert _pending(pg_url) == 0
 
 
 def _reads(url: str, table: str) -> int:

@@ -442,6 +442,12 @@ class PredictionLog:
                 ok = await self._connect() and await self._drain()
             else:
                 ok = await self._drain()
+            if ok and not self._stopping:
+                try:
+                    await self._sweep_pending()
+                except self._errors as exc:
+                    self._set_down(exc)
+                    ok = False
             if self._stopping and (not self._queue or not ok):
                 return
             if ok:
@@ -545,20 +551,21 @@ class PredictionLog:
 
     async def _after_write(self, records: list[tuple[Any, ...]]) -> None:
         """Apply parked feedback to the rows just written (only when some is parked: one index
-        probe otherwise), and every ``PENDING_SWEEP_S`` the expiry sweep."""
+        probe otherwise)."""
         async with self.pool.acquire() as conn:
             if await conn.fetchval(ANY_PENDING_SQL):
                 async with conn.transaction():
                     await apply_pending_for(conn, [r[0] for r in records])
-            now = time.monotonic()
-            if now - self._last_sweep >= PENDING_SWEEP_S:
-                self._last_sweep = now
-                await self._sweep_pending(conn)
 
-    async def _sweep_pending(self, conn: Any) -> None:
-        """Apply parked feedback whose prediction arrived without meeting it (a race between
-        two workers), a bounded number at a time, then delete entries past the horizon."""
-        async with conn.transaction():
+    async def _sweep_pending(self) -> None:
+        """Every ``PENDING_SWEEP_S`` (busy or idle): apply parked feedback whose prediction
+        arrived without meeting it (a race between two workers), a bounded number at a time,
+        then delete entries past the horizon."""
+        now = time.monotonic()
+        if now - self._last_sweep < PENDING_SWEEP_S:
+            return
+        self._last_sweep = now
+        async with self.pool.acquire() as conn, conn.transaction():
             await apply_pending(conn, SWEEP_LIMIT)
             expired = await conn.fetchval(
                 EXPIRE_PENDING_SQL, self.settings.feedback_pending_s, SWEEP_LIMIT

@@ -36,10 +36,6 @@ FROM (
 WHERE recency <= $3
 """
 
-PRUNE_PENDING_SQL = """
-DELETE FROM pending_feedback WHERE received_at < now() - make_interval(secs => $1)
-"""
-
 
 @dataclass
 class Quality:
@@ -119,7 +115,7 @@ class QualityMonitor:
                 log.warning("live quality not refreshed: %s", exc)
 
     async def refresh(self) -> dict[str, Quality]:
-        """Query the window, set the gauges, prune stale parked feedback; return the numbers."""
+        """Query the window and set the gauges; return the numbers."""
         pool: Any = self.prediction_log.pool
         if pool is None:
             return {}
@@ -130,7 +126,6 @@ class QualityMonitor:
                 float(self.settings.quality_window_s),
                 self.settings.quality_window_rows,
             )
-            await conn.execute(PRUNE_PENDING_SQL, float(self.settings.feedback_pending_s))
         by_version: dict[str, list[tuple[float, int, int]]] = {}
         for r in rows:
             by_version.setdefault(str(r["model_version"]), []).append(
