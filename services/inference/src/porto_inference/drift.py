@@ -18,8 +18,6 @@ stands for, so the window counts every row.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 import os
@@ -41,6 +39,7 @@ from porto.reference import (
 from porto_inference.codec import EncodedBatch
 from porto_inference.metrics import MULTIPROC_ENV, Metrics
 from porto_inference.model import ServedModel
+from porto_inference.periodic import PeriodicTask
 from porto_inference.settings import Settings
 from porto_inference.vocabulary import Vocabulary
 
@@ -170,7 +169,13 @@ class DriftMonitor:
         self.psi: dict[str, float] = {}
         self.missing_ratio: dict[str, float] = {}
         self.score_psi: float | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._loop = PeriodicTask(
+            "drift-monitor",
+            lambda: settings.drift_interval_s,
+            self._turn,
+            what="drift computation",
+            logger=log,
+        )
 
     def reset(self, model: ServedModel) -> None:
         """Start a fresh window against ``model``'s reference (called on every swap)."""
@@ -217,25 +222,16 @@ class DriftMonitor:
         if self._pending_rows >= PROCESS_ROWS:
             self.process()
 
-    async def run(self) -> None:
-        """Process pending rows every ``drift_interval_s`` until cancelled."""
-        while True:
-            await asyncio.sleep(self.settings.drift_interval_s)
-            try:
-                self.process()
-            except Exception:
-                log.exception("drift computation failed")
+    async def _turn(self) -> None:
+        self.process()
 
     def start(self) -> None:
-        """Start the periodic task."""
-        self._task = asyncio.create_task(self.run(), name="drift-monitor")
+        """Process pending rows every ``drift_interval_s`` from now on."""
+        self._loop.start()
 
     async def stop(self) -> None:
         """Stop the periodic task and withdraw this worker's window."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
         self.close()
 
     def process(self) -> None:

@@ -44,6 +44,7 @@ from porto.store import ArtifactStore
 from porto_inference.errors import ModelNotReadyError
 from porto_inference.metrics import Metrics
 from porto_inference.model import ServedModel
+from porto_inference.periodic import PeriodicTask
 from porto_inference.settings import Settings
 
 log = logging.getLogger("porto_inference.models")
@@ -106,7 +107,14 @@ class ModelManager:
         self._loading: dict[str, asyncio.Future[ServedModel]] = {}
         self._refresh_lock = asyncio.Lock()
         self._listeners: list[Callable[[ServedModel], None]] = []
-        self._task: asyncio.Task[None] | None = None
+        # refresh() reports its own errors; the loop survives anything else.
+        self._watcher = PeriodicTask(
+            "model-watcher",
+            lambda: settings.poll_interval_s,
+            self.refresh,
+            what="model watcher",
+            logger=log,
+        )
         metrics.model_serving_fallback.set(0)
 
     def on_swap(self, listener: Callable[[ServedModel], None]) -> None:
@@ -116,22 +124,11 @@ class ModelManager:
     async def start(self) -> None:
         """Load the served version (a failure is reported, not raised) and start watching."""
         await self.refresh()
-        self._task = asyncio.create_task(self._watch(), name="model-watcher")
+        self._watcher.start()
 
     async def stop(self) -> None:
         """Stop watching."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _watch(self) -> None:
-        while True:
-            await asyncio.sleep(self.settings.poll_interval_s)
-            try:
-                await self.refresh()
-            except Exception:  # the watcher must survive anything; refresh reports its errors
-                log.exception("model watcher failed")
+        await self._watcher.stop()
 
     def _resolve_served(self) -> tuple[str, str]:
         """(version, alias) of what should be served; NotFoundError if neither alias exists."""

@@ -8,8 +8,6 @@ workers.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import random
 from dataclasses import dataclass
@@ -18,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from porto_inference.metrics import Metrics
+from porto_inference.periodic import PeriodicTask
 from porto_inference.prediction_log import PredictionLog
 from porto_inference.settings import Settings
 
@@ -88,31 +87,29 @@ class QualityMonitor:
         self.metrics = metrics
         self.prediction_log = prediction_log
         self.latest: dict[str, Quality] = {}
-        self._task: asyncio.Task[None] | None = None
+        interval = settings.quality_interval_s
+        self._loop = PeriodicTask(
+            "quality-monitor",
+            # Jitter spreads the workers' queries instead of firing them all at once.
+            lambda: interval * random.uniform(0.8, 1.2),
+            self._turn,
+            what="live quality not refreshed",
+            logger=log,
+            with_traceback=False,
+        )
 
     def start(self) -> None:
         """Start the periodic task (nothing to do without a prediction log)."""
         if self.prediction_log.enabled:
-            self._task = asyncio.create_task(self._run(), name="quality-monitor")
+            self._loop.start()
 
     async def stop(self) -> None:
         """Stop the periodic task."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await self._loop.stop()
 
-    async def _run(self) -> None:
-        interval = self.settings.quality_interval_s
-        while True:
-            # Jitter spreads the workers' queries instead of firing them all at once.
-            await asyncio.sleep(interval * random.uniform(0.8, 1.2))
-            if self.prediction_log.state != "up":
-                continue
-            try:
-                await self.refresh()
-            except Exception as exc:
-                log.warning("live quality not refreshed: %s", exc)
+    async def _turn(self) -> None:
+        if self.prediction_log.state == "up":
+            await self.refresh()
 
     async def refresh(self) -> dict[str, Quality]:
         """Query the window and set the gauges; return the numbers."""
