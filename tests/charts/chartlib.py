@@ -9,6 +9,7 @@ install must add: porto's images name no registry) and the kind values ``make de
 from __future__ import annotations
 
 import functools
+import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from harness.tools import tool_path
 REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "charts" / "porto"
 SUBCHARTS = ("inference", "ui", "training", "postgres", "minio", "dashboards")
+#: The library chart holding every chart's helpers (charts/porto/charts/porto-lib).
+LIBRARY = "porto-lib"
 RELEASE = "porto"
 NAMESPACE = "porto"
 #: The Kubernetes version rendered for and validated against (kubeschemas.K8S_VERSION). The
@@ -45,6 +48,18 @@ def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [str(tool_path("helm")), *args], capture_output=True, text=True, check=check
     )
+
+
+def standalone(subchart: str, scratch: Path) -> Path:
+    """A subchart as a chart of its own under ``scratch``: a copy, with its one dependency, the
+    helper library (``file://../porto-lib``), vendored by ``helm dependency build`` as it would be
+    for a standalone install (the tree keeps one library, which the umbrella loads for all)."""
+    charts = scratch / "charts"
+    shutil.copytree(CHART / "charts" / subchart, charts / subchart)
+    shutil.copytree(CHART / "charts" / LIBRARY, charts / LIBRARY)
+    built = helm("dependency", "build", "--skip-refresh", str(charts / subchart), check=False)
+    assert built.returncode == 0, built.stdout + built.stderr
+    return charts / subchart
 
 
 def template_args(

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import yaml
-from charts.chartlib import CHART, SUBCHARTS
+from charts.chartlib import CHART, LIBRARY, SUBCHARTS
 
 CHARTS = {"porto": CHART} | {name: CHART / "charts" / name for name in SUBCHARTS}
 HELPERS = ("name", "fullname", "chart", "labels", "selectorLabels", "serviceAccountName")
@@ -32,12 +32,19 @@ def test_values_schemas_and_readme_tables_are_generated_from_values() -> None:
     assert out.returncode == 0, out.stderr
 
 
-@pytest.mark.parametrize("chart", sorted(CHARTS))
-def test_standard_helpers_are_defined(chart: str) -> None:
-    text = (CHARTS[chart] / "templates" / "_helpers.tpl").read_text()
+def test_standard_helpers_are_defined_in_the_library() -> None:
+    library = CHART / "charts" / LIBRARY / "templates"
+    text = "".join(p.read_text() for p in sorted(library.glob("_*.tpl")))
     for helper in HELPERS:
-        assert f'define "{chart}.{helper}"' in text, f"{chart}.{helper}"
+        assert f'define "{LIBRARY}.{helper}"' in text, f"{LIBRARY}.{helper}"
     assert "trunc 63" in text
+
+
+@pytest.mark.parametrize("chart", sorted(CHARTS))
+def test_every_chart_labels_its_objects_with_the_library(chart: str) -> None:
+    templates = CHARTS[chart] / "templates"
+    text = "".join(p.read_text() for p in sorted(templates.rglob("*")) if p.is_file())
+    assert f'include "{LIBRARY}.labels"' in text, chart
 
 
 @pytest.mark.parametrize("chart", sorted(CHARTS))
@@ -59,7 +66,8 @@ def test_every_subchart_is_gated_by_its_enabled_value() -> None:
     chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
     assert chart["apiVersion"] == "v2"
     deps = {d["name"]: d for d in chart["dependencies"]}
-    assert sorted(deps) == sorted(SUBCHARTS)
+    assert sorted(deps) == sorted([*SUBCHARTS, LIBRARY])
+    assert "condition" not in deps.pop(LIBRARY)  # the helpers every chart needs (test_helpers)
     for name, dep in deps.items():
         assert dep["condition"] == f"{name}.enabled"
         sub = yaml.safe_load((CHART / "charts" / name / "Chart.yaml").read_text())

@@ -626,7 +626,7 @@ def test_the_api_key_is_generated_into_a_kept_secret_that_the_api_ui_and_helm_te
     docs = render("default", release=release)
     (secret,) = _generated_key_secrets(docs)
     name = secret["metadata"]["name"]
-    # The inference chart's fullname cut to leave room for the suffix (inference.apiKeySecret).
+    # The inference chart's fullname cut to leave room for the suffix (porto-lib.apiKeySecret).
     assert name == f"{release}-inference"[:63].rstrip("-")[:55].rstrip("-") + "-api-key"
     assert len(name) <= 63
     assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"

@@ -23,6 +23,7 @@ from charts.chartlib import (
     job_templates,
     named,
     render,
+    standalone,
     template_args,
 )
 from porto.cluster import template_name_for
@@ -281,9 +282,9 @@ def test_the_network_policy_leaves_egress_to_the_api_server_open() -> None:
     assert ui_policy["spec"]["policyTypes"] == ["Ingress"]
 
 
-def test_the_ui_chart_renders_it_on_its_own() -> None:
+def test_the_ui_chart_renders_it_on_its_own(tmp_path: Path) -> None:
     """Standalone (no umbrella): the template is still the release's by the training naming."""
-    chart = Path(__file__).resolve().parents[2] / "charts" / "porto" / "charts" / "ui"
+    chart = standalone("ui", tmp_path)
     out = helm(
         "template",
         "porto",

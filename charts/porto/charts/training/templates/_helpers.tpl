@@ -1,100 +1,4 @@
-{{/* Standard helpers (prometheus-community style); names cut at 63 characters. */}}
-
-{{- define "training.name" -}}
-{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{/*
-Always `<release>-<chart>`: the usual shortcut (the release name alone when it contains the chart
-name) would give two subcharts of one release the same names (release `minio-postgres-lab`).
-*/}}
-{{- define "training.fullname" -}}
-{{- if .Values.fullnameOverride }}
-{{- .Values.fullnameOverride | trunc 63 | trimSuffix "-" }}
-{{- else }}
-{{- printf "%s-%s" .Release.Name (default .Chart.Name .Values.nameOverride) | trunc 63 | trimSuffix "-" }}
-{{- end }}
-{{- end }}
-
-{{- define "training.chart" -}}
-{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-{{- end }}
-
-{{- define "training.labels" -}}
-helm.sh/chart: {{ include "training.chart" . }}
-{{ include "training.selectorLabels" . }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/managed-by: {{ .Release.Service }}
-app.kubernetes.io/component: training
-app.kubernetes.io/part-of: porto
-{{- end }}
-
-{{- define "training.selectorLabels" -}}
-app.kubernetes.io/name: {{ include "training.name" . }}
-app.kubernetes.io/instance: {{ .Release.Name }}
-{{- end }}
-
-{{- define "training.serviceAccountName" -}}
-{{- if .Values.serviceAccount.create }}
-{{- default (include "training.fullname" .) .Values.serviceAccount.name }}
-{{- else }}
-{{- default "default" .Values.serviceAccount.name }}
-{{- end }}
-{{- end }}
-
-{{/*
-`<fullname>-<suffix>`, the full name cut so the whole fits in a limit: 63 characters by default;
-52 for a CronJob (its Jobs add 11), 57 for a generateName (the API adds 5 and a dash).
-Usage: include "training.suffixed" (list . "scheduled" 52)
-*/}}
-{{- define "training.suffixed" -}}
-{{- $ctx := index . 0 -}}
-{{- $suffix := index . 1 -}}
-{{- $max := 63 -}}
-{{- if gt (len .) 2 }}{{ $max = index . 2 }}{{ end -}}
-{{- printf "%s-%s" (include "training.fullname" $ctx | trunc (int (sub (sub $max 1) (len $suffix))) | trimSuffix "-") $suffix -}}
-{{- end }}
-
-{{- define "training.image" -}}
-{{- $registry := .Values.global.imageRegistry | default .Values.image.registry -}}
-{{- $repository := .Values.image.repository -}}
-{{- if $registry }}{{ $repository = printf "%s/%s" $registry $repository }}{{ end -}}
-{{- if .Values.image.digest -}}
-{{- printf "%s@%s" $repository .Values.image.digest -}}
-{{- else -}}
-{{- printf "%s:%s" $repository (.Values.image.tag | default .Chart.AppVersion | toString) -}}
-{{- end -}}
-{{- end }}
-
-{{/* Name of another porto subchart's resources (same rule as its `<chart>.fullname`). */}}
-{{- define "training.peerName" -}}
-{{- $ctx := index . 0 -}}
-{{- printf "%s-%s" $ctx.Release.Name (index . 1) | trunc 63 | trimSuffix "-" -}}
-{{- end }}
-
-{{- define "training.monitoring" -}}
-{{- $m := .Values.global.monitoring -}}
-{{- if and $m.enabled (or $m.force (.Capabilities.APIVersions.Has "monitoring.coreos.com/v1")) -}}
-true
-{{- end -}}
-{{- end }}
-
-{{- define "training.s3Secret" -}}
-{{- .Values.global.objectStore.existingSecret | default (include "training.peerName" (list . "minio")) -}}
-{{- end }}
-
-{{- define "training.s3Endpoint" -}}
-{{- if .Values.global.objectStore.existingSecret -}}
-{{- .Values.global.objectStore.endpoint -}}
-{{- else -}}
-{{- printf "http://%s:%d" (include "training.peerName" (list . "minio")) 9000 -}}
-{{- end -}}
-{{- end }}
-
-{{- define "training.storeUri" -}}
-{{- $o := .Values.global.objectStore -}}
-{{- printf "s3://%s/%s" $o.bucket ($o.prefix | trimAll "/") | trimSuffix "/" -}}
-{{- end }}
+{{/* The standard helpers are porto-lib's (charts/porto-lib). */}}
 
 {{/*
 The pod template every training run uses: the install/upgrade Job, the CronJob and the on-demand
@@ -102,10 +6,10 @@ Job template. `porto-train train` with the data source and `--set` overrides fro
 */}}
 {{- define "training.podTemplate" -}}
 {{- $s3 := .Values.global.objectStore -}}
-{{- $endpoint := include "training.s3Endpoint" . -}}
+{{- $endpoint := include "porto-lib.s3Endpoint" . -}}
 metadata:
   labels:
-    {{- include "training.labels" . | nindent 4 }}
+    {{- include "porto-lib.labels" . | nindent 4 }}
     {{- with .Values.podLabels }}
     {{- toYaml . | nindent 4 }}
     {{- end }}
@@ -119,7 +23,7 @@ metadata:
   {{- end }}
 spec:
   restartPolicy: Never
-  serviceAccountName: {{ include "training.serviceAccountName" . }}
+  serviceAccountName: {{ include "porto-lib.serviceAccountName" . }}
   automountServiceAccountToken: false
   {{- $pullSecrets := concat .Values.global.imagePullSecrets .Values.imagePullSecrets | uniq }}
   {{- with $pullSecrets }}
@@ -133,7 +37,7 @@ spec:
   {{- if and $endpoint .Values.waitForStore.enabled }}
   initContainers:
     - name: wait-for-store
-      image: {{ include "training.image" . | quote }}
+      image: {{ include "porto-lib.image" . | quote }}
       imagePullPolicy: {{ .Values.image.pullPolicy }}
       command: ["python", "/etc/porto/wait_for_store.py"]
       args: [{{ $endpoint | quote }}, {{ .Values.waitForStore.timeoutSeconds | quote }}]
@@ -153,7 +57,7 @@ spec:
   {{- end }}
   containers:
     - name: training
-      image: {{ include "training.image" . | quote }}
+      image: {{ include "porto-lib.image" . | quote }}
       imagePullPolicy: {{ .Values.image.pullPolicy }}
       args:
         - train
@@ -179,7 +83,7 @@ spec:
         - name: PORTO_HOME
           value: /var/lib/porto
         - name: PORTO_STORE
-          value: {{ include "training.storeUri" . | quote }}
+          value: {{ include "porto-lib.storeUri" . | quote }}
         - name: PORTO_MODEL_NAME
           value: {{ .Values.global.modelName | quote }}
         - name: PORTO_TRAIN_METRICS_PORT
@@ -198,12 +102,12 @@ spec:
         - name: PORTO_S3_ACCESS_KEY
           valueFrom:
             secretKeyRef:
-              name: {{ include "training.s3Secret" . }}
+              name: {{ include "porto-lib.s3Secret" . }}
               key: {{ ternary $s3.accessKeyKey "access-key" (ne $s3.existingSecret "") }}
         - name: PORTO_S3_SECRET_KEY
           valueFrom:
             secretKeyRef:
-              name: {{ include "training.s3Secret" . }}
+              name: {{ include "porto-lib.s3Secret" . }}
               key: {{ ternary $s3.secretKeyKey "secret-key" (ne $s3.existingSecret "") }}
         {{- with .Values.extraEnv }}
         {{- toYaml . | nindent 8 }}
@@ -230,7 +134,7 @@ spec:
     {{- if and $endpoint .Values.waitForStore.enabled }}
     - name: scripts
       configMap:
-        name: {{ include "training.suffixed" (list . "scripts") }}
+        name: {{ include "porto-lib.suffixed" (list . "scripts") }}
     {{- end }}
   {{- with .Values.nodeSelector }}
   nodeSelector:
