@@ -13,9 +13,10 @@ import pytest
 from inference.bundles import TrainedModel
 from porto.schema import model_frame
 from porto.synthetic import generate
-from porto_inference.codec import MAX_ID_DEPTH, FeatureCodec
 from porto_inference.errors import BadRequestError, ValidationFailedError
-from porto_inference.model import SMALL_BATCH, ServedModel
+from porto_inference.scoring.batch import MAX_ID_DEPTH
+from porto_inference.scoring.codec import FeatureCodec
+from porto_inference.scoring.model import SMALL_BATCH, ServedModel
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,7 @@ import pytest
 from harness.postgres import PostgresServer
 from inference.pg import reset, sql
 from porto.errors import ConfigError
-from porto_inference.database import EMBEDDED_DB_MISSING, load_migrations, migrate, redact
+from porto_inference.log.database import EMBEDDED_DB_MISSING, load_migrations, migrate, redact
 
 pytestmark = pytest.mark.integration
 

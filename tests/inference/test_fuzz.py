@@ -56,8 +56,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from inference.pg import sql
 from porto.schema import canonical_category
-from porto_inference.codec import MAX_TEXT_CHARS
 from porto_inference.ids import new_prediction_ids
+from porto_inference.scoring.batch import MAX_TEXT_CHARS
 
 pytestmark = [
     pytest.mark.integration,

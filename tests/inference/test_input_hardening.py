@@ -362,7 +362,7 @@ def test_models_shows_the_store_only_with_the_key(
     ],
 )
 def test_store_uri_never_shows_credentials(uri: str, shown: str) -> None:
-    from porto_inference.routes.models import public_store_uri
+    from porto_inference.api.routes.models import public_store_uri
 
     assert public_store_uri(uri) == shown
 
@@ -388,7 +388,7 @@ def test_csv_module_limit_is_not_left_lowered() -> None:
     """The CSV reader reads any cell (the size check is porto's own, with row and column)."""
     import csv
 
-    import porto_inference.csv_input  # noqa: F401
+    import porto_inference.scoring.csv_input  # noqa: F401
 
     assert csv.field_size_limit() > 131_072
     assert list(csv.reader(io.StringIO("x" * 200_000))) == [["x" * 200_000]]

@@ -11,7 +11,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from porto_inference.metrics import PROBABILITY_BUCKETS, Metrics, flatten_metrics, observe_many
+from porto_inference.monitoring.metrics import (
+    PROBABILITY_BUCKETS,
+    Metrics,
+    flatten_metrics,
+    observe_many,
+)
 from prometheus_client import CollectorRegistry, Histogram
 
 
@@ -62,7 +67,7 @@ def test_flatten_training_metrics() -> None:
 
 
 def test_roc_auc_matches_scikit_learn() -> None:
-    from porto_inference.quality import roc_auc
+    from porto_inference.monitoring.quality import roc_auc
     from sklearn.metrics import roc_auc_score
 
     rng = np.random.default_rng(1)
@@ -75,8 +80,8 @@ def test_roc_auc_matches_scikit_learn() -> None:
 def test_in_flight_gauge_counts_requests_being_processed() -> None:
     import asyncio
 
-    from porto_inference.metrics import Metrics
-    from porto_inference.middleware import RequestMiddleware
+    from porto_inference.api.middleware import RequestMiddleware
+    from porto_inference.monitoring.metrics import Metrics
 
     metrics = Metrics()
     seen: list[float] = []
@@ -115,7 +120,7 @@ def test_serve_selects_multiprocess_mode_through_the_environment_only(tmp_path: 
         "path = use_metrics_dir(Path(sys.argv[1]))\n"
         "import prometheus_client.values as v\n"
         "before = v.ValueClass\n"
-        "from porto_inference.metrics import Metrics\n"
+        "from porto_inference.monitoring.metrics import Metrics\n"
         "m = Metrics()\n"
         "m.feedback.labels('applied').inc(3)\n"
         "if os.fork() == 0:\n"

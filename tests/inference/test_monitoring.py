@@ -17,8 +17,8 @@ from porto.bundle import Manifest
 from porto.reference import ReferenceStats
 from porto.registry import Registry
 from porto.store import FileStore
-from porto_inference.monitoring import drift_report, quality_report, severity
-from porto_inference.quality import quality
+from porto_inference.monitoring.quality import quality
+from porto_inference.monitoring.reports import drift_report, quality_report, severity
 
 
 def _flush(client: TestClient) -> None:

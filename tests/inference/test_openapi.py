@@ -12,7 +12,7 @@ import schemathesis
 from harness.postgres import PostgresServer
 from hypothesis import HealthCheck, given, settings
 from inference.pg import reset
-from porto_inference.app import create_app
+from porto_inference.api.app import create_app
 from porto_inference.settings import Settings
 
 pytestmark = pytest.mark.integration

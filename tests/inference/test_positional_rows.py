@@ -138,7 +138,7 @@ def test_a_bundle_without_the_order_refuses_full_rows(
 def test_the_api_docs_name_both_orders(
     row_home: Path, make_client: Callable[..., TestClient]
 ) -> None:
-    from porto_inference.schemas import POSITIONAL_ORDERS
+    from porto_inference.api.schemas import POSITIONAL_ORDERS
 
     client = make_client(home=row_home)
     paths = client.get("/openapi.json").json()["paths"]

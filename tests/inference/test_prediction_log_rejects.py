@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from harness.timing import DEADLINE
 from inference.pg import count, sql
 from porto_inference.ids import new_prediction_ids
-from porto_inference.prediction_log import LogEntry
+from porto_inference.log.store import LogEntry
 
 pytestmark = pytest.mark.integration
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from inference.bundles import TrainedModel
 from porto.synthetic import generate
-from porto_inference.codec import FeatureCodec
-from porto_inference.vocabulary import MAX_VOCABULARY_CHARS, Vocabulary
+from porto_inference.scoring.codec import FeatureCodec
+from porto_inference.scoring.vocabulary import MAX_VOCABULARY_CHARS, Vocabulary
 
 LONG = 131_072
 

@@ -9,12 +9,12 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from porto_inference.codec import Problems, unstorable
-from porto_inference.deps import ApiKeyDep, ServiceDep, SettingsDep
+from porto_inference.api.deps import ApiKeyDep, ServiceDep, SettingsDep
+from porto_inference.api.routes.body import read_body, unstorable_json
+from porto_inference.api.schemas import ERRORS, FeedbackResponse, feedback_body
 from porto_inference.errors import UnsupportedMediaTypeError
-from porto_inference.routes.body import read_body, unstorable_json
-from porto_inference.schemas import ERRORS, FeedbackResponse, feedback_body
-from porto_inference.service import media_type
+from porto_inference.scoring.batch import Problems, unstorable
+from porto_inference.scoring.service import media_type
 
 router = APIRouter(tags=["feedback"], dependencies=[ApiKeyDep])
 

@@ -22,9 +22,9 @@ import logging
 import math
 import os
 from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -36,12 +36,14 @@ from porto.reference import (
     psi,
 )
 
-from porto_inference.codec import EncodedBatch
-from porto_inference.metrics import MULTIPROC_ENV, Metrics
-from porto_inference.model import ServedModel
+from porto_inference.monitoring.metrics import MULTIPROC_ENV, Metrics
 from porto_inference.periodic import PeriodicTask
 from porto_inference.settings import Settings
-from porto_inference.vocabulary import Vocabulary
+
+if TYPE_CHECKING:
+    from porto_inference.scoring.batch import EncodedBatch
+    from porto_inference.scoring.model import ServedModel
+    from porto_inference.scoring.vocabulary import Vocabulary
 
 log = logging.getLogger("porto_inference.drift")
 
@@ -208,13 +210,7 @@ class DriftMonitor:
             self._publish_counts(*self._quality(batch.num, batch.codes, batch.vocabs))
             weight = batch.rows / SAMPLE_ROWS
             pick = self._rng.choice(batch.rows, SAMPLE_ROWS, replace=False)
-            batch = EncodedBatch(
-                num=batch.num[pick],
-                codes=batch.codes[pick],
-                vocabs=batch.vocabs,
-                ids=None,
-                raw=None,
-            )
+            batch = replace(batch, num=batch.num[pick], codes=batch.codes[pick], ids=None, raw=None)
             self._pending.append((batch, scores[pick], True, weight))
         else:
             self._pending.append((batch, scores, False, 1.0))

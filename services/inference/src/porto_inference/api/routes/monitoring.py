@@ -10,10 +10,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from porto_inference.deps import ApiKeyDep, ServiceDep
+from porto_inference.api.deps import ApiKeyDep, ServiceDep
+from porto_inference.api.schemas import ERRORS
 from porto_inference.errors import ValidationFailedError
-from porto_inference.monitoring import MAX_BUCKETS, Monitoring
-from porto_inference.schemas import ERRORS
+from porto_inference.monitoring.reports import MAX_BUCKETS, Monitoring
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"], dependencies=[ApiKeyDep])
 

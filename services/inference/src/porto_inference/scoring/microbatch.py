@@ -15,8 +15,8 @@ import logging
 
 import numpy as np
 
-from porto_inference.codec import EncodedBatch
-from porto_inference.model import ServedModel
+from porto_inference.scoring.batch import EncodedBatch
+from porto_inference.scoring.model import ServedModel
 
 log = logging.getLogger("porto_inference.microbatch")
 

@@ -9,16 +9,16 @@ Only when something is refused does a slow pass with the csv module find which r
 Columns are matched by the header's names, in any order; the id and target columns are read
 but are not features.
 
-Lines may end in LF, CRLF or a lone CR (old Mac exports), mixed or not: the csv module (opened
-with ``newline=""``) treats each as a line break outside quotes. pandas' C parser does not once a
-lone CR is in the body: it drops the leading empty cell of the row after the header (shifting
-the row's cells one column left), and with mixed endings invents rows or fails. So a body with a
-lone CR is handed to pandas with every line break turned into LF (``_lf_lines``), within quoted
-cells too: a cell there holds LF where the client sent CR or CRLF. The csv module's
-field size limit is lifted for this process: its 131,072 characters became a 500 in the slow
-pass; porto checks the cells it uses itself (:data:`~porto_inference.codec.MAX_TEXT_CHARS`) and
-names the row and column. A NUL byte, which pandas silently cuts a cell at and PostgreSQL cannot
-store, is refused with its row and column, as is a byte that is not UTF-8.
+Lines may end in LF, CRLF or a lone CR (old Mac exports), mixed or not: the csv module (opened with
+``newline=""``) treats each as a line break outside quotes. pandas' C parser does not once a lone CR
+is in the body: it drops the leading empty cell of the row after the header (shifting the row's
+cells one column left), and with mixed endings invents rows or fails. So a body with a lone CR is
+handed to pandas with every line break turned into LF (``_lf_lines``), within quoted cells too: a
+cell there holds LF where the client sent CR or CRLF. The csv module's field size limit is lifted
+for this process: its 131,072 characters became a 500 in the slow pass; porto checks the cells it
+uses itself (:data:`~porto_inference.scoring.batch.MAX_TEXT_CHARS`) and names the row and column. A
+NUL byte, which pandas silently cuts a cell at and PostgreSQL cannot store, is refused with its row
+and column, as is a byte that is not UTF-8.
 """
 
 from __future__ import annotations
@@ -30,18 +30,17 @@ import re
 import sys
 import warnings
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 from porto.schema import FeatureKind
 
 from porto_inference.errors import BadRequestError, PayloadTooLargeError, ValidationFailedError
+from porto_inference.scoring.batch import MAX_TEXT_CHARS, EncodedBatch, Problems
+from porto_inference.scoring.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
     import pandas as pd
-
-    from porto_inference.codec import EncodedBatch, FeatureCodec, Problems
-    from porto_inference.vocabulary import Vocabulary
 
 #: Media types read as CSV by POST /predict/batch.
 CSV_TYPES = frozenset({"text/csv", "application/csv", "text/plain"})
@@ -52,6 +51,24 @@ NUL_CELL = "contains a NUL byte, which cannot be stored"
 _INTEGER_ID = re.compile("-?[0-9]{1,20}")
 
 csv.field_size_limit(sys.maxsize)  # see the module docstring: porto checks cell sizes itself
+
+
+class CsvCodec(Protocol):
+    """What the CSV reader needs of :class:`~porto_inference.scoring.codec.FeatureCodec` (which
+    imports this module, so the reader names the shape, not the class)."""
+
+    allow_missing: bool
+    names: list[str]
+    name_set: frozenset[str]
+    id_column: str | None
+    discard: tuple[str, ...]
+    kind_by_name: dict[str, FeatureKind]
+    cat_names: list[str]
+    num_names: list[str]
+
+    def current_vocabs(self) -> list[Vocabulary]: ...
+
+    def numbers_ok(self, num: np.ndarray) -> bool: ...
 
 
 def check_row_limit(body: bytes, limit: int) -> None:
@@ -66,10 +83,8 @@ def check_row_limit(body: bytes, limit: int) -> None:
             raise PayloadTooLargeError(f"{rows} rows: the limit is {limit} per request")
 
 
-def encode_csv(codec: FeatureCodec, body: bytes, problems: Problems) -> EncodedBatch:
+def encode_csv(codec: CsvCodec, body: bytes, problems: Problems) -> EncodedBatch:
     """Encode a CSV body with a header row for ``codec``'s schema."""
-    from porto_inference.codec import EncodedBatch
-
     header = csv_header(body)
     if b"\x00" in body:
         raise _nul_error(body, header)
@@ -115,8 +130,6 @@ def encode_csv(codec: FeatureCodec, body: bytes, problems: Problems) -> EncodedB
 def _new_codes(vocab: Vocabulary, column: list[Any], name: str, problems: Problems) -> np.ndarray:
     """Codes of a column with values ``vocab`` has not met; cells too long to be a category
     are noted in ``problems`` (and never added to the vocabulary)."""
-    from porto_inference.codec import MAX_TEXT_CHARS
-
     codes = np.zeros(len(column), dtype=np.int32)
     for row, value in enumerate(column):
         if value is not None and len(value) > MAX_TEXT_CHARS:
@@ -127,8 +140,6 @@ def _new_codes(vocab: Vocabulary, column: list[Any], name: str, problems: Proble
 
 
 def _check_ids(ids: list[Any], name: str, problems: Problems) -> None:
-    from porto_inference.codec import MAX_TEXT_CHARS
-
     for row, value in enumerate(ids):
         if type(value) is str and len(value) > MAX_TEXT_CHARS:
             problems.add(row, name, f"{len(value)} characters: the limit is {MAX_TEXT_CHARS}")
@@ -146,8 +157,6 @@ def _first_line(body: bytes) -> bytes:
 def csv_header(body: bytes) -> list[str]:
     """The header row's column names (stripped); BadRequestError if there is none, or if a name
     is not UTF-8, holds a NUL byte or is longer than any cell may be."""
-    from porto_inference.codec import MAX_TEXT_CHARS
-
     line = _first_line(body)
     try:
         first = line.decode("utf-8-sig")
@@ -307,7 +316,7 @@ def _located_error(body: bytes, header: list[str], numeric: list[str], message: 
 
 
 def _name_bad_numbers(
-    codec: FeatureCodec, num: np.ndarray, present: set[str], problems: Problems
+    codec: CsvCodec, num: np.ndarray, present: set[str], problems: Problems
 ) -> None:
     for j, name in enumerate(codec.num_names):
         if name not in present:

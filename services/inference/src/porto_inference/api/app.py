@@ -20,17 +20,10 @@ from fastapi.openapi.utils import get_openapi
 from porto.store import open_store
 
 from porto_inference import __version__
-from porto_inference.database import database_url, stop_embedded
-from porto_inference.docs import install_docs
-from porto_inference.drift import DriftMonitor
-from porto_inference.errors import install_error_handlers
-from porto_inference.logs import AccessLog, configure_logging
-from porto_inference.metrics import DriftCollector, Metrics, ModelInfoCollector
-from porto_inference.middleware import RequestMiddleware
-from porto_inference.model_manager import ModelManager
-from porto_inference.prediction_log import PredictionLog
-from porto_inference.quality import QualityMonitor
-from porto_inference.routes import (
+from porto_inference.api.docs import install_docs
+from porto_inference.api.errors import install_error_handlers
+from porto_inference.api.middleware import RequestMiddleware
+from porto_inference.api.routes import (
     feedback,
     health,
     models,
@@ -38,9 +31,16 @@ from porto_inference.routes import (
     predict,
     promotion,
 )
-from porto_inference.routes import metrics as metrics_route
-from porto_inference.schemas import batch_body, predict_body
-from porto_inference.service import InferenceService
+from porto_inference.api.routes import metrics as metrics_route
+from porto_inference.api.schemas import batch_body, predict_body
+from porto_inference.log.database import database_url, stop_embedded
+from porto_inference.log.store import PredictionLog
+from porto_inference.logs import AccessLog, configure_logging
+from porto_inference.monitoring.drift import DriftMonitor
+from porto_inference.monitoring.metrics import DriftCollector, Metrics, ModelInfoCollector
+from porto_inference.monitoring.quality import QualityMonitor
+from porto_inference.scoring.model_manager import ModelManager
+from porto_inference.scoring.service import InferenceService
 from porto_inference.settings import Settings, load_settings
 
 log = logging.getLogger("porto_inference")
@@ -113,7 +113,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         telemetry=None if settings.otel else {"tracing": False, "metrics": False, "logs": False},
-        # Served by porto_inference.docs from the package, not from a CDN.
+        # Served by porto_inference.api.docs from the package, not from a CDN.
         docs_url=None,
         redoc_url=None,
     )

@@ -8,7 +8,7 @@ import orjson
 from fastapi import APIRouter
 from starlette.responses import Response
 
-from porto_inference.deps import ServiceDep
+from porto_inference.api.deps import ServiceDep
 
 router = APIRouter(tags=["health"])
 

@@ -25,17 +25,17 @@ from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 
-from porto_inference.codec import EncodedBatch, FeatureCodec
-from porto_inference.database import migrate, redact
 from porto_inference.errors import DatabaseUnavailableError
 from porto_inference.ids import id_timestamp, is_uuid
-from porto_inference.metrics import Metrics
+from porto_inference.log.database import migrate, redact
 from porto_inference.settings import Settings
+
+if TYPE_CHECKING:
+    from porto_inference.monitoring.metrics import Metrics
 
 log = logging.getLogger("porto_inference.prediction_log")
 
@@ -280,31 +280,6 @@ class LogEntry:
                 )
             )
         return self.records
-
-
-def features_json(batch: EncodedBatch, codec: FeatureCodec) -> list[str]:
-    """One JSON object per row: the features as received (dicts as sent, positional lists keyed
-    by feature name, CSV rows as parsed), without the id column."""
-    raw = batch.raw
-    if raw is not None and len(raw) == 1 and type(raw[0]) is dict:
-        return [orjson.dumps(raw[0]).decode()]  # the single-record request: no list to split
-    if raw is None:
-        dicts: list[Any] = codec.records(batch)
-    elif raw and all(type(r) is dict for r in raw):
-        dicts = raw
-    else:
-        names = codec.names
-        dicts = [dict(zip(names, r, strict=False)) if type(r) is list else r for r in raw]
-    n = len(dicts)
-    if n == 0:
-        return []
-    # One dumps call for the whole batch, split at the record boundaries: "},{" occurs exactly
-    # n-1 times unless a string value contains it, in which case each row is dumped alone.
-    blob = orjson.dumps(dicts)
-    parts = blob[2:-2].split(b"},{")
-    if len(parts) != n:
-        return [orjson.dumps(d).decode() for d in dicts]
-    return [f"{{{p.decode()}}}" for p in parts]
 
 
 class PredictionLog:

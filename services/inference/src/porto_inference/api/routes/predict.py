@@ -13,16 +13,9 @@ from porto.errors import PortoError
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
-from porto_inference.csv_input import CSV_TYPES, check_row_limit
-from porto_inference.deps import API_KEY_SECURITY, authorize
-from porto_inference.errors import (
-    BadRequestError,
-    PayloadTooLargeError,
-    UnsupportedMediaTypeError,
-    ValidationFailedError,
-)
-from porto_inference.routes.body import read_body, unstorable_json
-from porto_inference.schemas import (
+from porto_inference.api.deps import API_KEY_SECURITY, authorize
+from porto_inference.api.routes.body import read_body, unstorable_json
+from porto_inference.api.schemas import (
     ERRORS,
     GENERIC_RECORD,
     BatchResponse,
@@ -30,7 +23,14 @@ from porto_inference.schemas import (
     batch_body,
     predict_body,
 )
-from porto_inference.service import InferenceService, media_type
+from porto_inference.errors import (
+    BadRequestError,
+    PayloadTooLargeError,
+    UnsupportedMediaTypeError,
+    ValidationFailedError,
+)
+from porto_inference.scoring.csv_input import CSV_TYPES, check_row_limit
+from porto_inference.scoring.service import InferenceService, media_type
 
 
 class DirectRoute(APIRoute):

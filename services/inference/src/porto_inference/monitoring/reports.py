@@ -6,9 +6,10 @@ window and by a row limit, both validated by the router — and has a statement 
 monitoring page can never load the database the way an unbounded ``SELECT *`` would. All SQL is
 parameterised.
 
-Drift uses the same binning and PSI as the live drift gauges (:mod:`porto.reference`, against
-the version's ``reference.json``), and live quality the same :func:`porto_inference.quality.quality`
-as the quality gauges, so the UI and the dashboards agree.
+Drift uses the same binning and PSI as the live drift gauges (:mod:`porto.reference`, against the
+version's ``reference.json``), and live quality the same
+:func:`porto_inference.monitoring.quality.quality` as the quality gauges, so the UI and the
+dashboards agree.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import asyncio
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -33,8 +34,10 @@ from porto.reference import (
 from porto.schema import FeatureKind, FeatureSchema, categorical_series
 
 from porto_inference.errors import DatabaseUnavailableError
-from porto_inference.quality import quality
-from porto_inference.service import InferenceService
+from porto_inference.monitoring.quality import quality
+
+if TYPE_CHECKING:
+    from porto_inference.scoring.service import InferenceService
 
 #: Longest a monitoring query may run; a slow one fails (503) instead of piling up.
 QUERY_TIMEOUT_S = 10.0

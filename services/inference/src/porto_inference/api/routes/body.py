@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import Request
 from starlette.requests import ClientDisconnect
 
-from porto_inference.codec import Problems, unstorable
 from porto_inference.errors import BadRequestError, PayloadTooLargeError, ValidationFailedError
+from porto_inference.scoring.batch import Problems, unstorable
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -17,7 +17,7 @@ from typing import Any
 from porto.errors import IntegrityError
 from porto.registry import CHAMPION
 
-from porto_inference.service import InferenceService
+from porto_inference.scoring.service import InferenceService
 
 
 async def promote(service: InferenceService, ref: str) -> dict[str, Any]:

@@ -16,89 +16,26 @@ does the slow path walk the rows to name each bad row and field. Both paths give
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 import numpy as np
+import orjson
 from porto.reference import missing_categories
 from porto.schema import FeatureKind, FeatureSchema, canonical_category
 
-from porto_inference.errors import ValidationFailedError
-from porto_inference.vocabulary import Vocabulary
-
-#: Error details kept per response: enough to fix a request, bounded for huge bad batches.
-MAX_ERROR_DETAILS = 50
-#: Up to this many rows, categories are coded row by row in one numpy call; above, per column.
-SMALL_ROWS = 16
-#: Longest text a category value or an id may be: the csv module's default field limit, so JSON
-#: and CSV take the same cells (and a vocabulary never keeps megabyte strings).
-MAX_TEXT_CHARS = 131_072
-#: Field names longer than this are cut in error details (an unknown key can be any size).
-MAX_FIELD_SHOWN = 200
-#: Deepest an id that is an object or a list may nest: ids are echoed in the answer, whose
-#: encoder stops at 254 levels, and checked recursively.
-MAX_ID_DEPTH = 32
-NUL_TEXT = "contains U+0000 (NUL), which cannot be stored"
-_SURROGATE = re.compile("[\ud800-\udfff]")
+from porto_inference.scoring.batch import (
+    SMALL_ROWS,
+    EncodedBatch,
+    Problems,
+    text_problem,
+    value_problem,
+)
+from porto_inference.scoring.csv_input import encode_csv
+from porto_inference.scoring.vocabulary import Vocabulary
 
 _ABSENT: Any = object()
-
-
-@dataclass
-class EncodedBatch:
-    """Validated model input for ``rows`` records, plus what the response and the log need."""
-
-    num: np.ndarray
-    codes: np.ndarray
-    vocabs: list[Vocabulary]
-    ids: list[Any] | None
-    raw: list[Any] | None
-    """Records as received (dicts or positional lists), for the prediction log; None for CSV."""
-
-    @property
-    def rows(self) -> int:
-        """Number of records."""
-        return int(self.num.shape[0])
-
-
-class Problems:
-    """Collects validation errors, bounded, in a stable order."""
-
-    def __init__(self) -> None:
-        self.details: list[dict[str, Any]] = []
-        self.count = 0
-
-    def add(self, row: int | None, field: str, message: str) -> None:
-        self.count += 1
-        if len(self.details) < MAX_ERROR_DETAILS:
-            if len(field) > MAX_FIELD_SHOWN:
-                field = field[:MAX_FIELD_SHOWN] + "..."
-            item: dict[str, Any] = {"field": field, "message": message}
-            if row is not None:
-                item = {"row": row, **item}
-            self.details.append(item)
-
-    def error(self) -> ValidationFailedError | None:
-        """The error to raise for the problems collected, or None if there are none."""
-        if not self.count:
-            return None
-        more = self.count - len(self.details)
-        suffix = f" ({more} more not shown)" if more > 0 else ""
-        first = self.details[0]
-        where = f"row {first['row']}, " if "row" in first else ""
-        return ValidationFailedError(
-            f"{self.count} invalid value(s); first: {where}{first['field']}: "
-            f"{first['message']}{suffix}",
-            self.details,
-        )
-
-    def raise_if_any(self) -> None:
-        error = self.error()
-        if error is not None:
-            raise error
 
 
 def _getter(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
@@ -109,49 +46,6 @@ def _getter(keys: Sequence[Any]) -> Callable[[Any], tuple[Any, ...]]:
         key = keys[0]
         return lambda record: (record[key],)
     return itemgetter(*keys)
-
-
-def unstorable(text: str) -> str | None:
-    """Why PostgreSQL cannot store ``text`` (its text and jsonb types hold neither U+0000 nor an
-    unpaired surrogate, which is not a character at all), or None."""
-    if "\x00" in text:
-        return NUL_TEXT
-    if not text.isascii():
-        surrogate = _SURROGATE.search(text)
-        if surrogate is not None:
-            return f"contains an unpaired surrogate (U+{ord(surrogate.group()):04X}): not text"
-    return None
-
-
-def text_problem(text: str) -> str | None:
-    """Why ``text`` cannot be a category or an id, or None: :func:`unstorable`, or longer than
-    :data:`MAX_TEXT_CHARS`."""
-    if len(text) > MAX_TEXT_CHARS:
-        return f"{len(text)} characters: the limit is {MAX_TEXT_CHARS}"
-    return unstorable(text)
-
-
-def value_problem(value: Any, depth: int = 0) -> str | None:
-    """:func:`text_problem` of the first bad string in ``value`` (a string, or an object or list
-    holding strings, keys included), or that it nests deeper than :data:`MAX_ID_DEPTH`; None if
-    there is none."""
-    if type(value) is str:
-        return text_problem(value)
-    if type(value) is not dict and type(value) is not list:
-        return None
-    if depth >= MAX_ID_DEPTH:
-        return f"nested deeper than {MAX_ID_DEPTH} levels"
-    if type(value) is dict:
-        for key, item in value.items():
-            problem = text_problem(key) or value_problem(item, depth + 1)
-            if problem is not None:
-                return problem
-    else:
-        for item in value:
-            problem = value_problem(item, depth + 1)
-            if problem is not None:
-                return problem
-    return None
 
 
 def _category_code(vocab: Vocabulary, value: Any) -> int | None:
@@ -557,8 +451,6 @@ class FeatureCodec:
     # --- CSV -------------------------------------------------------------------------------------
     def encode_csv(self, body: bytes) -> EncodedBatch:
         """Encode a CSV body with a header row; columns are matched by name, in any order."""
-        from porto_inference.csv_input import encode_csv
-
         return encode_csv(self, body, Problems())
 
     # --- output ----------------------------------------------------------------------------------
@@ -582,3 +474,28 @@ class FeatureCodec:
             for row, value in enumerate(strings):
                 rows[row][name] = value
         return rows
+
+
+def features_json(batch: EncodedBatch, codec: FeatureCodec) -> list[str]:
+    """One JSON object per row: the features as received (dicts as sent, positional lists keyed
+    by feature name, CSV rows as parsed), without the id column."""
+    raw = batch.raw
+    if raw is not None and len(raw) == 1 and type(raw[0]) is dict:
+        return [orjson.dumps(raw[0]).decode()]  # the single-record request: no list to split
+    if raw is None:
+        dicts: list[Any] = codec.records(batch)
+    elif raw and all(type(r) is dict for r in raw):
+        dicts = raw
+    else:
+        names = codec.names
+        dicts = [dict(zip(names, r, strict=False)) if type(r) is list else r for r in raw]
+    n = len(dicts)
+    if n == 0:
+        return []
+    # One dumps call for the whole batch, split at the record boundaries: "},{" occurs exactly
+    # n-1 times unless a string value contains it, in which case each row is dumped alone.
+    blob = orjson.dumps(dicts)
+    parts = blob[2:-2].split(b"},{")
+    if len(parts) != n:
+        return [orjson.dumps(d).decode() for d in dicts]
+    return [f"{{{p.decode()}}}" for p in parts]

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from porto_inference.metrics import Metrics
+from porto_inference.log.store import PredictionLog
+from porto_inference.monitoring.metrics import Metrics
 from porto_inference.periodic import PeriodicTask
-from porto_inference.prediction_log import PredictionLog
 from porto_inference.settings import Settings
 
 log = logging.getLogger("porto_inference.quality")

@@ -23,7 +23,7 @@ from porto_inference.errors import (
 )
 from porto_inference.ids import random_hex
 from porto_inference.logs import AccessLog
-from porto_inference.metrics import Metrics
+from porto_inference.monitoring.metrics import Metrics
 
 log = logging.getLogger("porto_inference.access")
 

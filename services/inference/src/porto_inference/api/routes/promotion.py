@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path
 
-from porto_inference.deps import ApiKeyDep, ServiceDep
-from porto_inference.promotion import promote
-from porto_inference.schemas import ERRORS
+from porto_inference.api.deps import ApiKeyDep, ServiceDep
+from porto_inference.api.promotion import promote
+from porto_inference.api.schemas import ERRORS
 
 router = APIRouter(tags=["models"])
 

@@ -7,17 +7,51 @@ from typing import Annotated, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Path, Request
+from porto.bundle import Manifest
+from porto.schema import category_value, typical_record, typical_value
 from starlette.responses import Response
 
-from porto_inference.deps import ApiKeyDep, ServiceDep, authorize
+from porto_inference.api.deps import ApiKeyDep, ServiceDep, authorize
+from porto_inference.api.schemas import ERRORS, FeatureInfo, ModelSchemaResponse, ModelsResponse
 from porto_inference.errors import UnauthorizedError
-from porto_inference.schemas import ERRORS, ModelSchemaResponse, ModelsResponse
 
 router = APIRouter(tags=["models"])
 
 VersionPath = Annotated[
     str, Path(description="A version id or an alias such as `champion`.", max_length=128)
 ]
+
+
+def schema_response(manifest: Manifest) -> ModelSchemaResponse:
+    """What /predict expects from the version ``manifest`` describes, in model order, with a
+    typical record ready to send."""
+    schema = manifest.feature_schema
+    return ModelSchemaResponse(
+        model_name=manifest.name,
+        model_version=manifest.version,
+        features=[
+            FeatureInfo(
+                position=i,
+                name=spec.name,
+                kind=spec.kind,
+                dtype=spec.dtype,
+                min=spec.min,
+                max=spec.max,
+                categories=(
+                    None
+                    if spec.categories is None
+                    else [category_value(spec, c) for c in spec.categories]
+                ),
+                missing_rate=spec.missing_rate,
+                typical=typical_value(spec),
+            )
+            for i, spec in enumerate(schema.features)
+        ],
+        id_column=schema.id_column,
+        missing_value=schema.missing_value,
+        ignored=schema.ignored,
+        example=typical_record(schema),
+    )
 
 
 @router.get(
@@ -62,7 +96,7 @@ def public_store_uri(uri: str) -> str:
 async def get_served_schema(service: ServiceDep) -> ModelSchemaResponse:
     """What POST /predict expects right now: the served model's features in model order (name,
     kind, seen range or categories) and `example`, a typical record to POST as it is."""
-    return await service.feature_schema(None)
+    return schema_response(await service.schema_manifest(None))
 
 
 @router.post(
@@ -91,7 +125,7 @@ async def get_model(version: VersionPath, service: ServiceDep) -> dict[str, Any]
 async def get_model_schema(version: VersionPath, service: ServiceDep) -> ModelSchemaResponse:
     """The version's features in model order (name, kind, seen range or categories) and
     `example`, a typical record to POST to /predict (with `model_version=` for this version)."""
-    return await service.feature_schema(version)
+    return schema_response(await service.schema_manifest(version))
 
 
 @router.get(

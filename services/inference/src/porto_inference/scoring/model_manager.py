@@ -42,9 +42,9 @@ from porto.registry import ALIASES_DIR, Registry
 from porto.store import ArtifactStore
 
 from porto_inference.errors import ModelNotReadyError
-from porto_inference.metrics import Metrics
-from porto_inference.model import ServedModel
+from porto_inference.monitoring.metrics import Metrics
 from porto_inference.periodic import PeriodicTask
+from porto_inference.scoring.model import ServedModel
 from porto_inference.settings import Settings
 
 log = logging.getLogger("porto_inference.models")

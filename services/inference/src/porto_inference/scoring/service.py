@@ -21,10 +21,8 @@ from porto.bundle import Manifest, read_file
 from porto.errors import NotFoundError
 from porto.labels import DEFAULT_LABELS, LabelMapping, feedback_class, feedback_labels
 from porto.registry import Registry
-from porto.schema import category_value, typical_record, typical_value
+from porto.schema import typical_record
 
-from porto_inference.codec import EncodedBatch
-from porto_inference.drift import DriftMonitor
 from porto_inference.errors import (
     BadRequestError,
     PayloadTooLargeError,
@@ -32,13 +30,15 @@ from porto_inference.errors import (
     ValidationFailedError,
 )
 from porto_inference.ids import new_prediction_ids
-from porto_inference.metrics import Metrics, observe_many
-from porto_inference.microbatch import MicroBatcher
-from porto_inference.model import ServedModel
-from porto_inference.model_manager import ModelManager
-from porto_inference.prediction_log import LogEntry, PredictionLog, features_json
-from porto_inference.quality import QualityMonitor
-from porto_inference.schemas import FeatureInfo, ModelSchemaResponse
+from porto_inference.log.store import LogEntry, PredictionLog
+from porto_inference.monitoring.drift import DriftMonitor
+from porto_inference.monitoring.metrics import Metrics, observe_many
+from porto_inference.monitoring.quality import QualityMonitor
+from porto_inference.scoring.batch import EncodedBatch
+from porto_inference.scoring.codec import features_json
+from porto_inference.scoring.microbatch import MicroBatcher
+from porto_inference.scoring.model import ServedModel
+from porto_inference.scoring.model_manager import ModelManager
 from porto_inference.settings import Settings
 
 #: Bundle files the API serves to the UI (plots and JSON reports; never the model itself).
@@ -419,37 +419,10 @@ class InferenceService:
         data: dict[str, Any] = (await self._manifest(ref)).model_dump(mode="json")
         return data
 
-    async def feature_schema(self, ref: str | None) -> ModelSchemaResponse:
-        """What /predict expects from version ``ref`` (None: the served model), in model order,
-        with a typical record ready to send."""
-        manifest = self.models.serving().manifest if ref is None else await self._manifest(ref)
-        schema = manifest.feature_schema
-        return ModelSchemaResponse(
-            model_name=manifest.name,
-            model_version=manifest.version,
-            features=[
-                FeatureInfo(
-                    position=i,
-                    name=spec.name,
-                    kind=spec.kind,
-                    dtype=spec.dtype,
-                    min=spec.min,
-                    max=spec.max,
-                    categories=(
-                        None
-                        if spec.categories is None
-                        else [category_value(spec, c) for c in spec.categories]
-                    ),
-                    missing_rate=spec.missing_rate,
-                    typical=typical_value(spec),
-                )
-                for i, spec in enumerate(schema.features)
-            ],
-            id_column=schema.id_column,
-            missing_value=schema.missing_value,
-            ignored=schema.ignored,
-            example=typical_record(schema),
-        )
+    async def schema_manifest(self, ref: str | None) -> Manifest:
+        """The manifest whose feature schema /schema shows: version ``ref`` (None: the served
+        model)."""
+        return self.models.serving().manifest if ref is None else await self._manifest(ref)
 
     async def artifact(self, ref: str, path: str) -> Artifact:
         """A plot or JSON file of a bundle, verified against its manifest."""

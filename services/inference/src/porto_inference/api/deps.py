@@ -13,7 +13,7 @@ from fastapi import Depends, Request, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 
 from porto_inference.errors import UnauthorizedError
-from porto_inference.service import InferenceService
+from porto_inference.scoring.service import InferenceService
 from porto_inference.settings import Settings
 
 _bearer = HTTPBearer(auto_error=False, description="API key as a bearer token.")

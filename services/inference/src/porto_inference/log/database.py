@@ -1,7 +1,7 @@
 """PostgreSQL plumbing: where the database is, and its versioned schema migrations.
 
-Migrations are the ``NNNN_name.sql`` files of :mod:`porto_inference.migrations`, applied in order,
-each in its own transaction, under a PostgreSQL advisory lock: every worker of every pod runs
+Migrations are the ``NNNN_name.sql`` files of :mod:`porto_inference.log.migrations`, applied in
+order, each in its own transaction, under a PostgreSQL advisory lock: every worker of every pod runs
 them at startup and exactly one does the work while the others wait and then find nothing to do.
 An applied migration whose file later changed is refused (its checksum is recorded).
 
@@ -25,7 +25,7 @@ from porto_inference.settings import Settings
 
 log = logging.getLogger("porto_inference.database")
 
-MIGRATIONS_PACKAGE = "porto_inference.migrations"
+MIGRATIONS_PACKAGE = "porto_inference.log.migrations"
 #: pg_advisory_lock key for migrations (ASCII "porto_mg"): one key for every porto deployment.
 MIGRATION_LOCK_KEY = 0x706F72746F5F6D67
 _MIGRATION_FILE = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
