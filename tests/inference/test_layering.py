@@ -33,12 +33,15 @@ def _is_type_checking(node: ast.If) -> bool:
     )
 
 
-def _imports(tree: ast.AST, module: str, is_package: bool) -> set[str]:
-    """Modules imported at run time (anywhere but an ``if TYPE_CHECKING:`` block)."""
+def _imports(
+    tree: ast.AST, module: str, is_package: bool, *, annotations: bool = False
+) -> set[str]:
+    """Modules imported at run time (anywhere but an ``if TYPE_CHECKING:`` block), or with
+    ``annotations`` every import, those blocks included."""
     found: set[str] = set()
 
     def visit(node: ast.AST) -> None:
-        if isinstance(node, ast.If) and _is_type_checking(node):
+        if isinstance(node, ast.If) and _is_type_checking(node) and not annotations:
             for child in node.orelse:
                 visit(child)
             return
@@ -61,13 +64,15 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> set[str]:
     return found
 
 
-def import_graph() -> dict[str, set[str]]:
-    """porto_inference module → the porto_inference modules (and outside packages) it imports."""
+def import_graph(*, annotations: bool = False) -> dict[str, set[str]]:
+    """porto_inference module → the porto_inference modules (and outside packages) it imports
+    (at run time; with ``annotations``, for type checking too)."""
     paths = sorted(ROOT.rglob("*.py"))
     modules = {_module_name(p): p for p in paths}
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
-        names = _imports(ast.parse(path.read_text()), name, path.name == "__init__.py")
+        tree = ast.parse(path.read_text())
+        names = _imports(tree, name, path.name == "__init__.py", annotations=annotations)
         edges = {n for n in names if n in modules and n != name}
         edges |= {n.split(".")[0] for n in names if not n.startswith(PACKAGE)}
         graph[name] = edges
@@ -113,6 +118,35 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_cycle() -> None:
     assert cycles(import_graph()) == []
+    assert cycles(import_graph(annotations=True)) == []
+
+
+#: The rooms each room may import at run time: api → scoring → log, monitoring; monitoring reads
+#: the log's store; the log imports no other room.
+ALLOWED = {
+    "api": {"scoring", "log", "monitoring"},
+    "scoring": {"log", "monitoring"},
+    "monitoring": {"log"},
+    "log": set(),
+}
+
+
+def _room(module: str) -> str | None:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 2 and parts[1] in ALLOWED else None
+
+
+def test_arrows_point_one_way() -> None:
+    wrong = []
+    for module, edges in sorted(import_graph().items()):
+        room = _room(module)
+        if room is None:
+            continue
+        for target in sorted(edges):
+            other = _room(target)
+            if other is not None and other != room and other not in ALLOWED[room]:
+                wrong.append(f"{module} imports {target}")
+    assert wrong == []
 
 
 def test_lower_rooms_never_import_api_or_fastapi() -> None:

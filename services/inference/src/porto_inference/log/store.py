@@ -39,6 +39,112 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("porto_inference.prediction_log")
 
+#: Longest a monitoring query may run; a slow one fails (503) instead of piling up.
+QUERY_TIMEOUT_S = 10.0
+#: The /monitoring queries and the live-quality window: every query of the log lives here.
+RECENT_SQL = """
+SELECT prediction_id::text AS prediction_id, created_at, model_version, endpoint, record_id,
+       score, predicted_class, threshold, latency_ms, label, label_time{features}
+FROM prediction_log
+WHERE model_name = $1
+  AND created_at >= now() - make_interval(mins => $2)
+  AND ($3::text IS NULL OR model_version = $3)
+ORDER BY created_at DESC
+LIMIT $4
+"""
+
+THROUGHPUT_SQL = """
+WITH bounds AS (
+    SELECT date_trunc('minute', now()) AS last_minute
+), minutes AS (
+    SELECT generate_series(last_minute - make_interval(mins => $2 - 1), last_minute,
+                           interval '1 minute') AS minute
+    FROM bounds
+), counted AS (
+    SELECT date_trunc('minute', created_at) AS minute,
+           count(*) AS predictions,
+           sum(predicted_class) AS positives,
+           avg(score) AS mean_score,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_latency_ms
+    FROM prediction_log, bounds
+    WHERE model_name = $1
+      AND created_at >= last_minute - make_interval(mins => $2 - 1)
+      AND ($3::text IS NULL OR model_version = $3)
+    GROUP BY 1
+)
+SELECT m.minute, coalesce(c.predictions, 0) AS predictions,
+       coalesce(c.positives, 0) AS positives, c.mean_score, c.p95_latency_ms
+FROM minutes AS m LEFT JOIN counted AS c USING (minute)
+ORDER BY m.minute
+"""
+
+SCORE_HISTOGRAM_SQL = """
+SELECT date_bin(make_interval(mins => $3), created_at, $2::timestamptz) AS bucket,
+       least(greatest(width_bucket(score, 0.0, $6::float8, $4), 1), $4) AS bin,
+       count(*) AS n
+FROM prediction_log
+WHERE model_name = $1
+  AND created_at >= $2::timestamptz
+  AND ($5::text IS NULL OR model_version = $5)
+GROUP BY 1, 2
+"""
+
+SCORE_SUMMARY_SQL = """
+SELECT date_bin(make_interval(mins => $3), created_at, $2::timestamptz) AS bucket,
+       count(*) AS n,
+       avg(score) AS mean,
+       percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY score) AS quantiles
+FROM prediction_log
+WHERE model_name = $1
+  AND created_at >= $2::timestamptz
+  AND ($4::text IS NULL OR model_version = $4)
+GROUP BY 1
+ORDER BY 1
+"""
+
+DRIFT_SQL = """
+SELECT features, score
+FROM prediction_log
+WHERE model_name = $1
+  AND model_version = $2
+  AND created_at >= now() - make_interval(mins => $3)
+ORDER BY created_at DESC
+LIMIT $4
+"""
+
+QUALITY_SQL = """
+SELECT model_version, score, predicted_class, label, label_time
+FROM prediction_log
+WHERE model_name = $1
+  AND label IS NOT NULL
+  AND label_time >= now() - make_interval(mins => $2)
+  AND ($3::text IS NULL OR model_version = $3)
+ORDER BY label_time DESC
+LIMIT $4
+"""
+
+
+WINDOW_SQL = """
+SELECT model_version, score, predicted_class, label
+FROM (
+    SELECT model_version, score, predicted_class, label,
+           row_number() OVER (PARTITION BY model_version ORDER BY label_time DESC) AS recency
+    FROM prediction_log
+    WHERE model_name = $1
+      AND label IS NOT NULL
+      AND label_time >= now() - make_interval(secs => $2)
+) AS recent
+WHERE recency <= $3
+"""
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    """What a failed monitoring read raises (the queries the UI's pages make)."""
+    import asyncpg
+
+    return (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+
+
 COLUMNS = (
     "prediction_id",
     "created_at",
@@ -663,3 +769,78 @@ class PredictionLog:
             "dropped_rows": self._dropped,
             "quarantined_rows": self._quarantined,
         }
+
+    # --- reads: the /monitoring queries and the live-quality window ---------------------------
+    async def _read(self, sql: str, *args: Any) -> list[Any]:
+        """Rows of one bounded query; DatabaseUnavailableError (503) when the log cannot answer."""
+        if not self.enabled:
+            raise DatabaseUnavailableError(
+                "the prediction log is off (PORTO_INFERENCE_PREDICTION_LOG=false): "
+                "there is nothing to monitor"
+            )
+        if self.pool is None:
+            raise DatabaseUnavailableError(
+                f"the prediction log database is not reachable: {self.last_error or 'connecting'}"
+            )
+        try:
+            async with self.pool.acquire(timeout=QUERY_TIMEOUT_S) as conn:
+                rows: list[Any] = await conn.fetch(sql, *args, timeout=QUERY_TIMEOUT_S)
+                return rows
+        except _read_errors() as exc:
+            raise DatabaseUnavailableError(
+                f"the prediction log database did not answer: {type(exc).__name__}: {exc}"
+            ) from exc
+
+    async def recent(
+        self, model_name: str, minutes: int, version: str | None, limit: int, *, features: bool
+    ) -> list[Any]:
+        """The newest logged predictions (with their features when asked), newest first."""
+        sql = RECENT_SQL.format(features=", features" if features else "")
+        return await self._read(sql, model_name, minutes, version, limit)
+
+    async def throughput(self, model_name: str, minutes: int, version: str | None) -> list[Any]:
+        """Predictions per minute over the last ``minutes`` (every minute, zeros included)."""
+        return await self._read(THROUGHPUT_SQL, model_name, minutes, version)
+
+    async def score_histogram(
+        self,
+        model_name: str,
+        since: datetime,
+        bucket_minutes: int,
+        bins: int,
+        version: str | None,
+        high: float,
+    ) -> list[Any]:
+        """Score counts per time bucket and score bin."""
+        return await self._read(
+            SCORE_HISTOGRAM_SQL, model_name, since, bucket_minutes, bins, version, high
+        )
+
+    async def score_summary(
+        self, model_name: str, since: datetime, bucket_minutes: int, version: str | None
+    ) -> list[Any]:
+        """Count, mean and deciles of the score per time bucket."""
+        return await self._read(SCORE_SUMMARY_SQL, model_name, since, bucket_minutes, version)
+
+    async def scored_features(
+        self, model_name: str, version: str, minutes: int, limit: int
+    ) -> list[Any]:
+        """The newest rows' features and scores of one version (the drift sample)."""
+        return await self._read(DRIFT_SQL, model_name, version, minutes, limit)
+
+    async def labelled(
+        self, model_name: str, minutes: int, version: str | None, limit: int
+    ) -> list[Any]:
+        """The newest labelled predictions (feedback within ``minutes``)."""
+        return await self._read(QUALITY_SQL, model_name, minutes, version, limit)
+
+    async def quality_window(
+        self, model_name: str, window_s: float, window_rows: int
+    ) -> list[Any] | None:
+        """The live-quality window's labelled rows per version; None while there is no pool."""
+        pool: Any = self.pool
+        if pool is None:
+            return None
+        async with pool.acquire() as conn:
+            rows: list[Any] = await conn.fetch(WINDOW_SQL, model_name, window_s, window_rows)
+            return rows

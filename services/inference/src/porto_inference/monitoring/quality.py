@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -21,19 +20,6 @@ from porto_inference.periodic import PeriodicTask
 from porto_inference.settings import Settings
 
 log = logging.getLogger("porto_inference.quality")
-
-WINDOW_SQL = """
-SELECT model_version, score, predicted_class, label
-FROM (
-    SELECT model_version, score, predicted_class, label,
-           row_number() OVER (PARTITION BY model_version ORDER BY label_time DESC) AS recency
-    FROM prediction_log
-    WHERE model_name = $1
-      AND label IS NOT NULL
-      AND label_time >= now() - make_interval(secs => $2)
-) AS recent
-WHERE recency <= $3
-"""
 
 
 @dataclass
@@ -113,16 +99,13 @@ class QualityMonitor:
 
     async def refresh(self) -> dict[str, Quality]:
         """Query the window and set the gauges; return the numbers."""
-        pool: Any = self.prediction_log.pool
-        if pool is None:
+        rows = await self.prediction_log.quality_window(
+            self.settings.model_name,
+            float(self.settings.quality_window_s),
+            self.settings.quality_window_rows,
+        )
+        if rows is None:
             return {}
-        async with pool.acquire() as conn:
-            rows = await conn.fetch(
-                WINDOW_SQL,
-                self.settings.model_name,
-                float(self.settings.quality_window_s),
-                self.settings.quality_window_rows,
-            )
         by_version: dict[str, list[tuple[float, int, int]]] = {}
         for r in rows:
             by_version.setdefault(str(r["model_version"]), []).append(

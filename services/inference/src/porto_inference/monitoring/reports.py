@@ -3,8 +3,8 @@
 Everything is answered from PostgreSQL's ``prediction_log`` (never from one worker's memory), so
 every worker and every replica gives the same answer. Each query is bounded twice — by a time
 window and by a row limit, both validated by the router — and has a statement timeout, so a
-monitoring page can never load the database the way an unbounded ``SELECT *`` would. All SQL is
-parameterised.
+monitoring page can never load the database the way an unbounded ``SELECT *`` would. The SQL
+lives in the prediction log's store (:mod:`porto_inference.log.store`), parameterised.
 
 Drift uses the same binning and PSI as the live drift gauges (:mod:`porto.reference`, against the
 version's ``reference.json``), and live quality the same
@@ -33,106 +33,16 @@ from porto.reference import (
 )
 from porto.schema import FeatureKind, FeatureSchema, categorical_series
 
-from porto_inference.errors import DatabaseUnavailableError
 from porto_inference.monitoring.quality import quality
 
 if TYPE_CHECKING:
     from porto_inference.scoring.service import InferenceService
 
-#: Longest a monitoring query may run; a slow one fails (503) instead of piling up.
-QUERY_TIMEOUT_S = 10.0
 #: Most time buckets a series may have (bounds the answer, whatever the window).
 MAX_BUCKETS = 720
 #: Conventional PSI reading: below stable, between moderate, above major drift.
 PSI_MODERATE = 0.1
 PSI_MAJOR = 0.25
-
-RECENT_SQL = """
-SELECT prediction_id::text AS prediction_id, created_at, model_version, endpoint, record_id,
-       score, predicted_class, threshold, latency_ms, label, label_time{features}
-FROM prediction_log
-WHERE model_name = $1
-  AND created_at >= now() - make_interval(mins => $2)
-  AND ($3::text IS NULL OR model_version = $3)
-ORDER BY created_at DESC
-LIMIT $4
-"""
-
-THROUGHPUT_SQL = """
-WITH bounds AS (
-    SELECT date_trunc('minute', now()) AS last_minute
-), minutes AS (
-    SELECT generate_series(last_minute - make_interval(mins => $2 - 1), last_minute,
-                           interval '1 minute') AS minute
-    FROM bounds
-), counted AS (
-    SELECT date_trunc('minute', created_at) AS minute,
-           count(*) AS predictions,
-           sum(predicted_class) AS positives,
-           avg(score) AS mean_score,
-           percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_latency_ms
-    FROM prediction_log, bounds
-    WHERE model_name = $1
-      AND created_at >= last_minute - make_interval(mins => $2 - 1)
-      AND ($3::text IS NULL OR model_version = $3)
-    GROUP BY 1
-)
-SELECT m.minute, coalesce(c.predictions, 0) AS predictions,
-       coalesce(c.positives, 0) AS positives, c.mean_score, c.p95_latency_ms
-FROM minutes AS m LEFT JOIN counted AS c USING (minute)
-ORDER BY m.minute
-"""
-
-SCORE_HISTOGRAM_SQL = """
-SELECT date_bin(make_interval(mins => $3), created_at, $2::timestamptz) AS bucket,
-       least(greatest(width_bucket(score, 0.0, $6::float8, $4), 1), $4) AS bin,
-       count(*) AS n
-FROM prediction_log
-WHERE model_name = $1
-  AND created_at >= $2::timestamptz
-  AND ($5::text IS NULL OR model_version = $5)
-GROUP BY 1, 2
-"""
-
-SCORE_SUMMARY_SQL = """
-SELECT date_bin(make_interval(mins => $3), created_at, $2::timestamptz) AS bucket,
-       count(*) AS n,
-       avg(score) AS mean,
-       percentile_cont(ARRAY[0.1, 0.5, 0.9]) WITHIN GROUP (ORDER BY score) AS quantiles
-FROM prediction_log
-WHERE model_name = $1
-  AND created_at >= $2::timestamptz
-  AND ($4::text IS NULL OR model_version = $4)
-GROUP BY 1
-ORDER BY 1
-"""
-
-DRIFT_SQL = """
-SELECT features, score
-FROM prediction_log
-WHERE model_name = $1
-  AND model_version = $2
-  AND created_at >= now() - make_interval(mins => $3)
-ORDER BY created_at DESC
-LIMIT $4
-"""
-
-QUALITY_SQL = """
-SELECT model_version, score, predicted_class, label, label_time
-FROM prediction_log
-WHERE model_name = $1
-  AND label IS NOT NULL
-  AND label_time >= now() - make_interval(mins => $2)
-  AND ($3::text IS NULL OR model_version = $3)
-ORDER BY label_time DESC
-LIMIT $4
-"""
-
-
-def _db_errors() -> tuple[type[BaseException], ...]:
-    import asyncpg
-
-    return (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -158,27 +68,6 @@ class Monitoring:
         """The registry name whose predictions are monitored."""
         return self.service.settings.model_name
 
-    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
-        """Rows of one bounded query; DatabaseUnavailableError (503) when the log cannot answer."""
-        log = self.service.prediction_log
-        if not log.enabled:
-            raise DatabaseUnavailableError(
-                "the prediction log is off (PORTO_INFERENCE_PREDICTION_LOG=false): "
-                "there is nothing to monitor"
-            )
-        if log.pool is None:
-            raise DatabaseUnavailableError(
-                f"the prediction log database is not reachable: {log.last_error or 'connecting'}"
-            )
-        try:
-            async with log.pool.acquire(timeout=QUERY_TIMEOUT_S) as conn:
-                rows: list[Any] = await conn.fetch(sql, *args, timeout=QUERY_TIMEOUT_S)
-                return rows
-        except _db_errors() as exc:
-            raise DatabaseUnavailableError(
-                f"the prediction log database did not answer: {type(exc).__name__}: {exc}"
-            ) from exc
-
     async def _version(self, ref: str | None) -> str:
         """The version ``ref`` names, or the served one."""
         if ref is None:
@@ -194,8 +83,9 @@ class Monitoring:
     ) -> dict[str, Any]:
         """The latest predictions, newest first (features only when asked: they are large)."""
         version = await self._optional_version(model_version)
-        sql = RECENT_SQL.format(features=", features" if features else "")
-        rows = await self._fetch(sql, self.model_name, minutes, version, limit)
+        rows = await self.service.prediction_log.recent(
+            self.model_name, minutes, version, limit, features=features
+        )
         items = []
         for r in rows:
             item = {
@@ -219,7 +109,7 @@ class Monitoring:
     async def throughput(self, *, minutes: int, model_version: str | None) -> dict[str, Any]:
         """Predictions per minute over the last ``minutes`` (zero-filled, oldest first)."""
         version = await self._optional_version(model_version)
-        rows = await self._fetch(THROUGHPUT_SQL, self.model_name, minutes, version)
+        rows = await self.service.prediction_log.throughput(self.model_name, minutes, version)
         series = [
             {
                 "minute": _iso(r["minute"]),
@@ -255,11 +145,11 @@ class Monitoring:
         step = bucket_minutes * 60
         aligned = datetime.fromtimestamp(now.timestamp() // step * step, UTC)
         since = aligned - timedelta(minutes=minutes) + timedelta(seconds=step)
-        histogram = await self._fetch(
-            SCORE_HISTOGRAM_SQL, self.model_name, since, bucket_minutes, bins, version, high
+        histogram = await self.service.prediction_log.score_histogram(
+            self.model_name, since, bucket_minutes, bins, version, high
         )
-        summary = await self._fetch(
-            SCORE_SUMMARY_SQL, self.model_name, since, bucket_minutes, version
+        summary = await self.service.prediction_log.score_summary(
+            self.model_name, since, bucket_minutes, version
         )
         counts: dict[datetime, list[int]] = {}
         for r in histogram:
@@ -305,7 +195,9 @@ class Monitoring:
             }
         raw = await asyncio.to_thread(read_json, store, manifest, REFERENCE_FILE)
         reference = ReferenceStats.model_validate(raw)
-        rows = await self._fetch(DRIFT_SQL, self.model_name, version, minutes, limit)
+        rows = await self.service.prediction_log.scored_features(
+            self.model_name, version, minutes, limit
+        )
         result = await asyncio.to_thread(drift_report, manifest, reference, rows)
         return {"model_version": version, "minutes": minutes, "limit": limit, **result}
 
@@ -315,7 +207,7 @@ class Monitoring:
         """Live F1, precision, recall and ROC-AUC per version from labelled predictions (by label
         time), overall and per time bucket."""
         version = await self._optional_version(model_version)
-        rows = await self._fetch(QUALITY_SQL, self.model_name, minutes, version, limit)
+        rows = await self.service.prediction_log.labelled(self.model_name, minutes, version, limit)
         return {
             "minutes": minutes,
             "limit": limit,

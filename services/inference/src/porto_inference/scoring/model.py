@@ -24,7 +24,8 @@ from porto.reference import REFERENCE_FILE, ReferenceStats
 from porto.schema import typical_record
 from porto.store import ArtifactStore
 
-from porto_inference.scoring.codec import EncodedBatch, FeatureCodec
+from porto_inference.scoring.batch import EncodedBatch
+from porto_inference.scoring.codec import FeatureCodec
 
 #: Up to this many rows CatBoost gets an object array; above, a frame of categorical columns.
 SMALL_BATCH = 24
