@@ -1,7 +1,7 @@
 """porto / Inference service: traffic, errors, latency, predictions, the service's internals,
 its pods (kube-prometheus-stack) and the nodes under them (node-exporter).
 
-The first seed's panels, without its hard-coded disk device and instances.
+The service's traffic panels, with no hard-coded disk device or instance.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""porto / Model quality: the second seed's five panels, then live quality from feedback
-against the served model's training metrics, input drift and data quality, and training Jobs.
+"""porto / Model quality: five panels (F1, predictions per minute, request rate and latency, score
+distribution, predictions by class), then live quality from feedback against the served model's
+training metrics, input drift and data quality, and training Jobs.
 """
 
 from __future__ import annotations

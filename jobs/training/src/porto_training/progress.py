@@ -1,7 +1,7 @@
 """Progress of a run: a live display per stage on a terminal (rich), plain log lines otherwise,
 and Prometheus gauges (stage, iteration, loss, elapsed seconds) served while the run lasts.
 
-The seed project's Prometheus scraped the training job on port 8001; porto keeps that port as the
+Prometheus scrape configs written for porto's training job expect port 8001; porto keeps it as the
 CLI default and lets Kubernetes scrape it with a PodMonitor.
 """
 

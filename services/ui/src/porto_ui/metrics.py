@@ -6,8 +6,8 @@ started at most once per process under a lock — a rerun never re-binds the por
 (``porto-ui serve``, ``make demo``, the image) starts it first and exits with one ``error:``
 line when the port is taken; inside a bare ``streamlit run app.py`` a taken port is only logged.
 
-``page_views_total{page}`` is the first seed's web-traffic metric: one view is a browser session
-arriving at a page (not every widget interaction on it).
+``page_views_total{page}`` is the web-traffic metric the dashboards query: one view is a browser
+session arriving at a page (not every widget interaction on it).
 """
 
 from __future__ import annotations

@@ -274,6 +274,11 @@ def _unique_violation_error(url: str | None) -> type[BaseException]:
     return error
 
 
+def _storable(text: str) -> str:
+    """``text`` as ASCII without NUL bytes: what any PostgreSQL text column accepts."""
+    return text.encode("ascii", "backslashreplace").decode().replace("\x00", "\\x00")
+
+
 class _NeverRaisedError(Exception):
     """Stands in for a database error class when there is no database."""
 
@@ -609,18 +614,24 @@ class PredictionLog:
     async def _quarantine(self, record: tuple[Any, ...], exc: BaseException) -> None:
         """Keep a row PostgreSQL refused in ``prediction_log_rejected`` (as ASCII-escaped JSON,
         which any text column holds), count it and log it once per row."""
-        error = f"{type(exc).__name__}: {exc}".strip()
+        error = _storable(f"{type(exc).__name__}: {exc}".strip())
         values = dict(zip(COLUMNS, record, strict=False))
         text = json.dumps(values, default=str, ensure_ascii=True)
-        prediction_id = str(values.get("prediction_id"))
-        async with self.pool.acquire() as conn:
-            await conn.execute(
-                "INSERT INTO prediction_log_rejected (prediction_id, error, record) "
-                "VALUES ($1, $2, $3)",
-                prediction_id,
-                error.encode("ascii", "backslashreplace").decode(),
-                text,
-            )
+        prediction_id = _storable(str(values.get("prediction_id")))
+        try:
+            async with self.pool.acquire() as conn:
+                await conn.execute(
+                    "INSERT INTO prediction_log_rejected (prediction_id, error, record) "
+                    "VALUES ($1, $2, $3)",
+                    prediction_id,
+                    error,
+                    text,
+                )
+        except self._data_errors as again:  # cannot happen with ASCII text; never block on it
+            log.error("prediction log: row %s dropped, unstorable even escaped: %s", text, again)
+            self.metrics.log_dropped.labels("unstorable").inc()
+            self._dropped += 1
+            return
         self._quarantined += 1
         self.metrics.log_quarantined.inc()
         log.error(

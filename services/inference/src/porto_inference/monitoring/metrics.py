@@ -249,7 +249,7 @@ class Metrics:
         )
         self.log_dropped = Counter(
             "prediction_log_dropped_total",
-            "Rows never written, by reason (queue_full, shutdown).",
+            "Rows never written, by reason (queue_full, shutdown, unstorable).",
             ["reason"],
             registry=r,
         )
