@@ -1,8 +1,9 @@
 """Where each metric the dashboards and alerts read comes from, when it is not porto's own.
 
-porto's own metrics are declared in ``services/inference/src/porto_inference/metrics.py`` (and the
-training job's in ``porto_training/progress.py``); the tests read the declarations from there. The
-rest come from the monitoring stack kube-prometheus-stack installs, or are not exported yet.
+porto's own metrics are declared in ``services/inference/src/porto_inference/monitoring/metrics.py``
+(and the training job's in ``porto_training/progress.py``); the tests read the declarations from
+there. The rest come from the monitoring stack kube-prometheus-stack installs, or are not exported
+yet.
 """
 
 from __future__ import annotations

@@ -29,8 +29,8 @@ from charts.chartlib import (
     render,
     template_args,
 )
-from porto_inference.routes.health import router as health_router
-from porto_inference.routes.metrics import router as metrics_router
+from porto_inference.api.routes.health import router as health_router
+from porto_inference.api.routes.metrics import router as metrics_router
 from porto_ui.server import HEALTH_PATH as UI_HEALTH_PATH
 
 ALL = sorted(SCENARIOS)

@@ -166,9 +166,9 @@ def test_training_then_inference_without_what_their_images_leave_out(
         from porto.registry import Registry
         from porto.store import FileStore
         from porto.schema import typical_record
-        from porto_inference.codec import Problems
-        from porto_inference.csv_input import encode_csv
-        from porto_inference.model import ServedModel
+        from porto_inference.scoring.batch import Problems
+        from porto_inference.scoring.csv_input import encode_csv
+        from porto_inference.scoring.model import ServedModel
         store = FileStore({str(store)!r})
         for version in Registry(store, "porto").versions():
             served = ServedModel.load(store, "porto", version)

@@ -24,7 +24,7 @@ from inference.figures import lines  # noqa: E402
 from inference.pg import reset  # noqa: E402
 from porto.bundle import Manifest  # noqa: E402
 from porto.store import FileStore, open_store  # noqa: E402
-from porto_inference.app import create_app  # noqa: E402
+from porto_inference.api.app import create_app  # noqa: E402
 from porto_inference.settings import Settings  # noqa: E402
 
 

@@ -20,7 +20,7 @@ from harness.timing import DEADLINE
 from inference.pg import count, reset
 from inference.servers import running_server, total
 from porto.bundle import Manifest
-from porto_inference.quality import quality
+from porto_inference.monitoring.quality import quality
 from porto_inference.server import ServerProcess
 
 pytestmark = pytest.mark.integration
@@ -238,7 +238,7 @@ def test_run_server_for_the_demo(home: Path, tmp_path: Path, records: list[dict[
             demo.kill()
     assert not (tmp_path / "pgdata" / "postmaster.pid").exists()  # the database stopped too
     # Everything scored was flushed on the way down; the data outlives the server.
-    from porto_inference.database import start_embedded, stop_embedded
+    from porto_inference.log.database import start_embedded, stop_embedded
     from porto_inference.settings import Settings
 
     settings = Settings(home=tmp_path)

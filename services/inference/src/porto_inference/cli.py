@@ -73,7 +73,7 @@ def _serve(args: argparse.Namespace) -> int:
 def _migrate(args: argparse.Namespace) -> int:
     from pydantic import SecretStr
 
-    from porto_inference.database import database_url, migrate_url, redact
+    from porto_inference.log.database import database_url, migrate_url, redact
     from porto_inference.settings import load_settings
 
     overrides: dict[str, Any] = {"prediction_log": True}
@@ -95,7 +95,7 @@ def _check() -> int:
     from porto.registry import Registry
     from porto.store import open_store
 
-    from porto_inference.model import ServedModel
+    from porto_inference.scoring.model import ServedModel
     from porto_inference.settings import load_settings
 
     settings = load_settings()

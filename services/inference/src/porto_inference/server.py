@@ -88,8 +88,8 @@ class PortoWorker(UvicornWorker):  # type: ignore[misc]
 
 def child_exit(server: Any, worker: Any) -> None:
     """gunicorn hook: a worker exited, so its live gauges and drift window stop counting."""
-    from porto_inference.drift import remove_snapshot
-    from porto_inference.metrics import mark_process_dead
+    from porto_inference.monitoring.drift import remove_snapshot
+    from porto_inference.monitoring.metrics import mark_process_dead
 
     mark_process_dead(worker.pid)
     remove_snapshot(worker.pid)
@@ -152,7 +152,7 @@ class GunicornApplication(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Any:
         # Runs in each worker after the fork: the app (and prometheus_client) is created there.
-        from porto_inference.app import create_app
+        from porto_inference.api.app import create_app
 
         return create_app(self.settings)
 
@@ -195,7 +195,7 @@ def serve(settings: Settings) -> None:
     metrics_dir = use_metrics_dir(settings.metrics_dir)
     worker_settings = settings
     if settings.prediction_log and settings.database_url is None:
-        from porto_inference.database import migrate_url, start_embedded
+        from porto_inference.log.database import migrate_url, start_embedded
 
         url = start_embedded(settings)
         worker_settings = settings.model_copy(update={"database_url": SecretStr(url)})

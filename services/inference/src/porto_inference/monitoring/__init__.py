@@ -1,0 +1,1 @@
+"""Monitoring: Prometheus metrics, drift, live quality and the monitoring queries."""

@@ -1,0 +1,126 @@
+"""Live model quality from feedback: F1, precision, recall and ROC-AUC per model version.
+
+The numbers come from the prediction log (labelled rows in a rolling window), so they are the
+same whichever worker computes them: every worker recomputes them now and then and sets gauges in
+``mostrecent`` multiprocess mode, so a scrape shows one value per version, never a sum over
+workers.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+
+import numpy as np
+
+from porto_inference.log.store import PredictionLog
+from porto_inference.monitoring.metrics import Metrics
+from porto_inference.periodic import PeriodicTask
+from porto_inference.settings import Settings
+
+log = logging.getLogger("porto_inference.quality")
+
+
+@dataclass
+class Quality:
+    """Classification quality of one version over the window."""
+
+    samples: int
+    f1: float
+    precision: float
+    recall: float
+    roc_auc: float | None
+
+
+def quality(scores: np.ndarray, predicted: np.ndarray, labels: np.ndarray) -> Quality:
+    """Quality of predictions against labels (ROC-AUC needs both classes, else None)."""
+    tp = int(((predicted == 1) & (labels == 1)).sum())
+    fp = int(((predicted == 1) & (labels == 0)).sum())
+    fn = int(((predicted == 0) & (labels == 1)).sum())
+    precision = tp / (tp + fp) if tp + fp else 0.0
+    recall = tp / (tp + fn) if tp + fn else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return Quality(len(labels), f1, precision, recall, roc_auc(scores, labels))
+
+
+def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
+    """ROC-AUC by ranks (Mann-Whitney U, ties averaged); None without both classes.
+
+    numpy only: this runs in the event loop, where importing scikit-learn would stall requests
+    for most of a second."""
+    positives = int(labels.sum())
+    negatives = len(labels) - positives
+    if positives == 0 or negatives == 0:
+        return None
+    order = np.argsort(scores, kind="mergesort")
+    ranked = scores[order]
+    ranks = np.empty(len(scores), dtype=np.float64)
+    # Average rank over each run of equal scores.
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    ends = np.r_[starts[1:], len(ranked)]
+    average = (starts + ends + 1) / 2.0
+    ranks[order] = np.repeat(average, ends - starts)
+    u = ranks[labels == 1].sum() - positives * (positives + 1) / 2.0
+    return float(u / (positives * negatives))
+
+
+class QualityMonitor:
+    """Recomputes the live quality gauges from the prediction log."""
+
+    def __init__(self, settings: Settings, metrics: Metrics, prediction_log: PredictionLog):
+        self.settings = settings
+        self.metrics = metrics
+        self.prediction_log = prediction_log
+        self.latest: dict[str, Quality] = {}
+        interval = settings.quality_interval_s
+        self._loop = PeriodicTask(
+            "quality-monitor",
+            # Jitter spreads the workers' queries instead of firing them all at once.
+            lambda: interval * random.uniform(0.8, 1.2),
+            self._turn,
+            what="live quality not refreshed",
+            logger=log,
+            with_traceback=False,
+        )
+
+    def start(self) -> None:
+        """Start the periodic task (nothing to do without a prediction log)."""
+        if self.prediction_log.enabled:
+            self._loop.start()
+
+    async def stop(self) -> None:
+        """Stop the periodic task."""
+        await self._loop.stop()
+
+    async def _turn(self) -> None:
+        if self.prediction_log.state == "up":
+            await self.refresh()
+
+    async def refresh(self) -> dict[str, Quality]:
+        """Query the window and set the gauges; return the numbers."""
+        rows = await self.prediction_log.quality_window(
+            self.settings.model_name,
+            float(self.settings.quality_window_s),
+            self.settings.quality_window_rows,
+        )
+        if rows is None:
+            return {}
+        by_version: dict[str, list[tuple[float, int, int]]] = {}
+        for r in rows:
+            by_version.setdefault(str(r["model_version"]), []).append(
+                (float(r["score"]), int(r["predicted_class"]), int(r["label"]))
+            )
+        result: dict[str, Quality] = {}
+        for version, items in by_version.items():
+            arr = np.asarray(items, dtype=np.float64)
+            q = quality(arr[:, 0], arr[:, 1].astype(int), arr[:, 2].astype(int))
+            result[version] = q
+            self.metrics.model_f1.labels(version).set(q.f1)
+            self.metrics.model_precision.labels(version).set(q.precision)
+            self.metrics.model_recall.labels(version).set(q.recall)
+            self.metrics.model_feedback_samples.labels(version).set(q.samples)
+            if q.roc_auc is not None:
+                self.metrics.model_roc_auc.labels(version).set(q.roc_auc)
+        self.latest = result
+        return result

@@ -1,0 +1,125 @@
+"""Rows PostgreSQL refuses never block the log: the writer isolates them (splitting the batch),
+keeps them in ``prediction_log_rejected``, counts them and writes every other row.
+
+The entries are queued straight into the writer (as a request would after the codec accepted
+it), so the test holds whatever the API lets through today or tomorrow."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+from harness.timing import DEADLINE
+from inference.pg import count, sql
+from porto_inference.ids import new_prediction_ids
+from porto_inference.log.store import LogEntry
+
+pytestmark = pytest.mark.integration
+
+GOOD = orjson.dumps({"ps_ind_01": 1, "ps_car_01_cat": 3}).decode()
+#: Values each column type refuses: jsonb cannot hold U+0000, text cannot hold a NUL byte, and
+#: an unpaired surrogate cannot even be encoded as UTF-8.
+POISON_FEATURES = '{"ps_car_01_cat": "a\\u0000b"}'
+POISON_RECORD_ID = "row\x00one"
+POISON_REQUEST_ID = "req-\ud800"
+
+
+def _entry(
+    rows: int,
+    *,
+    features: list[str] | None = None,
+    record_ids: list[Any] | None = None,
+    request_id: str | None = "r",
+) -> LogEntry:
+    return LogEntry(
+        created_at=datetime.now(UTC),
+        model_name="porto",
+        model_version="v1",
+        endpoint="/predict/batch",
+        request_id=request_id,
+        prediction_ids=new_prediction_ids(rows),
+        scores=np.full(rows, 0.25),
+        classes=np.zeros(rows, dtype=np.int8),
+        threshold=0.5,
+        latency_ms=1.0,
+        record_ids=record_ids,
+        features=features if features is not None else [GOOD] * rows,
+    )
+
+
+def _log(client: TestClient) -> Any:
+    return client.app.state.service.prediction_log  # type: ignore[attr-defined]
+
+
+def _submit_and_flush(client: TestClient, entries: list[LogEntry]) -> bool:
+    log = _log(client)
+    for entry in entries:
+        assert log.submit(entry)
+    return bool(client.portal.call(log.flush, DEADLINE))
+
+
+def test_a_refused_row_is_quarantined_and_the_rows_behind_it_are_written(
+    pg_url: str, make_client: Callable[..., TestClient]
+) -> None:
+    client = make_client(
+        prediction_log=True, database_url=pg_url, log_flush_interval_s=3600, log_flush_rows=1000
+    )
+    assert client.get("/ready").json()["database"]["state"] == "up"
+    bad_features = [GOOD] * 100
+    bad_features[37] = POISON_FEATURES
+    bad_ids: list[Any] = list(range(100))
+    bad_ids[80] = POISON_RECORD_ID
+    entries = [
+        _entry(50),
+        _entry(100, features=bad_features, record_ids=bad_ids),
+        _entry(1, request_id=POISON_REQUEST_ID),
+        _entry(49),
+    ]
+    poisoned = {
+        entries[1].prediction_ids[37],
+        entries[1].prediction_ids[80],
+        entries[2].prediction_ids[0],
+    }
+    # One flush (one COPY batch of 200 rows) holds all three bad rows.
+    assert _submit_and_flush(client, entries), "the log is stuck behind a refused row"
+
+    assert count(pg_url) == 200 - 3
+    rejected = sql(pg_url, "SELECT prediction_id, error, record FROM prediction_log_rejected")
+    assert {r["prediction_id"] for r in rejected} == poisoned
+    for row in rejected:
+        assert row["error"]
+        kept = json.loads(row["record"])  # the whole row, readable (lone surrogates too)
+        assert kept["prediction_id"] == row["prediction_id"]
+        assert kept["model_version"] == "v1"
+    status = _log(client).status()
+    assert status["state"] == "up", status
+    assert status["queued_rows"] == 0
+    assert status["quarantined_rows"] == 3
+    assert status["written_rows"] == 197
+    metrics = client.get("/metrics").text
+    assert "prediction_log_quarantined_total 3.0" in metrics
+    assert client.get("/ready").json()["database"]["state"] == "up"
+
+    # The writer goes on: later rows (and later requests) are written at once.
+    assert _submit_and_flush(client, [_entry(10)])
+    assert count(pg_url) == 207
+
+
+def test_a_refused_row_alone_in_its_batch(
+    pg_url: str, make_client: Callable[..., TestClient], records: list[dict[str, Any]]
+) -> None:
+    """With one worker, the very first row refused: nothing behind it waits (the report's
+    51 accepted, 0 written)."""
+    client = make_client(prediction_log=True, database_url=pg_url, log_flush_interval_s=3600)
+    assert _submit_and_flush(client, [_entry(1, features=[POISON_FEATURES])])
+    for record in records[:50]:
+        assert client.post("/predict", json=record).status_code == 200
+    assert client.portal.call(_log(client).flush, DEADLINE)
+    assert count(pg_url) == 50
+    assert sql(pg_url, "SELECT count(*) AS n FROM prediction_log_rejected") == [{"n": 1}]
