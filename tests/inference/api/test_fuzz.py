@@ -64,6 +64,8 @@ pytestmark = [
     # The app's quality monitor sleeps with random jitter in the TestClient's event-loop thread,
     # which Hypothesis mistakes for a strategy using the random module.
     pytest.mark.filterwarnings("ignore:Do not use the `random` module inside strategies"),
+    # Bodies of 131,072-character cells are meant to be large; their repr only in a failure.
+    pytest.mark.filterwarnings("ignore:Generating overly large repr"),
 ]
 
 #: Figures of the last run of each test: examples, accepted rows, answers by status and harm.
