@@ -36,6 +36,7 @@ from porto_inference.monitoring.metrics import Metrics, observe_many
 from porto_inference.monitoring.quality import QualityMonitor
 from porto_inference.scoring.batch import EncodedBatch
 from porto_inference.scoring.codec import features_json
+from porto_inference.scoring.csv_input import CSV_TYPES, check_row_limit
 from porto_inference.scoring.microbatch import MicroBatcher
 from porto_inference.scoring.model import ServedModel
 from porto_inference.scoring.model_manager import ModelManager
@@ -221,15 +222,12 @@ class InferenceService:
         began = time.perf_counter()
         kind = media_type(content_type)
         limit = self.settings.batch_max_rows
-        if kind in ("text/csv", "application/csv", "text/plain"):
+        if kind in CSV_TYPES:
+            # Before anything else: an oversized body is refused before a model or a parse.
+            check_row_limit(body, limit)
             model = await self.models.get(model_version)
             if context is not None:
                 context["model_version"] = model.version
-            # Cheap upper bound first, so an oversized body is refused before it is parsed.
-            if body.count(b"\n") > limit + 1:
-                lines = sum(1 for line in body.splitlines()[1:] if line.strip())
-                if lines > limit:
-                    raise PayloadTooLargeError(f"{lines} rows: the limit is {limit} per request")
             batch = model.codec.encode_csv(body)
         elif kind in ("application/json", ""):
             data = parse_json(body)

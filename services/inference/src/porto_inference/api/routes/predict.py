@@ -29,7 +29,7 @@ from porto_inference.errors import (
     UnsupportedMediaTypeError,
     ValidationFailedError,
 )
-from porto_inference.scoring.csv_input import CSV_TYPES, check_row_limit
+from porto_inference.scoring.csv_input import CSV_TYPES
 from porto_inference.scoring.service import InferenceService, media_type
 
 
@@ -153,8 +153,6 @@ async def predict_batch(request: Request) -> Response:
     else:
         body = await read_body(request, settings.max_body_bytes)
     csv = media_type(content_type) in CSV_TYPES
-    if csv:
-        check_row_limit(body, settings.batch_max_rows)
     state = request.state
     try:
         result = await service.predict_batch(
