@@ -7,11 +7,12 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
+from porto.contracts.api import FeedbackResponse
 from starlette.responses import Response
 
 from porto_inference.api.deps import ApiKeyDep, ServiceDep, SettingsDep
 from porto_inference.api.routes.body import read_body, unstorable_json
-from porto_inference.api.schemas import ERRORS, FeedbackResponse, feedback_body
+from porto_inference.api.schemas import ERRORS, feedback_body
 from porto_inference.errors import UnsupportedMediaTypeError
 from porto_inference.scoring.batch import Problems, unstorable
 from porto_inference.scoring.service import media_type

@@ -8,11 +8,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Path, Request
 from porto.bundle import Manifest
+from porto.contracts.api import FeatureInfo, ModelSchemaResponse, ModelsResponse
 from porto.schema import category_value, typical_record, typical_value
 from starlette.responses import Response
 
 from porto_inference.api.deps import ApiKeyDep, ServiceDep, authorize
-from porto_inference.api.schemas import ERRORS, FeatureInfo, ModelSchemaResponse, ModelsResponse
+from porto_inference.api.schemas import ERRORS
 from porto_inference.errors import UnauthorizedError
 
 router = APIRouter(tags=["models"])

@@ -9,20 +9,14 @@ from urllib.parse import parse_qs
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
+from porto.contracts.api import BatchResponse, PredictResponse
 from porto.errors import PortoError
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
 
 from porto_inference.api.deps import API_KEY_SECURITY, authorize
 from porto_inference.api.routes.body import read_body, unstorable_json
-from porto_inference.api.schemas import (
-    ERRORS,
-    GENERIC_RECORD,
-    BatchResponse,
-    PredictResponse,
-    batch_body,
-    predict_body,
-)
+from porto_inference.api.schemas import ERRORS, GENERIC_RECORD, batch_body, predict_body
 from porto_inference.errors import (
     BadRequestError,
     PayloadTooLargeError,
