@@ -268,7 +268,8 @@ def build_model(home: Path) -> Any:
 
     from catboost import CatBoostClassifier
     from porto.bundle import DatasetInfo, Manifest, new_version, write_bundle
-    from porto.model_format import CATBOOST, MODEL_FILES, dump_model
+    from porto.flavors import MODEL_FILES, dump_model
+    from porto.flavors.catboost import CATBOOST
     from porto.reference import REFERENCE_FILE, compute_reference
     from porto.registry import Registry
     from porto.schema import infer_schema, model_frame

@@ -14,8 +14,9 @@ import numpy as np
 import pandas as pd
 from catboost import CatBoostClassifier
 from porto.bundle import DatasetInfo, Manifest, new_version, write_bundle
+from porto.flavors import MODEL_FILES, dump_model
+from porto.flavors.catboost import CATBOOST
 from porto.labels import LabelMapping
-from porto.model_format import CATBOOST, MODEL_FILES, dump_model
 from porto.reference import REFERENCE_FILE, compute_reference
 from porto.registry import Registry
 from porto.schema import ColumnRules, FeatureSchema, infer_schema, model_frame

@@ -47,7 +47,7 @@ def test_no_porto_ui_module_imports_a_model_library() -> None:
 
 
 def test_the_hook_catches_a_model_library() -> None:
-    code = "import porto.model_format as f\nf.load_model('catboost', b'')"
+    code = "import porto.flavors as f\nf.load_model('catboost', b'')"
     done = subprocess.run(
         [sys.executable, "-c", guarded(MODEL_LIBRARIES, code)],
         capture_output=True,

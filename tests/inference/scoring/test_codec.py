@@ -26,11 +26,11 @@ def frame() -> pd.DataFrame:
 
 @pytest.fixture(scope="module")
 def served(trained: TrainedModel) -> ServedModel:
-    from porto.model_format import CatBoostPredictor
+    from porto.flavors.catboost import CatBoostModel
 
     return ServedModel(
         manifest=_manifest(trained),
-        predictor=CatBoostPredictor(trained.model),
+        predictor=CatBoostModel(trained.model),
         codec=FeatureCodec(trained.schema),
         reference=None,
         load_seconds=0.0,

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 from porto.errors import ConfigError
+from porto.flavors import FLAVOR_NAMES
 from porto_training.config import (
     Imbalance,
     apply_overrides,
@@ -111,3 +112,12 @@ def test_default_store_is_under_porto_home(monkeypatch: pytest.MonkeyPatch, tmp_
     assert default_store_uri() == f"file://{tmp_path}/artifacts"
     monkeypatch.delenv("PORTO_HOME")
     assert default_store_uri().endswith("/.porto/artifacts")
+
+
+@pytest.mark.parametrize("name", FLAVOR_NAMES)
+def test_every_flavor_has_its_param_and_search_sections(name: str) -> None:
+    cfg = load_config(
+        overrides=[f"model.type={name}", f"model.{name}.probe=1", f"search.{name}.probe=[1, 2]"]
+    )
+    assert cfg.model.params()["probe"] == 1
+    assert cfg.search.space(name)["probe"] == [1, 2]

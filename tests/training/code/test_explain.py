@@ -4,13 +4,11 @@ add up to the model's log-odds, and mutual information finds the informative fea
 from __future__ import annotations
 
 import numpy as np
+from porto.flavors.sklearn import group_columns, linear_parts, output_owners
 from porto.schema import infer_schema, model_frame
 from porto.synthetic import SyntheticData
 from porto_training.config import Imbalance
 from porto_training.explain import (
-    _group_columns,
-    _linear_parts,
-    _output_owner,
     feature_importance,
     mutual_information,
     sample_positions,
@@ -26,9 +24,10 @@ def test_baseline_explanations(small_data: SyntheticData) -> None:
     y = frame["target"].to_numpy()
     model = fit_model("sklearn", {}, schema, x, y, x, y, seed=0, imbalance=Imbalance.NONE)
     names = schema.names
-    prepare = model.estimator.named_steps["prepare"]
+    pipeline = model.estimator
+    prepare = pipeline.named_steps["prepare"]
     outputs = list(prepare.get_feature_names_out())
-    owners = _output_owner(model, schema)
+    owners = output_owners(pipeline, schema)
     assert len(owners) == len(outputs)
     for out, owner in zip(outputs, owners, strict=True):
         if out.startswith("cat__ps_car_11_cat_"):
@@ -37,9 +36,9 @@ def test_baseline_explanations(small_data: SyntheticData) -> None:
             assert names[owner] == "ps_car_11"
 
     sample = x.iloc[sample_positions(len(x), 500, 0)]
-    encoded, coef = _linear_parts(model, sample)
-    per_feature = _group_columns(model, schema, coef * (encoded - encoded.mean(axis=0)))
-    logit = model.estimator.decision_function(sample)
+    encoded, coef = linear_parts(pipeline, sample)
+    per_feature = group_columns(pipeline, schema, coef * (encoded - encoded.mean(axis=0)))
+    logit = pipeline.decision_function(sample)
     np.testing.assert_allclose(per_feature.sum(axis=1), logit - logit.mean(), atol=1e-8)
 
     shap = shap_importance(model, schema, sample)

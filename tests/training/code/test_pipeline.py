@@ -13,7 +13,7 @@ import pytest
 from harness.ports import free_port
 from porto.bundle import read_file, read_json
 from porto.errors import StoreError
-from porto.model_format import MODEL_FILES, load_model
+from porto.flavors import MODEL_FILES, load_model
 from porto.reference import REFERENCE_FILE, ReferenceStats
 from porto.registry import CHAMPION, LATEST, Registry
 from porto.schema import FeatureSchema, model_frame
@@ -104,7 +104,7 @@ def test_small_run_publishes_a_complete_verified_bundle(
     assert result.champion  # the first version
     assert registry.aliases() == {CHAMPION: manifest.version, LATEST: manifest.version}
 
-    # The stored model loads through porto.model_format and scores like the run did.
+    # The stored model loads through porto.flavors and scores like the run did.
     model = load_model(manifest.model_type, files[manifest.model_file])
     schema = FeatureSchema.model_validate(manifest.feature_schema.model_dump())
     rows = small_data.frame.head(50)

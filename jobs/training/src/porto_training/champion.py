@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from porto.bundle import read_file
 from porto.errors import NotFoundError, PortoError
-from porto.model_format import load_model
+from porto.flavors import load_model
 from porto.registry import CHAMPION, Registry
 from porto.schema import model_frame
 from sklearn.metrics import roc_auc_score

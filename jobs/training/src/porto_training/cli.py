@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from porto.model_format import CATBOOST, SKLEARN
+from porto.flavors.catboost import CATBOOST
+from porto.flavors.sklearn import SKLEARN
 from porto.registry import CHAMPION, LATEST, Registry, list_models
 from porto.store import open_store
 

@@ -15,7 +15,8 @@ from typing import Any
 
 import yaml
 from porto.errors import ConfigError
-from porto.model_format import CATBOOST, SKLEARN
+from porto.flavors import FLAVOR_NAMES
+from porto.flavors.catboost import CATBOOST
 from porto.schema import ColumnRules
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
@@ -95,9 +96,13 @@ class Imbalance(StrEnum):
 
 
 class ModelConfig(_Strict):
-    """Which model to train and its hyperparameters (passed to the estimator as given)."""
+    """Which model to train and its hyperparameters (passed to the estimator as given).
 
-    type: str = Field(default=CATBOOST, description="catboost | sklearn (logistic regression)")
+    Each flavor of :mod:`porto.flavors` has its section of parameters here, named as the flavor
+    (a test checks that every registered flavor has one).
+    """
+
+    type: str = Field(default=CATBOOST, description="A model flavor: " + " | ".join(FLAVOR_NAMES))
     imbalance: Imbalance = Field(
         default=Imbalance.NONE,
         description="Class weights: none keeps probabilities calibrated; balanced / "
@@ -108,17 +113,19 @@ class ModelConfig(_Strict):
 
     @model_validator(mode="after")
     def _check_type(self) -> ModelConfig:
-        if self.type not in (CATBOOST, SKLEARN):
-            raise ValueError(f"model.type must be {CATBOOST} or {SKLEARN}, not {self.type!r}")
+        if self.type not in FLAVOR_NAMES:
+            known = " or ".join(FLAVOR_NAMES)
+            raise ValueError(f"model.type must be {known}, not {self.type!r}")
         return self
 
     def params(self) -> dict[str, Any]:
-        """Return the hyperparameters of the selected model type."""
-        return dict(self.catboost if self.type == CATBOOST else self.sklearn)
+        """Return the hyperparameters of the selected model type (its flavor's section)."""
+        return _section(self, self.type)
 
 
 class SearchConfig(_Strict):
-    """Optional random search over hyperparameters, scored by stratified K-fold ROC-AUC."""
+    """Optional random search over hyperparameters, scored by stratified K-fold ROC-AUC; one
+    search space per flavor, named as the flavor like :class:`ModelConfig`'s parameters."""
 
     enabled: bool = False
     folds: int = Field(default=3, ge=2)
@@ -131,7 +138,13 @@ class SearchConfig(_Strict):
 
     def space(self, model_type: str) -> dict[str, Any]:
         """Return the search space of ``model_type``."""
-        return dict(self.catboost if model_type == CATBOOST else self.sklearn)
+        return _section(self, model_type)
+
+
+def _section(config: BaseModel, flavor_name: str) -> dict[str, Any]:
+    """Return a copy of ``config``'s mapping named after flavor ``flavor_name``."""
+    section: dict[str, Any] = getattr(config, flavor_name)
+    return dict(section)
 
 
 class InsightConfig(_Strict):

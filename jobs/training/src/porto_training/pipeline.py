@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from porto.bundle import DatasetInfo, Manifest, new_version, version_prefix, write_bundle
-from porto.model_format import MODEL_FILES, dump_model
+from porto.flavors import MODEL_FILES, dump_model
 from porto.reference import REFERENCE_FILE, compute_reference
 from porto.registry import Registry
 from porto.schema import FeatureSchema, infer_schema, model_frame

@@ -1,10 +1,10 @@
 """The small model interface: load a verified bundle version, predict, say whether it is ready.
 
 Loading goes through :mod:`porto.bundle` (every file's sha256 checked against the manifest) and
-:mod:`porto.model_format` (CatBoost's ``.cbm`` or skops with a type allow-list): nothing is ever
-unpickled. Prediction takes the codec's arrays straight to CatBoost: an object array for a few
-rows (cheapest to build), a frame of categorical columns for larger batches (CatBoost then hashes
-each distinct category once instead of once per row). Both give the probabilities
+the manifest's flavor in :mod:`porto.flavors` (CatBoost's ``.cbm``, or skops with a type
+allow-list): nothing is ever unpickled. Prediction hands the flavor the codec's batch, which it
+takes in the shape it scores fastest (CatBoost: an object array for a few rows, a frame of
+categorical columns for larger batches). Every shape gives the probabilities
 :func:`porto.schema.model_frame` + ``predict_proba`` give, which a test pins.
 """
 
@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from porto.bundle import Manifest, read_file, read_json, read_manifest
 from porto.errors import IntegrityError
-from porto.model_format import CATBOOST, Predictor, load_model
+from porto.flavors import Model, load_model
+from porto.flavors.base import SMALL_BATCH
 from porto.reference import REFERENCE_FILE, ReferenceStats
 from porto.schema import typical_record
 from porto.store import ArtifactStore
@@ -27,16 +28,13 @@ from porto.store import ArtifactStore
 from porto_inference.scoring.batch import EncodedBatch
 from porto_inference.scoring.codec import FeatureCodec
 
-#: Up to this many rows CatBoost gets an object array; above, a frame of categorical columns.
-SMALL_BATCH = 24
-
 
 @dataclass
 class ServedModel:
     """One loaded model version with its codec (input validation) and drift reference."""
 
     manifest: Manifest
-    predictor: Predictor
+    predictor: Model
     codec: FeatureCodec
     reference: ReferenceStats | None
     load_seconds: float
@@ -63,18 +61,10 @@ class ServedModel:
         model_bytes = read_file(store, manifest, manifest.model_file)
         predictor = load_model(manifest.model_type, model_bytes)
         schema = manifest.feature_schema
-        if manifest.model_type == CATBOOST:
-            model: Any = getattr(predictor, "model", None)
-            trained_names = list(getattr(model, "feature_names_", None) or [])
-            if trained_names and trained_names != schema.names:
-                raise IntegrityError(
-                    f"model {name}/{version} was trained on other features than its manifest lists"
-                )
-            cat_indices = list(model.get_cat_feature_indices()) if model is not None else []
-            if sorted(cat_indices) != schema.categorical_indices:
-                raise IntegrityError(
-                    f"model {name}/{version}: categorical features differ from the manifest"
-                )
+        try:
+            predictor.check_schema(schema)
+        except IntegrityError as exc:
+            raise IntegrityError(f"model {name}/{version}: {exc}") from exc
         reference = None
         if REFERENCE_FILE in manifest.files:
             try:
@@ -120,26 +110,50 @@ class ServedModel:
         """Return P(class 1) per row of ``batch`` (float64)."""
         if batch.rows == 0:
             return np.empty(0, dtype=np.float64)
-        if self.manifest.model_type == CATBOOST:
-            from catboost import Pool
+        return self.predictor.predict(BatchInput(self.codec, batch), threads=self.threads)
 
-            model: Any = getattr(self.predictor, "model")  # noqa: B009 - Protocol lacks it
-            cat_features = self.codec.cat_pos
-            # thread_count on the Pool too: by default CatBoost fans data loading out to every
-            # core, which in a worker that already owns one core only adds wake-ups.
-            if batch.rows <= SMALL_BATCH:
-                data: Any = self.codec.object_rows(batch)
-            else:
-                data = self.frame(batch, categorical=True)
-            pool = Pool(data, cat_features=cat_features, thread_count=self.threads)
-            proba = model.predict(pool, prediction_type="Probability", thread_count=self.threads)
-            return np.ascontiguousarray(proba[:, 1], dtype=np.float64)
-        return self.predictor.predict_proba(self.frame(batch, categorical=False))
+    def warm_up(self) -> None:
+        """Score a typical row alone and in a batch above :data:`SMALL_BATCH` rows, so whichever
+        input paths the flavor takes, the first request pays nothing extra and a model that
+        cannot predict is refused at load time."""
+        record = typical_record(self.manifest.feature_schema)
+        try:
+            small = self.codec.encode_items([dict(record)])
+            self.predict(small)
+            large = self.codec.encode_items([dict(record) for _ in range(SMALL_BATCH + 1)])
+            self.predict(large)
+        except Exception as exc:
+            raise IntegrityError(
+                f"model {self.name}/{self.version} cannot score a typical row: {exc}"
+            ) from exc
 
-    def frame(self, batch: EncodedBatch, *, categorical: bool) -> pd.DataFrame:
+
+@dataclass(frozen=True)
+class BatchInput:
+    """An encoded batch offered to a flavor (:class:`porto.flavors.base.ModelInput`) in the
+    shape it asks for, built straight from the codec's arrays."""
+
+    codec: FeatureCodec
+    batch: EncodedBatch
+
+    @property
+    def rows(self) -> int:
+        """How many rows the batch holds."""
+        return self.batch.rows
+
+    @property
+    def categorical_positions(self) -> list[int]:
+        """Positions of the categorical columns in model column order."""
+        return self.codec.cat_pos
+
+    def object_rows(self) -> np.ndarray:
+        """The batch as an object array in model column order."""
+        return self.codec.object_rows(self.batch)
+
+    def frame(self, *, categorical: bool) -> pd.DataFrame:
         """The batch as a frame in model column order: numbers as float64 with NaN, categories
         as canonical strings (``categorical``: as pandas categoricals of those strings)."""
-        codec = self.codec
+        codec, batch = self.codec, self.batch
         columns: dict[str, Any] = {}
         num_at = {pos: j for j, pos in enumerate(codec.num_pos)}
         cat_at = {pos: j for j, pos in enumerate(codec.cat_pos)}
@@ -156,17 +170,3 @@ class ServedModel:
                 else:
                     columns[name] = vocab.array[batch.codes[:, j]]
         return pd.DataFrame(columns, copy=False)
-
-    def warm_up(self) -> None:
-        """Score one typical row through both input paths, so the first request pays nothing
-        extra and a model that cannot predict is refused at load time."""
-        record = typical_record(self.manifest.feature_schema)
-        try:
-            small = self.codec.encode_items([dict(record)])
-            self.predict(small)
-            large = self.codec.encode_items([dict(record) for _ in range(SMALL_BATCH + 1)])
-            self.predict(large)
-        except Exception as exc:
-            raise IntegrityError(
-                f"model {self.name}/{self.version} cannot score a typical row: {exc}"
-            ) from exc
