@@ -72,7 +72,7 @@ def test_parked_labels_expire(
     sql(pg_url, "UPDATE pending_feedback SET received_at = now() - interval '2 hours'")
     assert len(client.post("/feedback", json=_invented(5)).json()["pending"]) == 5
     log = client.app.state.service.prediction_log  # type: ignore[attr-defined]
-    log._last_sweep = float("-inf")  # the writer's next turn sweeps (every PENDING_SWEEP_S)
+    log.writer._last_sweep = float("-inf")  # the writer's next turn sweeps (every PENDING_SWEEP_S)
     assert client.post("/predict", json=records[0]).status_code == 200
     assert _flush(client)
     # The old 30 are gone, the young 5 wait.
@@ -100,7 +100,7 @@ def test_a_label_parked_while_its_row_was_written_is_applied_by_the_sweep(
         pid,
     )
     log = client.app.state.service.prediction_log  # type: ignore[attr-defined]
-    log._last_sweep = float("-inf")  # the writer's next turn sweeps, busy or idle
+    log.writer._last_sweep = float("-inf")  # the writer's next turn sweeps, busy or idle
     wait_until(lambda: _pending(pg_url) == 0, DEADLINE, "the sweep to apply the label")
     assert sql(pg_url, "SELECT label FROM prediction_log WHERE prediction_id = $1", pid) == [
         {"label": 0}
@@ -135,7 +135,7 @@ def test_a_flush_reads_no_more_parked_rows_than_it_writes(
         new_prediction_ids(20_000),
     )
     log = client.app.state.service.prediction_log  # type: ignore[attr-defined]
-    log._last_sweep = time.monotonic() + 3600  # this test is about the flush, not the sweep
+    log.writer._last_sweep = time.monotonic() + 3600  # this test is about the flush, not the sweep
     time.sleep(2)  # statistics reach the shared counters about a second after a backend idles
     before, inserted = _reads(pg_url, "pending_feedback"), _inserted(pg_url)
     for record in records[:10]:

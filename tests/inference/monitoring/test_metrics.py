@@ -1,4 +1,4 @@
-"""observe_many equals observe; the metric names the seeds give exist; multiprocess mode is
+"""observe_many equals observe; the metric names the dashboards query exist; multiprocess mode is
 chosen through the environment, prometheus_client's documented switch."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def test_observe_many_equals_observe_one_by_one() -> None:
     assert many.get_sample_value("h_sum") == pytest.approx(one.get_sample_value("h_sum"))
 
 
-def test_seed_metric_names() -> None:
+def test_the_metric_names_the_dashboards_query_exist() -> None:
     text = Metrics().render()[0].decode()
     for name in (
         "inference_requests_total",

@@ -1,1 +1,2 @@
-"""The prediction log: one store that owns the asyncpg pool and all SQL, plus migrations."""
+"""The prediction log: :class:`~porto_inference.log.store.PredictionLog` over one asyncpg pool,
+and the schema migrations. Every SQL statement of the service lives in this package."""

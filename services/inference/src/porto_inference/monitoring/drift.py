@@ -36,7 +36,7 @@ from porto.reference import (
     psi,
 )
 
-from porto_inference.monitoring.metrics import MULTIPROC_ENV, Metrics
+from porto_inference.monitoring.metrics import MULTIPROC_ENV, InputMetrics
 from porto_inference.periodic import PeriodicTask
 from porto_inference.settings import Settings
 
@@ -152,7 +152,7 @@ def merge_snapshots(snapshots: list[dict[str, Any]]) -> dict[str, VersionDrift]:
 class DriftMonitor:
     """Sliding-window PSI, missing rates and unseen categories for the served model."""
 
-    def __init__(self, settings: Settings, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, metrics: InputMetrics) -> None:
         self.settings = settings
         self.metrics = metrics
         self.model: ServedModel | None = None

@@ -14,9 +14,12 @@ State that belongs to one worker's current view — the served model and its tra
 drift window — is exported by collectors at scrape time instead, so a replaced model or a feature
 that no longer exists leaves no stale series behind.
 
-Names follow the two seed projects (``inference_*``, ``page_views_total``, ``batch_size``;
-``model_f1_score``, ``prediction_score_distribution``, ``predictions_total``,
-``http_requests_total``); the ``model`` and ``model_version`` labels carry the model version.
+The names, labels and buckets are an interface: the dashboards and alerting rules in
+``dashboards/`` query them by name (``inference_*``, ``batch_size``, ``http_requests_total``,
+``predictions_total``, ``prediction_score_distribution``, ``model_f1_score``, ...), and
+``page_views_total`` is also the UI's page-view counter, so one panel shows both. The ``model``
+and ``model_version`` labels carry the model version. A snapshot test
+(``tests/inference/monitoring/metrics_exposition.txt``) pins every one of them.
 """
 
 from __future__ import annotations
@@ -56,7 +59,8 @@ LATENCY_BUCKETS = (
     5.0,
     10.0,
 )
-#: Probability histograms: 0.05 wide buckets over [0, 1] (the first seed's choice).
+#: Probability histograms: 0.05 wide buckets over [0, 1], the rows of the dashboards' score
+#: heatmaps.
 PROBABILITY_BUCKETS = tuple(round(0.05 * i, 2) for i in range(1, 21))
 BATCH_BUCKETS = (1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000)
 LOAD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -76,9 +80,236 @@ def mark_process_dead(pid: int) -> None:
         multiprocess.mark_process_dead(pid)  # type: ignore[no-untyped-call]
 
 
-class Metrics:
+class RequestMetrics:
+    """What the API middleware counts for every request: the inference dashboard's traffic,
+    error and latency panels and the error-ratio and latency alerts query these."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.inference_requests = Counter(
+            "inference_requests_total",
+            "Inference requests (predict, batch, feedback) by outcome.",
+            ["endpoint", "model", "status"],
+            registry=registry,
+        )
+        self.inference_errors = Counter(
+            "inference_errors_total",
+            "Inference requests that failed (4xx and 5xx).",
+            ["endpoint", "model", "status"],
+            registry=registry,
+        )
+        self.inference_latency = Histogram(
+            "inference_latency_seconds",
+            "Time to answer an inference request, from first byte read to response.",
+            ["endpoint", "model"],
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        # The UI exports its own page_views_total{page}: one page-views panel shows both.
+        self.page_views = Counter(
+            "page_views_total",
+            "Hits on the API's human-facing pages (/docs, /redoc, /).",
+            ["page"],
+            registry=registry,
+        )
+        self.http_requests = Counter(
+            "http_requests_total",
+            "Every HTTP request, by method, route template and status.",
+            ["method", "handler", "status"],
+            registry=registry,
+        )
+        self.http_in_flight = Gauge(
+            "http_requests_in_flight",
+            "HTTP requests being processed now (summed over live workers).",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+
+
+class PredictionMetrics:
+    """What the scoring service records per scored row: batch sizes, the probability heatmaps
+    (0.05-wide buckets) and the rows by predicted class of both dashboards."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.prediction_value = Histogram(
+            "inference_prediction_value",
+            "Predicted probability of the positive class.",
+            ["model"],
+            buckets=PROBABILITY_BUCKETS,
+            registry=registry,
+        )
+        self.batch_size = Histogram(
+            "batch_size",
+            "Rows per inference request.",
+            ["endpoint", "model"],
+            buckets=BATCH_BUCKETS,
+            registry=registry,
+        )
+        self.score_distribution = Histogram(
+            "prediction_score_distribution",
+            "Distribution of prediction probabilities.",
+            ["model_version"],
+            buckets=PROBABILITY_BUCKETS,
+            registry=registry,
+        )
+        self.predictions = Counter(
+            "predictions_total",
+            "Scored rows by predicted class.",
+            ["class", "model_version"],
+            registry=registry,
+        )
+
+
+def _live_quality_gauge(registry: CollectorRegistry, name: str, documentation: str) -> Gauge:
+    """A per-version gauge every worker computes alike from the database (``mostrecent``)."""
+    return Gauge(
+        name, documentation, ["model_version"], multiprocess_mode="mostrecent", registry=registry
+    )
+
+
+class QualityMetrics:
+    """Live quality from feedback, computed from the database by every worker alike (hence
+    ``mostrecent``): the model quality dashboard's live panels and the F1 alert."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.model_f1 = _live_quality_gauge(
+            registry,
+            "model_f1_score",
+            "F1 at the model's threshold over the feedback window (from the prediction log).",
+        )
+        self.model_roc_auc = _live_quality_gauge(
+            registry, "model_roc_auc", "ROC-AUC over the feedback window."
+        )
+        self.model_precision = _live_quality_gauge(
+            registry, "model_precision", "Precision at the threshold over the feedback window."
+        )
+        self.model_recall = _live_quality_gauge(
+            registry, "model_recall", "Recall at the threshold over the feedback window."
+        )
+        self.model_feedback_samples = _live_quality_gauge(
+            registry, "model_feedback_samples", "Labelled predictions in the feedback window."
+        )
+
+
+class ModelMetrics:
+    """What the model manager records about loading and serving model versions."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.model_load_seconds = Histogram(
+            "model_load_duration_seconds",
+            "Time to fetch, verify and load a model version.",
+            buckets=LOAD_BUCKETS,
+            registry=registry,
+        )
+        self.model_load_failures = Counter(
+            "model_load_failures_total",
+            "Model versions that failed to load or verify, by reason.",
+            ["version", "reason"],
+            registry=registry,
+        )
+        self.model_swaps = Counter(
+            "model_swaps_total",
+            "Hot swaps of the served model to a newly promoted version.",
+            registry=registry,
+        )
+        self.model_loaded = Gauge(
+            "model_loaded",
+            "1 when every live worker serves a model, else 0.",
+            multiprocess_mode="livemin",
+            registry=registry,
+        )
+        self.model_serving_fallback = Gauge(
+            "model_serving_fallback",
+            "1 when a live worker serves a fallback version because the version its alias "
+            "names cannot be loaded (/ready says which and why), else 0.",
+            multiprocess_mode="livemax",
+            registry=registry,
+        )
+        self.model_fallbacks = Counter(
+            "model_fallbacks_total",
+            "Times a worker began serving a fallback version, by why the alias's version was "
+            "refused (integrity, not_found, store, error).",
+            ["reason"],
+            registry=registry,
+        )
+
+
+class LogMetrics:
+    """What the prediction log records: its queue and writer, and the feedback it stores."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.feedback = Counter(
+            "feedback_total",
+            "Feedback labels received, by outcome (applied, pending, unknown, refused: the parked "
+            "set was full; expired: parked past the horizon without its prediction).",
+            ["outcome"],
+            registry=registry,
+        )
+        self.log_queue_depth = Gauge(
+            "prediction_log_queue_depth",
+            "Rows waiting to be written to PostgreSQL.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.log_written = Counter(
+            "prediction_log_written_total", "Rows written to the prediction log.", registry=registry
+        )
+        self.log_dropped = Counter(
+            "prediction_log_dropped_total",
+            "Rows never written, by reason (queue_full, shutdown, unstorable).",
+            ["reason"],
+            registry=registry,
+        )
+        self.log_quarantined = Counter(
+            "prediction_log_quarantined_total",
+            "Rows PostgreSQL refused to store, kept in prediction_log_rejected instead.",
+            registry=registry,
+        )
+        self.log_flush_seconds = Histogram(
+            "prediction_log_flush_duration_seconds",
+            "Time per COPY into the prediction log.",
+            buckets=FLUSH_BUCKETS,
+            registry=registry,
+        )
+        self.log_errors = Counter(
+            "prediction_log_errors_total",
+            "Failed attempts to reach or write the database.",
+            registry=registry,
+        )
+        self.log_up = Gauge(
+            "prediction_log_database_up",
+            "1 when every live worker reaches PostgreSQL, else 0.",
+            multiprocess_mode="livemin",
+            registry=registry,
+        )
+
+
+class InputMetrics:
+    """What the drift monitor counts in the scored rows themselves (data quality)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.feature_missing = Counter(
+            "feature_missing_values_total",
+            "Missing values per feature in scored rows (rate: divide by sum(predictions_total)).",
+            ["feature"],
+            registry=registry,
+        )
+        self.unseen_categories = Counter(
+            "feature_unseen_categories_total",
+            "Categorical values not seen in training, per feature.",
+            ["feature"],
+            registry=registry,
+        )
+
+
+class Metrics(
+    RequestMetrics, PredictionMetrics, QualityMetrics, ModelMetrics, LogMetrics, InputMetrics
+):
     """The service's metrics, registered in ``registry`` (a fresh one per app, so tests that build
-    several apps in one process count from zero)."""
+    several apps in one process count from zero).
+
+    One family per component that feeds it; ``Metrics`` is all of them at once, so callers write
+    ``metrics.http_requests``, and a component that needs one family can take that type.
+    """
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         # *_created series double the output and no dashboard uses them.
@@ -86,208 +317,12 @@ class Metrics:
         self.registry = registry or CollectorRegistry(auto_describe=True)
         self.multiprocess = multiprocess_enabled()
         self._collectors: list[Collector] = []
-        r = self.registry
-
-        # First seed: application-level metrics.
-        self.inference_requests = Counter(
-            "inference_requests_total",
-            "Inference requests (predict, batch, feedback) by outcome.",
-            ["endpoint", "model", "status"],
-            registry=r,
-        )
-        self.inference_errors = Counter(
-            "inference_errors_total",
-            "Inference requests that failed (4xx and 5xx).",
-            ["endpoint", "model", "status"],
-            registry=r,
-        )
-        self.inference_latency = Histogram(
-            "inference_latency_seconds",
-            "Time to answer an inference request, from first byte read to response.",
-            ["endpoint", "model"],
-            buckets=LATENCY_BUCKETS,
-            registry=r,
-        )
-        self.page_views = Counter(
-            "page_views_total",
-            "Hits on the API's human-facing pages (/docs, /redoc, /).",
-            ["page"],
-            registry=r,
-        )
-        self.prediction_value = Histogram(
-            "inference_prediction_value",
-            "Predicted probability of the positive class.",
-            ["model"],
-            buckets=PROBABILITY_BUCKETS,
-            registry=r,
-        )
-        self.batch_size = Histogram(
-            "batch_size",
-            "Rows per inference request.",
-            ["endpoint", "model"],
-            buckets=BATCH_BUCKETS,
-            registry=r,
-        )
-        # Second seed.
-        self.model_f1 = Gauge(
-            "model_f1_score",
-            "F1 at the model's threshold over the feedback window (from the prediction log).",
-            ["model_version"],
-            multiprocess_mode="mostrecent",
-            registry=r,
-        )
-        self.score_distribution = Histogram(
-            "prediction_score_distribution",
-            "Distribution of prediction probabilities.",
-            ["model_version"],
-            buckets=PROBABILITY_BUCKETS,
-            registry=r,
-        )
-        self.predictions = Counter(
-            "predictions_total",
-            "Scored rows by predicted class.",
-            ["class", "model_version"],
-            registry=r,
-        )
-        self.http_requests = Counter(
-            "http_requests_total",
-            "Every HTTP request, by method, route template and status.",
-            ["method", "handler", "status"],
-            registry=r,
-        )
-        self.http_in_flight = Gauge(
-            "http_requests_in_flight",
-            "HTTP requests being processed now (summed over live workers).",
-            multiprocess_mode="livesum",
-            registry=r,
-        )
-        # Live quality from feedback (computed from the database by every worker alike).
-        self.model_roc_auc = Gauge(
-            "model_roc_auc",
-            "ROC-AUC over the feedback window.",
-            ["model_version"],
-            multiprocess_mode="mostrecent",
-            registry=r,
-        )
-        self.model_precision = Gauge(
-            "model_precision",
-            "Precision at the threshold over the feedback window.",
-            ["model_version"],
-            multiprocess_mode="mostrecent",
-            registry=r,
-        )
-        self.model_recall = Gauge(
-            "model_recall",
-            "Recall at the threshold over the feedback window.",
-            ["model_version"],
-            multiprocess_mode="mostrecent",
-            registry=r,
-        )
-        self.model_feedback_samples = Gauge(
-            "model_feedback_samples",
-            "Labelled predictions in the feedback window.",
-            ["model_version"],
-            multiprocess_mode="mostrecent",
-            registry=r,
-        )
-        self.feedback = Counter(
-            "feedback_total",
-            "Feedback labels received, by outcome (applied, pending, unknown, refused: the parked "
-            "set was full; expired: parked past the horizon without its prediction).",
-            ["outcome"],
-            registry=r,
-        )
-        # Model loading.
-        self.model_load_seconds = Histogram(
-            "model_load_duration_seconds",
-            "Time to fetch, verify and load a model version.",
-            buckets=LOAD_BUCKETS,
-            registry=r,
-        )
-        self.model_load_failures = Counter(
-            "model_load_failures_total",
-            "Model versions that failed to load or verify, by reason.",
-            ["version", "reason"],
-            registry=r,
-        )
-        self.model_swaps = Counter(
-            "model_swaps_total",
-            "Hot swaps of the served model to a newly promoted version.",
-            registry=r,
-        )
-        self.model_loaded = Gauge(
-            "model_loaded",
-            "1 when every live worker serves a model, else 0.",
-            multiprocess_mode="livemin",
-            registry=r,
-        )
-        self.model_serving_fallback = Gauge(
-            "model_serving_fallback",
-            "1 when a live worker serves a fallback version because the version its alias "
-            "names cannot be loaded (/ready says which and why), else 0.",
-            multiprocess_mode="livemax",
-            registry=r,
-        )
-        self.model_fallbacks = Counter(
-            "model_fallbacks_total",
-            "Times a worker began serving a fallback version, by why the alias's version was "
-            "refused (integrity, not_found, store, error).",
-            ["reason"],
-            registry=r,
-        )
-        # Prediction log.
-        self.log_queue_depth = Gauge(
-            "prediction_log_queue_depth",
-            "Rows waiting to be written to PostgreSQL.",
-            multiprocess_mode="livesum",
-            registry=r,
-        )
-        self.log_written = Counter(
-            "prediction_log_written_total",
-            "Rows written to the prediction log.",
-            registry=r,
-        )
-        self.log_dropped = Counter(
-            "prediction_log_dropped_total",
-            "Rows never written, by reason (queue_full, shutdown, unstorable).",
-            ["reason"],
-            registry=r,
-        )
-        self.log_quarantined = Counter(
-            "prediction_log_quarantined_total",
-            "Rows PostgreSQL refused to store, kept in prediction_log_rejected instead.",
-            registry=r,
-        )
-        self.log_flush_seconds = Histogram(
-            "prediction_log_flush_duration_seconds",
-            "Time per COPY into the prediction log.",
-            buckets=FLUSH_BUCKETS,
-            registry=r,
-        )
-        self.log_errors = Counter(
-            "prediction_log_errors_total",
-            "Failed attempts to reach or write the database.",
-            registry=r,
-        )
-        self.log_up = Gauge(
-            "prediction_log_database_up",
-            "1 when every live worker reaches PostgreSQL, else 0.",
-            multiprocess_mode="livemin",
-            registry=r,
-        )
-        # Input data quality.
-        self.feature_missing = Counter(
-            "feature_missing_values_total",
-            "Missing values per feature in scored rows (rate: divide by sum(predictions_total)).",
-            ["feature"],
-            registry=r,
-        )
-        self.unseen_categories = Counter(
-            "feature_unseen_categories_total",
-            "Categorical values not seen in training, per feature.",
-            ["feature"],
-            registry=r,
-        )
+        RequestMetrics.__init__(self, self.registry)
+        PredictionMetrics.__init__(self, self.registry)
+        QualityMetrics.__init__(self, self.registry)
+        ModelMetrics.__init__(self, self.registry)
+        LogMetrics.__init__(self, self.registry)
+        InputMetrics.__init__(self, self.registry)
 
     def add_collector(self, collector: Collector) -> None:
         """Export per-worker state at scrape time (model info, drift window)."""

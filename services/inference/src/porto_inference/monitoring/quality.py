@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from porto_inference.log.store import PredictionLog
-from porto_inference.monitoring.metrics import Metrics
+from porto_inference.monitoring.metrics import QualityMetrics
 from porto_inference.periodic import PeriodicTask
 from porto_inference.settings import Settings
 
@@ -68,7 +68,7 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
 class QualityMonitor:
     """Recomputes the live quality gauges from the prediction log."""
 
-    def __init__(self, settings: Settings, metrics: Metrics, prediction_log: PredictionLog):
+    def __init__(self, settings: Settings, metrics: QualityMetrics, prediction_log: PredictionLog):
         self.settings = settings
         self.metrics = metrics
         self.prediction_log = prediction_log

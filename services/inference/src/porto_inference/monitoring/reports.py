@@ -4,7 +4,7 @@ Everything is answered from PostgreSQL's ``prediction_log`` (never from one work
 every worker and every replica gives the same answer. Each query is bounded twice — by a time
 window and by a row limit, both validated by the router — and has a statement timeout, so a
 monitoring page can never load the database the way an unbounded ``SELECT *`` would. The SQL
-lives in the prediction log's store (:mod:`porto_inference.log.store`), parameterised.
+lives in the prediction log's read side (:mod:`porto_inference.log.queries`), parameterised.
 
 Drift uses the same binning and PSI as the live drift gauges (:mod:`porto.reference`, against the
 version's ``reference.json``), and live quality the same

@@ -1,0 +1,220 @@
+"""Feedback: labels for earlier predictions, and the labels parked until their prediction is
+written.
+
+A prediction may still sit in a queue when its label arrives (this worker's: flushed first;
+another worker's or pod's: unknowable), so a label for a young prediction id that is not in the
+table yet is parked in ``pending_feedback`` and applied when the prediction is written (the writer
+calls :meth:`Feedback.apply_to_written`) or by the writer's periodic :meth:`Feedback.sweep`. Ids
+that are not porto ids, or too old to still be queued, are reported unknown.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from porto_inference.errors import DatabaseUnavailableError
+from porto_inference.ids import id_timestamp, is_uuid
+from porto_inference.log.pool import LogPool
+from porto_inference.settings import Settings
+
+if TYPE_CHECKING:
+    from porto_inference.monitoring.metrics import LogMetrics
+
+log = logging.getLogger("porto_inference.prediction_log")
+
+#: Parked labels one sweep applies or expires at most (the rest wait for the next sweep).
+SWEEP_LIMIT = 10_000
+#: How far in the future (seconds) a prediction id's timestamp may be and still count as young:
+#: the clocks of the pods that mint ids and of this one differ a little.
+CLOCK_SKEW_S = 300
+
+LABEL_SQL = """
+UPDATE prediction_log AS p
+SET label = f.label, label_time = $3
+FROM unnest($1::uuid[], $2::smallint[]) AS f(prediction_id, label)
+WHERE p.prediction_id = f.prediction_id
+RETURNING p.prediction_id::text
+"""
+
+PARK_SQL = """
+INSERT INTO pending_feedback (prediction_id, label, label_time)
+SELECT * FROM unnest($1::uuid[], $2::smallint[], $3::timestamptz[])
+ON CONFLICT (prediction_id) DO UPDATE SET label = EXCLUDED.label, label_time = EXCLUDED.label_time
+"""
+
+COUNT_PENDING_SQL = "SELECT count(*) FROM pending_feedback"
+
+#: Whether any feedback is parked at all: one index probe, so a flush with nothing parked (the
+#: usual case) pays nothing for the feature.
+ANY_PENDING_SQL = "SELECT EXISTS (SELECT 1 FROM pending_feedback)"
+
+# Parked labels for the rows a flush just wrote: driven by the written ids (one primary-key probe
+# each into the pending table's key, never a scan), so a flush costs the same whatever is parked.
+TAKE_PENDING_FOR_SQL = """
+DELETE FROM pending_feedback AS f
+WHERE f.prediction_id = ANY($1::uuid[])
+RETURNING f.prediction_id, f.label, f.label_time
+"""
+
+# Parked labels whose prediction is in the table, oldest first, at most $1 of them (the sweep and
+# /feedback's own check). "OFFSET 0" keeps the planner from turning EXISTS into a join that could
+# scan the whole log.
+TAKE_PENDING_SQL = """
+DELETE FROM pending_feedback AS f
+WHERE f.prediction_id IN (
+    SELECT q.prediction_id FROM pending_feedback AS q
+    WHERE EXISTS (
+        SELECT 1 FROM prediction_log AS p WHERE p.prediction_id = q.prediction_id OFFSET 0
+    )
+    ORDER BY q.received_at
+    LIMIT $1
+)
+RETURNING f.prediction_id, f.label, f.label_time
+"""
+
+# Parked labels for these ids whose prediction is in the table (after /feedback parks them: a
+# writer may have committed the prediction in the meantime without seeing the parked label).
+TAKE_PENDING_IDS_SQL = """
+DELETE FROM pending_feedback AS f
+WHERE f.prediction_id = ANY($1::uuid[])
+  AND EXISTS (SELECT 1 FROM prediction_log AS p WHERE p.prediction_id = f.prediction_id)
+RETURNING f.prediction_id, f.label, f.label_time
+"""
+
+# Parked labels older than the horizon ($1 seconds), oldest first, at most $2 per sweep.
+EXPIRE_PENDING_SQL = """
+WITH gone AS (
+    DELETE FROM pending_feedback
+    WHERE prediction_id IN (
+        SELECT prediction_id FROM pending_feedback
+        WHERE received_at < now() - make_interval(secs => $1)
+        ORDER BY received_at
+        LIMIT $2
+    )
+    RETURNING 1
+)
+SELECT count(*) FROM gone
+"""
+
+APPLY_LABELS_SQL = """
+UPDATE prediction_log AS p
+SET label = f.label, label_time = f.label_time
+FROM unnest($1::uuid[], $2::smallint[], $3::timestamptz[]) AS f(prediction_id, label, label_time)
+WHERE p.prediction_id = f.prediction_id
+"""
+
+
+async def _apply(conn: Any, taken: list[Any]) -> int:
+    """Write parked labels just taken from ``pending_feedback`` onto their predictions."""
+    if taken:
+        await conn.execute(
+            APPLY_LABELS_SQL,
+            [r["prediction_id"] for r in taken],
+            [r["label"] for r in taken],
+            [r["label_time"] for r in taken],
+        )
+    return len(taken)
+
+
+class Feedback:
+    """Labels earlier predictions, parks the labels that came too early, and applies or expires
+    the parked ones."""
+
+    def __init__(self, settings: Settings, metrics: LogMetrics, db: LogPool) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.db = db
+
+    async def record(self, labels: dict[str, int]) -> dict[str, Any]:
+        """Label earlier predictions. Return ``applied`` (count), ``pending``, ``unknown`` and
+        ``refused`` (ids). DatabaseUnavailableError if PostgreSQL cannot be reached."""
+        unknown = [pid for pid in labels if not is_uuid(pid)]
+        valid = {str(uuid.UUID(pid)): label for pid, label in labels.items() if is_uuid(pid)}
+        if self.db.pool is None and not await self.db.connect():
+            raise DatabaseUnavailableError(
+                f"the prediction log database is down: {self.db.last_error}"
+            )
+        now = datetime.now(UTC)
+        try:
+            async with self.db.pool.acquire() as conn, conn.transaction():
+                found_rows = await conn.fetch(LABEL_SQL, list(valid), list(valid.values()), now)
+                found = {str(r[0]) for r in found_rows}
+                young, old = self._young_and_old([p for p in valid if p not in found], now)
+                unknown.extend(old)
+                pending, refused = await self._park(conn, young, valid, now) if young else ([], [])
+        except self.db.errors as exc:
+            self.db.set_down(exc)
+            raise DatabaseUnavailableError(
+                f"the prediction log database is down: {self.db.last_error}"
+            ) from exc
+        self.db.set_up()
+        self.metrics.feedback.labels("applied").inc(len(found))
+        for result, ids_of in (("pending", pending), ("unknown", unknown), ("refused", refused)):
+            if ids_of:
+                self.metrics.feedback.labels(result).inc(len(ids_of))
+        return {"applied": len(found), "pending": pending, "unknown": unknown, "refused": refused}
+
+    def _young_and_old(self, missing: list[str], now: datetime) -> tuple[list[str], list[str]]:
+        """Split ids not in the table into those young enough to be queued somewhere (minted
+        within the parking horizon) and the rest (never logged, or logged and gone)."""
+        young: list[str] = []
+        old: list[str] = []
+        for pid in missing:
+            ts = id_timestamp(pid)
+            age = now.timestamp() - ts if ts is not None else None
+            if age is not None and -CLOCK_SKEW_S <= age <= self.settings.feedback_pending_s:
+                young.append(pid)
+            else:
+                old.append(pid)
+        return young, old
+
+    async def _park(
+        self, conn: Any, young: list[str], labels: dict[str, int], now: datetime
+    ) -> tuple[list[str], list[str]]:
+        """Park labels for young ids not logged yet, within the bounds: at most
+        ``feedback_pending_max_per_request`` from one request and ``feedback_pending_max_rows``
+        in total (ids past either are refused: anybody can invent young ids, and an unbounded
+        parked set would slow every writer). Return (parked, refused)."""
+        settings = self.settings
+        room = settings.feedback_pending_max_rows - int(await conn.fetchval(COUNT_PENDING_SQL))
+        keep = max(0, min(len(young), settings.feedback_pending_max_per_request, room))
+        pending, refused = young[:keep], young[keep:]
+        if refused:
+            log.warning(
+                "feedback: %d labels for unknown young ids refused (parked-set bounds: %d per "
+                "request, %d in total)",
+                len(refused),
+                settings.feedback_pending_max_per_request,
+                settings.feedback_pending_max_rows,
+            )
+        if pending:
+            await conn.execute(
+                PARK_SQL, pending, [labels[p] for p in pending], [now] * len(pending)
+            )
+            # A writer may have committed one of these predictions since LABEL_SQL looked.
+            await _apply(conn, await conn.fetch(TAKE_PENDING_IDS_SQL, pending))
+        return pending, refused
+
+    async def apply_to_written(self, records: list[tuple[Any, ...]]) -> None:
+        """Apply parked labels to the rows a flush just wrote (only when some are parked: one
+        index probe otherwise)."""
+        async with self.db.pool.acquire() as conn:
+            if await conn.fetchval(ANY_PENDING_SQL):
+                async with conn.transaction():
+                    ids = [r[0] for r in records]
+                    await _apply(conn, await conn.fetch(TAKE_PENDING_FOR_SQL, ids))
+
+    async def sweep(self) -> None:
+        """Apply parked labels whose prediction arrived without meeting them (a race between two
+        workers), a bounded number at a time, then delete those past the horizon."""
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            await _apply(conn, await conn.fetch(TAKE_PENDING_SQL, SWEEP_LIMIT))
+            expired = await conn.fetchval(
+                EXPIRE_PENDING_SQL, self.settings.feedback_pending_s, SWEEP_LIMIT
+            )
+        if expired:
+            self.metrics.feedback.labels("expired").inc(expired)
+            log.info("feedback: %d parked labels expired without their prediction", expired)
