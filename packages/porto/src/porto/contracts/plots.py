@@ -11,10 +11,15 @@ def plot_file(name: str) -> str:
     return f"plots/{name}.json"
 
 
-class RocPlot(BaseModel):
-    """``plots/roc.json``: the ROC curve, thinned."""
+class PlotData(BaseModel):
+    """What every plot's data starts with (the first key of each file)."""
 
     title: str
+
+
+class RocPlot(PlotData):
+    """``plots/roc.json``: the ROC curve, thinned."""
+
     auc: float
     x_label: str
     y_label: str
@@ -22,10 +27,9 @@ class RocPlot(BaseModel):
     tpr: list[float]
 
 
-class PrecisionRecallPlot(BaseModel):
+class PrecisionRecallPlot(PlotData):
     """``plots/precision_recall.json``: the precision-recall curve, thinned, and its baseline."""
 
-    title: str
     average_precision: float
     positive_rate: float = Field(description="The curve of a random ranking.")
     x_label: str
@@ -34,10 +38,9 @@ class PrecisionRecallPlot(BaseModel):
     precision: list[float]
 
 
-class ConfusionPlot(BaseModel):
+class ConfusionPlot(PlotData):
     """``plots/confusion_matrix.json``: counts, rows actual, columns predicted."""
 
-    title: str
     threshold: float
     labels: list[str]
     matrix: list[list[int]]
@@ -45,29 +48,26 @@ class ConfusionPlot(BaseModel):
     columns: str
 
 
-class ImportancePlot(BaseModel):
+class ImportancePlot(PlotData):
     """``plots/feature_importance.json``: every feature's importance, largest first."""
 
-    title: str
     method: str
     features: list[str]
     values: list[float]
 
 
-class CalibrationPlot(BaseModel):
+class CalibrationPlot(PlotData):
     """``plots/calibration.json``: observed positive rate per bin of predicted probability."""
 
-    title: str
     x_label: str
     y_label: str
     mean_predicted: list[float]
     fraction_positive: list[float]
 
 
-class ScoreDistributionPlot(BaseModel):
+class ScoreDistributionPlot(PlotData):
     """``plots/score_distribution.json``: score densities per class on shared bins."""
 
-    title: str
     threshold: float
     edges: list[float]
     negative_density: list[float]
@@ -75,7 +75,7 @@ class ScoreDistributionPlot(BaseModel):
 
 
 #: Every plot, as (name, its data's model), in the order the job draws them.
-PLOTS: dict[str, type[BaseModel]] = {
+PLOTS: dict[str, type[PlotData]] = {
     "roc": RocPlot,
     "precision_recall": PrecisionRecallPlot,
     "confusion_matrix": ConfusionPlot,
