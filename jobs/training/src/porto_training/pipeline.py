@@ -18,6 +18,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from porto.bundle import DatasetInfo, Manifest, new_version, version_prefix, write_bundle
 from porto.contracts.insights import (
     IMPORTANCE_FILE,
@@ -42,7 +43,7 @@ from porto.contracts.run import (
 from porto.model_format import MODEL_FILES, dump_model
 from porto.reference import REFERENCE_FILE, compute_reference
 from porto.registry import Registry
-from porto.schema import FeatureKind, infer_schema, model_frame
+from porto.schema import FeatureKind, FeatureSchema, infer_schema, model_frame
 from porto.store import ArtifactStore, S3Options, open_store
 from pydantic import BaseModel
 from sklearn.metrics import roc_auc_score
@@ -57,7 +58,7 @@ from porto_training.explain import (
     sample_positions,
     shap_importance,
 )
-from porto_training.models import fit_model
+from porto_training.models import TrainedModel, fit_model
 from porto_training.plots import make_plots
 from porto_training.progress import MetricsServer, Progress, TrainingMetrics
 from porto_training.search import SearchResult, random_search
@@ -235,13 +236,7 @@ def _run(
         p_val = model.predict_proba(x_val)
         p_test = model.predict_proba(x_test)
         threshold = choose_threshold(y_val, p_val)
-        # evaluate.py hands back plain dicts: they become the typed metrics here.
-        test = ClassificationMetrics.model_validate(
-            classification_metrics(y_test, p_test, threshold)
-        )
-        validation = ValidationMetrics.of(
-            ClassificationMetrics.model_validate(classification_metrics(y_val, p_val, threshold))
-        )
+        test, validation = _evaluate(y_test, p_test, y_val, p_val, threshold)
         oracle = (
             # Synthetic data knows each row's true probability: the best AUC any model could get.
             float(roc_auc_score(y_test, dataset.probability[split.test]))
@@ -251,25 +246,18 @@ def _run(
 
     with prog.stage("explain"):
         shap_rows = sample_positions(len(x_test), config.insights.shap_rows, config.seed)
-        shap_sample = x_test.iloc[shap_rows]
-        # explain.py hands back plain dicts too: validated here, before they are written.
-        importance = FeatureRanking.model_validate(feature_importance(model, schema, shap_sample))
         mi_rows = sample_positions(len(x_train), config.insights.mutual_info_rows, config.seed)
-        insights: dict[str, BaseModel] = {
-            IMPORTANCE_FILE: importance,
-            SHAP_FILE: FeatureRanking.model_validate(shap_importance(model, schema, shap_sample)),
-            MUTUAL_INFO_FILE: FeatureRanking.model_validate(
-                mutual_information(
-                    x_train.iloc[mi_rows], y_train[mi_rows], schema, seed=config.seed
-                )
-            ),
-        }
-        if model.history:
-            insights[LEARNING_CURVE_FILE] = LearningCurve(metric="Logloss", values=model.history)
+        insights = _explain(
+            model, schema, x_test.iloc[shap_rows], x_train.iloc[mi_rows], y_train[mi_rows], config
+        )
 
     with prog.stage("plots"):
         plot_files = make_plots(
-            y_test, p_test, test, importance, top_features=config.insights.plot_top_features
+            y_test,
+            p_test,
+            test,
+            insights.importance,
+            top_features=config.insights.plot_top_features,
         )
 
     with prog.stage("reference"):
@@ -282,17 +270,12 @@ def _run(
 
     with prog.stage("publish", store.uri):
         metrics = RunMetrics(
-            **dict(test),
+            **dict(test),  # the test holdout's metrics are the top level
             validation=validation,
             class_balance=_class_balance(y, split, report),
             split=SplitSizes(**split.sizes()),
             features=len(schema.features),
-            features_by_kind=FeatureKindCounts(
-                **{
-                    kind.value: [f.kind for f in schema.features].count(kind)
-                    for kind in FeatureKind
-                }
-            ),
+            features_by_kind=_features_by_kind(schema),
             iterations=model.iterations,
             model_params=model.params,
             oracle_roc_auc=oracle,
@@ -307,7 +290,7 @@ def _run(
             METRICS_FILE: _json(metrics),
             REFERENCE_FILE: reference.model_dump_json().encode(),
             **plot_files,
-            **{rel: _json(insight) for rel, insight in insights.items()},
+            **insights.files(),
         }
         manifest = Manifest(
             name=registry.name,
@@ -339,6 +322,62 @@ def _run(
     )
 
 
+def _evaluate(
+    y_test: np.ndarray, p_test: np.ndarray, y_val: np.ndarray, p_val: np.ndarray, threshold: float
+) -> tuple[ClassificationMetrics, ValidationMetrics]:
+    """Return the test holdout's metrics and the validation rows' at ``threshold``."""
+    # evaluate.py hands back plain dicts: they become the typed metrics here.
+    test = ClassificationMetrics.model_validate(classification_metrics(y_test, p_test, threshold))
+    validation = ClassificationMetrics.model_validate(
+        classification_metrics(y_val, p_val, threshold)
+    )
+    return test, ValidationMetrics.of(validation)
+
+
+@dataclass(frozen=True)
+class Insights:
+    """What the run learned about its features (the bundle's ``insights/``)."""
+
+    importance: FeatureRanking
+    shap: FeatureRanking
+    mutual_info: FeatureRanking
+    learning_curve: LearningCurve | None
+
+    def files(self) -> dict[str, bytes]:
+        """Return the bundle files of the insights."""
+        held: dict[str, BaseModel] = {
+            IMPORTANCE_FILE: self.importance,
+            SHAP_FILE: self.shap,
+            MUTUAL_INFO_FILE: self.mutual_info,
+        }
+        if self.learning_curve is not None:
+            held[LEARNING_CURVE_FILE] = self.learning_curve
+        return {rel: _json(insight) for rel, insight in held.items()}
+
+
+def _explain(
+    model: TrainedModel,
+    schema: FeatureSchema,
+    shap_sample: pd.DataFrame,
+    mi_sample: pd.DataFrame,
+    mi_labels: np.ndarray,
+    config: TrainingConfig,
+) -> Insights:
+    """Return the model's feature importance and mean |SHAP| on ``shap_sample``, the mutual
+    information of ``mi_sample`` with its labels, and the learning curve if the model has one."""
+    # explain.py hands back plain dicts too: validated here, before they are written.
+    return Insights(
+        importance=FeatureRanking.model_validate(feature_importance(model, schema, shap_sample)),
+        shap=FeatureRanking.model_validate(shap_importance(model, schema, shap_sample)),
+        mutual_info=FeatureRanking.model_validate(
+            mutual_information(mi_sample, mi_labels, schema, seed=config.seed)
+        ),
+        learning_curve=(
+            LearningCurve(metric="Logloss", values=model.history) if model.history else None
+        ),
+    )
+
+
 def _class_balance(y_all: np.ndarray, split: Split, report: ValidationReport) -> SplitBalance:
     """Return the class balance of the whole dataset and of each part of the split."""
     parts = {
@@ -346,6 +385,11 @@ def _class_balance(y_all: np.ndarray, split: Split, report: ValidationReport) ->
         for part, rows in split.parts().items()
     }
     return SplitBalance(all=ClassBalance.of(report.rows, report.positives), **parts)
+
+
+def _features_by_kind(schema: FeatureSchema) -> FeatureKindCounts:
+    kinds = [f.kind for f in schema.features]
+    return FeatureKindCounts(**{kind.value: kinds.count(kind) for kind in FeatureKind})
 
 
 def _search_summary(search: SearchResult | None) -> SearchSummary | None:

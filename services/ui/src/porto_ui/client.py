@@ -32,6 +32,7 @@ from porto.contracts.serving import PromoteResponse, ReadyResponse
 from pydantic import BaseModel, ValidationError
 
 from porto_ui import metrics
+from porto_ui.forms import Record
 from porto_ui.settings import UISettings, load_settings
 
 
@@ -170,7 +171,7 @@ class ApiClient:
             endpoint="/models/{version}/artifacts/{file}",
         ).content
 
-    def predict(self, record: dict[str, Any], model_version: str | None) -> PredictResponse:
+    def predict(self, record: Record, model_version: str | None) -> PredictResponse:
         """POST /predict of one record (feature name → value, as the form holds them)."""
         return self._get(
             PredictResponse,
