@@ -15,7 +15,7 @@ class Fallback(BaseModel):
     version: str = Field(description="The version the alias names, which could not be loaded.")
     reason: str
     error: str
-    source: str | None = Field(
+    source: str = Field(
         description="Where the served version came from: 'previously served', the fallback "
         "alias, or 'newest verified version'."
     )
@@ -45,7 +45,7 @@ class LoadError(BaseModel):
 class DatabaseStatus(BaseModel):
     """The prediction log's state (it does not gate readiness)."""
 
-    state: str = Field(description="'up', 'down', 'off'...")
+    state: str = Field(description="'up', 'down', 'connecting' or 'disabled'.")
     error: str | None = None
     queued_rows: int = 0
     written_rows: int = 0
