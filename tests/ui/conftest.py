@@ -18,6 +18,8 @@ import pytest
 from harness.ports import free_port
 from harness.postgres import PostgresServer
 from inference.servers import running_server
+from porto.reference import ReferenceStats
+from porto.schema import FeatureSchema
 
 # Starlette/Streamlit deprecation chatter is not the subject of these tests.
 warnings.filterwarnings("ignore", category=DeprecationWarning)
@@ -132,11 +134,9 @@ def dead_url() -> str:
 
 
 @pytest.fixture(scope="session")
-def schema_and_reference() -> tuple[Any, dict[str, Any]]:
+def schema_and_reference() -> tuple[FeatureSchema, ReferenceStats]:
     """A feature schema and reference.json (as the API serves it) of synthetic Porto data,
     without training anything."""
-    import json
-
     import numpy as np
     from porto.reference import compute_reference
     from porto.schema import ColumnRules, infer_schema, model_frame
@@ -152,4 +152,5 @@ def schema_and_reference() -> tuple[Any, dict[str, Any]]:
     )
     scores = np.random.default_rng(0).uniform(0, 0.2, len(frame))
     reference = compute_reference(model_frame(frame, schema), schema, scores)
-    return schema, json.loads(reference.model_dump_json())
+    # Through its JSON, as the UI receives it from the API.
+    return schema, ReferenceStats.model_validate_json(reference.model_dump_json())

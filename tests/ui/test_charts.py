@@ -2,79 +2,159 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from porto.contracts.api import VersionSummary
+from porto.contracts.insights import LearningCurve
+from porto.contracts.monitoring import (
+    FeatureDrift,
+    PsiThresholds,
+    ScoreBucket,
+    ScoreHistory,
+    ThroughputMinute,
+    VersionQuality,
+)
+from porto.contracts.plots import (
+    CalibrationPlot,
+    ConfusionPlot,
+    PrecisionRecallPlot,
+    RocPlot,
+    ScoreDistributionPlot,
+)
 from porto_ui import charts, comparison
 
 
-def _spec(chart: Any) -> dict[str, Any]:
-    spec: dict[str, Any] = chart.to_dict()
-    assert "$schema" in spec
-    return spec
+def _spec(chart: charts.Chart) -> None:
+    """The chart compiles to a Vega-Lite spec."""
+    assert "$schema" in chart.to_dict()
 
 
 def test_training_charts() -> None:
-    roc = {"fpr": [0, 0.5, 1], "tpr": [0, 0.7, 1], "auc": 0.6}
-    _spec(charts.roc_chart([{"label": "a", **roc}, {"label": "b", **roc}]))
-    _spec(
-        charts.pr_chart({"recall": [1, 0.5, 0], "precision": [0.1, 0.2, 1], "positive_rate": 0.04})
+    roc = RocPlot(
+        title="ROC curve", auc=0.6, x_label="", y_label="", fpr=[0, 0.5, 1], tpr=[0, 0.7, 1]
     )
-    _spec(charts.confusion_chart({"labels": ["0", "1"], "matrix": [[90, 5], [3, 2]]}))
-    _spec(charts.bar_chart({"a": 1.0, "b": -2.0}, title="importance"))
-    _spec(charts.calibration_chart({"mean_predicted": [0.1, 0.2], "fraction_positive": [0.1, 0.3]}))
+    _spec(charts.roc_chart([("a", roc), ("b", roc)]))
     _spec(
-        charts.score_distribution_chart(
-            {
-                "edges": [0, 0.5, 1],
-                "negative_density": [1, 0],
-                "positive_density": [0, 1],
-                "threshold": 0.5,
-            }
+        charts.pr_chart(
+            PrecisionRecallPlot(
+                title="PR",
+                average_precision=0.1,
+                positive_rate=0.04,
+                x_label="recall",
+                y_label="precision",
+                recall=[1, 0.5, 0],
+                precision=[0.1, 0.2, 1],
+            )
         )
     )
-    _spec(charts.learning_curve_chart({"metric": "Logloss", "values": {"learn": [0.5, 0.4]}}))
+    _spec(
+        charts.confusion_chart(
+            ConfusionPlot(
+                title="CM",
+                threshold=0.5,
+                labels=["0", "1"],
+                matrix=[[90, 5], [3, 2]],
+                rows="actual",
+                columns="predicted",
+            )
+        )
+    )
+    _spec(charts.bar_chart({"a": 1.0, "b": -2.0}, title="importance"))
+    _spec(
+        charts.calibration_chart(
+            CalibrationPlot(
+                title="Calibration",
+                x_label="",
+                y_label="",
+                mean_predicted=[0.1, 0.2],
+                fraction_positive=[0.1, 0.3],
+            )
+        )
+    )
+    _spec(
+        charts.score_distribution_chart(
+            ScoreDistributionPlot(
+                title="Scores",
+                edges=[0, 0.5, 1],
+                negative_density=[1, 0],
+                positive_density=[0, 1],
+                threshold=0.5,
+            )
+        )
+    )
+    _spec(
+        charts.learning_curve_chart(LearningCurve(metric="Logloss", values={"learn": [0.5, 0.4]}))
+    )
     _spec(charts.histogram_chart([0.1, 0.2, 0.3], 0.2))
 
 
 def test_monitoring_charts() -> None:
+    minute = {"minute": "2026-01-01T10:00:00+00:00", "predictions": 3, "positives": 1}
     _spec(
         charts.throughput_chart(
-            [{"minute": "2026-01-01T10:00:00+00:00", "predictions": 3, "positives": 1}]
+            [ThroughputMinute.model_validate({**minute, "mean_score": 0.1, "p95_latency_ms": 2})]
         )
     )
-    buckets = [
-        {
-            "start": "2026-01-01T10:00:00+00:00",
-            "count": 3,
-            "histogram": [2, 1],
-            "p10": 0.1,
-            "p50": 0.2,
-            "p90": 0.3,
-        },
-    ]
-    _spec(charts.score_heatmap({"edges": [0, 0.1, 0.2], "high": 0.2, "buckets": buckets}))
-    _spec(charts.score_heatmap({"edges": [0, 0.5, 1], "buckets": []}))
-    features = [{"feature": "a", "psi": 0.3, "severity": "major"}]
-    _spec(charts.drift_chart(features, {"moderate": 0.1, "major": 0.25}))
+    bucket = ScoreBucket(
+        start="2026-01-01T10:00:00+00:00",
+        count=3,
+        mean=0.2,
+        histogram=[2, 1],
+        p10=0.1,
+        p50=0.2,
+        p90=0.3,
+    )
+    window = {"minutes": 60, "bucket_minutes": 5, "since": None, "model_version": None}
+    _spec(
+        charts.score_heatmap(
+            ScoreHistory.model_validate(
+                {**window, "edges": [0, 0.1, 0.2], "high": 0.2, "buckets": [bucket]}
+            )
+        )
+    )
+    _spec(
+        charts.score_heatmap(
+            ScoreHistory.model_validate({**window, "edges": [0, 0.5, 1], "high": 1, "buckets": []})
+        )
+    )
+    feature = FeatureDrift(
+        feature="a",
+        kind="numeric",
+        psi=0.3,
+        severity="major",
+        bins=["x", "other", "missing"],
+        reference=[0.5, 0.5, 0],
+        live=[1, 0, 0],
+        missing_rate=0,
+        reference_missing_rate=0,
+    )
+    _spec(charts.drift_chart([feature], PsiThresholds(moderate=0.1, major=0.25)))
     _spec(charts.distribution_compare_chart(["x", "other", "missing"], [0.5, 0.5, 0], [1, 0, 0]))
-    series = [{"start": "2026-01-01T10:00:00+00:00", "f1": 0.3, "roc_auc": None, "samples": 9}]
-    _spec(charts.quality_chart([{"model_version": "v", "series": series}], "roc_auc"))
-    _spec(charts.quality_chart([{"model_version": "v", "series": series}], "f1"))
+    figures = {"samples": 9, "positives": 2, "f1": 0.3, "precision": 0.3, "recall": 0.3}
+    series = [{"start": "2026-01-01T10:00:00+00:00", "roc_auc": None, **figures}]
+    version = VersionQuality.model_validate(
+        {"model_version": "v", "roc_auc": None, **figures, "series": series}
+    )
+    _spec(charts.quality_chart([version], "roc_auc"))
+    _spec(charts.quality_chart([version], "f1"))
+
+
+def _version(version: str, metrics: dict[str, object], aliases: list[str]) -> VersionSummary:
+    return VersionSummary(
+        version=version,
+        created_at="2026-01-01T10:00:00+00:00",
+        model_type="catboost",
+        threshold=0.1,
+        metrics=metrics,
+        aliases=aliases,
+        features=3,
+        dataset_rows=100,
+        schema_url=f"/models/{version}/schema",
+    )
 
 
 def test_comparison_table_and_bars() -> None:
-    versions: list[dict[str, Any]] = [
-        {
-            "version": "v1",
-            "model_type": "sklearn",
-            "metrics": {"roc_auc": 0.6, "log_loss": 0.2, "validation": {"roc_auc": 0.61}},
-        },
-        {
-            "version": "v2",
-            "model_type": "catboost",
-            "metrics": {"roc_auc": 0.7, "log_loss": 0.1},
-            "aliases": ["champion", "latest"],
-        },
+    versions = [
+        _version("v1", {"roc_auc": 0.6, "log_loss": 0.2, "validation": {"roc_auc": 0.61}}, []),
+        _version("v2", {"roc_auc": 0.7, "log_loss": 0.1}, ["champion", "latest"]),
     ]
     options = comparison.metric_options(versions)
     assert options[:2] == ["roc_auc", "log_loss"]
@@ -84,8 +164,9 @@ def test_comparison_table_and_bars() -> None:
     )
     assert list(table["version"]) == ["v2", "v1"]
     assert list(table["champion"]) == ["★", ""]
+    assert list(table["aliases"]) == ["champion, latest", ""]
     assert table["validation.roc_auc"].isna().tolist() == [True, False]
     html = comparison.styled(table, ["roc_auc", "validation.roc_auc"]).to_html()
     assert "—" in html  # absent metric
-    rows = [{"version": v["version"], **comparison.flat_metrics(v["metrics"])} for v in versions]
+    rows = [(v.version, comparison.flat_metrics(v.metrics)) for v in versions]
     _spec(charts.metric_bars(rows, ["roc_auc", "gini_normalized"]))

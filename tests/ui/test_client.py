@@ -3,12 +3,70 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 import httpx
 import pytest
 from harness.ports import free_port
-from porto_ui.client import ApiClient, ApiRejectedError, ApiUnavailableError
+from porto.bundle import DatasetInfo, Manifest
+from porto.contracts.api import BatchResponse, PredictResponse
+from porto.contracts.monitoring import DriftReport
+from porto.contracts.serving import PromoteResponse
+from porto.schema import FeatureSchema
+from porto_ui.client import ApiClient, ApiContractError, ApiRejectedError, ApiUnavailableError
 from porto_ui.metrics import API_REQUESTS
+
+#: Answers as the API gives them, one per route the tests call.
+PREDICTION = {
+    "prediction_id": "0192f3c4-6a5e-7c1d-8e2f-3a4b5c6d7e8f",
+    "probability": 0.1,
+    "class": 0,
+    "threshold": 0.2,
+    "model_name": "porto",
+    "model_version": "v1",
+}
+BATCH = {
+    "model_name": "porto",
+    "model_version": "v1",
+    "threshold": 0.2,
+    "count": 1,
+    "predictions": [{"row": 0, "prediction_id": "p", "probability": 0.1, "class": 0}],
+}
+PROMOTION = {
+    "name": "porto",
+    "version": "v2",
+    "alias": "champion",
+    "previous": "v1",
+    "changed": True,
+    "served": None,
+    "propagation_s": 10,
+}
+DRIFT = {"model_version": "v1", "rows": 0, "available": True, "features": [], "score": None}
+MANIFEST = Manifest(
+    name="porto",
+    version="v1",
+    created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    code_version="test",
+    model_type="catboost",
+    model_file="model.cbm",
+    threshold=0.2,
+    feature_schema=FeatureSchema(features=[]),
+    dataset=DatasetInfo(source="test", fingerprint="0" * 64, rows=1, columns=1, positives=0),
+).model_dump(mode="json")
+
+
+def _answer(request: httpx.Request) -> httpx.Response:
+    """The API's answer to each route the client calls."""
+    path = request.url.path
+    if path == "/predict":
+        return httpx.Response(200, json=PREDICTION)
+    if path == "/predict/batch":
+        return httpx.Response(200, json=BATCH)
+    if path.endswith("/promote"):
+        return httpx.Response(200, json=PROMOTION)
+    if path.startswith("/monitoring/drift"):
+        return httpx.Response(200, json=DRIFT)
+    return httpx.Response(200, json=MANIFEST)
 
 
 def _client(handler: Callable[[httpx.Request], httpx.Response], **kwargs: object) -> ApiClient:
@@ -26,9 +84,10 @@ def test_the_api_key_and_version_parameter_are_sent() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        return httpx.Response(200, json={"probability": 0.1})
+        return _answer(request)
 
-    _client(handler, api_key="k3y").predict({"a": 1}, "v1")
+    answer = _client(handler, api_key="k3y").predict({"a": 1}, "v1")
+    assert answer == PredictResponse.model_validate(PREDICTION)
     _client(handler).predict({"a": 1}, None)
     assert seen[0].headers["x-api-key"] == "k3y"
     assert seen[0].url.params["model_version"] == "v1"
@@ -76,7 +135,14 @@ def test_nothing_listening_and_timeouts_are_unavailable() -> None:
 
 def test_ready_answers_both_ready_and_not_ready() -> None:
     client = _client(lambda r: httpx.Response(503, json={"status": "not_ready"}))
-    assert client.ready()["status"] == "not_ready"
+    assert client.ready().status == "not_ready"
+
+
+def test_an_answer_of_another_shape_is_said_plainly() -> None:
+    """An API of another porto version: the field and the likely cause, not a traceback."""
+    client = _client(lambda r: httpx.Response(200, json={"name": "porto", "versions": "none"}))
+    with pytest.raises(ApiContractError, match=r"cannot read \(store: .*same porto version"):
+        client.models()
 
 
 def test_versions_are_path_encoded() -> None:
@@ -84,9 +150,9 @@ def test_versions_are_path_encoded() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         paths.append(request.url.raw_path.decode())
-        return httpx.Response(200, json={})
+        return _answer(request)
 
-    _client(handler).manifest("../../etc")
+    assert _client(handler).manifest("../../etc") == Manifest.model_validate(MANIFEST)
     assert paths == ["/models/..%2F..%2Fetc"]
 
 
@@ -101,13 +167,15 @@ def test_every_keyed_call_sends_the_key() -> None:
 
     def handler(request: httpx.Request) -> httpx.Response:
         seen[f"{request.method} {request.url.path}"] = request.headers.get("x-api-key")
-        return httpx.Response(200, json={})
+        return _answer(request)
 
     client = _client(handler, api_key=CHART_KEY)
     client.predict({"a": 1}, None)
-    client.predict_csv(b"a\n1\n", None)
-    client.promote("v2")
-    client.monitoring("drift")
+    assert client.predict_csv(b"a\n1\n", None) == BatchResponse.model_validate(BATCH)
+    assert client.promote("v2") == PromoteResponse.model_validate(PROMOTION)
+    assert client.drift(minutes=60, limit=10, model_version=None) == DriftReport.model_validate(
+        DRIFT
+    )
     assert seen == {
         "POST /predict": CHART_KEY,
         "POST /predict/batch": CHART_KEY,

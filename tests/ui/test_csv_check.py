@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import io
-from typing import Any
 
 import pandas as pd
 import pytest
+from porto.reference import ReferenceStats
 from porto.schema import FeatureSchema
 from porto.synthetic import generate
-from porto_ui.csv_check import MAX_LISTED, check_csv, chunks
+from porto_ui.csv_check import MAX_LISTED, CsvReport, check_csv, chunks
 
 
 @pytest.fixture(scope="module")
-def schema(schema_and_reference: tuple[FeatureSchema, dict[str, Any]]) -> FeatureSchema:
+def schema(schema_and_reference: tuple[FeatureSchema, ReferenceStats]) -> FeatureSchema:
     return schema_and_reference[0]
 
 
@@ -27,7 +27,7 @@ def _csv(frame: pd.DataFrame) -> bytes:
     return frame.to_csv(index=False).encode()
 
 
-def _issues(report: Any) -> set[tuple[int | None, str]]:
+def _issues(report: CsvReport) -> set[tuple[int | None, str]]:
     return {(i.row, i.column) for i in report.errors}
 
 

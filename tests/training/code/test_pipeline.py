@@ -12,6 +12,14 @@ from pathlib import Path
 import pytest
 from harness.ports import free_port
 from porto.bundle import read_file, read_json
+from porto.contracts.insights import (
+    IMPORTANCE_FILE,
+    MUTUAL_INFO_FILE,
+    SHAP_FILE,
+    FeatureRanking,
+)
+from porto.contracts.plots import PLOTS, plot_file
+from porto.contracts.run import METRICS_FILE, RunMetrics
 from porto.errors import StoreError
 from porto.flavors import MODEL_FILES, load_model
 from porto.reference import REFERENCE_FILE, ReferenceStats
@@ -20,8 +28,7 @@ from porto.schema import FeatureSchema, model_frame
 from porto.store import FileStore, S3Options, S3Store, open_store
 from porto.synthetic import SyntheticData
 from porto_training.config import TrainingConfig, build_config
-from porto_training.pipeline import INSIGHT_FILES, METRICS_FILE, TrainingResult, run_training
-from porto_training.plots import PLOT_NAMES
+from porto_training.pipeline import TrainingResult, run_training
 from porto_training.progress import STAGES
 
 MakeConfig = Callable[..., TrainingConfig]
@@ -68,30 +75,32 @@ def test_small_run_publishes_a_complete_verified_bundle(
         manifest.model_file,
         METRICS_FILE,
         REFERENCE_FILE,
-        *(f"plots/{n}.{ext}" for n in PLOT_NAMES for ext in ("png", "json")),
-        INSIGHT_FILES["importance"],
-        INSIGHT_FILES["shap"],
-        INSIGHT_FILES["mutual_info"],
+        *(f"plots/{n}.png" for n in PLOTS),
+        *(plot_file(n) for n in PLOTS),
+        IMPORTANCE_FILE,
+        SHAP_FILE,
+        MUTUAL_INFO_FILE,
     }
     assert expected <= set(files)
-    for name in PLOT_NAMES:
+    for name, model in PLOTS.items():
         assert files[f"plots/{name}.png"].startswith(b"\x89PNG")
-        json.loads(files[f"plots/{name}.json"])
+        model.model_validate_json(files[plot_file(name)])
     reference = ReferenceStats.model_validate_json(files[REFERENCE_FILE])
     assert [f.name for f in reference.features] == manifest.feature_schema.names
-    assert reference.rows == result.metrics["split"]["train"]
+    assert reference.rows == result.metrics.split.train
 
     metrics = json.loads(files[METRICS_FILE])
     assert set(metrics) >= METRIC_KEYS
-    assert metrics == manifest.metrics
+    assert metrics == manifest.metrics == result.metrics.model_dump(mode="json")
+    assert RunMetrics.model_validate(metrics) == result.metrics
     assert 0.0 < metrics["threshold"] < 1.0
     assert metrics["threshold"] == pytest.approx(manifest.threshold)
     assert metrics["split"] == {"train": 2800, "validation": 600, "test": 600}
     assert set(metrics["stage_seconds"]) <= set(STAGES)
-    for key in ("importance", "shap", "mutual_info"):
-        insight = read_json(registry.store, manifest, INSIGHT_FILES[key])
-        assert insight["method"]
-        assert set(insight["values"]) == set(manifest.feature_schema.names)
+    for rel in (IMPORTANCE_FILE, SHAP_FILE, MUTUAL_INFO_FILE):
+        insight = FeatureRanking.model_validate(read_json(registry.store, manifest, rel))
+        assert insight.method
+        assert set(insight.values) == set(manifest.feature_schema.names)
 
     # Manifest: provenance, full config, schema; ps_calc_* dropped by the default config.
     assert manifest.version and manifest.created_at and manifest.code_version
@@ -127,10 +136,10 @@ def test_search_then_train(make_config: MakeConfig) -> None:
         "model.catboost.iterations=30",
     )
     result = run_training(cfg)
-    search = result.metrics["search"]
-    assert len(search["trials"]) == 2
-    best = max(search["trials"], key=lambda t: t["mean_auc"])
-    assert result.metrics["model_params"]["depth"] == best["params"]["depth"]
+    search = result.metrics.search
+    assert search is not None and len(search.trials) == 2
+    best = max(search.trials, key=lambda t: t.mean_auc)
+    assert result.metrics.model_params["depth"] == best.params["depth"]
     assert registry_config(result) == cfg
 
 
@@ -138,7 +147,7 @@ def test_champion_rules(make_config: MakeConfig, store_dir: Path) -> None:
     registry = Registry(FileStore(store_dir), "porto")
     first = run_training(make_config(rows=15_000))
     assert first.champion
-    assert first.metrics["champion_comparison"]["champion_version"] is None
+    assert first.metrics.champion_comparison.champion_version is None
 
     # A model that sees only noise columns cannot beat the champion on the same holdout.
     weak = make_config(
@@ -147,25 +156,27 @@ def test_champion_rules(make_config: MakeConfig, store_dir: Path) -> None:
         rows=15_000,
     )
     second = run_training(weak)
-    comparison = second.metrics["champion_comparison"]
+    comparison = second.metrics.champion_comparison
     assert not second.champion
-    assert comparison["champion_version"] == first.manifest.version
-    assert comparison["challenger_wins"] is False
-    assert comparison["champion_auc"] > comparison["challenger_auc"]
-    assert comparison["promoted"] is False
+    assert comparison.champion_version == first.manifest.version
+    assert comparison.challenger_wins is False
+    assert comparison.champion_auc is not None
+    assert comparison.champion_auc > comparison.challenger_auc
+    assert comparison.promoted is False
     assert registry.aliases() == {CHAMPION: first.manifest.version, LATEST: second.manifest.version}
     # The comparison is recorded in the manifest too.
-    assert registry.get(second.manifest.version).metrics["champion_comparison"] == comparison
+    stored = RunMetrics.model_validate(registry.get(second.manifest.version).metrics)
+    assert stored.champion_comparison == comparison
 
     third = run_training(weak, promote=True)
     assert third.champion
-    assert third.metrics["champion_comparison"]["reason"] == "promoted on request (--promote)"
+    assert third.metrics.champion_comparison.reason == "promoted on request (--promote)"
     assert registry.aliases()[CHAMPION] == third.manifest.version
 
     # Now the champion is weak: a normal model beats it on the same rows and takes over.
     fourth = run_training(make_config("seed=43", rows=15_000))
     assert fourth.champion
-    assert fourth.metrics["champion_comparison"]["challenger_wins"] is True
+    assert fourth.metrics.champion_comparison.challenger_wins is True
     assert registry.aliases()[CHAMPION] == fourth.manifest.version
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from porto.contracts.insights import FeatureRanking
+from porto.contracts.run import ClassificationMetrics
 from porto_training.evaluate import classification_metrics
 from porto_training.plots import MAX_POINTS, PLOT_NAMES, make_plots
 
@@ -15,8 +17,8 @@ def test_every_plot_is_a_small_png_and_json() -> None:
     rng = np.random.default_rng(0)
     y = (rng.random(5000) < 0.05).astype(int)
     p = np.clip(rng.normal(0.05 + 0.1 * y, 0.05), 0.0005, 0.9995)
-    metrics = classification_metrics(y, p, 0.1)
-    importance = {"method": "test", "values": {f"f{i}": 30.0 - i for i in range(30)}}
+    metrics = ClassificationMetrics.model_validate(classification_metrics(y, p, 0.1))
+    importance = FeatureRanking(method="test", values={f"f{i}": 30.0 - i for i in range(30)})
     files = make_plots(y, p, metrics, importance, top_features=10)
     assert set(files) == {f"plots/{n}.{ext}" for n in PLOT_NAMES for ext in ("png", "json")}
     for name in PLOT_NAMES:
@@ -28,7 +30,7 @@ def test_every_plot_is_a_small_png_and_json() -> None:
     roc = json.loads(files["plots/roc.json"])
     assert len(roc["fpr"]) == len(roc["tpr"]) <= MAX_POINTS
     assert roc["fpr"][0] == 0.0 and roc["tpr"][-1] == 1.0
-    assert roc["auc"] == metrics["roc_auc"]
+    assert roc["auc"] == metrics.roc_auc
     cm = json.loads(files["plots/confusion_matrix.json"])
     assert sum(map(sum, cm["matrix"])) == len(y)
     imp = json.loads(files["plots/feature_importance.json"])

@@ -5,12 +5,12 @@ trained on (the champion's own reported AUC came from different rows and is not 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from porto.bundle import read_file
+from porto.contracts.run import ChampionDecision
 from porto.errors import NotFoundError, PortoError
 from porto.flavors import load_model
 from porto.registry import CHAMPION, Registry
@@ -28,10 +28,6 @@ class ChampionComparison:
     #: None when there is no champion or it could not be scored on these rows.
     challenger_wins: bool | None = None
     note: str = ""
-
-    def as_dict(self) -> dict[str, Any]:
-        """Return the comparison as JSON-ready data for the manifest and metrics.json."""
-        return asdict(self)
 
 
 def compare_with_champion(
@@ -78,8 +74,22 @@ def compare_with_champion(
     )
 
 
-def decide_promotion(comparison: ChampionComparison, *, promote: bool) -> tuple[bool, str]:
-    """Return (becomes champion?, why) for a new version."""
+def decide_promotion(comparison: ChampionComparison, *, promote: bool) -> ChampionDecision:
+    """Return whether a new version becomes champion, why, and the comparison it rests on (the
+    record the run's metrics keep as ``champion_comparison``)."""
+    promoted, reason = _verdict(comparison, promote=promote)
+    return ChampionDecision(
+        challenger_auc=comparison.challenger_auc,
+        champion_version=comparison.champion_version,
+        champion_auc=comparison.champion_auc,
+        challenger_wins=comparison.challenger_wins,
+        note=comparison.note,
+        promoted=promoted,
+        reason=reason,
+    )
+
+
+def _verdict(comparison: ChampionComparison, *, promote: bool) -> tuple[bool, str]:
     if promote:
         return True, "promoted on request (--promote)"
     if comparison.champion_version is None:

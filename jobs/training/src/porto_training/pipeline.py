@@ -12,25 +12,45 @@ from __future__ import annotations
 import json
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 from porto.bundle import DatasetInfo, Manifest, new_version, version_prefix, write_bundle
+from porto.contracts.insights import (
+    IMPORTANCE_FILE,
+    LEARNING_CURVE_FILE,
+    MUTUAL_INFO_FILE,
+    SHAP_FILE,
+    FeatureRanking,
+    LearningCurve,
+)
+from porto.contracts.run import (
+    METRICS_FILE,
+    ClassBalance,
+    ClassificationMetrics,
+    FeatureKindCounts,
+    RunMetrics,
+    SearchSummary,
+    SearchTrial,
+    SplitBalance,
+    SplitSizes,
+    ValidationMetrics,
+)
 from porto.flavors import MODEL_FILES, dump_model
 from porto.reference import REFERENCE_FILE, compute_reference
 from porto.registry import Registry
-from porto.schema import FeatureSchema, infer_schema, model_frame
+from porto.schema import FeatureKind, FeatureSchema, infer_schema, model_frame
 from porto.store import ArtifactStore, S3Options, open_store
+from pydantic import BaseModel
 from sklearn.metrics import roc_auc_score
 
-from porto_training.champion import ChampionComparison, compare_with_champion, decide_promotion
+from porto_training.champion import compare_with_champion, decide_promotion
 from porto_training.config import TrainingConfig, default_store_uri
-from porto_training.data import Dataset, load_dataset
+from porto_training.data import load_dataset
 from porto_training.evaluate import choose_threshold, classification_metrics
 from porto_training.explain import (
     feature_importance,
@@ -45,30 +65,15 @@ from porto_training.search import SearchResult, random_search
 from porto_training.split import Split, stratified_split
 from porto_training.validation import ValidationReport, validate_frame
 
-METRICS_FILE = "metrics.json"
-INSIGHT_FILES = {
-    "importance": "insights/feature_importance.json",
-    "shap": "insights/shap.json",
-    "mutual_info": "insights/mutual_info.json",
-    "learning_curve": "insights/learning_curve.json",
-}
-
 
 @dataclass
 class TrainingResult:
     """What a run produced and where it went."""
 
     manifest: Manifest
+    metrics: RunMetrics
     store_uri: str
     champion: bool
-    promotion_reason: str
-    comparison: ChampionComparison
-    timings: dict[str, float] = field(default_factory=dict)
-
-    @property
-    def metrics(self) -> dict[str, Any]:
-        """The run's metrics (as stored in the manifest and metrics.json)."""
-        return self.manifest.metrics
 
     @property
     def bundle_uri(self) -> str:
@@ -79,24 +84,24 @@ class TrainingResult:
         """Return a few human-readable lines about the run, for the CLI and the demo."""
         m = self.metrics
         man = self.manifest
-        cm = m["confusion_matrix"]
+        cm = m.confusion_matrix
         lines = [
-            f"trained {man.name} version {man.version} ({man.model_type}, {m['features']} "
-            f"features, {m['iterations']} iterations) in {m['total_seconds']:.1f} s "
-            f"(fit {m['training_seconds']:.1f} s)",
+            f"trained {man.name} version {man.version} ({man.model_type}, {m.features} "
+            f"features, {m.iterations} iterations) in {m.total_seconds:.1f} s "
+            f"(fit {m.training_seconds:.1f} s)",
             f"  data       {man.dataset.source}{' [SYNTHETIC]' if man.dataset.synthetic else ''}: "
-            f"{man.dataset.rows} rows, {m['class_balance']['all']['positive_rate']:.2%} positive; "
-            f"split {m['split']['train']}/{m['split']['validation']}/{m['split']['test']}",
-            f"  test       ROC-AUC {m['roc_auc']:.4f}  gini {m['gini_normalized']:.4f}  "
-            f"PR-AUC {m['pr_auc']:.4f}  log-loss {m['log_loss']:.4f}  Brier {m['brier']:.4f}",
-            f"  threshold  {m['threshold']:.4f} (max F1 on validation): F1 {m['f1']:.4f}  "
-            f"precision {m['precision']:.4f}  recall {m['recall']:.4f}  "
-            f"[tn {cm['tn']} fp {cm['fp']} fn {cm['fn']} tp {cm['tp']}]",
+            f"{man.dataset.rows} rows, {m.class_balance.all.positive_rate:.2%} positive; "
+            f"split {m.split.train}/{m.split.validation}/{m.split.test}",
+            f"  test       ROC-AUC {m.roc_auc:.4f}  gini {m.gini_normalized:.4f}  "
+            f"PR-AUC {m.pr_auc:.4f}  log-loss {m.log_loss:.4f}  Brier {m.brier:.4f}",
+            f"  threshold  {m.threshold:.4f} (max F1 on validation): F1 {m.f1:.4f}  "
+            f"precision {m.precision:.4f}  recall {m.recall:.4f}  "
+            f"[tn {cm.tn} fp {cm.fp} fn {cm.fn} tp {cm.tp}]",
         ]
-        if "oracle_roc_auc" in m:
-            lines.append(f"  oracle     ROC-AUC {m['oracle_roc_auc']:.4f} (true probabilities)")
+        if m.oracle_roc_auc is not None:
+            lines.append(f"  oracle     ROC-AUC {m.oracle_roc_auc:.4f} (true probabilities)")
         verdict = "yes" if self.champion else "no"
-        lines.append(f"  champion   {verdict}: {self.promotion_reason}")
+        lines.append(f"  champion   {verdict}: {m.champion_comparison.reason}")
         lines.append(f"  bundle     {self.bundle_uri}")
         return lines
 
@@ -231,31 +236,27 @@ def _run(
         p_val = model.predict_proba(x_val)
         p_test = model.predict_proba(x_test)
         threshold = choose_threshold(y_val, p_val)
-        metrics = _metrics(y, p_test, p_val, threshold, dataset, split, report, schema, model)
-        metrics["training_seconds"] = training_seconds
-        if search is not None:
-            metrics["search"] = {"best_mean_cv_auc": search.best_auc, "trials": search.trials}
+        test, validation = _evaluate(y_test, p_test, y_val, p_val, threshold)
+        oracle = (
+            # Synthetic data knows each row's true probability: the best AUC any model could get.
+            float(roc_auc_score(y_test, dataset.probability[split.test]))
+            if dataset.probability is not None
+            else None
+        )
 
     with prog.stage("explain"):
         shap_rows = sample_positions(len(x_test), config.insights.shap_rows, config.seed)
-        shap_sample = x_test.iloc[shap_rows]
-        insights = {
-            "importance": feature_importance(model, schema, shap_sample),
-            "shap": shap_importance(model, schema, shap_sample),
-        }
         mi_rows = sample_positions(len(x_train), config.insights.mutual_info_rows, config.seed)
-        insights["mutual_info"] = mutual_information(
-            x_train.iloc[mi_rows], y_train[mi_rows], schema, seed=config.seed
+        insights = _explain(
+            model, schema, x_test.iloc[shap_rows], x_train.iloc[mi_rows], y_train[mi_rows], config
         )
-        if model.history:
-            insights["learning_curve"] = {"metric": "Logloss", "values": model.history}
 
     with prog.stage("plots"):
         plot_files = make_plots(
             y_test,
             p_test,
-            metrics,
-            insights["importance"],
+            test,
+            insights.importance,
             top_features=config.insights.plot_top_features,
         )
 
@@ -263,27 +264,34 @@ def _run(
         reference = compute_reference(x_train, schema, p_test)
 
     with prog.stage("compare"):
-        comparison = compare_with_champion(registry, raw_test, y_test, metrics["roc_auc"])
-        becomes_champion, reason = decide_promotion(comparison, promote=promote)
-        metrics["champion_comparison"] = {
-            **comparison.as_dict(),
-            "promoted": becomes_champion,
-            "reason": reason,
-        }
-        prog.note(f"champion: {reason}")
+        comparison = compare_with_champion(registry, raw_test, y_test, test.roc_auc)
+        decision = decide_promotion(comparison, promote=promote)
+        prog.note(f"champion: {decision.reason}")
 
     with prog.stage("publish", store.uri):
-        metrics["stage_seconds"] = dict(prog.timings)
-        metrics["total_seconds"] = time.perf_counter() - started
+        metrics = RunMetrics(
+            **dict(test),  # the test holdout's metrics are the top level
+            validation=validation,
+            class_balance=_class_balance(y, split, report),
+            split=SplitSizes(**split.sizes()),
+            features=len(schema.features),
+            features_by_kind=_features_by_kind(schema),
+            iterations=model.iterations,
+            model_params=model.params,
+            oracle_roc_auc=oracle,
+            training_seconds=training_seconds,
+            search=_search_summary(search),
+            champion_comparison=decision,
+            stage_seconds=dict(prog.timings),
+            total_seconds=time.perf_counter() - started,
+        )
         files: dict[str, bytes] = {
             MODEL_FILES[model_type]: dump_model(model_type, model.estimator),
             METRICS_FILE: _json(metrics),
             REFERENCE_FILE: reference.model_dump_json().encode(),
             **plot_files,
+            **insights.files(),
         }
-        for key, rel in INSIGHT_FILES.items():
-            if key in insights:
-                files[rel] = _json(insights[key])
         manifest = Manifest(
             name=registry.name,
             version=new_version(),
@@ -303,79 +311,94 @@ def _run(
             ),
             labels=report.labels,
             # Exactly the run's config (it loads back with build_config); the parameters the
-            # model was fitted with, after any search, are in metrics["model_params"].
+            # model was fitted with, after any search, are in metrics.model_params.
             config=config.model_dump(mode="json"),
-            metrics=metrics,
+            metrics=metrics.model_dump(mode="json"),
         )
         manifest = write_bundle(store, manifest, files)
-        champion = registry.register(manifest, promote=becomes_champion)
+        champion = registry.register(manifest, promote=decision.promoted)
     return TrainingResult(
-        manifest=manifest,
-        store_uri=store.uri,
-        champion=champion,
-        promotion_reason=reason,
-        comparison=comparison,
-        timings=dict(prog.timings),
+        manifest=manifest, metrics=metrics, store_uri=store.uri, champion=champion
     )
 
 
-def _metrics(
-    y_all: np.ndarray,
-    p_test: np.ndarray,
-    p_val: np.ndarray,
-    threshold: float,
-    dataset: Dataset,
-    split: Split,
-    report: ValidationReport,
-    schema: FeatureSchema,
+def _evaluate(
+    y_test: np.ndarray, p_test: np.ndarray, y_val: np.ndarray, p_val: np.ndarray, threshold: float
+) -> tuple[ClassificationMetrics, ValidationMetrics]:
+    """Return the test holdout's metrics and the validation rows' at ``threshold``."""
+    # evaluate.py hands back plain dicts: they become the typed metrics here.
+    test = ClassificationMetrics.model_validate(classification_metrics(y_test, p_test, threshold))
+    validation = ClassificationMetrics.model_validate(
+        classification_metrics(y_val, p_val, threshold)
+    )
+    return test, ValidationMetrics.of(validation)
+
+
+@dataclass(frozen=True)
+class Insights:
+    """What the run learned about its features (the bundle's ``insights/``)."""
+
+    importance: FeatureRanking
+    shap: FeatureRanking
+    mutual_info: FeatureRanking
+    learning_curve: LearningCurve | None
+
+    def files(self) -> dict[str, bytes]:
+        """Return the bundle files of the insights."""
+        held: dict[str, BaseModel] = {
+            IMPORTANCE_FILE: self.importance,
+            SHAP_FILE: self.shap,
+            MUTUAL_INFO_FILE: self.mutual_info,
+        }
+        if self.learning_curve is not None:
+            held[LEARNING_CURVE_FILE] = self.learning_curve
+        return {rel: _json(insight) for rel, insight in held.items()}
+
+
+def _explain(
     model: TrainedModel,
-) -> dict[str, Any]:
-    """Return the run's metrics: test-holdout metrics at the top level, then context."""
-    y_test, y_val = y_all[split.test], y_all[split.validation]
-    metrics: dict[str, Any] = {
-        "holdout": "test",
-        **classification_metrics(y_test, p_test, threshold),
+    schema: FeatureSchema,
+    shap_sample: pd.DataFrame,
+    mi_sample: pd.DataFrame,
+    mi_labels: np.ndarray,
+    config: TrainingConfig,
+) -> Insights:
+    """Return the model's feature importance and mean |SHAP| on ``shap_sample``, the mutual
+    information of ``mi_sample`` with its labels, and the learning curve if the model has one."""
+    # explain.py hands back plain dicts too: validated here, before they are written.
+    return Insights(
+        importance=FeatureRanking.model_validate(feature_importance(model, schema, shap_sample)),
+        shap=FeatureRanking.model_validate(shap_importance(model, schema, shap_sample)),
+        mutual_info=FeatureRanking.model_validate(
+            mutual_information(mi_sample, mi_labels, schema, seed=config.seed)
+        ),
+        learning_curve=(
+            LearningCurve(metric="Logloss", values=model.history) if model.history else None
+        ),
+    )
+
+
+def _class_balance(y_all: np.ndarray, split: Split, report: ValidationReport) -> SplitBalance:
+    """Return the class balance of the whole dataset and of each part of the split."""
+    parts = {
+        part: ClassBalance.of(len(rows), int(y_all[rows].sum()))
+        for part, rows in split.parts().items()
     }
-    val = classification_metrics(y_val, p_val, threshold)
-    metrics["validation"] = {k: val[k] for k in ("roc_auc", "log_loss", "f1", "rows")}
-    metrics["class_balance"] = {
-        "all": _balance(report.rows, report.positives),
-        **{
-            part: _balance(len(rows), int(y_all[rows].sum()))
-            for part, rows in split.parts().items()
-        },
-    }
-    metrics["split"] = split.sizes()
-    metrics["features"] = len(schema.features)
-    metrics["features_by_kind"] = {
-        kind: sum(1 for f in schema.features if f.kind.value == kind)
-        for kind in ("numeric", "binary", "categorical")
-    }
-    metrics["iterations"] = model.iterations
-    metrics["model_params"] = model.params
-    if dataset.probability is not None:
-        # Synthetic data knows each row's true probability: the best AUC any model could get.
-        metrics["oracle_roc_auc"] = float(roc_auc_score(y_test, dataset.probability[split.test]))
-    return metrics
+    return SplitBalance(all=ClassBalance.of(report.rows, report.positives), **parts)
 
 
-def _balance(rows: int, positives: int) -> dict[str, Any]:
-    return {
-        "rows": rows,
-        "positives": positives,
-        "positive_rate": positives / rows if rows else 0.0,
-    }
+def _features_by_kind(schema: FeatureSchema) -> FeatureKindCounts:
+    kinds = [f.kind for f in schema.features]
+    return FeatureKindCounts(**{kind.value: kinds.count(kind) for kind in FeatureKind})
 
 
-def _json(data: Any) -> bytes:
-    return json.dumps(data, indent=2, default=_default).encode()
+def _search_summary(search: SearchResult | None) -> SearchSummary | None:
+    if search is None:
+        return None
+    trials = [SearchTrial.model_validate(t) for t in search.trials]
+    return SearchSummary(best_mean_cv_auc=search.best_auc, trials=trials)
 
 
-def _default(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, pd.Timestamp):
-        return value.isoformat()
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+def _json(data: BaseModel) -> bytes:
+    """The JSON of a bundle file, indented as the run's files have always been written."""
+    return json.dumps(data.model_dump(mode="json"), indent=2).encode()

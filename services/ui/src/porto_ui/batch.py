@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import random
-from typing import Any
+from dataclasses import dataclass
 
 import pandas as pd
 import streamlit as st
+from porto.contracts.api import BatchRow
+from porto.reference import ReferenceStats
 from porto.schema import FeatureSchema
 
 from porto_ui import charts, metrics
@@ -23,7 +25,16 @@ from porto_ui.layout import show_rejected
 from porto_ui.settings import UISettings
 
 
-def template_csv(schema: FeatureSchema, reference: dict[str, Any] | None, rows: int = 20) -> bytes:
+@dataclass(frozen=True)
+class BatchResult:
+    """A scored file: one row per input row (with the file's ids when it has them)."""
+
+    table: pd.DataFrame
+    threshold: float
+    model_version: str
+
+
+def template_csv(schema: FeatureSchema, reference: ReferenceStats | None, rows: int = 20) -> bytes:
     """A CSV with the right header and ``rows`` random plausible rows, to start from."""
     rng = random.Random(7)
     records = [random_record(schema, reference, rng) for _ in range(rows)]
@@ -38,7 +49,7 @@ def render(
     config: UISettings,
     version: str,
     schema: FeatureSchema,
-    reference: dict[str, Any] | None,
+    reference: ReferenceStats | None,
 ) -> None:
     """Upload → check → score in chunks → results."""
     id_note = f" and, optionally, `{schema.id_column}`" if schema.id_column else ""
@@ -107,12 +118,12 @@ def _score(
     version: str,
     schema: FeatureSchema,
     frame: pd.DataFrame,
-) -> dict[str, Any] | None:
+) -> BatchResult | None:
     """Send ``frame`` in chunks; the combined answer, or None when the API refused a chunk."""
     parts = chunks(frame, config.batch_chunk_rows)
     bar = st.progress(0.0, text=f"0 / {len(frame):,} rows")
-    scored: list[dict[str, Any]] = []
-    answer: dict[str, Any] = {}
+    scored: list[BatchRow] = []
+    threshold, served = 0.0, version
     for i, (start, body) in enumerate(parts):
         try:
             answer = client.predict_csv(body, version)
@@ -120,43 +131,44 @@ def _score(
             bar.empty()
             show_rejected(exc, row_offset=start, what=f"rows {start + 1}…")
             return None
-        for row in answer["predictions"]:
-            row["row"] = row["row"] + start + 1
-        scored.extend(answer["predictions"])
+        # Rows of the file, numbered from 1 (the API numbers each chunk's rows from 0).
+        scored.extend(r.model_copy(update={"row": r.row + start + 1}) for r in answer.predictions)
+        threshold, served = answer.threshold, answer.model_version
         done = min(len(frame), start + config.batch_chunk_rows)
         bar.progress((i + 1) / len(parts), text=f"{done:,} / {len(frame):,} rows")
     bar.empty()
     metrics.PREDICTIONS.labels("batch").inc(len(scored))
-    table = pd.DataFrame(scored)
+    table = pd.DataFrame(
+        [
+            {
+                "row": r.row,
+                "probability": r.probability,
+                "class": r.class_,
+                "prediction_id": r.prediction_id,
+            }
+            for r in scored
+        ],
+        columns=["row", "probability", "class", "prediction_id"],
+    )
     id_column = schema.id_column or "id"
-    if "id" in table.columns:  # the API echoes the file's id column
-        ids = table.pop("id")
+    if scored and "id" in scored[0].model_fields_set:  # the API echoes the file's id column
+        table.insert(1, id_column, [r.id for r in scored])
     elif id_column in frame.columns:
-        ids = pd.Series(frame[id_column].to_numpy())
-    else:
-        ids = None
-    columns = ["row", "probability", "class", "prediction_id"]
-    table = table[columns]
-    if ids is not None:
-        table.insert(1, id_column, ids.to_numpy())
-    return {
-        "table": table,
-        "threshold": answer.get("threshold"),
-        "model_version": answer.get("model_version"),
-    }
+        table.insert(1, id_column, frame[id_column].to_numpy())
+    return BatchResult(table=table, threshold=threshold, model_version=served)
 
 
-def show_results(result: dict[str, Any] | None, name: str) -> None:
+def show_results(result: BatchResult | None, name: str) -> None:
     """Summary, histogram, table and download of a scored file."""
     if result is None:
         return
-    table: pd.DataFrame = result["table"]
-    threshold = float(result["threshold"])
+    table = result.table
+    threshold = result.threshold
     a, b, c, d = st.columns(4)
     a.metric("Rows scored", f"{len(table):,}")
     b.metric("Class 1", f"{int(table['class'].sum()):,}", f"{table['class'].mean():.1%} of rows")
     c.metric("Mean probability", f"{table['probability'].mean():.4f}")
-    d.markdown(f"Model version\n\n**`{result['model_version']}`**\n\nthreshold {threshold:.4f}")
+    d.markdown(f"Model version\n\n**`{result.model_version}`**\n\nthreshold {threshold:.4f}")
     st.altair_chart(
         charts.histogram_chart(table["probability"].tolist(), threshold), width="stretch"
     )

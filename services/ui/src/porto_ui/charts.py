@@ -8,11 +8,27 @@ Every function takes plain data and returns a chart; none calls the API or Strea
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import Any, Literal
 
 import altair as alt
 import pandas as pd
+from porto.contracts.insights import LearningCurve
+from porto.contracts.monitoring import (
+    FeatureDrift,
+    PsiThresholds,
+    QualityFigures,
+    ScoreHistory,
+    ThroughputMinute,
+    VersionQuality,
+)
+from porto.contracts.plots import (
+    CalibrationPlot,
+    ConfusionPlot,
+    PrecisionRecallPlot,
+    RocPlot,
+    ScoreDistributionPlot,
+)
 
 #: An Altair chart (Chart or LayerChart); Altair's builder methods are untyped, hence Any.
 Chart = Any
@@ -28,12 +44,12 @@ def _diagonal(x: str, y: str) -> Chart:
     return alt.Chart(line).mark_line(strokeDash=[4, 4], color="gray").encode(x=x, y=y)
 
 
-def roc_chart(curves: Sequence[dict[str, Any]]) -> Chart:
-    """ROC curves (``label``, ``fpr``, ``tpr``, ``auc``) overlaid, with the chance diagonal."""
+def roc_chart(curves: Sequence[tuple[str, RocPlot]]) -> Chart:
+    """ROC curves, each with its label, overlaid, with the chance diagonal."""
     rows = [
-        {"model": f"{c['label']} (AUC {c['auc']:.3f})", "fpr": x, "tpr": y}
-        for c in curves
-        for x, y in zip(c["fpr"], c["tpr"], strict=False)
+        {"model": f"{label} (AUC {c.auc:.3f})", "fpr": x, "tpr": y}
+        for label, c in curves
+        for x, y in zip(c.fpr, c.tpr, strict=False)
     ]
     lines = (
         alt.Chart(pd.DataFrame(rows))
@@ -52,9 +68,9 @@ def roc_chart(curves: Sequence[dict[str, Any]]) -> Chart:
     return (_diagonal("fpr", "tpr") + lines).interactive()
 
 
-def pr_chart(data: dict[str, Any]) -> Chart:
+def pr_chart(data: PrecisionRecallPlot) -> Chart:
     """Precision-recall curve with the positive-rate baseline (``plots/precision_recall.json``)."""
-    frame = pd.DataFrame({"recall": data["recall"], "precision": data["precision"]})
+    frame = pd.DataFrame({"recall": data.recall, "precision": data.precision})
     curve = (
         alt.Chart(frame)
         .mark_line()
@@ -64,7 +80,7 @@ def pr_chart(data: dict[str, Any]) -> Chart:
             tooltip=[alt.Tooltip("recall:Q", format=NUM), alt.Tooltip("precision:Q", format=NUM)],
         )
     )
-    base = float(data.get("positive_rate") or 0.0)
+    base = data.positive_rate
     rule = (
         alt.Chart(pd.DataFrame({"baseline": [base]}))
         .mark_rule(strokeDash=[4, 4], color="gray")
@@ -73,12 +89,12 @@ def pr_chart(data: dict[str, Any]) -> Chart:
     return (curve + rule).interactive()
 
 
-def confusion_chart(data: dict[str, Any]) -> Chart:
+def confusion_chart(data: ConfusionPlot) -> Chart:
     """Confusion matrix heatmap with counts (``plots/confusion_matrix.json``)."""
-    labels = [str(v) for v in data.get("labels", ["0", "1"])]
+    labels = data.labels
     rows = [
-        {"actual": labels[i], "predicted": labels[j], "count": int(value)}
-        for i, row in enumerate(data["matrix"])
+        {"actual": labels[i], "predicted": labels[j], "count": value}
+        for i, row in enumerate(data.matrix)
         for j, value in enumerate(row)
     ]
     frame = pd.DataFrame(rows)
@@ -93,7 +109,7 @@ def confusion_chart(data: dict[str, Any]) -> Chart:
     return heat + text
 
 
-def bar_chart(values: dict[str, float], *, title: str, top: int = 20) -> Chart:
+def bar_chart(values: Mapping[str, float], *, title: str, top: int = 20) -> Chart:
     """Horizontal bars of the ``top`` largest values (importance, mean |SHAP|, PSI...)."""
     items = sorted(values.items(), key=lambda kv: abs(kv[1]), reverse=True)[:top]
     frame = pd.DataFrame(items, columns=["feature", "value"])
@@ -108,11 +124,9 @@ def bar_chart(values: dict[str, float], *, title: str, top: int = 20) -> Chart:
     )
 
 
-def calibration_chart(data: dict[str, Any]) -> Chart:
+def calibration_chart(data: CalibrationPlot) -> Chart:
     """Observed positive rate against mean predicted probability per bin, with the diagonal."""
-    frame = pd.DataFrame(
-        {"predicted": data["mean_predicted"], "observed": data["fraction_positive"]}
-    )
+    frame = pd.DataFrame({"predicted": data.mean_predicted, "observed": data.fraction_positive})
     top = max(0.05, float(frame[["predicted", "observed"]].max().max()) * 1.1)
     points = (
         alt.Chart(frame)
@@ -131,12 +145,15 @@ def calibration_chart(data: dict[str, Any]) -> Chart:
     return (diagonal + points).interactive()
 
 
-def score_distribution_chart(data: dict[str, Any]) -> Chart:
+def score_distribution_chart(data: ScoreDistributionPlot) -> Chart:
     """Score density by true class with the threshold (``plots/score_distribution.json``)."""
-    edges = data["edges"]
+    edges = data.edges
     rows = []
-    for cls, key in (("0 (negative)", "negative_density"), ("1 (positive)", "positive_density")):
-        for i, density in enumerate(data[key]):
+    for cls, densities in (
+        ("0 (negative)", data.negative_density),
+        ("1 (positive)", data.positive_density),
+    ):
+        for i, density in enumerate(densities):
             rows.append({"class": cls, "score": (edges[i] + edges[i + 1]) / 2, "density": density})
     areas = (
         alt.Chart(pd.DataFrame(rows))
@@ -148,7 +165,7 @@ def score_distribution_chart(data: dict[str, Any]) -> Chart:
             tooltip=["class:N", alt.Tooltip("score:Q", format=NUM), "density:Q"],
         )
     )
-    return (areas + _threshold_rule(float(data["threshold"]))).interactive()
+    return (areas + _threshold_rule(data.threshold)).interactive()
 
 
 def _threshold_rule(threshold: float) -> Chart:
@@ -159,11 +176,11 @@ def _threshold_rule(threshold: float) -> Chart:
     )
 
 
-def learning_curve_chart(data: dict[str, Any]) -> Chart:
+def learning_curve_chart(data: LearningCurve) -> Chart:
     """Loss per boosting iteration for each evaluation set (``insights/learning_curve.json``)."""
     rows = [
         {"set": name, "iteration": i, "loss": value}
-        for name, values in data.get("values", {}).items()
+        for name, values in data.values.items()
         for i, value in enumerate(values)
     ]
     return (
@@ -171,7 +188,7 @@ def learning_curve_chart(data: dict[str, Any]) -> Chart:
         .mark_line()
         .encode(
             x="iteration:Q",
-            y=alt.Y("loss:Q", title=str(data.get("metric", "loss")), scale=alt.Scale(zero=False)),
+            y=alt.Y("loss:Q", title=data.metric, scale=alt.Scale(zero=False)),
             color=alt.Color("set:N", scale=SCHEME),
             tooltip=["set:N", "iteration:Q", alt.Tooltip("loss:Q", format=NUM)],
         )
@@ -194,13 +211,13 @@ def histogram_chart(scores: Sequence[float], threshold: float, *, bins: int = 40
     return bars + _threshold_rule(threshold)
 
 
-def metric_bars(rows: list[dict[str, Any]], metrics: Sequence[str]) -> Chart:
-    """Grouped bars of ``metrics`` per version (``rows``: version + metric values)."""
+def metric_bars(rows: Sequence[tuple[str, Mapping[str, float]]], metrics: Sequence[str]) -> Chart:
+    """Grouped bars of ``metrics`` per version (``rows``: version label, its metric values)."""
     long = [
-        {"version": r["version"], "metric": m, "value": r[m]}
-        for r in rows
+        {"version": version, "metric": m, "value": values[m]}
+        for version, values in rows
         for m in metrics
-        if r.get(m) is not None
+        if m in values
     ]
     return (
         alt.Chart(pd.DataFrame(long, columns=["version", "metric", "value"]))
@@ -216,9 +233,12 @@ def metric_bars(rows: list[dict[str, Any]], metrics: Sequence[str]) -> Chart:
 
 
 # --- monitoring ------------------------------------------------------------------------------
-def throughput_chart(series: list[dict[str, Any]]) -> Chart:
+def throughput_chart(series: Sequence[ThroughputMinute]) -> Chart:
     """Predictions per minute (bars) from /monitoring/throughput."""
-    frame = pd.DataFrame(series, columns=["minute", "predictions", "positives"])
+    frame = pd.DataFrame(
+        [(s.minute, s.predictions, s.positives) for s in series],
+        columns=["minute", "predictions", "positives"],
+    )
     frame["minute"] = pd.to_datetime(frame["minute"])
     return (
         alt.Chart(frame)
@@ -231,18 +251,18 @@ def throughput_chart(series: list[dict[str, Any]]) -> Chart:
     )
 
 
-def score_heatmap(data: dict[str, Any]) -> Chart:
+def score_heatmap(data: ScoreHistory) -> Chart:
     """Score histogram per time bucket (heatmap) with the median, from /monitoring/scores
     (its bins span [0, high]; the top bin also holds the scores above)."""
-    edges = data["edges"]
-    high = float(data.get("high", edges[-1]))
+    edges = data.edges
+    high = data.high
     rows = []
-    for bucket in data["buckets"]:
-        total = max(1, int(bucket["count"]))
-        for i, n in enumerate(bucket["histogram"]):
+    for bucket in data.buckets:
+        total = max(1, bucket.count)
+        for i, n in enumerate(bucket.histogram):
             rows.append(
                 {
-                    "start": bucket["start"],
+                    "start": bucket.start,
                     "low": edges[i],
                     "high": edges[i + 1],
                     "share": n / total,
@@ -251,10 +271,10 @@ def score_heatmap(data: dict[str, Any]) -> Chart:
             )
     frame = pd.DataFrame(rows, columns=["start", "low", "high", "share", "rows"])
     frame["start"] = pd.to_datetime(frame["start"])
-    frame["end"] = frame["start"] + pd.Timedelta(minutes=int(data.get("bucket_minutes", 1)))
+    frame["end"] = frame["start"] + pd.Timedelta(minutes=data.bucket_minutes)
     # The whole window on the time axis, so a quiet stretch shows as a gap.
-    since = pd.Timestamp(data["since"]) if data.get("since") else frame["start"].min()
-    until = since + pd.Timedelta(minutes=int(data.get("minutes", 60)))
+    since = pd.Timestamp(data.since) if data.since else frame["start"].min()
+    until = since + pd.Timedelta(minutes=data.minutes)
     domain = [since.isoformat(), until.isoformat()] if pd.notna(since) else None
     time_scale = alt.Scale(domain=domain) if domain else alt.Scale()
     heat = (
@@ -275,10 +295,13 @@ def score_heatmap(data: dict[str, Any]) -> Chart:
             ],
         )
     )
-    quantiles = pd.DataFrame(data["buckets"], columns=["start", "p10", "p50", "p90"])
+    quantiles = pd.DataFrame(
+        [(b.start, b.p10, b.p50, b.p90) for b in data.buckets],
+        columns=["start", "p10", "p50", "p90"],
+    )
     # the median at the middle of its bucket
     quantiles["start"] = pd.to_datetime(quantiles["start"]) + pd.Timedelta(
-        minutes=int(data.get("bucket_minutes", 1)) / 2
+        minutes=data.bucket_minutes / 2
     )
     median = (
         alt.Chart(quantiles)
@@ -297,9 +320,11 @@ def score_heatmap(data: dict[str, Any]) -> Chart:
     return heat + median
 
 
-def drift_chart(features: list[dict[str, Any]], thresholds: dict[str, float]) -> Chart:
+def drift_chart(features: Sequence[FeatureDrift], thresholds: PsiThresholds) -> Chart:
     """PSI per feature, worst first, coloured by severity, with the 0.1 / 0.25 rules."""
-    frame = pd.DataFrame(features, columns=["feature", "psi", "severity"])
+    frame = pd.DataFrame(
+        [(f.feature, f.psi, f.severity) for f in features], columns=["feature", "psi", "severity"]
+    )
     scale = alt.Scale(
         domain=["stable", "moderate", "major"], range=["#4c78a8", "#f58518", "#e45756"]
     )
@@ -314,7 +339,7 @@ def drift_chart(features: list[dict[str, Any]], thresholds: dict[str, float]) ->
         )
     )
     rules = (
-        alt.Chart(pd.DataFrame({"psi": list(thresholds.values())}))
+        alt.Chart(pd.DataFrame({"psi": [thresholds.moderate, thresholds.major]}))
         .mark_rule(strokeDash=[4, 4], color="gray")
         .encode(x="psi:Q")
     )
@@ -341,18 +366,21 @@ def distribution_compare_chart(bins: list[str], reference: list[float], live: li
     )
 
 
-def quality_chart(versions: list[dict[str, Any]], metric: str) -> Chart:
-    """``metric`` (f1, roc_auc, ...) per label-time bucket and version, from /monitoring/quality."""
+#: The live quality figures drawn over time.
+QualityMetric = Literal["f1", "roc_auc"]
+
+
+def _figure(q: QualityFigures, metric: QualityMetric) -> float | None:
+    return q.f1 if metric == "f1" else q.roc_auc
+
+
+def quality_chart(versions: Sequence[VersionQuality], metric: QualityMetric) -> Chart:
+    """``metric`` per label-time bucket and version, from /monitoring/quality."""
     rows = [
-        {
-            "version": v["model_version"],
-            "start": s["start"],
-            metric: s[metric],
-            "labels": s["samples"],
-        }
+        {"version": v.model_version, "start": s.start, metric: value, "labels": s.samples}
         for v in versions
-        for s in v["series"]
-        if s.get(metric) is not None
+        for s in v.series
+        if (value := _figure(s, metric)) is not None
     ]
     frame = pd.DataFrame(rows, columns=["version", "start", metric, "labels"])
     frame["start"] = pd.to_datetime(frame["start"])

@@ -15,12 +15,24 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import streamlit as st
+from porto.bundle import Manifest
+from porto.contracts.api import BatchResponse, ErrorResponse, ModelsResponse, PredictResponse
+from porto.contracts.monitoring import (
+    DriftReport,
+    LiveQuality,
+    RecentPredictions,
+    ScoreHistory,
+    Throughput,
+)
+from porto.contracts.serving import PromoteResponse, ReadyResponse
+from pydantic import BaseModel, ValidationError
 
 from porto_ui import metrics
+from porto_ui.forms import Record
 from porto_ui.settings import UISettings, load_settings
 
 
@@ -34,6 +46,13 @@ class ApiError(Exception):
 
 class ApiUnavailableError(ApiError):
     """The API could not be reached, or did not answer in time."""
+
+
+class ApiContractError(ApiError):
+    """The API answered, but not with what this UI reads (an API of another porto version)."""
+
+
+Answer = TypeVar("Answer", bound=BaseModel)
 
 
 @dataclass
@@ -119,61 +138,54 @@ class ApiClient:
         metrics.count_api_outcome(endpoint, str(response.status_code))
         raise _rejected(self.base_url, response)
 
-    def _json(self, method: str, path: str, *, endpoint: str, **kwargs: Any) -> Any:
-        response = self._request(method, path, endpoint=endpoint, **kwargs)
-        try:
-            return response.json()
-        except ValueError as exc:
-            raise ApiUnavailableError(
-                f"the porto API at {self.base_url} answered {path} with something that is not "
-                "JSON: is the URL right?"
-            ) from exc
+    def _get(self, contract: type[Answer], method: str, path: str, **kwargs: Any) -> Answer:
+        """One call whose JSON answer is parsed as ``contract``."""
+        response = self._request(method, path, **kwargs)
+        said = f"the porto API at {self.base_url} answered {path} with"
+        return _parse(contract, response.content, said, hint=": is the URL right?")
 
     # --- endpoints -------------------------------------------------------------------------------
-    def ready(self) -> dict[str, Any]:
+    def ready(self) -> ReadyResponse:
         """GET /ready: 200 (a model is loaded) and 503 (not yet) both answer the detail."""
-        data: dict[str, Any] = self._json("GET", "/ready", endpoint="/ready", ok=(200, 503))
-        return data
+        return self._get(ReadyResponse, "GET", "/ready", endpoint="/ready", ok=(200, 503))
 
     def api_version(self) -> str:
         """The API's version, from its OpenAPI document."""
-        doc = self._json("GET", "/openapi.json", endpoint="/openapi.json")
-        return str(doc.get("info", {}).get("version", "?"))
+        return self._get(_OpenApi, "GET", "/openapi.json", endpoint="/openapi.json").info.version
 
-    def models(self) -> dict[str, Any]:
+    def models(self) -> ModelsResponse:
         """GET /models: every version with metrics and aliases, and what is served."""
-        data: dict[str, Any] = self._json("GET", "/models", endpoint="/models")
-        return data
+        return self._get(ModelsResponse, "GET", "/models", endpoint="/models")
 
-    def manifest(self, version: str) -> dict[str, Any]:
+    def manifest(self, version: str) -> Manifest:
         """GET /models/{version}: the bundle manifest."""
-        data: dict[str, Any] = self._json(
-            "GET", f"/models/{_segment(version)}", endpoint="/models/{version}"
+        return self._get(
+            Manifest, "GET", f"/models/{_segment(version)}", endpoint="/models/{version}"
         )
-        return data
 
-    def artifact_json(self, version: str, file: str) -> Any:
-        """GET /models/{version}/artifacts/{file} of a JSON file, parsed."""
-        return self._json(
+    def artifact(self, version: str, file: str) -> bytes:
+        """GET /models/{version}/artifacts/{file}: the file's bytes, as the bundle holds them."""
+        return self._request(
             "GET",
             f"/models/{_segment(version)}/artifacts/{file}",
             endpoint="/models/{version}/artifacts/{file}",
-        )
+        ).content
 
-    def predict(self, record: dict[str, Any], model_version: str | None) -> dict[str, Any]:
-        """POST /predict of one record."""
-        data: dict[str, Any] = self._json(
+    def predict(self, record: Record, model_version: str | None) -> PredictResponse:
+        """POST /predict of one record (feature name → value, as the form holds them)."""
+        return self._get(
+            PredictResponse,
             "POST",
             "/predict",
             endpoint="/predict",
             json=record,
             params=_version_param(model_version),
         )
-        return data
 
-    def predict_csv(self, body: bytes, model_version: str | None) -> dict[str, Any]:
+    def predict_csv(self, body: bytes, model_version: str | None) -> BatchResponse:
         """POST /predict/batch of a CSV chunk (with its header row)."""
-        data: dict[str, Any] = self._json(
+        return self._get(
+            BatchResponse,
             "POST",
             "/predict/batch",
             endpoint="/predict/batch",
@@ -182,25 +194,107 @@ class ApiClient:
             headers={"Content-Type": "text/csv"},
             params=_version_param(model_version),
         )
-        return data
 
-    def promote(self, version: str) -> dict[str, Any]:
+    def promote(self, version: str) -> PromoteResponse:
         """POST /models/{version}/promote."""
-        data: dict[str, Any] = self._json(
+        return self._get(
+            PromoteResponse,
             "POST",
             f"/models/{_segment(version)}/promote",
             endpoint="/models/{version}/promote",
             slow=True,
         )
-        return data
 
-    def monitoring(self, what: str, **params: Any) -> dict[str, Any]:
-        """GET /monitoring/{what} (predictions, throughput, scores, drift, quality)."""
-        query = {k: v for k, v in params.items() if v is not None}
-        data: dict[str, Any] = self._json(
-            "GET", f"/monitoring/{what}", endpoint=f"/monitoring/{what}", params=query
+    def predictions(
+        self, *, minutes: int, limit: int, model_version: str | None
+    ) -> RecentPredictions:
+        """GET /monitoring/predictions: the newest rows of the prediction log."""
+        return self._monitoring(
+            RecentPredictions,
+            "predictions",
+            minutes=minutes,
+            limit=limit,
+            model_version=model_version,
         )
-        return data
+
+    def throughput(self, *, minutes: int, model_version: str | None) -> Throughput:
+        """GET /monitoring/throughput: predictions per minute."""
+        return self._monitoring(
+            Throughput, "throughput", minutes=minutes, model_version=model_version
+        )
+
+    def scores(
+        self,
+        *,
+        minutes: int,
+        bucket_minutes: int,
+        bins: int,
+        high: float,
+        model_version: str | None,
+    ) -> ScoreHistory:
+        """GET /monitoring/scores: a score histogram per time bucket."""
+        return self._monitoring(
+            ScoreHistory,
+            "scores",
+            minutes=minutes,
+            bucket_minutes=bucket_minutes,
+            bins=bins,
+            high=high,
+            model_version=model_version,
+        )
+
+    def drift(self, *, minutes: int, limit: int, model_version: str | None) -> DriftReport:
+        """GET /monitoring/drift: PSI per feature against the training reference."""
+        return self._monitoring(
+            DriftReport, "drift", minutes=minutes, limit=limit, model_version=model_version
+        )
+
+    def quality(
+        self, *, minutes: int, bucket_minutes: int, model_version: str | None
+    ) -> LiveQuality:
+        """GET /monitoring/quality: live quality per version from feedback."""
+        return self._monitoring(
+            LiveQuality,
+            "quality",
+            minutes=minutes,
+            bucket_minutes=bucket_minutes,
+            model_version=model_version,
+        )
+
+    def _monitoring(
+        self, contract: type[Answer], what: str, **params: str | int | float | None
+    ) -> Answer:
+        query = {k: v for k, v in params.items() if v is not None}
+        return self._get(
+            contract, "GET", f"/monitoring/{what}", endpoint=f"/monitoring/{what}", params=query
+        )
+
+
+class _OpenApiInfo(BaseModel):
+    version: str = "?"
+
+
+class _OpenApi(BaseModel):
+    """The one part of the OpenAPI document the UI reads."""
+
+    info: _OpenApiInfo = _OpenApiInfo()
+
+
+def _parse(contract: type[Answer], body: bytes, said: str, *, hint: str = "") -> Answer:
+    """``body`` as ``contract``: ApiUnavailableError when it is not JSON at all (a proxy's or a
+    login page), ApiContractError when it is JSON of another shape. ``said`` starts the
+    message ("the porto API at … answered /models with")."""
+    try:
+        return contract.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise ApiUnavailableError(f"{said} something that is not JSON{hint}") from exc
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the body"
+        raise ApiContractError(
+            f"{said} data this UI cannot read ({where}: {first['msg']}): are the UI and the API "
+            "the same porto version?"
+        ) from exc
 
 
 def _segment(value: str) -> str:
@@ -225,18 +319,8 @@ def _rejected(base_url: str, response: httpx.Response) -> ApiError:
     """The API's JSON error body as ApiRejectedError; anything else (a proxy's 502 page) as
     ApiUnavailableError."""
     try:
-        body = response.json()
-        error = body["error"]
-        details = [
-            Problem(
-                field=str(d.get("field", "")), message=str(d.get("message", "")), row=d.get("row")
-            )
-            for d in error.get("details") or []
-        ]
-        return ApiRejectedError(
-            response.status_code, str(error.get("type")), str(error.get("message")), details
-        )
-    except (ValueError, KeyError, TypeError, AttributeError):
+        error = ErrorResponse.model_validate_json(response.content).error
+    except ValidationError:
         if response.status_code in (502, 503, 504):
             return ApiUnavailableError(
                 f"the porto API at {base_url} is not available (HTTP {response.status_code})"
@@ -244,6 +328,8 @@ def _rejected(base_url: str, response: httpx.Response) -> ApiError:
         return ApiRejectedError(
             response.status_code, "http_error", f"HTTP {response.status_code} from {base_url}"
         )
+    details = [Problem(field=d.field, message=d.message, row=d.row) for d in error.details or []]
+    return ApiRejectedError(response.status_code, error.type, error.message, details)
 
 
 # --- Streamlit accessors -------------------------------------------------------------------------
@@ -267,21 +353,26 @@ def get_client(config: UISettings | None = None) -> ApiClient:
 
 
 @st.cache_data(ttl=5, show_spinner=False, max_entries=16)
-def cached_models(api_url: str) -> dict[str, Any]:
+def cached_models(api_url: str) -> ModelsResponse:
     """/models, at most 5 s old (every page starts with it)."""
     return get_client().models()
 
 
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=256)
-def cached_manifest(api_url: str, version: str) -> dict[str, Any]:
+def cached_manifest(api_url: str, version: str) -> Manifest:
     """The manifest of a concrete version (immutable: never by alias)."""
     return get_client().manifest(version)
 
 
 @st.cache_data(ttl=3600, show_spinner=False, max_entries=512)
-def cached_artifact(api_url: str, version: str, file: str) -> Any:
-    """A JSON file of a concrete version (immutable)."""
-    return get_client().artifact_json(version, file)
+def _cached_artifact(api_url: str, version: str, file: str) -> bytes:
+    return get_client().artifact(version, file)
+
+
+def cached_artifact(api_url: str, version: str, file: str, contract: type[Answer]) -> Answer:
+    """A JSON file of a concrete version (immutable: its bytes are cached), as ``contract``."""
+    data = _cached_artifact(api_url, version, file)
+    return _parse(contract, data, f"version {version} of the model has a {file} with")
 
 
 @st.cache_data(ttl=60, show_spinner=False, max_entries=16)

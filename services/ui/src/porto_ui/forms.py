@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Any
 
+from porto.reference import FeatureReference, ReferenceStats
 from porto.schema import (
     FeatureKind,
     FeatureSchema,
@@ -22,6 +22,11 @@ from porto.schema import (
     clamp_number,
     typical_value,
 )
+
+#: A feature's value as a record sends it to the API (JSON: number, text, or null).
+FeatureValue = int | float | str | None
+#: Feature name → value, in model order.
+Record = dict[str, FeatureValue]
 
 
 @dataclass(frozen=True)
@@ -33,8 +38,8 @@ class Field:
     integer: bool
     min: float | None
     max: float | None
-    options: list[Any] | None
-    default: Any
+    options: list[FeatureValue] | None
+    default: FeatureValue
 
     @property
     def step(self) -> float | int:
@@ -45,11 +50,6 @@ class Field:
             return 0.01
         span = self.max - self.min
         return float(f"{span / 100:.1g}")
-
-
-def schema_of(manifest: dict[str, Any]) -> FeatureSchema:
-    """The feature schema of a manifest as the API returns it."""
-    return FeatureSchema.model_validate(manifest["feature_schema"])
 
 
 def fields(schema: FeatureSchema) -> list[Field]:
@@ -71,13 +71,13 @@ def fields(schema: FeatureSchema) -> list[Field]:
 
 
 def random_record(
-    schema: FeatureSchema, reference: dict[str, Any] | None, rng: random.Random
-) -> dict[str, Any]:
+    schema: FeatureSchema, reference: ReferenceStats | None, rng: random.Random
+) -> Record:
     """A random but plausible record: each feature drawn from its training distribution in
     ``reference`` (the bundle's reference.json; missing values excluded, since the form has no
     "missing" input), or uniformly from its seen range or categories without one."""
-    refs = {r["name"]: r for r in (reference or {}).get("features", [])}
-    record: dict[str, Any] = {}
+    refs = {r.name: r for r in reference.features} if reference is not None else {}
+    record: Record = {}
     for spec, field in zip(schema.features, fields(schema), strict=True):
         ref = refs.get(spec.name)
         if field.options is not None and spec.kind is FeatureKind.CATEGORICAL:
@@ -88,23 +88,26 @@ def random_record(
 
 
 def _random_category(
-    spec: FeatureSpec, field: Field, ref: dict[str, Any] | None, rng: random.Random
-) -> Any:
+    spec: FeatureSpec, field: Field, ref: FeatureReference | None, rng: random.Random
+) -> FeatureValue:
     options = field.options or []
-    if ref and ref.get("categories"):
-        cats = ref["categories"]
-        weights = ref["fractions"][: len(cats)]
+    if ref is not None and ref.categories:
+        cats = ref.categories
+        weights = ref.fractions[: len(cats)]
         if sum(weights) > 0:
-            return category_value(spec, rng.choices(cats, weights=weights)[0])
+            drawn: FeatureValue = category_value(spec, rng.choices(cats, weights=weights)[0])
+            return drawn
     return rng.choice(options) if options else None
 
 
-def _random_number(spec: FeatureSpec, ref: dict[str, Any] | None, rng: random.Random) -> Any:
+def _random_number(
+    spec: FeatureSpec, ref: FeatureReference | None, rng: random.Random
+) -> FeatureValue:
     lo, hi = spec.min, spec.max
-    edges = ref.get("edges") if ref else None
-    if ref and edges:
+    edges = ref.edges if ref is not None else None
+    if ref is not None and edges:
         # Bins: < edges[0], [edges[i-1], edges[i]), >= edges[-1], then missing (skipped).
-        weights = list(ref["fractions"][: len(edges) + 1])
+        weights = list(ref.fractions[: len(edges) + 1])
         if sum(weights) > 0:
             k = rng.choices(range(len(weights)), weights=weights)[0]
             low = edges[k - 1] if k > 0 else (lo if lo is not None else edges[0])

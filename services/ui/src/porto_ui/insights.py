@@ -7,125 +7,179 @@ learning curve, an older bundle may have no plots) is said so instead of failing
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
+from porto.bundle import FileEntry, Manifest
+from porto.contracts.insights import (
+    IMPORTANCE_FILE,
+    LEARNING_CURVE_FILE,
+    MUTUAL_INFO_FILE,
+    SHAP_FILE,
+    FeatureRanking,
+    LearningCurve,
+)
+from porto.contracts.plots import (
+    CalibrationPlot,
+    ConfusionPlot,
+    PlotData,
+    PrecisionRecallPlot,
+    RocPlot,
+    ScoreDistributionPlot,
+    plot_file,
+)
+from porto.contracts.run import ClassificationMetrics, RunMetrics
+from pydantic import BaseModel
 
 from porto_ui import charts
 from porto_ui.client import cached_artifact
-from porto_ui.layout import HEADLINE, fmt
+from porto_ui.layout import fmt
 
-#: Chart tabs: title, bundle file, how to draw it.
-CHARTS: list[tuple[str, str, Callable[[Any], charts.Chart]]] = [
-    ("ROC", "plots/roc.json", lambda d: charts.roc_chart([{"label": "test", **d}])),
-    ("Precision-recall", "plots/precision_recall.json", charts.pr_chart),
-    ("Confusion matrix", "plots/confusion_matrix.json", charts.confusion_chart),
-    (
-        "Feature importance",
-        "insights/feature_importance.json",
-        lambda d: charts.bar_chart(d["values"], title=d.get("method", "importance")),
-    ),
-    (
-        "Mean |SHAP|",
-        "insights/shap.json",
-        lambda d: charts.bar_chart(d["values"], title=d.get("method", "mean |SHAP|")),
-    ),
-    ("Calibration", "plots/calibration.json", charts.calibration_chart),
-    ("Score distribution", "plots/score_distribution.json", charts.score_distribution_chart),
-    ("Learning curve", "insights/learning_curve.json", charts.learning_curve_chart),
-    (
-        "Mutual information",
-        "insights/mutual_info.json",
-        lambda d: charts.bar_chart(d["values"], title=d.get("method", "mutual information")),
-    ),
+Data = TypeVar("Data", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Headline:
+    """A headline metric of a version."""
+
+    label: str
+    value: Callable[[ClassificationMetrics], float]
+    higher_is_better: bool = True
+
+
+#: The headline metrics of a version (its test holdout's).
+HEADLINE = [
+    Headline("ROC-AUC", lambda m: m.roc_auc),
+    Headline("Gini", lambda m: m.gini_normalized),
+    Headline("PR-AUC", lambda m: m.pr_auc),
+    Headline("F1 @ threshold", lambda m: m.f1),
+    Headline("Log-loss", lambda m: m.log_loss, higher_is_better=False),
 ]
 
 
-def metric_cards(metrics: dict[str, Any], champion: dict[str, Any] | None) -> None:
+@dataclass(frozen=True)
+class ChartTab:
+    """A chart drawn from one JSON file of the bundle: ``draw(api_url, version)`` returns the
+    chart and the plot's own title, if the file has one."""
+
+    title: str
+    file: str
+    draw: Callable[[str, str], tuple[charts.Chart, str | None]]
+
+
+def _tab(
+    title: str, file: str, contract: type[Data], draw: Callable[[Data], charts.Chart]
+) -> ChartTab:
+    def render(api_url: str, version: str) -> tuple[charts.Chart, str | None]:
+        data = cached_artifact(api_url, version, file, contract)
+        return draw(data), data.title if isinstance(data, PlotData) else None
+
+    return ChartTab(title, file, render)
+
+
+def _ranking(default: str) -> Callable[[FeatureRanking], charts.Chart]:
+    return lambda d: charts.bar_chart(d.values, title=d.method or default)
+
+
+#: Chart tabs, in the order shown.
+CHARTS = [
+    _tab("ROC", plot_file("roc"), RocPlot, lambda d: charts.roc_chart([("test", d)])),
+    _tab("Precision-recall", plot_file("precision_recall"), PrecisionRecallPlot, charts.pr_chart),
+    _tab("Confusion matrix", plot_file("confusion_matrix"), ConfusionPlot, charts.confusion_chart),
+    _tab("Feature importance", IMPORTANCE_FILE, FeatureRanking, _ranking("importance")),
+    _tab("Mean |SHAP|", SHAP_FILE, FeatureRanking, _ranking("mean |SHAP|")),
+    _tab("Calibration", plot_file("calibration"), CalibrationPlot, charts.calibration_chart),
+    _tab(
+        "Score distribution",
+        plot_file("score_distribution"),
+        ScoreDistributionPlot,
+        charts.score_distribution_chart,
+    ),
+    _tab("Learning curve", LEARNING_CURVE_FILE, LearningCurve, charts.learning_curve_chart),
+    _tab("Mutual information", MUTUAL_INFO_FILE, FeatureRanking, _ranking("mutual information")),
+]
+
+
+def metric_cards(metrics: RunMetrics, champion: RunMetrics | None) -> None:
     """The headline metrics, with the difference to the champion when this is not it."""
     columns = st.columns(len(HEADLINE))
-    for column, (key, label, higher_better) in zip(columns, HEADLINE, strict=True):
-        value = metrics.get(key)
+    for column, headline in zip(columns, HEADLINE, strict=True):
+        value = headline.value(metrics)
         delta = None
-        if champion is not None and isinstance(value, (int, float)):
-            other = champion.get(key)
-            if isinstance(other, (int, float)):
-                delta = f"{value - other:+.4f} vs champion"
+        if champion is not None:
+            delta = f"{value - headline.value(champion):+.4f} vs champion"
         column.metric(
-            label,
+            headline.label,
             fmt(value),
             delta=delta,
-            delta_color="normal" if higher_better else "inverse",
+            delta_color="normal" if headline.higher_is_better else "inverse",
         )
 
 
-def metadata(manifest: dict[str, Any], aliases: list[str]) -> None:
+def metadata(manifest: Manifest, metrics: RunMetrics, aliases: list[str]) -> None:
     """Who, when, from what data, with which schema."""
-    dataset = manifest.get("dataset", {})
-    metrics = manifest.get("metrics", {})
-    kinds = metrics.get("features_by_kind") or {}
+    dataset = manifest.dataset
+    kinds = metrics.features_by_kind.model_dump()
     rows = {
-        "version": manifest["version"],
+        "version": manifest.version,
         "aliases": ", ".join(aliases) or "—",
-        "created": str(manifest.get("created_at", ""))[:19].replace("T", " ") + " UTC",
-        "model type": manifest.get("model_type"),
-        "code version": manifest.get("code_version"),
-        "dataset": dataset.get("source"),
-        "synthetic data": "yes" if dataset.get("synthetic") else "no",
-        "rows (positives)": f"{dataset.get('rows', 0):,} ({dataset.get('positives', 0):,})",
-        "features": f"{len(manifest['feature_schema']['features'])} "
-        + (f"({', '.join(f'{n} {k}' for k, n in kinds.items())})" if kinds else ""),
-        "threshold": fmt(manifest.get("threshold")),
-        "iterations": fmt(metrics.get("iterations")),
-        "training time": f"{metrics['training_seconds']:.1f} s"
-        if isinstance(metrics.get("training_seconds"), (int, float))
-        else "—",
-        "holdout": f"{metrics.get('holdout', 'test')} · {fmt(metrics.get('rows'))} rows",
+        "created": manifest.created_at.isoformat()[:19].replace("T", " ") + " UTC",
+        "model type": manifest.model_type,
+        "code version": manifest.code_version,
+        "dataset": dataset.source,
+        "synthetic data": "yes" if dataset.synthetic else "no",
+        "rows (positives)": f"{dataset.rows:,} ({dataset.positives:,})",
+        "features": f"{len(manifest.feature_schema.features)} "
+        + f"({', '.join(f'{n} {k}' for k, n in kinds.items())})",
+        "threshold": fmt(manifest.threshold),
+        "iterations": fmt(metrics.iterations),
+        "training time": f"{metrics.training_seconds:.1f} s",
+        "holdout": f"{metrics.holdout} · {fmt(metrics.rows)} rows",
     }
     frame = pd.DataFrame({"": list(rows), "value": [str(v) for v in rows.values()]})
     st.dataframe(frame, hide_index=True, width="stretch", height="content")
-    comparison = metrics.get("champion_comparison")
-    if isinstance(comparison, dict) and comparison.get("reason"):
-        st.caption(f"champion decision at training time: {comparison['reason']}")
+    if metrics.champion_comparison.reason:
+        st.caption(f"champion decision at training time: {metrics.champion_comparison.reason}")
 
 
-def chart_tabs(api_url: str, version: str, files: dict[str, Any]) -> None:
+def chart_tabs(api_url: str, version: str, files: Mapping[str, FileEntry]) -> None:
     """One tab per chart the bundle has data for."""
-    available = [c for c in CHARTS if c[1] in files]
-    missing = [c[0] for c in CHARTS if c[1] not in files]
+    available = [c for c in CHARTS if c.file in files]
+    missing = [c.title for c in CHARTS if c.file not in files]
     if not available:
         st.info("This version has no chart data (no plots/*.json or insights/*.json).")
         return
-    tabs = st.tabs([title for title, _, _ in available])
-    for tab, (_, file, draw) in zip(tabs, available, strict=True):
+    tabs = st.tabs([c.title for c in available])
+    for tab, chart in zip(tabs, available, strict=True):
         with tab:
-            data = cached_artifact(api_url, version, file)
-            st.altair_chart(draw(data), width="stretch")
-            st.caption(f"from `{file}`" + (f" · {data['title']}" if "title" in data else ""))
+            drawn, title = chart.draw(api_url, version)
+            st.altair_chart(drawn, width="stretch")
+            st.caption(f"from `{chart.file}`" + (f" · {title}" if title else ""))
     if missing:
         st.caption("not in this bundle: " + ", ".join(missing))
 
 
-def schema_table(manifest: dict[str, Any]) -> pd.DataFrame:
+def schema_table(manifest: Manifest) -> pd.DataFrame:
     """The feature schema as a table (kind, type, seen range or categories, missing rate)."""
     rows = []
-    for f in manifest["feature_schema"]["features"]:
+    for f in manifest.feature_schema.features:
         seen = (
-            f"{len(f.get('categories') or [])} categories"
-            if f.get("categories") is not None
-            else f"{fmt(f.get('min'), 3)} … {fmt(f.get('max'), 3)}"
+            f"{len(f.categories)} categories"
+            if f.categories is not None
+            else f"{fmt(f.min, 3)} … {fmt(f.max, 3)}"
         )
         rows.append(
             {
-                "feature": f["name"],
-                "kind": f["kind"],
-                "type": f["dtype"],
+                "feature": f.name,
+                "kind": f.kind.value,
+                "type": f.dtype,
                 "seen": seen,
-                "typical": str(f.get("typical")),
-                "missing": f.get("missing_rate", 0.0),
-                "distinct": f.get("n_unique", 0),
+                "typical": str(f.typical),
+                "missing": f.missing_rate,
+                "distinct": f.n_unique,
             }
         )
     return pd.DataFrame(rows)

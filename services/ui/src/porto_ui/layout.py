@@ -3,10 +3,11 @@ failures are shown (plainly, with what to do, never a stack trace)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pandas as pd
 import streamlit as st
+from porto.contracts.api import ModelsResponse, VersionSummary
+from porto.contracts.run import RunMetrics
+from porto.contracts.serving import ServedModel
 
 from porto_ui import __version__
 from porto_ui.client import (
@@ -17,15 +18,6 @@ from porto_ui.client import (
     get_client,
 )
 from porto_ui.settings import UISettings
-
-#: The headline metrics of a version, as (manifest key, label, higher is better).
-HEADLINE = [
-    ("roc_auc", "ROC-AUC", True),
-    ("gini_normalized", "Gini", True),
-    ("pr_auc", "PR-AUC", True),
-    ("f1", "F1 @ threshold", True),
-    ("log_loss", "Log-loss", False),
-]
 
 
 def sidebar_status(config: UISettings) -> ApiError | None:
@@ -43,16 +35,15 @@ def sidebar_status(config: UISettings) -> ApiError | None:
         box.markdown(":orange[●] **API error**")
         box.caption(exc.message)
         return exc
-    model = ready.get("model") or {}
-    if ready.get("status") == "ready":
+    model = ready.model
+    if ready.status == "ready" and model is not None:
         box.markdown(":green[●] **API ready**")
-        box.caption(f"serving `{model.get('name')}/{model.get('version')}` ({model.get('alias')})")
+        box.caption(f"serving `{model.name}/{model.version}` ({model.alias})")
     else:
         box.markdown(":orange[●] **API up, no model loaded**")
-        error = ready.get("model_error") or {}
-        if error:
-            box.caption(str(error.get("error", "")))
-    database = (ready.get("database") or {}).get("state")
+        if ready.model_error is not None:
+            box.caption(ready.model_error.error)
+    database = ready.database.state if ready.database is not None else None
     if database and database != "up":
         box.caption(f"prediction log: {database}")
     try:
@@ -110,35 +101,45 @@ def show_rejected(exc: ApiRejectedError, *, row_offset: int = 0, what: str = "re
         st.dataframe(table, hide_index=True, width="stretch")
 
 
-def version_label(entry: dict[str, Any], champion: str | None) -> str:
+def served_version(catalogue: ModelsResponse) -> str | None:
+    """The version the answering API worker serves, if any."""
+    if catalogue.served is None:
+        return None
+    return ServedModel.model_validate(catalogue.served).version
+
+
+def champion_of(catalogue: ModelsResponse) -> str | None:
+    """The version the ``champion`` alias names, if any."""
+    return catalogue.aliases.get("champion")
+
+
+def version_label(entry: VersionSummary, champion: str | None) -> str:
     """``<version> · champion · catboost · AUC 0.613`` for pickers."""
-    parts = [entry["version"]]
-    aliases = list(entry.get("aliases") or [])
-    if entry["version"] == champion and "champion" not in aliases:
+    parts = [entry.version]
+    aliases = list(entry.aliases)
+    if entry.version == champion and "champion" not in aliases:
         aliases.insert(0, "champion")
     if aliases:
         parts.append(", ".join(aliases))
-    parts.append(str(entry.get("model_type", "")))
-    auc = (entry.get("metrics") or {}).get("roc_auc")
-    if isinstance(auc, (int, float)):
-        parts.append(f"AUC {auc:.3f}")
+    parts.append(entry.model_type)
+    parts.append(f"AUC {RunMetrics.model_validate(entry.metrics).roc_auc:.3f}")
     return " · ".join(p for p in parts if p)
 
 
 def version_picker(
-    catalogue: dict[str, Any], *, key: str, label: str = "Model version"
+    catalogue: ModelsResponse, *, key: str, label: str = "Model version"
 ) -> str | None:
     """A select box of the versions, newest first, defaulting to the one the API serves."""
-    versions = list(reversed(catalogue.get("versions") or []))
+    versions = list(reversed(catalogue.versions))
     if not versions:
         st.warning(
             "The API knows no model versions yet: train one (`make demo` or `porto-train train`)."
         )
         return None
-    champion = (catalogue.get("aliases") or {}).get("champion")
-    served = ((catalogue.get("served") or {}) or {}).get("version")
-    ids = [v["version"] for v in versions]
-    by_id = {v["version"]: v for v in versions}
+    champion = champion_of(catalogue)
+    served = served_version(catalogue)
+    ids = [v.version for v in versions]
+    by_id = {v.version: v for v in versions}
     default = served if served in ids else (champion if champion in ids else ids[0])
     if st.session_state.get(key) not in ids:
         st.session_state[key] = default
@@ -148,7 +149,7 @@ def version_picker(
     return choice
 
 
-def fmt(value: Any, digits: int = 4) -> str:
+def fmt(value: str | float | None, digits: int = 4) -> str:
     """A metric for display (``—`` when absent)."""
     if isinstance(value, bool) or value is None:
         return "—" if value is None else str(value)

@@ -9,10 +9,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
+from typing import TypeVar
 
 import pandas as pd
 import streamlit as st
+from porto.contracts.monitoring import (
+    DriftReport,
+    LiveQuality,
+    RecentPredictions,
+    ScoreHistory,
+    Throughput,
+)
 
 from porto_ui import charts
 from porto_ui.client import ApiClient, ApiRejectedError
@@ -27,7 +34,10 @@ WINDOWS: dict[str, tuple[int, int, int]] = {
 }
 
 
-def section(title: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any] | None:
+Report = TypeVar("Report")
+
+
+def section(title: str, call: Callable[[], Report]) -> Report | None:
     """Run one monitoring call; on a refusal say why in place and return None."""
     try:
         return call()
@@ -44,104 +54,105 @@ def section(title: str, call: Callable[[], dict[str, Any]]) -> dict[str, Any] | 
         return None
 
 
-def kpis(throughput: dict[str, Any] | None, quality: dict[str, Any] | None, served: str) -> None:
+def kpis(throughput: Throughput | None, quality: LiveQuality | None, served: str) -> None:
     """Headline numbers of the window."""
     a, b, c, d, e = st.columns(5)
     if throughput is not None:
-        series = throughput["series"]
-        total = throughput["total"]
-        positives = sum(s["positives"] for s in series)
-        last = series[-2]["predictions"] if len(series) > 1 else 0  # last complete minute
+        series = throughput.series
+        total = throughput.total
+        positives = sum(s.positives for s in series)
+        last = series[-2].predictions if len(series) > 1 else 0  # last complete minute
         a.metric("Predictions", f"{total:,}")
         b.metric("Last full minute", f"{last:,}/min")
         c.metric("Class 1 rate", f"{positives / total:.1%}" if total else "—")
     if quality is not None:
-        mine = next((v for v in quality["versions"] if v["model_version"] == served), None)
+        mine = next((v for v in quality.versions if v.model_version == served), None)
         d.metric(
             "Live F1 (served)",
-            f"{mine['f1']:.3f}" if mine else "—",
-            help=f"{mine['samples']:,} labels" if mine else "no labels yet",
+            f"{mine.f1:.3f}" if mine else "—",
+            help=f"{mine.samples:,} labels" if mine else "no labels yet",
         )
-        auc = mine.get("roc_auc") if mine else None
+        auc = mine.roc_auc if mine else None
         e.metric("Live ROC-AUC (served)", f"{auc:.3f}" if auc is not None else "—")
 
 
-def traffic(throughput: dict[str, Any]) -> None:
+def traffic(throughput: Throughput) -> None:
     """Predictions per minute."""
-    if throughput["total"] == 0:
+    if throughput.total == 0:
         st.info("No predictions in this window yet.")
         return
-    st.altair_chart(charts.throughput_chart(throughput["series"]), width="stretch")
+    st.altair_chart(charts.throughput_chart(throughput.series), width="stretch")
 
 
-def scores(data: dict[str, Any]) -> None:
+def scores(data: ScoreHistory) -> None:
     """Score distribution per time bucket."""
-    if not data["buckets"]:
+    if not data.buckets:
         st.info("No predictions in this window yet.")
         return
     st.altair_chart(charts.score_heatmap(data), width="stretch")
     st.caption(
-        f"share of each bucket's rows per score bin ({data['bucket_minutes']} min buckets; "
-        f"the top bin holds every score ≥ {data['edges'][-2]:.3f}); red line: median score"
+        f"share of each bucket's rows per score bin ({data.bucket_minutes} min buckets; "
+        f"the top bin holds every score ≥ {data.edges[-2]:.3f}); red line: median score"
     )
 
 
-def drift(data: dict[str, Any], key: str) -> None:
+def drift(data: DriftReport, key: str) -> None:
     """PSI per feature, the score PSI, and one feature's distributions side by side."""
-    if not data.get("available", True):
-        st.info(f"No drift reference: {data.get('reason')}")
+    if not data.available:
+        st.info(f"No drift reference: {data.reason}")
         return
-    if data["rows"] == 0:
-        st.info(f"No logged predictions of {data['model_version']} in this window yet.")
+    score = data.score
+    if data.rows == 0 or score is None or data.thresholds is None:
+        st.info(f"No logged predictions of {data.model_version} in this window yet.")
         return
-    score = data["score"]
     a, b, c = st.columns(3)
-    a.metric("Rows compared", f"{data['rows']:,}")
-    b.metric("Score PSI", f"{score['psi']:.3f}", score["severity"], delta_color="off")
-    major = sum(1 for f in data["features"] if f["severity"] == "major")
+    a.metric("Rows compared", f"{data.rows:,}")
+    b.metric("Score PSI", f"{score.psi:.3f}", score.severity, delta_color="off")
+    major = sum(1 for f in data.features if f.severity == "major")
     c.metric("Features with major drift", major)
     left, right = st.columns([2, 3])
     with left:
-        top = data["features"][:25]
-        st.altair_chart(charts.drift_chart(top, data["thresholds"]), width="stretch")
+        top = data.features[:25]
+        st.altair_chart(charts.drift_chart(top, data.thresholds), width="stretch")
         st.caption("PSI < 0.1 stable · 0.1–0.25 moderate · > 0.25 major (top 25 features)")
     with right:
-        names = [f["feature"] for f in data["features"]]
-        name = st.selectbox("Feature", names, key=key)
-        feature = next(f for f in data["features"] if f["feature"] == name)
+        by_name = {f.feature: f for f in data.features}
+        name = st.selectbox("Feature", list(by_name), key=key)
+        feature = by_name[name]
         st.altair_chart(
-            charts.distribution_compare_chart(
-                feature["bins"], feature["reference"], feature["live"]
-            ),
+            charts.distribution_compare_chart(feature.bins, feature.reference, feature.live),
             width="stretch",
         )
         st.caption(
-            f"PSI {feature['psi']:.3f} ({feature['severity']}) · missing "
-            f"{feature['missing_rate']:.1%} live vs "
-            f"{feature['reference_missing_rate']:.1%} in training"
+            f"PSI {feature.psi:.3f} ({feature.severity}) · missing "
+            f"{feature.missing_rate:.1%} live vs "
+            f"{feature.reference_missing_rate:.1%} in training"
         )
 
 
-def quality(data: dict[str, Any]) -> None:
+def quality(data: LiveQuality) -> None:
     """Live quality per version, and F1 / ROC-AUC over label time."""
-    if not data["versions"]:
+    if not data.versions:
         st.info("No feedback in this window yet: send labels to POST /feedback.")
         return
     table = pd.DataFrame(
-        [{k: v for k, v in row.items() if k != "series"} for row in data["versions"]]
+        [
+            {"model_version": v.model_version, **v.model_dump(exclude={"model_version", "series"})}
+            for v in data.versions
+        ]
     )
     st.dataframe(table, hide_index=True, width="stretch")
     left, right = st.columns(2)
-    left.altair_chart(charts.quality_chart(data["versions"], "f1"), width="stretch")
-    right.altair_chart(charts.quality_chart(data["versions"], "roc_auc"), width="stretch")
+    left.altair_chart(charts.quality_chart(data.versions, "f1"), width="stretch")
+    right.altair_chart(charts.quality_chart(data.versions, "roc_auc"), width="stretch")
 
 
-def latest(data: dict[str, Any]) -> None:
+def latest(data: RecentPredictions) -> None:
     """The newest rows of the prediction log."""
-    if not data["predictions"]:
+    if not data.predictions:
         st.info("No predictions in this window yet.")
         return
-    frame = pd.DataFrame(data["predictions"])
+    frame = pd.DataFrame([p.model_dump(by_alias=True) for p in data.predictions])
     frame["created_at"] = pd.to_datetime(frame["created_at"])
     columns = [
         "created_at",
@@ -184,12 +195,12 @@ def render(
     throughput_minutes = min(minutes, 720)
     tp = section(
         "Traffic",
-        lambda: client.monitoring("throughput", minutes=throughput_minutes, model_version=version),
+        lambda: client.throughput(minutes=throughput_minutes, model_version=version),
     )
     q = section(
         "Live quality",
-        lambda: client.monitoring(
-            "quality", minutes=minutes, bucket_minutes=quality_bucket, model_version=version
+        lambda: client.quality(
+            minutes=minutes, bucket_minutes=quality_bucket, model_version=version
         ),
     )
     kpis(tp, q, served)
@@ -199,8 +210,7 @@ def render(
     st.subheader("Score distribution over time")
     sc = section(
         "Scores",
-        lambda: client.monitoring(
-            "scores",
+        lambda: client.scores(
             minutes=minutes,
             bucket_minutes=score_bucket,
             bins=20,
@@ -213,7 +223,7 @@ def render(
     st.subheader("Drift against the training reference")
     dr = section(
         "Drift",
-        lambda: client.monitoring("drift", minutes=minutes, limit=5000, model_version=version),
+        lambda: client.drift(minutes=minutes, limit=5000, model_version=version),
     )
     if dr is not None:
         drift(dr, key="drift-feature")
@@ -223,7 +233,7 @@ def render(
     st.subheader("Latest predictions")
     recent = section(
         "Latest predictions",
-        lambda: client.monitoring("predictions", minutes=minutes, limit=50, model_version=version),
+        lambda: client.predictions(minutes=minutes, limit=50, model_version=version),
     )
     if recent is not None:
         latest(recent)

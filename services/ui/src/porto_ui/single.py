@@ -8,14 +8,15 @@ switching versions starts from that version's own typical record.
 from __future__ import annotations
 
 import random
-from typing import Any
 
 import streamlit as st
+from porto.contracts.api import PredictResponse
+from porto.reference import ReferenceStats
 from porto.schema import FeatureKind, FeatureSchema, typical_record
 
 from porto_ui import metrics
 from porto_ui.client import ApiClient, ApiRejectedError
-from porto_ui.forms import Field, fields, random_record
+from porto_ui.forms import FeatureValue, Field, Record, fields, random_record
 from porto_ui.layout import show_rejected
 
 COLUMNS = 4
@@ -25,12 +26,12 @@ def _key(version: str, name: str) -> str:
     return f"feature::{version}::{name}"
 
 
-def _fill(version: str, record: dict[str, Any]) -> None:
+def _fill(version: str, record: dict[str, FeatureValue | bool]) -> None:
     for name, value in record.items():
         st.session_state[_key(version, name)] = value
 
 
-def _input(field: Field, key: str) -> Any:
+def _input(field: Field, key: str) -> FeatureValue | bool:
     """The widget of one feature (its value comes from Session State)."""
     if field.kind is FeatureKind.BINARY:
         return st.toggle(field.name, key=key, help="binary feature: 0 or 1")
@@ -61,7 +62,7 @@ def _input(field: Field, key: str) -> Any:
 
 
 def render(
-    client: ApiClient, version: str, schema: FeatureSchema, reference: dict[str, Any] | None
+    client: ApiClient, version: str, schema: FeatureSchema, reference: ReferenceStats | None
 ) -> None:
     """The form, the buttons that prefill it, and the last answer for this version."""
     form_fields = fields(schema)
@@ -91,7 +92,7 @@ def render(
             ("Categorical", [f for f in form_fields if f.kind is FeatureKind.CATEGORICAL]),
             ("Binary", [f for f in form_fields if f.kind is FeatureKind.BINARY]),
         ]
-        record: dict[str, Any] = {}
+        record: Record = {}
         for title, group in groups:
             if not group:
                 continue
@@ -100,7 +101,8 @@ def render(
             for i, field in enumerate(group):
                 with columns[i % COLUMNS]:
                     value = _input(field, _key(version, field.name))
-                record[field.name] = int(value) if field.kind is FeatureKind.BINARY else value
+                # A binary feature's toggle holds a bool: the API takes it as 0/1.
+                record[field.name] = int(value) if isinstance(value, bool) else value
         submitted = st.form_submit_button("Predict", type="primary", icon=":material/bolt:")
     result_key = f"single-result::{version}"
     if submitted:
@@ -116,7 +118,7 @@ def render(
         show_answer(answer)
 
 
-def _fill_typed(version: str, form_fields: list[Field], record: dict[str, Any]) -> None:
+def _fill_typed(version: str, form_fields: list[Field], record: Record) -> None:
     """Prefill, with toggles as booleans (what st.toggle holds)."""
     kinds = {f.name: f.kind for f in form_fields}
     _fill(
@@ -125,11 +127,11 @@ def _fill_typed(version: str, form_fields: list[Field], record: dict[str, Any]) 
     )
 
 
-def show_answer(answer: dict[str, Any]) -> None:
+def show_answer(answer: PredictResponse) -> None:
     """Probability, class, threshold and model version of one prediction."""
-    probability = float(answer["probability"])
-    threshold = float(answer["threshold"])
-    cls = int(answer["class"])
+    probability = answer.probability
+    threshold = answer.threshold
+    cls = answer.class_
     with st.container(border=True):
         a, b, c, d = st.columns(4)
         a.metric("Probability of a claim", f"{probability:.4f}")
@@ -141,7 +143,5 @@ def show_answer(answer: dict[str, Any]) -> None:
         )
         c.metric("Threshold", f"{threshold:.4f}")
         d.caption("Model version")
-        d.markdown(f"**{answer['model_version']}**  \n{answer['model_name']}")
-        st.caption(
-            f"prediction id `{answer['prediction_id']}` (send it to /feedback with the label)"
-        )
+        d.markdown(f"**{answer.model_version}**  \n{answer.model_name}")
+        st.caption(f"prediction id `{answer.prediction_id}` (send it to /feedback with the label)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import streamlit as st
+from porto.contracts.plots import RocPlot, plot_file
 
 from porto_ui import charts, comparison
 from porto_ui.client import (
@@ -12,15 +13,16 @@ from porto_ui.client import (
     get_client,
     settings,
 )
+from porto_ui.layout import champion_of
 
 config = settings()
 st.title("Model comparison")
 catalogue = cached_models(config.api_url)
-versions = catalogue.get("versions") or []
+versions = catalogue.versions
 if not versions:
     st.warning("The API knows no model versions yet: train one (`make demo`).")
     st.stop()
-champion = (catalogue.get("aliases") or {}).get("champion")
+champion = champion_of(catalogue)
 options = comparison.metric_options(versions)
 left, right = st.columns(2)
 chosen = left.multiselect(
@@ -35,30 +37,27 @@ st.caption(
     "★ champion · best value of each metric highlighted · metrics on each version's test holdout"
 )
 
-ids = [v["version"] for v in reversed(versions)]
+ids = [v.version for v in reversed(versions)]
 picked = st.multiselect("Versions in the charts", ids, default=ids[:6], key="compare-versions")
 roc_col, bar_col = st.columns(2)
 with roc_col:
     st.subheader("ROC curves")
-    by_id = {v["version"]: v for v in versions}
-    curves = []
+    by_id = {v.version: v for v in versions}
+    curves: list[tuple[str, RocPlot]] = []
     for version in picked:
         label = f"★ {version}" if version == champion else version
         try:
-            roc = cached_artifact(config.api_url, version, "plots/roc.json")
+            roc = cached_artifact(config.api_url, version, plot_file("roc"), RocPlot)
         except ApiRejectedError as exc:  # a version without plots: say so, draw the others
             st.caption(f"{version}: no ROC data ({exc.message})")
             continue
-        curves.append({"label": label, **roc})
+        curves.append((label, roc))
     if curves:
         st.altair_chart(charts.roc_chart(curves), width="stretch")
 with bar_col:
     st.subheader("AUC and Gini")
     rows = [
-        {
-            "version": f"★ {v}" if v == champion else v,
-            **comparison.flat_metrics(by_id[v].get("metrics") or {}),
-        }
+        (f"★ {v}" if v == champion else v, comparison.flat_metrics(by_id[v].metrics))
         for v in picked
     ]
     st.altair_chart(charts.metric_bars(rows, ["roc_auc", "gini_normalized"]), width="stretch")

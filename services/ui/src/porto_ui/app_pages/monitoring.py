@@ -6,14 +6,15 @@ import streamlit as st
 
 from porto_ui import monitor
 from porto_ui.client import ApiError, cached_models, get_client, settings
+from porto_ui.layout import served_version
 
 config = settings()
 client = get_client(config)
 st.title("Monitoring")
 catalogue = cached_models(config.api_url)
-served = ((catalogue.get("served") or {}) or {}).get("version") or ""
-ids = [v["version"] for v in reversed(catalogue.get("versions") or [])]
-thresholds = {v["version"]: v.get("threshold") for v in catalogue.get("versions") or []}
+served = served_version(catalogue) or ""
+ids = [v.version for v in reversed(catalogue.versions)]
+thresholds = {v.version: v.threshold for v in catalogue.versions}
 left, middle, right = st.columns([2, 3, 2])
 window = left.selectbox("Window", list(monitor.WINDOWS), index=1, key="monitor-window")
 version = middle.selectbox(

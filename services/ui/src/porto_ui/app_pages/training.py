@@ -4,10 +4,11 @@ when the chart allows it, "Train a new model" (porto_ui.train_action)."""
 from __future__ import annotations
 
 import streamlit as st
+from porto.contracts.run import RunMetrics
 
 from porto_ui import insights, train_action
 from porto_ui.client import cached_manifest, cached_models, settings
-from porto_ui.layout import version_picker
+from porto_ui.layout import champion_of, version_picker
 
 config = settings()
 st.title("Training")
@@ -18,24 +19,28 @@ if version is None:
     train_action.render_section(config)
     st.stop()
 manifest = cached_manifest(config.api_url, version)
-entry = next(v for v in catalogue["versions"] if v["version"] == version)
-champion_version = (catalogue.get("aliases") or {}).get("champion")
+metrics = RunMetrics.model_validate(manifest.metrics)
+entry = next(v for v in catalogue.versions if v.version == version)
+champion_version = champion_of(catalogue)
 champion = next(
-    (v["metrics"] for v in catalogue["versions"] if v["version"] == champion_version), None
+    (
+        RunMetrics.model_validate(v.metrics)
+        for v in catalogue.versions
+        if v.version == champion_version
+    ),
+    None,
 )
-insights.metric_cards(
-    manifest.get("metrics", {}), None if version == champion_version else champion
-)
+insights.metric_cards(metrics, None if version == champion_version else champion)
 left, right = st.columns([3, 2])
 with left:
     st.subheader("Charts")
-    insights.chart_tabs(config.api_url, version, manifest.get("files", {}))
+    insights.chart_tabs(config.api_url, version, manifest.files)
 with right:
     st.subheader("Version")
-    insights.metadata(manifest, entry.get("aliases") or [])
+    insights.metadata(manifest, metrics, entry.aliases)
 with st.expander("Training config", icon=":material/settings:"):
-    st.json(manifest.get("config", {}), expanded=2)
-with st.expander(f"Feature schema ({len(manifest['feature_schema']['features'])} features)"):
+    st.json(manifest.config, expanded=2)
+with st.expander(f"Feature schema ({len(manifest.feature_schema.features)} features)"):
     st.dataframe(
         insights.schema_table(manifest),
         hide_index=True,
@@ -43,6 +48,6 @@ with st.expander(f"Feature schema ({len(manifest['feature_schema']['features'])}
         column_config={"missing": st.column_config.NumberColumn(format="percent")},
     )
 with st.expander("All metrics (metrics.json)"):
-    st.json(manifest.get("metrics", {}), expanded=1)
+    st.json(manifest.metrics, expanded=1)
 st.divider()
 train_action.render_section(config)

@@ -1,0 +1,158 @@
+"""The answers of the inference API's ``GET /monitoring/*`` routes (read from the prediction
+log), as the UI draws them."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, JsonValue
+
+
+class LoggedPrediction(BaseModel):
+    """One row of the prediction log."""
+
+    prediction_id: str
+    created_at: str
+    model_version: str
+    endpoint: str
+    record_id: str | None
+    score: float
+    class_: int = Field(alias="class")
+    threshold: float
+    latency_ms: float | None
+    label: int | None
+    label_time: str | None
+    features: dict[str, JsonValue] | None = Field(
+        default=None, description="Only when asked for (features=true)."
+    )
+
+
+class RecentPredictions(BaseModel):
+    """``GET /monitoring/predictions``: the newest rows first."""
+
+    minutes: int
+    limit: int
+    count: int
+    predictions: list[LoggedPrediction]
+
+
+class ThroughputMinute(BaseModel):
+    """Predictions of one minute."""
+
+    minute: str
+    predictions: int
+    positives: int
+    mean_score: float | None
+    p95_latency_ms: float | None
+
+
+class Throughput(BaseModel):
+    """``GET /monitoring/throughput``: predictions per minute, zero-filled, oldest first."""
+
+    minutes: int
+    model_version: str | None
+    total: int
+    series: list[ThroughputMinute]
+
+
+class ScoreBucket(BaseModel):
+    """The scores of one time bucket."""
+
+    start: str
+    count: int
+    mean: float | None
+    p10: float | None
+    p50: float | None
+    p90: float | None
+    histogram: list[int] = Field(description="Rows per score bin (the answer's ``edges``).")
+
+
+class ScoreHistory(BaseModel):
+    """``GET /monitoring/scores``: a score histogram and percentiles per time bucket."""
+
+    minutes: int
+    bucket_minutes: int
+    since: str | None
+    model_version: str | None
+    edges: list[float]
+    high: float = Field(description="Upper end of the bins; the top bin holds higher scores.")
+    buckets: list[ScoreBucket]
+
+
+class FeatureDrift(BaseModel):
+    """One feature's PSI and both distributions on the reference's bins."""
+
+    feature: str
+    kind: str
+    psi: float
+    severity: str = Field(description="'stable', 'moderate' or 'major'.")
+    bins: list[str]
+    reference: list[float]
+    live: list[float]
+    missing_rate: float
+    reference_missing_rate: float
+
+
+class ScoreDrift(BaseModel):
+    """The scores' PSI and both distributions."""
+
+    psi: float
+    severity: str
+    edges: list[float]
+    reference: list[float]
+    live: list[float]
+    reference_mean: float
+    live_mean: float
+
+
+class PsiThresholds(BaseModel):
+    """Where moderate and major drift begin."""
+
+    moderate: float
+    major: float
+
+
+class DriftReport(BaseModel):
+    """``GET /monitoring/drift``: recent logged rows of one version against its reference."""
+
+    model_version: str
+    rows: int
+    available: bool = True
+    reason: str | None = Field(default=None, description="Why no drift can be computed.")
+    minutes: int | None = None
+    limit: int | None = None
+    thresholds: PsiThresholds | None = None
+    features: list[FeatureDrift] = Field(description="Worst first.")
+    score: ScoreDrift | None
+
+
+class QualityFigures(BaseModel):
+    """Quality of labelled predictions."""
+
+    samples: int
+    positives: int
+    f1: float
+    precision: float
+    recall: float
+    roc_auc: float | None = Field(description="None while the labels hold a single class.")
+
+
+class QualityBucket(QualityFigures):
+    """Quality of the predictions labelled in one time bucket."""
+
+    start: str
+
+
+class VersionQuality(QualityFigures):
+    """A version's live quality, overall and per label-time bucket (oldest first)."""
+
+    model_version: str
+    series: list[QualityBucket]
+
+
+class LiveQuality(BaseModel):
+    """``GET /monitoring/quality``: quality per version from feedback."""
+
+    minutes: int
+    limit: int
+    bucket_minutes: int
+    labelled: int
+    versions: list[VersionQuality]

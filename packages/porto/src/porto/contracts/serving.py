@@ -1,0 +1,77 @@
+"""What an inference worker serves, as ``GET /ready``, ``GET /models`` (``served``,
+``last_error``) and ``POST /models/{version}/promote`` report it, and clients (the UI) read it."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+
+class Fallback(BaseModel):
+    """The worker serves a stand-in because the version its alias names cannot be loaded."""
+
+    alias: str
+    version: str = Field(description="The version the alias names, which could not be loaded.")
+    reason: str
+    error: str
+    source: str = Field(
+        description="Where the served version came from: 'previously served', the fallback "
+        "alias, or 'newest verified version'."
+    )
+    since: str
+
+
+class ServedModel(BaseModel):
+    """The version a worker serves."""
+
+    name: str
+    version: str
+    alias: str | None = Field(description="The alias it was loaded by, if any.")
+    loaded_at: str
+    load_seconds: float
+    fallback: Fallback | None = None
+
+
+class LoadError(BaseModel):
+    """The last version a worker refused to load, and why."""
+
+    version: str
+    reason: str
+    error: str
+    at: str
+
+
+class DatabaseStatus(BaseModel):
+    """The prediction log's state (it does not gate readiness)."""
+
+    state: str = Field(description="'up', 'down', 'connecting' or 'disabled'.")
+    error: str | None = None
+    queued_rows: int = 0
+    written_rows: int = 0
+    dropped_rows: int = 0
+    quarantined_rows: int = 0
+
+
+class ReadyResponse(BaseModel):
+    """``GET /ready``: 200 with ``ready`` once a model is loaded, else 503 ``not_ready``."""
+
+    status: Literal["ready", "not_ready"]
+    model: ServedModel | None = None
+    model_error: LoadError | None = None
+    database: DatabaseStatus | None = None
+
+
+class PromoteResponse(BaseModel):
+    """``POST /models/{version}/promote``: the new champion and what the answering worker serves."""
+
+    name: str
+    version: str
+    alias: str
+    previous: str | None = Field(description="The champion before, if there was one.")
+    changed: bool
+    served: ServedModel | None
+    error: str | None = None
+    propagation_s: float = Field(
+        description="Within this many seconds the other workers and replicas serve it too."
+    )
