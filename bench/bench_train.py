@@ -95,22 +95,23 @@ def main() -> int:
     own = max_rss_self()
     peak = max(own, sampler.peak)
     m = result.metrics
-    auc, oracle = float(m["roc_auc"]), float(m["oracle_roc_auc"])
+    auc = m.roc_auc
+    oracle = m.oracle_roc_auc if m.oracle_roc_auc is not None else float("nan")
     gib = 1024**3
 
     over = ", ".join(args.overrides) or "none"
     cpus = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
-    model = f"{result.manifest.model_type}, {m['features']} features, {m['iterations']} iterations"
-    stages = ", ".join(f"{k} {v:.1f}" for k, v in m["stage_seconds"].items())
+    model = f"{result.manifest.model_type}, {m.features} features, {m.iterations} iterations"
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in m.stage_seconds.items())
     tree = sampler.peak / gib
     rss = f"{peak / gib:.2f} GiB (ru_maxrss {own / gib:.2f}, sampled process tree {tree:.2f})"
     print(f"bench-train: {args.rows:,} SYNTHETIC rows, default config, overrides: {over}")
     print(f"  machine        {cpus}")
     print(f"  model          {model}")
-    print(f"  wall time      {wall:.1f} s  (fit {m['training_seconds']:.1f} s)")
+    print(f"  wall time      {wall:.1f} s  (fit {m.training_seconds:.1f} s)")
     print(f"  stages (s)     {stages}")
     print(f"  peak RSS       {rss}")
-    print(f"  holdout AUC    {auc:.4f}  on {m['rows']:,} test rows")
+    print(f"  holdout AUC    {auc:.4f}  on {m.rows:,} test rows")
     print(f"  oracle AUC     {oracle:.4f}  gap {oracle - auc:.4f}")
     checks = [
         ("wall time <= 5 min", wall <= MAX_SECONDS),
