@@ -130,8 +130,8 @@ def run(args: DemoOptions) -> int:
                 host=args.host, port=args.ui_port, metrics_port=args.ui_metrics_port
             )
         ensure_all_free(_ports(args, ui_settings))
-    except (PortoError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except PortoError as exc:  # a bad PORTO_UI_* setting, a taken port
+        print(f"error: {exc.message}", file=sys.stderr)
         return 1
 
     home = Path(os.environ.get("PORTO_HOME", ".porto")).resolve()
