@@ -10,15 +10,16 @@ each other; only this orchestrator knows all three.
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
 
+import typer
 from porto.errors import PortoError
 from porto.ports import ensure_all_free
 from porto.registry import Registry
@@ -49,7 +50,21 @@ def _has_model(store_uri: str, name: str) -> bool:
         return False
 
 
-def _ports(args: argparse.Namespace, ui: UISettings | None) -> list[tuple[str, int, str]]:
+@dataclass(frozen=True)
+class DemoOptions:
+    """The command line of ``make demo``."""
+
+    data: str | None
+    retrain: bool
+    host: str
+    api_port: int
+    ui_port: int
+    ui_metrics_port: int
+    workers: int
+    no_ui: bool
+
+
+def _ports(args: DemoOptions, ui: UISettings | None) -> list[tuple[str, int, str]]:
     """(host, port, option) of every port the demo binds."""
     ports = [(args.host, args.api_port, "--api-port")]
     if ui is not None:
@@ -58,38 +73,51 @@ def _ports(args: argparse.Namespace, ui: UISettings | None) -> list[tuple[str, i
     return ports
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the demo; return the exit code."""
-    parser = argparse.ArgumentParser(prog="make demo", description=__doc__)
-    parser.add_argument("--data", help="dataset path or s3:// URI (default: SYNTHETIC data)")
-    parser.add_argument("--retrain", action="store_true", help="train even if a model exists")
-    parser.add_argument(
-        "--host",
-        default=os.environ.get("PORTO_DEMO_HOST", "127.0.0.1"),
-        help="address the API and the UI bind (PORTO_DEMO_HOST, 127.0.0.1)",
-    )
-    parser.add_argument(
-        "--api-port",
-        type=int,
-        default=int(os.environ.get("PORTO_DEMO_API_PORT", "8000")),
-        help="inference API port (PORTO_DEMO_API_PORT, 8000)",
-    )
-    parser.add_argument(
-        "--ui-port",
-        type=int,
-        default=int(os.environ.get("PORTO_DEMO_UI_PORT", "8501")),
-        help="UI port (PORTO_DEMO_UI_PORT, 8501)",
-    )
-    parser.add_argument(
-        "--ui-metrics-port",
-        type=int,
-        default=int(os.environ.get("PORTO_DEMO_UI_METRICS_PORT", "8502")),
-        help="port of the UI's Prometheus metrics, 0 = off (PORTO_DEMO_UI_METRICS_PORT, 8502)",
-    )
-    parser.add_argument("--workers", type=int, default=2, help="API worker processes")
-    parser.add_argument("--no-ui", action="store_true", help="start the API only")
-    args = parser.parse_args(argv)
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
+
+@app.command()
+def demo(
+    data: Annotated[
+        str | None, typer.Option(help="dataset path or s3:// URI (default: SYNTHETIC data)")
+    ] = None,
+    retrain: Annotated[
+        bool, typer.Option("--retrain", help="train even if a model exists")
+    ] = False,
+    host: Annotated[
+        str,
+        typer.Option(
+            envvar="PORTO_DEMO_HOST",
+            help="address the API and the UI bind (PORTO_DEMO_HOST, 127.0.0.1)",
+        ),
+    ] = "127.0.0.1",
+    api_port: Annotated[
+        int,
+        typer.Option(
+            envvar="PORTO_DEMO_API_PORT", help="inference API port (PORTO_DEMO_API_PORT, 8000)"
+        ),
+    ] = 8000,
+    ui_port: Annotated[
+        int, typer.Option(envvar="PORTO_DEMO_UI_PORT", help="UI port (PORTO_DEMO_UI_PORT, 8501)")
+    ] = 8501,
+    ui_metrics_port: Annotated[
+        int,
+        typer.Option(
+            envvar="PORTO_DEMO_UI_METRICS_PORT",
+            help="port of the UI's Prometheus metrics, 0 = off (PORTO_DEMO_UI_METRICS_PORT, 8502)",
+        ),
+    ] = 8502,
+    workers: Annotated[int, typer.Option(help="API worker processes")] = 2,
+    no_ui: Annotated[bool, typer.Option("--no-ui", help="start the API only")] = False,
+) -> None:
+    """porto on one machine: train if no model exists yet (or --retrain, --data), then the API
+    and the UI on localhost. Ctrl-C stops everything."""
+    options = DemoOptions(data, retrain, host, api_port, ui_port, ui_metrics_port, workers, no_ui)
+    raise typer.Exit(run(options))
+
+
+def run(args: DemoOptions) -> int:
+    """Run the demo; return the exit code."""
     from porto_training.config import default_store_uri
     from porto_ui.settings import load_settings
 
@@ -102,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
                 host=args.host, port=args.ui_port, metrics_port=args.ui_metrics_port
             )
         ensure_all_free(_ports(args, ui_settings))
-    except (PortoError, ValueError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+    except PortoError as exc:  # a bad PORTO_UI_* setting, a taken port
+        print(f"error: {exc.message}", file=sys.stderr)
         return 1
 
     home = Path(os.environ.get("PORTO_HOME", ".porto")).resolve()
@@ -114,11 +142,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.retrain or args.data or not _has_model(store_uri, DEFAULT_NAME):
         # Imported only to train: the training stack (CatBoost, SHAP, plots) costs ~14 s of CPU
         # to import, minutes on a busy machine, for a run that serves an existing model.
-        from porto_training import demo as training_demo
+        from porto_training.demo import train_demo
 
-        code = training_demo.main(["--data", args.data] if args.data else [])
-        if code != 0:
-            return code
+        try:
+            train_demo(args.data)
+        except PortoError as exc:
+            print(f"error: {exc.message}", file=sys.stderr)
+            return 1
     else:
         print(f"porto demo: using the trained model in {store_uri} (--retrain to train again)")
 
@@ -188,4 +218,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    app(prog_name="make demo")

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from porto.errors import ConfigError
+from porto.settings_base import PLACEHOLDER_SECRETS
+from porto_inference.cli import main
 from porto_inference.settings import Settings, default_workers, load_settings
 
 
@@ -49,6 +51,12 @@ def test_placeholders_refused_outside_local_mode() -> None:
     ok = load_settings(**PRODUCTION, api_key=STRONG_KEY)
     assert ok.api_key is not None and ok.api_key.get_secret_value() == STRONG_KEY
     assert load_settings(api_key="changeme").api_key is not None  # local mode allows it
+
+
+@pytest.mark.parametrize("secret", sorted(PLACEHOLDER_SECRETS))
+def test_production_refuses_every_shared_placeholder_as_s3_secret(secret: str) -> None:
+    with pytest.raises(ConfigError, match="PORTO_INFERENCE_S3_SECRET_KEY is a placeholder value"):
+        load_settings(**PRODUCTION, api_key=STRONG_KEY, s3_secret_key=secret.upper())
 
 
 def test_production_refuses_to_start_without_an_api_key(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,3 +134,19 @@ def test_cli_env_lists_every_variable() -> None:
     for name in Settings.model_fields:
         assert f"PORTO_INFERENCE_{name.upper()}" in out
     assert "DATABASE_URL" in out and "PORTO_HOME" in out
+
+
+def test_cli_exit_codes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0 on success, 1 with one `error:` line for a porto failure, 2 for a usage error."""
+    assert main(["env"]) == 0
+    assert "`PORTO_INFERENCE_HOME (PORTO_HOME)`" in capsys.readouterr().out
+    monkeypatch.setenv("PORTO_INFERENCE_BATCH_MAX_ROWS", "0")
+    assert main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid inference settings: PORTO_INFERENCE_BATCH_MAX_ROWS")
+    assert len(err.strip().splitlines()) == 1
+    assert main(["serve", "--port", "not-a-number"]) == 2
+    assert "--port" in capsys.readouterr().err
+    assert main(["nope"]) == 2

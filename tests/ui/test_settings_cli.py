@@ -6,6 +6,7 @@ import urllib.request
 
 import pytest
 from harness.ports import free_port
+from porto.settings_base import PLACEHOLDER_SECRETS
 from porto_ui import metrics
 from porto_ui.cli import main
 from porto_ui.server import app_path, settings_env, streamlit_command
@@ -47,6 +48,14 @@ def test_placeholder_keys_are_refused_outside_local_mode(monkeypatch: pytest.Mon
         load_settings()
 
 
+@pytest.mark.parametrize("key", sorted(PLACEHOLDER_SECRETS))
+def test_the_ui_refuses_the_shared_placeholder_list(key: str) -> None:
+    """porto.settings_base's one list (the UI's own copy once lacked ``minioadmin``)."""
+    with pytest.raises(ValueError, match="PORTO_UI_API_KEY is a placeholder value"):
+        load_settings(environment="production", api_key=key.upper())
+    assert load_settings(api_key=key).api_key is not None  # local mode takes it
+
+
 def test_metrics_are_served_once_per_process() -> None:
     assert metrics.start_server(0) is None  # off
     port = free_port()
@@ -85,4 +94,8 @@ def test_cli_env_and_bad_options(capsys: pytest.CaptureFixture[str]) -> None:
     for variable in ("PORTO_UI_API_URL", "PORTO_UI_API_KEY", "PORTO_UI_METRICS_PORT"):
         assert f"`{variable}`" in table
     assert main(["serve", "--api-url", "not a url"]) == 1
-    assert "PORTO_UI_API_URL" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("error: invalid UI settings: PORTO_UI_API_URL") and "Traceback" not in err
+    assert main(["serve", "--port", "not-a-number"]) == 2  # a usage error
+    assert "--port" in capsys.readouterr().err
+    assert main(["nope"]) == 2

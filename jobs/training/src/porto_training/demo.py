@@ -1,49 +1,54 @@
-"""``make demo``: porto end to end on one machine, in well under a minute.
+"""The training step of ``make demo``: porto end to end on one machine, in well under a minute.
 
 Trains the default config on a demo-sized SYNTHETIC dataset (or on ``--data``), stores the bundle
-in ``$PORTO_HOME/artifacts`` and prints where it is. A small orchestrator on purpose: later steps
-(start the API, the UI) are added here as further calls, not as more logic.
+in ``$PORTO_HOME/artifacts`` and prints where it is. ``scripts/demo.py`` calls
+:func:`train_demo`; ``python -m porto_training.demo`` runs it alone.
 """
 
 from __future__ import annotations
 
-import argparse
-import sys
 import time
+from typing import Annotated
 
-from porto.errors import PortoError
+import typer
 
+from porto_training.cli_errors import porto_errors
 from porto_training.config import default_store_uri, load_config
 from porto_training.pipeline import run_training
 
 DEMO_ROWS = 50_000
 
+app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the demo; return the process exit code."""
-    parser = argparse.ArgumentParser(prog="python -m porto_training.demo", description=__doc__)
-    parser.add_argument("--data", help="dataset path or s3:// URI (default: SYNTHETIC data)")
-    parser.add_argument("--rows", type=int, default=DEMO_ROWS, help="synthetic rows to generate")
-    args = parser.parse_args(argv)
 
+def train_demo(data: str | None = None, rows: int = DEMO_ROWS) -> None:
+    """Train on ``data`` (else ``rows`` SYNTHETIC rows) into the default store and print the
+    summary; a PortoError says why it could not."""
     started = time.perf_counter()
     updates: dict[str, object] = {"output.store": default_store_uri()}
-    if args.data:
-        updates["data.path"] = args.data
+    if data:
+        updates["data.path"] = data
     else:
-        updates["data.synthetic.rows"] = args.rows
-        print(f"porto demo: no dataset given, generating {args.rows:,} SYNTHETIC rows")
-    try:
-        config = load_config(updates=updates)
-        result = run_training(config, metrics_port=0)
-    except PortoError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
-    print("\n".join(result.summary()))
-    print(f"demo finished in {time.perf_counter() - started:.1f} s")
-    print(f"next: porto-train models list --store {result.store_uri}")
-    return 0
+        updates["data.synthetic.rows"] = rows
+        typer.echo(f"porto demo: no dataset given, generating {rows:,} SYNTHETIC rows")
+    config = load_config(updates=updates)
+    result = run_training(config, metrics_port=0)
+    typer.echo("\n".join(result.summary()))
+    typer.echo(f"demo finished in {time.perf_counter() - started:.1f} s")
+    typer.echo(f"next: porto-train models list --store {result.store_uri}")
+
+
+@app.command()
+def demo(
+    data: Annotated[
+        str | None, typer.Option(help="dataset path or s3:// URI (default: SYNTHETIC data)")
+    ] = None,
+    rows: Annotated[int, typer.Option(help="synthetic rows to generate")] = DEMO_ROWS,
+) -> None:
+    """Train the default config on a demo-sized dataset into $PORTO_HOME/artifacts."""
+    with porto_errors():
+        train_demo(data, rows)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    app(prog_name="python -m porto_training.demo")

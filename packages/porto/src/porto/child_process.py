@@ -1,9 +1,10 @@
 """Servers run as child processes: started in their own session, checked for readiness over
 HTTP, stopped gracefully.
 
-``make demo``, the tests and the benchmarks start the API and the UI this way. The child gets its
-own session so a terminal's Ctrl-C reaches only the caller, which then decides how to stop it;
-on Linux it also receives SIGTERM if the caller dies, so no server is ever orphaned.
+``make demo``, the tests and the benchmarks start the API and the UI this way; it is shared
+because both the API's and the UI's server modules build on it. The child gets its own session
+so a terminal's Ctrl-C reaches only the caller, which then decides how to stop it; on Linux it
+also receives SIGTERM if the caller dies, so no server is ever orphaned.
 """
 
 from __future__ import annotations

@@ -5,6 +5,12 @@ shape of Kaggle's ``train.csv`` (column names, kinds, value ranges, cardinalitie
 missingness with ``-1`` as the marker, about 3.6% positives) and plants a weak, learnable signal,
 so porto can run end to end with no download. Because it draws each label from a known
 probability, it can also report the oracle AUC: the best any model could reach on a holdout.
+
+Only the training job generates data with it at run time, yet it stays in the shared package:
+the tests of every package draw their data from it (the inference tests build their bundles from
+the shared package alone, never through the training job), so do the benchmarks and the
+dashboards' fixtures, and manifests name ``porto.synthetic.generate`` as the source of every
+version trained on it. It needs nothing beyond the core's numpy and pandas.
 """
 
 from __future__ import annotations

@@ -9,19 +9,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Any
 
-from porto.errors import ConfigError
+from porto.settings_base import PortoSettings, is_placeholder
 from porto.store import S3Options
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 ENV_PREFIX = "PORTO_INFERENCE_"
-
-#: Values that are obviously copied from an example; refused outside local mode.
-PLACEHOLDER_SECRETS = frozenset(
-    {"changeme", "change-me", "change_me", "secret", "password", "porto", "minioadmin", "admin"}
-)
 
 #: The API key production demands: this long (``openssl rand -hex 32`` gives 64 characters, the
 #: chart generates 48), printable ASCII without spaces (it travels in an HTTP header), and made
@@ -41,7 +36,7 @@ def api_key_problem(key: str) -> str | None:
     A heuristic, not a proof of randomness: it refuses what is short, repetitive or copied from
     an example, and lets any key of 32+ random characters through.
     """
-    if key.lower() in PLACEHOLDER_SECRETS:
+    if is_placeholder(key):
         return "is a placeholder value"
     if len(key) < API_KEY_MIN_LENGTH:
         return f"has {len(key)} characters, fewer than {API_KEY_MIN_LENGTH}"
@@ -63,20 +58,17 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-class Settings(BaseSettings):
-    """Configuration of one inference deployment (all workers of all pods share it)."""
+class Settings(PortoSettings):
+    """Configuration of one inference deployment (all workers of all pods share it).
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="ignore", populate_by_name=True, frozen=True
-    )
+    Production (``environment``) also refuses the embedded database and requires a strong API
+    key (32+ random characters).
+    """
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX)
+    label = "inference"
 
     # --- where things live ---------------------------------------------------------------------
-    environment: Literal["local", "production"] = Field(
-        default="local",
-        description="'local' allows the embedded database, placeholder secrets and no API key; "
-        "'production' refuses placeholder secrets and the embedded database, and requires a "
-        "strong API key (32+ random characters).",
-    )
     home: Path = Field(
         default=Path(".porto"),
         validation_alias=AliasChoices("PORTO_INFERENCE_HOME", "PORTO_HOME"),
@@ -191,8 +183,8 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("PORTO_INFERENCE_DATABASE_URL", "DATABASE_URL"),
-        description="postgresql:// URL. Default: an embedded PostgreSQL (pgserver) under "
-        "<home>/pgdata. Also DATABASE_URL.",
+        description="postgresql:// URL. Default, in local mode only: an embedded PostgreSQL "
+        "(pgserver) under <home>/pgdata. Also DATABASE_URL.",
     )
     db_pool_size: int = Field(default=4, ge=1, description="Connections per worker.")
     db_connect_timeout_s: float = Field(default=5.0, gt=0, description="Connect timeout.")
@@ -280,12 +272,7 @@ class Settings(BaseSettings):
                 f"{ENV_PREFIX}API_KEY {problem}; production needs {API_KEY_MIN_LENGTH}+ random "
                 f"characters: {API_KEY_HOWTO}"
             )
-        s3_secret = self.s3_secret_key
-        if s3_secret is not None and s3_secret.get_secret_value().lower() in PLACEHOLDER_SECRETS:
-            raise ValueError(
-                f"{ENV_PREFIX}S3_SECRET_KEY is a placeholder value; set a real secret "
-                "(placeholders are only accepted with PORTO_INFERENCE_ENVIRONMENT=local)"
-            )
+        self.refuse_placeholder("s3_secret_key", self.s3_secret_key, "set a real secret")
         if self.prediction_log and self.database_url is None:
             raise ValueError(
                 "the embedded database is for local mode only: set DATABASE_URL (or "
@@ -314,17 +301,7 @@ class Settings(BaseSettings):
         )
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Return the settings from the environment, with ``overrides`` applied on top; one
-    ConfigError naming every bad variable instead of pydantic's multi-line report."""
-    from pydantic import ValidationError
-
-    try:
-        return Settings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{ENV_PREFIX}{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: "
-            f"{err['msg']}"
-            for err in exc.errors()
-        )
-        raise ConfigError(f"invalid inference settings: {problems}") from exc
+def load_settings(**overrides: Any) -> Settings:
+    """The settings from the environment with ``overrides`` on top (a ConfigError naming every
+    bad variable on one line)."""
+    return Settings.load(**overrides)

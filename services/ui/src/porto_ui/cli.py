@@ -1,76 +1,78 @@
 """``porto-ui``: serve the UI, or list its settings.
 
 Every option has an environment variable (``PORTO_UI_*``); options given here win. The API key
-is read from ``PORTO_UI_API_KEY`` only, never from the command line (where ``ps`` shows it).
+is read from ``PORTO_UI_API_KEY`` only, never from the command line (where ``ps`` shows it). A
+bad setting or a taken port prints ``error: <message>`` on stderr and exits 1.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
+from typing import Annotated
+
+import typer
+from porto.errors import PortoError
+
+app = typer.Typer(
+    help="porto web UI (Streamlit), a client of the inference API.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="porto-ui", description="porto web UI (Streamlit), a client of the inference API."
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to bind (PORTO_UI_HOST, 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (PORTO_UI_PORT, 8501).")] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option(help="Inference API base URL (PORTO_UI_API_URL, http://127.0.0.1:8000)."),
+    ] = None,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option(help="Prometheus port, 0 = off (PORTO_UI_METRICS_PORT, 8502)."),
+    ] = None,
+) -> None:
+    """Run the UI (streamlit run, headless). Does not return: the process becomes Streamlit."""
+    from porto.ports import ensure_all_free
+
+    from porto_ui.server import serve as serve_ui
+    from porto_ui.settings import load_settings
+
+    options = {"host": host, "port": port, "api_url": api_url, "metrics_port": metrics_port}
+    settings = load_settings(**{k: v for k, v in options.items() if v is not None})
+    ensure_all_free(
+        [
+            (settings.host, settings.port, "--port"),
+            (settings.metrics_host, settings.metrics_port, "--metrics-port"),
+        ]
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    serve = sub.add_parser("serve", help="Run the UI (streamlit run, headless).")
-    serve.add_argument("--host", help="Address to bind (PORTO_UI_HOST, 127.0.0.1).")
-    serve.add_argument("--port", type=int, help="Port (PORTO_UI_PORT, 8501).")
-    serve.add_argument(
-        "--api-url", help="Inference API base URL (PORTO_UI_API_URL, http://127.0.0.1:8000)."
-    )
-    serve.add_argument(
-        "--metrics-port", type=int, help="Prometheus port, 0 = off (PORTO_UI_METRICS_PORT, 8502)."
-    )
-    sub.add_parser("env", help="Print the settings' environment variables as a table.")
-    return parser
+    typer.echo(
+        f"porto UI on http://{settings.host}:{settings.port} (API {settings.api_url}; metrics "
+        + (f"on :{settings.metrics_port})" if settings.metrics_port else "off)")
+    )  # click flushes it: the line is out before Streamlit takes the process over
+    serve_ui(settings)
+
+
+@app.command()
+def env() -> None:
+    """Print the settings' environment variables as a table."""
+    from porto_ui.settings import UISettings
+
+    typer.echo(UISettings.env_table())
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point; returns the exit code (``serve`` does not return: it becomes Streamlit)."""
-    args = _parser().parse_args(argv)
-    if args.command == "env":
-        return _env()
-    from porto_ui.server import serve
-    from porto_ui.settings import load_settings
-
-    overrides = {
-        name: getattr(args, name)
-        for name in ("host", "port", "api_url", "metrics_port")
-        if getattr(args, name) is not None
-    }
-    from porto.errors import PortoError
-    from porto.ports import ensure_all_free
-
+    """Entry point; returns the exit code (0, 1 for a bad setting or a taken port, 2 for a usage
+    error); ``serve`` does not return."""
     try:
-        settings = load_settings(**overrides)
-        ensure_all_free(
-            [
-                (settings.host, settings.port, "--port"),
-                (settings.metrics_host, settings.metrics_port, "--metrics-port"),
-            ]
-        )
-    except (ValueError, PortoError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        app(args=argv, prog_name="porto-ui")
+    except PortoError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
         return 1
-    print(
-        f"porto UI on http://{settings.host}:{settings.port} (API {settings.api_url}; metrics "
-        + (f"on :{settings.metrics_port})" if settings.metrics_port else "off)"),
-        flush=True,
-    )
-    serve(settings)
-    return 0  # pragma: no cover - serve() replaces the process
-
-
-def _env() -> int:
-    from porto_ui.settings import ENV_PREFIX, UISettings
-
-    print("| variable | default | meaning |")
-    print("|---|---|---|")
-    for name, field in UISettings.model_fields.items():
-        default = field.get_default(call_default_factory=False)
-        shown = "" if default is None else str(default)
-        print(f"| `{ENV_PREFIX}{name.upper()}` | `{shown}` | {field.description or ''} |")
+    except SystemExit as exc:  # click ends every run, even a successful one, with sys.exit
+        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
     return 0

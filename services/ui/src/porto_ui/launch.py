@@ -23,8 +23,8 @@ def main() -> None:
     try:
         settings = load_settings()
         metrics.start_server(settings.metrics_port, settings.metrics_host, strict=True)
-    except (ValueError, PortoError) as exc:
-        sys.exit(f"error: {exc}")
+    except PortoError as exc:  # a bad PORTO_UI_* setting, a taken metrics port
+        sys.exit(f"error: {exc.message}")
     sys.argv = ["streamlit", *sys.argv[1:]]
     streamlit_main()
 

@@ -8,28 +8,21 @@ Helm chart sets exactly these variables; local mode needs none of them.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any
 
+from porto.settings_base import PortoSettings
 from pydantic import Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 ENV_PREFIX = "PORTO_UI_"
 
-#: Values that are obviously copied from an example; refused outside local mode.
-PLACEHOLDER_SECRETS = frozenset(
-    {"changeme", "change-me", "change_me", "secret", "password", "porto", "admin"}
-)
 
+class UISettings(PortoSettings):
+    """Configuration of one UI deployment (production refuses a placeholder API key)."""
 
-class UISettings(BaseSettings):
-    """Configuration of one UI deployment."""
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX)
+    label = "UI"
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
-
-    environment: Literal["local", "production"] = Field(
-        default="local",
-        description="'production' refuses a placeholder API key.",
-    )
     host: str = Field(
         default="127.0.0.1", description="Address the UI (Streamlit) binds (0.0.0.0 in a pod)."
     )
@@ -119,26 +112,11 @@ class UISettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholders(self) -> UISettings:
-        key = self.api_key.get_secret_value() if self.api_key is not None else None
-        if self.environment != "local" and key is not None and key.lower() in PLACEHOLDER_SECRETS:
-            raise ValueError(
-                f"{ENV_PREFIX}API_KEY is a placeholder value; set the API's real key "
-                f"(placeholders are only accepted with {ENV_PREFIX}ENVIRONMENT=local)"
-            )
+        self.refuse_placeholder("api_key", self.api_key, "set the API's real key")
         return self
 
 
-def load_settings(**overrides: object) -> UISettings:
-    """The settings from the environment with ``overrides`` on top; ValueError with one line
-    per bad variable instead of pydantic's report."""
-    from pydantic import ValidationError
-
-    try:
-        return UISettings(**overrides)  # type: ignore[arg-type]
-    except ValidationError as exc:
-        problems = "; ".join(
-            f"{ENV_PREFIX}{'_'.join(str(p) for p in err['loc']).upper() or 'SETTINGS'}: "
-            f"{err['msg']}"
-            for err in exc.errors()
-        )
-        raise ValueError(f"invalid UI settings: {problems}") from exc
+def load_settings(**overrides: Any) -> UISettings:
+    """The settings from the environment with ``overrides`` on top (a SettingsError, which is a
+    ValueError, naming every bad variable on one line)."""
+    return UISettings.load(**overrides)
