@@ -239,7 +239,7 @@ def test_image_sizes_are_within_their_targets(
             "inference",
             ["porto", "porto_inference", "gunicorn", "asyncpg", "catboost"],
             # porto[cluster] is for starting training runs, pgserver for local mode only
-            ["porto_training", "typer", "kubernetes", "pgserver", "pytest"],
+            ["porto_training", "kubernetes", "pgserver", "pytest"],
         ),
         (
             "training",
