@@ -119,9 +119,9 @@ def test_round_trip_through_the_protocol(
         loaded.feature_importance(small_schema, sample),
         loaded.shap_importance(small_schema, sample),
     ):
-        assert isinstance(insight["method"], str)
-        assert set(insight["values"]) == set(small_schema.names)
-        values = list(insight["values"].values())
+        assert isinstance(insight.method, str)
+        assert set(insight.values) == set(small_schema.names)
+        values = list(insight.values.values())
         assert values == sorted(values, reverse=True)
 
 

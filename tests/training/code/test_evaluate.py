@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from porto.contracts.run import ConfusionMatrix
 from porto_training.evaluate import choose_threshold, classification_metrics, normalized_gini
 from sklearn.metrics import (
     average_precision_score,
@@ -25,31 +26,31 @@ def scored() -> tuple[np.ndarray, np.ndarray]:
 def test_metrics_match_sklearn(scored: tuple[np.ndarray, np.ndarray]) -> None:
     y, p = scored
     m = classification_metrics(y, p, threshold=0.2)
-    assert m["roc_auc"] == pytest.approx(roc_auc_score(y, p))
-    assert m["pr_auc"] == pytest.approx(average_precision_score(y, p))
-    assert m["log_loss"] == pytest.approx(log_loss(y, p))
-    assert m["brier"] == pytest.approx(brier_score_loss(y, p))
+    assert m.roc_auc == pytest.approx(roc_auc_score(y, p))
+    assert m.pr_auc == pytest.approx(average_precision_score(y, p))
+    assert m.log_loss == pytest.approx(log_loss(y, p))
+    assert m.brier == pytest.approx(brier_score_loss(y, p))
     predicted = (p >= 0.2).astype(int)
-    assert m["f1"] == pytest.approx(f1_score(y, predicted))
-    cm = m["confusion_matrix"]
-    assert cm["tp"] == int(((predicted == 1) & (y == 1)).sum())
-    assert cm["fp"] == int(((predicted == 1) & (y == 0)).sum())
-    assert cm["fn"] == int(((predicted == 0) & (y == 1)).sum())
-    assert cm["tn"] == int(((predicted == 0) & (y == 0)).sum())
-    assert sum(cm.values()) == m["rows"] == len(y)
-    assert m["positives"] == int(y.sum())
-    assert m["positive_rate"] == pytest.approx(y.mean())
+    assert m.f1 == pytest.approx(f1_score(y, predicted))
+    cm = m.confusion_matrix
+    assert cm.tp == int(((predicted == 1) & (y == 1)).sum())
+    assert cm.fp == int(((predicted == 1) & (y == 0)).sum())
+    assert cm.fn == int(((predicted == 0) & (y == 1)).sum())
+    assert cm.tn == int(((predicted == 0) & (y == 0)).sum())
+    assert sum(cm.model_dump().values()) == m.rows == len(y)
+    assert m.positives == int(y.sum())
+    assert m.positive_rate == pytest.approx(y.mean())
 
 
 def test_known_small_example() -> None:
     y = np.array([0, 0, 1, 1])
     p = np.array([0.1, 0.4, 0.35, 0.8])
     m = classification_metrics(y, p, threshold=0.35)
-    assert m["roc_auc"] == pytest.approx(0.75)
-    assert m["gini_normalized"] == pytest.approx(0.5)
-    assert m["confusion_matrix"] == {"tn": 1, "fp": 1, "fn": 0, "tp": 2}
-    assert m["precision"] == pytest.approx(2 / 3)
-    assert m["recall"] == pytest.approx(1.0)
+    assert m.roc_auc == pytest.approx(0.75)
+    assert m.gini_normalized == pytest.approx(0.5)
+    assert m.confusion_matrix == ConfusionMatrix(tn=1, fp=1, fn=0, tp=2)
+    assert m.precision == pytest.approx(2 / 3)
+    assert m.recall == pytest.approx(1.0)
 
 
 def test_normalized_gini_is_2auc_minus_1_without_ties(

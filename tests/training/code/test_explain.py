@@ -42,11 +42,9 @@ def test_baseline_explanations(small_data: SyntheticData) -> None:
     np.testing.assert_allclose(per_feature.sum(axis=1), logit - logit.mean(), atol=1e-8)
 
     shap = shap_importance(model, schema, sample)
-    assert shap["values"]["ps_calc_01"] < shap["values"]["ps_car_13"]
+    assert shap.values["ps_calc_01"] < shap.values["ps_car_13"]
     importance = feature_importance(model, schema, sample)
-    assert list(importance["values"].values()) == sorted(
-        importance["values"].values(), reverse=True
-    )
+    assert list(importance.values.values()) == sorted(importance.values.values(), reverse=True)
 
 
 def test_mutual_information_ranks_signal_over_noise(small_data: SyntheticData) -> None:
@@ -54,9 +52,9 @@ def test_mutual_information_ranks_signal_over_noise(small_data: SyntheticData) -
     schema = infer_schema(frame, target="target", id_column="id", missing_value=-1)
     x = model_frame(frame, schema)
     mi = mutual_information(x, frame["target"].to_numpy(), schema, seed=0)
-    assert set(mi["values"]) == set(schema.names)
-    assert all(v >= 0 for v in mi["values"].values())
-    top = list(mi["values"])[:15]
+    assert set(mi.values) == set(schema.names)
+    assert all(v >= 0 for v in mi.values.values())
+    top = list(mi.values)[:15]
     assert "ps_car_13" in top or "ps_car_11_cat" in top
 
 

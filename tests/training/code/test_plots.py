@@ -6,7 +6,6 @@ import json
 
 import numpy as np
 from porto.contracts.insights import FeatureRanking
-from porto.contracts.run import ClassificationMetrics
 from porto_training.evaluate import classification_metrics
 from porto_training.plots import MAX_POINTS, PLOT_NAMES, make_plots
 
@@ -17,7 +16,7 @@ def test_every_plot_is_a_small_png_and_json() -> None:
     rng = np.random.default_rng(0)
     y = (rng.random(5000) < 0.05).astype(int)
     p = np.clip(rng.normal(0.05 + 0.1 * y, 0.05), 0.0005, 0.9995)
-    metrics = ClassificationMetrics.model_validate(classification_metrics(y, p, 0.1))
+    metrics = classification_metrics(y, p, 0.1)
     importance = FeatureRanking(method="test", values={f"f{i}": 30.0 - i for i in range(30)})
     files = make_plots(y, p, metrics, importance, top_features=10)
     assert set(files) == {f"plots/{n}.{ext}" for n in PLOT_NAMES for ext in ("png", "json")}

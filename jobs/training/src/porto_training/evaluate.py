@@ -6,9 +6,8 @@ to the test rows, so the reported F1/precision/recall are not tuned on the rows 
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
+from porto.contracts.run import ClassificationMetrics, ConfusionMatrix
 from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
@@ -55,7 +54,7 @@ def choose_threshold(y_true: np.ndarray, scores: np.ndarray) -> float:
 
 def classification_metrics(
     y_true: np.ndarray, scores: np.ndarray, threshold: float
-) -> dict[str, Any]:
+) -> ClassificationMetrics:
     """Return ranking, probability and thresholded metrics of ``scores`` against ``y_true``.
 
     ``pr_auc`` is the average precision (the step-wise area under the precision-recall curve).
@@ -65,19 +64,19 @@ def classification_metrics(
     predicted = (p >= threshold).astype("int64")
     tn, fp, fn, tp = (int(v) for v in confusion_matrix(y, predicted, labels=[0, 1]).ravel())
     auc = float(roc_auc_score(y, p))
-    return {
-        "roc_auc": auc,
-        "gini_normalized": normalized_gini(y, p),
-        "pr_auc": float(average_precision_score(y, p)),
-        "log_loss": float(log_loss(y, p, labels=[0, 1])),
-        "brier": float(brier_score_loss(y, p)),
-        "threshold": float(threshold),
-        "f1": float(f1_score(y, predicted, zero_division=0)),
-        "precision": float(precision_score(y, predicted, zero_division=0)),
-        "recall": float(recall_score(y, predicted, zero_division=0)),
-        "confusion_matrix": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
-        "rows": len(y),
-        "positives": int(y.sum()),
-        "positive_rate": float(y.mean()) if len(y) else 0.0,
-        "mean_score": float(p.mean()) if len(p) else 0.0,
-    }
+    return ClassificationMetrics(
+        roc_auc=auc,
+        gini_normalized=normalized_gini(y, p),
+        pr_auc=float(average_precision_score(y, p)),
+        log_loss=float(log_loss(y, p, labels=[0, 1])),
+        brier=float(brier_score_loss(y, p)),
+        threshold=float(threshold),
+        f1=float(f1_score(y, predicted, zero_division=0)),
+        precision=float(precision_score(y, predicted, zero_division=0)),
+        recall=float(recall_score(y, predicted, zero_division=0)),
+        confusion_matrix=ConfusionMatrix(tn=tn, fp=fp, fn=fn, tp=tp),
+        rows=len(y),
+        positives=int(y.sum()),
+        positive_rate=float(y.mean()) if len(y) else 0.0,
+        mean_score=float(p.mean()) if len(p) else 0.0,
+    )

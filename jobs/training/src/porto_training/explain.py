@@ -1,16 +1,15 @@
 """Insight into a trained model: feature importance, mean |SHAP| per feature, and the mutual
 information between each feature and the target (a model-free view of the same question).
 
-Each function returns ``{"method": ..., "values": {feature: value}}`` sorted by value, the JSON the
-bundle stores under ``insights/`` and the UI shows.
+Each function returns a :class:`porto.contracts.insights.FeatureRanking` (values largest first):
+what the bundle stores under ``insights/`` and the UI shows.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 import pandas as pd
+from porto.contracts.insights import FeatureRanking
 from porto.flavors.base import ranked
 from porto.schema import FeatureKind, FeatureSchema
 
@@ -27,7 +26,7 @@ def sample_positions(total: int, n: int, seed: int) -> np.ndarray:
 
 def feature_importance(
     model: TrainedModel, schema: FeatureSchema, sample: pd.DataFrame
-) -> dict[str, Any]:
+) -> FeatureRanking:
     """Return each feature's importance as the model sees it (each flavor says how: CatBoost's
     PredictionValuesChange, the baseline's spread of each feature's log-odds contribution over
     ``sample``)."""
@@ -36,7 +35,7 @@ def feature_importance(
 
 def shap_importance(
     model: TrainedModel, schema: FeatureSchema, sample: pd.DataFrame
-) -> dict[str, Any]:
+) -> FeatureRanking:
     """Return the mean |SHAP value| per feature over ``sample`` (log-odds units): CatBoost's
     exact TreeSHAP, the baseline's exact linear SHAP."""
     return model.model.shap_importance(schema, sample)
@@ -44,7 +43,7 @@ def shap_importance(
 
 def mutual_information(
     frame: pd.DataFrame, y: np.ndarray, schema: FeatureSchema, *, seed: int
-) -> dict[str, Any]:
+) -> FeatureRanking:
     """Return sklearn's ``mutual_info_classif`` (nats) of each feature with the target.
 
     Categorical and binary features are scored as discrete (categories as integer codes, missing

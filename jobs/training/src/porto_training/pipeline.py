@@ -326,12 +326,8 @@ def _evaluate(
     y_test: np.ndarray, p_test: np.ndarray, y_val: np.ndarray, p_val: np.ndarray, threshold: float
 ) -> tuple[ClassificationMetrics, ValidationMetrics]:
     """Return the test holdout's metrics and the validation rows' at ``threshold``."""
-    # evaluate.py hands back plain dicts: they become the typed metrics here.
-    test = ClassificationMetrics.model_validate(classification_metrics(y_test, p_test, threshold))
-    validation = ClassificationMetrics.model_validate(
-        classification_metrics(y_val, p_val, threshold)
-    )
-    return test, ValidationMetrics.of(validation)
+    test = classification_metrics(y_test, p_test, threshold)
+    return test, ValidationMetrics.of(classification_metrics(y_val, p_val, threshold))
 
 
 @dataclass(frozen=True)
@@ -365,13 +361,10 @@ def _explain(
 ) -> Insights:
     """Return the model's feature importance and mean |SHAP| on ``shap_sample``, the mutual
     information of ``mi_sample`` with its labels, and the learning curve if the model has one."""
-    # explain.py hands back plain dicts too: validated here, before they are written.
     return Insights(
-        importance=FeatureRanking.model_validate(feature_importance(model, schema, shap_sample)),
-        shap=FeatureRanking.model_validate(shap_importance(model, schema, shap_sample)),
-        mutual_info=FeatureRanking.model_validate(
-            mutual_information(mi_sample, mi_labels, schema, seed=config.seed)
-        ),
+        importance=feature_importance(model, schema, shap_sample),
+        shap=shap_importance(model, schema, shap_sample),
+        mutual_info=mutual_information(mi_sample, mi_labels, schema, seed=config.seed),
         learning_curve=(
             LearningCurve(metric="Logloss", values=model.history) if model.history else None
         ),

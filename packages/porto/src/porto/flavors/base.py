@@ -17,6 +17,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from porto.contracts.insights import FeatureRanking
 from porto.schema import FeatureSchema
 
 #: Up to this many rows a flavor may score through a per-row input (cheapest to build for a few
@@ -94,11 +95,11 @@ class Model(Protocol):
         features than ``schema`` (a manifest that does not describe its own model)."""
         ...
 
-    def feature_importance(self, schema: FeatureSchema, sample: pd.DataFrame) -> dict[str, Any]:
+    def feature_importance(self, schema: FeatureSchema, sample: pd.DataFrame) -> FeatureRanking:
         """Return each feature's importance as the model sees it, as :func:`ranked` shapes it."""
         ...
 
-    def shap_importance(self, schema: FeatureSchema, sample: pd.DataFrame) -> dict[str, Any]:
+    def shap_importance(self, schema: FeatureSchema, sample: pd.DataFrame) -> FeatureRanking:
         """Return the mean |SHAP value| per feature over ``sample`` (log-odds units), as
         :func:`ranked` shapes it."""
         ...
@@ -157,8 +158,10 @@ class Flavor(Protocol):
         ...
 
 
-def ranked(method: str, names: list[str], values: np.ndarray, **extra: Any) -> dict[str, Any]:
-    """Return ``{"method": method, **extra, "values": {feature: value}}`` sorted by value, the
-    JSON the bundle stores under ``insights/`` and the UI shows."""
+def ranked(
+    method: str, names: list[str], values: np.ndarray, *, rows: int | None = None
+) -> FeatureRanking:
+    """Return one value per feature, largest first: what the bundle stores under ``insights/``
+    and the UI shows."""
     pairs = sorted(zip(names, (float(v) for v in values), strict=True), key=lambda kv: -kv[1])
-    return {"method": method, **extra, "values": dict(pairs)}
+    return FeatureRanking(method=method, rows=rows, values=dict(pairs))

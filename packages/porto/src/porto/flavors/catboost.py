@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from porto.contracts.insights import FeatureRanking
 from porto.errors import IntegrityError
 from porto.flavors.base import SMALL_BATCH, FitObserver, Fitted, ModelInput, ranked
 from porto.schema import FeatureKind, FeatureSchema
@@ -59,13 +60,13 @@ class CatBoostModel:
         if sorted(self.estimator.get_cat_feature_indices()) != schema.categorical_indices:
             raise IntegrityError("categorical features differ from the manifest")
 
-    def feature_importance(self, schema: FeatureSchema, sample: pd.DataFrame) -> dict[str, Any]:
+    def feature_importance(self, schema: FeatureSchema, sample: pd.DataFrame) -> FeatureRanking:
         """PredictionValuesChange: how much the prediction moves when the feature's split values
         change, normalised to sum to 100 (``sample`` is not needed)."""
         values = np.asarray(self.estimator.get_feature_importance(), dtype="float64")
         return ranked("catboost PredictionValuesChange", schema.names, values)
 
-    def shap_importance(self, schema: FeatureSchema, sample: pd.DataFrame) -> dict[str, Any]:
+    def shap_importance(self, schema: FeatureSchema, sample: pd.DataFrame) -> FeatureRanking:
         """CatBoost's native exact TreeSHAP (``ShapValues``), mean |SHAP| over ``sample``."""
         from catboost import Pool
 

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from porto.contracts.insights import FeatureRanking
 from porto.errors import IntegrityError
 from porto.flavors.base import FitObserver, Fitted, ModelInput, ranked
 from porto.schema import FeatureKind, FeatureSchema
@@ -64,7 +65,7 @@ class SklearnModel:
         """Nothing to compare: the pipeline picks its columns by name, so a model that needs a
         column the schema lacks cannot score the typical row a loader tries first."""
 
-    def feature_importance(self, schema: FeatureSchema, sample: pd.DataFrame) -> dict[str, Any]:
+    def feature_importance(self, schema: FeatureSchema, sample: pd.DataFrame) -> FeatureRanking:
         """The standard deviation over ``sample`` of the feature's log-odds contribution
         Σ coef·x over its encoded columns: |coef × std| for a single column, and for a one-hot
         encoded category not inflated by its number of columns."""
@@ -76,7 +77,7 @@ class SklearnModel:
             per_row.std(axis=0),
         )
 
-    def shap_importance(self, schema: FeatureSchema, sample: pd.DataFrame) -> dict[str, Any]:
+    def shap_importance(self, schema: FeatureSchema, sample: pd.DataFrame) -> FeatureRanking:
         """The exact SHAP values of a linear model with independent features,
         coef × (x − mean(x)) per encoded column, summed per feature; the mean |SHAP| is taken
         over the same ``sample``."""
