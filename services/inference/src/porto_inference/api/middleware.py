@@ -27,7 +27,7 @@ from porto_inference.monitoring.metrics import Metrics
 
 log = logging.getLogger("porto_inference.access")
 
-#: Endpoints whose requests count in the first seed's inference_* metrics.
+#: Endpoints whose requests count in the inference_* request metrics the dashboards query.
 INFERENCE_ENDPOINTS = frozenset({"/predict", "/predict/batch", "/feedback"})
 #: Human-facing pages counted in page_views_total.
 PAGES = frozenset({"/docs", "/redoc", "/"})

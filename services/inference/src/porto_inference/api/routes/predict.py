@@ -1,7 +1,13 @@
-"""POST /predict and POST /predict/batch."""
+"""POST /predict and POST /predict/batch: the HTTP side of :mod:`porto_inference.scoring.predict`.
+
+The answers are :class:`~porto.contracts.api.PredictResponse` and
+:class:`~porto.contracts.api.BatchResponse` (the OpenAPI document's ``response_model``), written
+with orjson from the scored values under the contracts' own field names and aliases.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import parse_qs
@@ -9,22 +15,22 @@ from urllib.parse import parse_qs
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
-from porto.contracts.api import BatchResponse, PredictResponse
-from porto.errors import PortoError
-from starlette.datastructures import UploadFile
+from porto.contracts.api import BatchResponse, BatchRow, PredictResponse
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from porto_inference.api.deps import API_KEY_SECURITY, authorize
-from porto_inference.api.routes.body import read_body, unstorable_json
+from porto_inference.api.routes.body import read_body, read_upload
 from porto_inference.api.schemas import ERRORS, GENERIC_RECORD, batch_body, predict_body
-from porto_inference.errors import (
-    BadRequestError,
-    PayloadTooLargeError,
-    UnsupportedMediaTypeError,
-    ValidationFailedError,
+from porto_inference.errors import UnsupportedMediaTypeError, ValidationFailedError
+from porto_inference.scoring.payload import media_type
+from porto_inference.scoring.predict import (
+    BatchPredictions,
+    Prediction,
+    read_batch,
+    read_record,
 )
-from porto_inference.scoring.csv_input import CSV_TYPES
-from porto_inference.scoring.service import InferenceService, media_type
+from porto_inference.scoring.service import InferenceService
 
 
 class DirectRoute(APIRoute):
@@ -77,15 +83,52 @@ def _model_version(request: Request) -> str | None:
     return value
 
 
-def _json(data: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+def _answer(data: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(data), media_type="application/json")
+
+
+def _fields(contract: type[BaseModel]) -> list[tuple[str, str]]:
+    """(attribute, JSON key) of each field of a response contract, in its order."""
+    return [(name, field.alias or name) for name, field in contract.model_fields.items()]
+
+
+_PREDICT = _fields(PredictResponse)
+_BATCH = _fields(BatchResponse)
+_ROW = _fields(BatchRow)
+
+
+def predict_answer(prediction: Prediction) -> dict[str, Any]:
+    """``prediction`` as :class:`PredictResponse` serialises it (keys, order, the ``class``
+    alias), leaving ``id`` out when the record had none, without building the pydantic object."""
+    answer = {key: getattr(prediction, name) for name, key in _PREDICT if name != "id"}
+    if prediction.id is not None:
+        answer["id"] = prediction.id[0]
+    return answer
+
+
+def batch_answer(scored: BatchPredictions) -> dict[str, Any]:
+    """``scored`` as :class:`BatchResponse` serialises it, its rows built from columns in one
+    pass (a :class:`BatchRow` per row would cost more than scoring them)."""
+    columns: dict[str, Any] = {
+        "row": range(scored.count),
+        "prediction_id": scored.prediction_ids,
+        "probability": scored.probabilities.tolist(),
+        "class_": scored.classes.tolist(),
+    }
+    if scored.ids is not None:
+        columns["id"] = scored.ids
+    present = [(key, columns[name]) for name, key in _ROW if name in columns]
+    keys = [key for key, _ in present]
+    columns_in_order = (column for _, column in present)
+    rows = [dict(zip(keys, values, strict=True)) for values in zip(*columns_in_order, strict=True)]
+    return {key: rows if name == "predictions" else getattr(scored, name) for name, key in _BATCH}
 
 
 @router.post(
     "/predict",
     summary="Score one record",
-    response_model=None,
-    responses={200: {"model": PredictResponse}, **ERRORS},
+    response_model=PredictResponse,
+    responses=ERRORS,
     openapi_extra={
         "requestBody": predict_body(GENERIC_RECORD),
         "security": API_KEY_SECURITY,
@@ -105,30 +148,27 @@ async def predict_record(request: Request) -> Response:
         raise UnsupportedMediaTypeError(f"cannot read {kind}: send application/json")
     settings = service.settings
     body = await read_body(request, settings.max_body_bytes)
+    version = _model_version(request)
+    began = time.perf_counter()
+    record = read_record(body)
+    scorer = service.scorer
+    model = await scorer.model(version)
+    # What the request metrics and the access log line need (RequestMiddleware reads them):
+    # the version is known before encoding, so a 422 counts under the version that refused it.
     state = request.state
-    try:
-        result = await service.predict_one(
-            body,
-            model_version=_model_version(request),
-            request_id=state.request_id,
-            context=request.scope["state"],
-        )
-    except BadRequestError:
-        refused = unstorable_json(body)
-        if refused is None:
-            raise
-        raise refused from None
+    state.model_version = model.version
+    prediction = await scorer.score_record(model, record, request_id=state.request_id, began=began)
     state.rows = 1
     if settings.log_features:
         state.features = body.decode(errors="replace")
-    return _json(result)
+    return _answer(predict_answer(prediction))
 
 
 @router.post(
     "/predict/batch",
     summary="Score a batch (JSON list or CSV)",
-    response_model=None,
-    responses={200: {"model": BatchResponse}, **ERRORS},
+    response_model=BatchResponse,
+    responses=ERRORS,
     openapi_extra={
         "requestBody": batch_body(GENERIC_RECORD),
         "security": API_KEY_SECURITY,
@@ -143,52 +183,16 @@ async def predict_batch(request: Request) -> Response:
     settings = service.settings
     content_type = request.headers.get("content-type")
     if media_type(content_type) == "multipart/form-data":
-        body, content_type = await _upload(request, settings.max_body_bytes)
+        body, content_type = await read_upload(request, settings.max_body_bytes)
     else:
         body = await read_body(request, settings.max_body_bytes)
-    csv = media_type(content_type) in CSV_TYPES
+    version = _model_version(request)
+    began = time.perf_counter()
+    batch = read_batch(body, content_type, settings.batch_max_rows)
+    scorer = service.scorer
+    model = await scorer.model(version)
     state = request.state
-    try:
-        result = await service.predict_batch(
-            body,
-            content_type,
-            model_version=_model_version(request),
-            request_id=state.request_id,
-            context=request.scope["state"],
-        )
-    except BadRequestError:
-        refused = None if csv else unstorable_json(body, lists=("records",))
-        if refused is None:
-            raise
-        raise refused from None
-    state.rows = result["count"]
-    return _json(result)
-
-
-async def _upload(request: Request, limit: int) -> tuple[bytes, str]:
-    """The first uploaded file of a multipart form, and its content type by name or header."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"the body has {declared} bytes: the limit is {limit}")
-    try:
-        form = await request.form(max_files=1, max_fields=10)
-    except PortoError:  # from the body stream itself: a gzip body too large or corrupt
-        raise
-    except Exception as exc:  # starlette raises several types for broken multipart bodies
-        raise BadRequestError(f"malformed multipart body: {exc}") from exc
-    try:
-        upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
-        if upload is None:
-            raise BadRequestError("the multipart body holds no file: upload the CSV as `file`")
-        if upload.size is not None and upload.size > limit:  # a chunked body has no length
-            raise PayloadTooLargeError(f"the file has {upload.size} bytes: the limit is {limit}")
-        content = await upload.read()
-        name = (upload.filename or "").lower()
-        declared_type = media_type(upload.content_type)
-    finally:
-        await form.close()
-    if name.endswith(".json") or declared_type == "application/json":
-        return content, "application/json"
-    if name.endswith(".csv") or declared_type in ("text/csv", "application/csv", ""):
-        return content, "text/csv"
-    raise UnsupportedMediaTypeError(f"cannot read an upload of type {declared_type}: send CSV")
+    state.model_version = model.version
+    scored = await scorer.score_batch(model, batch, request_id=state.request_id, began=began)
+    state.rows = scored.count
+    return _answer(batch_answer(scored))
