@@ -27,10 +27,11 @@ from porto_inference.scoring.payload import media_type
 from porto_inference.scoring.predict import (
     BatchPredictions,
     Prediction,
+    Scorer,
     read_batch,
     read_record,
 )
-from porto_inference.scoring.service import InferenceService
+from porto_inference.settings import Settings
 
 
 class DirectRoute(APIRoute):
@@ -142,16 +143,15 @@ async def predict_record(request: Request) -> Response:
     schema's ``dataset_columns``). The answer carries the probability, the class at the model's
     threshold, the model version and a prediction id for /feedback."""
     authorize(request)
-    service: InferenceService = request.app.state.service
     kind = media_type(request.headers.get("content-type"))
     if kind not in ("application/json", ""):
         raise UnsupportedMediaTypeError(f"cannot read {kind}: send application/json")
-    settings = service.settings
+    settings: Settings = request.app.state.settings
     body = await read_body(request, settings.max_body_bytes)
     version = _model_version(request)
     began = time.perf_counter()
     record = read_record(body)
-    scorer = service.scorer
+    scorer: Scorer = request.app.state.service.scorer
     model = await scorer.model(version)
     # What the request metrics and the access log line need (RequestMiddleware reads them):
     # the version is known before encoding, so a 422 counts under the version that refused it.
@@ -179,8 +179,7 @@ async def predict_batch(request: Request) -> Response:
     """Score a JSON list of records (any of /predict's shapes) or a CSV body or upload with a
     header row. Results keep the input order; errors name the row index and the column."""
     authorize(request)
-    service: InferenceService = request.app.state.service
-    settings = service.settings
+    settings: Settings = request.app.state.settings
     content_type = request.headers.get("content-type")
     if media_type(content_type) == "multipart/form-data":
         body, content_type = await read_upload(request, settings.max_body_bytes)
@@ -189,7 +188,7 @@ async def predict_batch(request: Request) -> Response:
     version = _model_version(request)
     began = time.perf_counter()
     batch = read_batch(body, content_type, settings.batch_max_rows)
-    scorer = service.scorer
+    scorer: Scorer = request.app.state.service.scorer
     model = await scorer.model(version)
     state = request.state
     state.model_version = model.version
