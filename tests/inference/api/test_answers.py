@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import orjson
 from porto.contracts.api import BatchResponse, BatchRow, PredictResponse
-from porto_inference.api.routes.predict import batch_answer, predict_answer
+from porto_inference.api.routes.predict import batch_json, predict_json
 from porto_inference.scoring.predict import BatchPredictions, Prediction
 from pydantic import BaseModel
 
@@ -31,15 +31,15 @@ def _prediction(record_id: list[Any] | None) -> Prediction:
 
 
 def test_a_prediction_answers_as_predict_response_does() -> None:
-    answer = orjson.dumps(predict_answer(_prediction([7])))
+    answer = predict_json(_prediction([7]))
     model = PredictResponse.model_validate_json(answer)
     assert list(orjson.loads(answer)) == _keys(PredictResponse)
     assert answer == model.model_dump_json(by_alias=True).encode()
 
 
 def test_a_record_without_id_has_no_id_key_and_a_null_id_is_kept() -> None:
-    assert "id" not in predict_answer(_prediction(None))
-    assert predict_answer(_prediction([None]))["id"] is None
+    assert "id" not in orjson.loads(predict_json(_prediction(None)))
+    assert orjson.loads(predict_json(_prediction([None])))["id"] is None
 
 
 def _batch(ids: list[Any] | None) -> BatchPredictions:
@@ -55,7 +55,7 @@ def _batch(ids: list[Any] | None) -> BatchPredictions:
 
 
 def test_a_batch_answers_as_batch_response_does() -> None:
-    answer = orjson.dumps(batch_answer(_batch([7, None, "x"])))
+    answer = batch_json(_batch([7, None, "x"]))
     model = BatchResponse.model_validate_json(answer)
     data = orjson.loads(answer)
     assert list(data) == _keys(BatchResponse)
@@ -69,5 +69,5 @@ def test_a_batch_answers_as_batch_response_does() -> None:
 
 
 def test_batch_rows_without_ids_have_no_id_key() -> None:
-    rows = batch_answer(_batch(None))["predictions"]
+    rows = orjson.loads(batch_json(_batch(None)))["predictions"]
     assert [list(row) for row in rows] == [_keys(BatchRow)[:-1]] * 3

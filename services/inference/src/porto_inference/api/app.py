@@ -134,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)
-    async def get_root() -> dict[str, Any]:
+    async def get_root() -> dict[str, str]:
         return {"name": "porto inference", "docs": "/docs", "ready": "/ready"}
 
     app.state.access_log = AccessLog() if settings.log_requests else None

@@ -18,7 +18,7 @@ import orjson
 from porto.contracts.api import FeedbackResponse
 from porto.labels import DEFAULT_LABELS, LabelMapping, feedback_class, feedback_labels
 
-from porto_inference.errors import PayloadTooLargeError, ValidationFailedError
+from porto_inference.errors import ErrorDetail, PayloadTooLargeError, ValidationFailedError
 from porto_inference.log.store import PredictionLog
 from porto_inference.scoring.batch import Problems, unstorable
 from porto_inference.scoring.model_manager import ModelManager
@@ -76,7 +76,7 @@ def read_labels(items: list[Any], mapping: LabelMapping) -> dict[str, int]:
     """Prediction id → class (0/1) of every item; ValidationFailedError (422) listing the items
     that are not ``{"prediction_id": <string>, "label": <a label of mapping>}``."""
     labels: dict[str, int] = {}
-    problems: list[dict[str, Any]] = []
+    problems: list[ErrorDetail] = []
     for row, item in enumerate(items):
         if type(item) is not dict:
             problems.append({"row": row, "field": "", "message": "expected an object"})

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from porto_inference.errors import (
+    ErrorDetail,
     PayloadTooLargeError,
     UnsupportedMediaTypeError,
     ValidationFailedError,
@@ -129,7 +130,9 @@ def _empty_batch() -> ValidationFailedError:
 
 def _strip_rows(exc: ValidationFailedError) -> ValidationFailedError:
     """A one-record batch's error as a single record's: no row index."""
-    details = [{k: v for k, v in d.items() if k != "row"} for d in exc.details]
+    details: list[ErrorDetail] = [
+        {"field": d["field"], "message": d["message"]} for d in exc.details
+    ]
     message = exc.message.replace("row 0, ", "")
     return ValidationFailedError(message, details)
 

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 from fastapi import APIRouter
 from starlette.responses import Response
@@ -14,7 +12,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", summary="Liveness")
-async def get_health() -> dict[str, Any]:
+async def get_health() -> dict[str, str]:
     """The process answers. Nothing else is checked: a restart would not fix a database."""
     return {"status": "ok"}
 

@@ -8,7 +8,7 @@ with orjson from the scored values under the contracts' own field names and alia
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -84,8 +84,8 @@ def _model_version(request: Request) -> str | None:
     return value
 
 
-def _answer(data: dict[str, Any]) -> Response:
-    return Response(orjson.dumps(data), media_type="application/json")
+def _answer(content: bytes) -> Response:
+    return Response(content, media_type="application/json")
 
 
 def _fields(contract: type[BaseModel]) -> list[tuple[str, str]]:
@@ -98,19 +98,19 @@ _BATCH = _fields(BatchResponse)
 _ROW = _fields(BatchRow)
 
 
-def predict_answer(prediction: Prediction) -> dict[str, Any]:
+def predict_json(prediction: Prediction) -> bytes:
     """``prediction`` as :class:`PredictResponse` serialises it (keys, order, the ``class``
     alias), leaving ``id`` out when the record had none, without building the pydantic object."""
     answer = {key: getattr(prediction, name) for name, key in _PREDICT if name != "id"}
     if prediction.id is not None:
         answer["id"] = prediction.id[0]
-    return answer
+    return orjson.dumps(answer)
 
 
-def batch_answer(scored: BatchPredictions) -> dict[str, Any]:
+def batch_json(scored: BatchPredictions) -> bytes:
     """``scored`` as :class:`BatchResponse` serialises it, its rows built from columns in one
     pass (a :class:`BatchRow` per row would cost more than scoring them)."""
-    columns: dict[str, Any] = {
+    columns: dict[str, Sequence[object]] = {
         "row": range(scored.count),
         "prediction_id": scored.prediction_ids,
         "probability": scored.probabilities.tolist(),
@@ -122,7 +122,8 @@ def batch_answer(scored: BatchPredictions) -> dict[str, Any]:
     keys = [key for key, _ in present]
     columns_in_order = (column for _, column in present)
     rows = [dict(zip(keys, values, strict=True)) for values in zip(*columns_in_order, strict=True)]
-    return {key: rows if name == "predictions" else getattr(scored, name) for name, key in _BATCH}
+    answer = {key: rows if name == "predictions" else getattr(scored, name) for name, key in _BATCH}
+    return orjson.dumps(answer)
 
 
 @router.post(
@@ -161,7 +162,7 @@ async def predict_record(request: Request) -> Response:
     state.rows = 1
     if settings.log_features:
         state.features = body.decode(errors="replace")
-    return _answer(predict_answer(prediction))
+    return _answer(predict_json(prediction))
 
 
 @router.post(
@@ -194,4 +195,4 @@ async def predict_batch(request: Request) -> Response:
     state.model_version = model.version
     scored = await scorer.score_batch(model, batch, request_id=state.request_id, began=began)
     state.rows = scored.count
-    return _answer(batch_answer(scored))
+    return _answer(batch_json(scored))
