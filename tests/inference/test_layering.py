@@ -170,3 +170,81 @@ def test_the_error_tree_is_plain() -> None:
 def test_the_rooms_exist() -> None:
     rooms = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
     assert rooms == {"api", "scoring", "log", "monitoring"}
+
+
+def test_scoring_never_imports_api_even_for_annotations() -> None:
+    """scoring/ is the transport-agnostic layer: not even a type annotation reaches up."""
+    wrong = [
+        f"{module} imports {target}"
+        for module, edges in sorted(import_graph(annotations=True).items())
+        if module.startswith(f"{PACKAGE}.scoring")
+        for target in sorted(edges)
+        if target.startswith(f"{PACKAGE}.api") or target in WEB
+    ]
+    assert wrong == []
+
+
+#: The modules one POST /predict passes through, in the order a reader follows it: the route and
+#: what it calls in api/, then scoring/ (reading the body, the model that answers, micro-batching,
+#: the log entry, the model, its codec and their data types), then the entry points of
+#: monitoring/ and log/.
+PREDICT_WALK = [
+    f"{PACKAGE}.{name}"
+    for name in (
+        "api.routes.predict",
+        "api.deps",
+        "api.routes.body",
+        "scoring.predict",
+        "scoring.payload",
+        "scoring.model_manager",
+        "scoring.microbatch",
+        "scoring.log_entry",
+        "scoring.model",
+        "scoring.codec",
+        "scoring.csv_input",
+        "scoring.batch",
+        "scoring.vocabulary",
+        "monitoring.drift",
+        "monitoring.metrics",
+        "log.store",
+    )
+]
+ROOM_ORDER = {"api": 0, "scoring": 1, "monitoring": 2, "log": 2}
+
+
+def test_the_predict_walk_never_goes_back() -> None:
+    """Read in PREDICT_WALK's order, every module the walk imports comes later: no stop sends
+    the reader back to a module already read, and the rooms go api → scoring → monitoring/log."""
+    graph = import_graph()
+    position = {module: i for i, module in enumerate(PREDICT_WALK)}
+    backwards = [
+        f"{module} imports {target}, read before it"
+        for module in PREDICT_WALK
+        for target in sorted(graph[module])
+        if position.get(target, len(PREDICT_WALK)) < position[module]
+    ]
+    assert backwards == []
+    rooms = [ROOM_ORDER[module.split(".")[1]] for module in PREDICT_WALK]
+    assert rooms == sorted(rooms)
+
+
+def test_the_predict_walk_is_complete() -> None:
+    """Whatever scoring/predict.py needs at run time inside scoring/, transitively, is on the
+    walk, and so is every module of log/ and monitoring/ those modules call into (a new stop
+    must be given its place in PREDICT_WALK). What the log and monitoring rooms do inside is
+    theirs: their entry points are the walk's last stops."""
+    graph = import_graph()
+    scoring: set[str] = set()
+    todo = [f"{PACKAGE}.scoring.predict"]
+    while todo:
+        for target in graph[todo.pop()]:
+            if _room(target) == "scoring" and target not in scoring:
+                scoring.add(target)
+                todo.append(target)
+    below = {
+        target
+        for module in scoring
+        for target in graph[module]
+        if _room(target) in ("log", "monitoring")
+    }
+    assert (scoring | below) - set(PREDICT_WALK) == set()

@@ -8,9 +8,17 @@ It imports no web framework: scoring/, log/ and monitoring/ raise these, and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from porto.errors import DataError, PortoError
+
+
+class ErrorDetail(TypedDict):
+    """One problem with a request, as the error body lists it (``row`` only in a batch)."""
+
+    row: NotRequired[int]
+    field: str
+    message: str
 
 
 class BadRequestError(PortoError):
@@ -40,7 +48,7 @@ class UnsupportedMediaTypeError(PortoError):
 class ValidationFailedError(DataError):
     """Records that do not match the model's feature schema; ``details`` names each problem."""
 
-    def __init__(self, message: str, details: list[dict[str, Any]]) -> None:
+    def __init__(self, message: str, details: list[ErrorDetail]) -> None:
         super().__init__(message)
         self.details = details
 

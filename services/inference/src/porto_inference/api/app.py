@@ -17,6 +17,7 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from porto.schema import typical_record
 from porto.store import open_store
 
 from porto_inference import __version__
@@ -133,7 +134,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)
-    async def get_root() -> dict[str, Any]:
+    async def get_root() -> dict[str, str]:
         return {"name": "porto inference", "docs": "/docs", "ready": "/ready"}
 
     app.state.access_log = AccessLog() if settings.log_requests else None
@@ -153,8 +154,8 @@ def _examples_from_served_model(app: FastAPI) -> None:
 
     def openapi() -> dict[str, Any]:
         service: InferenceService | None = getattr(app.state, "service", None)
-        record = service.example_record() if service is not None else None
         current = service.models.current if service is not None else None
+        record = None if current is None else typical_record(current.manifest.feature_schema)
         key = current.version if current is not None else ""
         if key in cache:
             return dict(cache[key])

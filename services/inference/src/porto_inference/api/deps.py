@@ -27,7 +27,7 @@ async def get_settings(request: Request) -> Settings:
 
 
 async def get_service(request: Request) -> InferenceService:
-    """The app's business layer (created in the lifespan)."""
+    """The app's inference service: its parts, built in the lifespan."""
     service: InferenceService = request.app.state.service
     return service
 

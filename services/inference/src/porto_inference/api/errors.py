@@ -29,6 +29,7 @@ from starlette.responses import Response
 from porto_inference.errors import (
     BadRequestError,
     DatabaseUnavailableError,
+    ErrorDetail,
     ModelNotReadyError,
     PayloadTooLargeError,
     UnauthorizedError,
@@ -67,7 +68,7 @@ def error_response(
     status: int,
     kind: str,
     message: str,
-    details: list[dict[str, Any]] | None = None,
+    details: list[ErrorDetail] | None = None,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
     """The JSON error answer every failure uses; ``headers`` are added to it (``Allow`` of a
@@ -97,7 +98,7 @@ async def _porto_error(request: Request, exc: Exception) -> Response:
 
 async def _request_validation(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
-    details = [
+    details: list[ErrorDetail] = [
         {
             "field": ".".join(str(p) for p in err.get("loc", ()) if p not in ("body", "query")),
             "message": str(err.get("msg", "invalid")),

@@ -4,6 +4,12 @@ counters, page views, and the one JSON log line per request; and request bodies 
 
 Plain ASGI (not Starlette's BaseHTTPMiddleware) because this runs on every request: it adds a
 few microseconds, not a task and a stream copy.
+
+What only the handling of a request learns reaches this middleware on the ASGI scope's
+``state`` (``request.state``), Starlette's channel from a handler back to the middleware around
+it: the middleware puts ``request_id`` there; the prediction and feedback routes add
+``model_version``, ``rows`` and ``features``, the error handler ``error``. Only the api/ room
+touches it: the routes pass scoring explicit values and write what scoring returned.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from porto_inference.monitoring.metrics import Metrics
 
 log = logging.getLogger("porto_inference.access")
 
-#: Endpoints whose requests count in the first seed's inference_* metrics.
+#: Endpoints whose requests count in the inference_* request metrics the dashboards query.
 INFERENCE_ENDPOINTS = frozenset({"/predict", "/predict/batch", "/feedback"})
 #: Human-facing pages counted in page_views_total.
 PAGES = frozenset({"/docs", "/redoc", "/"})

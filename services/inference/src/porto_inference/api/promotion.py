@@ -43,7 +43,7 @@ async def promote(service: InferenceService, ref: str) -> dict[str, Any]:
             await asyncio.to_thread(registry.verify, version)
         except IntegrityError as exc:
             raise IntegrityError(f"version {version} cannot be promoted: {exc.message}") from exc
-    reloaded = await service.reload()
+    reloaded = await service.catalog.reload()
     return {
         "name": registry.name,
         "version": version,

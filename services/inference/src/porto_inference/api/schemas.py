@@ -84,12 +84,11 @@ def predict_body(record: dict[str, Any]) -> dict[str, Any]:
                 "examples": {
                     "named": {"summary": "Named features", "value": record},
                     "wrapped": {
-                        "summary": "Wrapped, with an id (as the first seed's UI sends)",
+                        "summary": "Wrapped, with an id (echoed back in the answer)",
                         "value": {"id": 7, "features": record},
                     },
                     "positional": {
-                        "summary": "Positional, in model feature order (as the second seed's "
-                        "curl example sends)",
+                        "summary": "Positional, in model feature order (values only, no names)",
                         "value": {"features": list(record.values())},
                     },
                 },

@@ -1,3 +1,5 @@
-"""Scoring: request bodies to model input (codec, CSV), the model manager, the micro-batcher
-and the service a route calls. Never imports api/ or FastAPI.
+"""Scoring: what the routes call, with no HTTP in it — scoring records (``predict``), recording
+feedback (``feedback``), the model catalogue (``catalog``) — and what they stand on: request
+bodies (``payload``), model input (``codec``, ``csv_input``), the model manager, the
+micro-batcher and the prediction log's entries. Never imports api/ or FastAPI.
 """

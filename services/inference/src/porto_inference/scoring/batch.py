@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from porto_inference.errors import ValidationFailedError
+from porto_inference.errors import ErrorDetail, ValidationFailedError
 from porto_inference.scoring.vocabulary import Vocabulary
 
 #: Error details kept per response: enough to fix a request, bounded for huge bad batches.
@@ -50,7 +50,7 @@ class Problems:
     """Collects validation errors, bounded, in a stable order."""
 
     def __init__(self) -> None:
-        self.details: list[dict[str, Any]] = []
+        self.details: list[ErrorDetail] = []
         self.count = 0
 
     def add(self, row: int | None, field: str, message: str) -> None:
@@ -58,9 +58,11 @@ class Problems:
         if len(self.details) < MAX_ERROR_DETAILS:
             if len(field) > MAX_FIELD_SHOWN:
                 field = field[:MAX_FIELD_SHOWN] + "..."
-            item: dict[str, Any] = {"field": field, "message": message}
-            if row is not None:
-                item = {"row": row, **item}
+            item: ErrorDetail = (
+                {"field": field, "message": message}
+                if row is None
+                else {"row": row, "field": field, "message": message}
+            )
             self.details.append(item)
 
     def error(self) -> ValidationFailedError | None:

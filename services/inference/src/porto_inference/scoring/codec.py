@@ -21,7 +21,6 @@ from operator import itemgetter
 from typing import Any
 
 import numpy as np
-import orjson
 from porto.reference import missing_categories
 from porto.schema import FeatureKind, FeatureSchema, canonical_category
 
@@ -474,28 +473,3 @@ class FeatureCodec:
             for row, value in enumerate(strings):
                 rows[row][name] = value
         return rows
-
-
-def features_json(batch: EncodedBatch, codec: FeatureCodec) -> list[str]:
-    """One JSON object per row: the features as received (dicts as sent, positional lists keyed
-    by feature name, CSV rows as parsed), without the id column."""
-    raw = batch.raw
-    if raw is not None and len(raw) == 1 and type(raw[0]) is dict:
-        return [orjson.dumps(raw[0]).decode()]  # the single-record request: no list to split
-    if raw is None:
-        dicts: list[Any] = codec.records(batch)
-    elif raw and all(type(r) is dict for r in raw):
-        dicts = raw
-    else:
-        names = codec.names
-        dicts = [dict(zip(names, r, strict=False)) if type(r) is list else r for r in raw]
-    n = len(dicts)
-    if n == 0:
-        return []
-    # One dumps call for the whole batch, split at the record boundaries: "},{" occurs exactly
-    # n-1 times unless a string value contains it, in which case each row is dumped alone.
-    blob = orjson.dumps(dicts)
-    parts = blob[2:-2].split(b"},{")
-    if len(parts) != n:
-        return [orjson.dumps(d).decode() for d in dicts]
-    return [f"{{{p.decode()}}}" for p in parts]

@@ -35,7 +35,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 from porto.schema import FeatureKind
 
-from porto_inference.errors import BadRequestError, PayloadTooLargeError, ValidationFailedError
+from porto_inference.errors import (
+    BadRequestError,
+    ErrorDetail,
+    PayloadTooLargeError,
+    ValidationFailedError,
+)
 from porto_inference.scoring.batch import MAX_TEXT_CHARS, EncodedBatch, Problems
 from porto_inference.scoring.vocabulary import Vocabulary
 
@@ -253,7 +258,7 @@ def _nul_error(body: bytes, header: list[str]) -> Exception:
         for col, value in enumerate(values):
             if "\x00" in value:
                 name = _column_name(header, col)
-                detail = {"row": row, "field": name, "message": NUL_CELL}
+                detail: ErrorDetail = {"row": row, "field": name, "message": NUL_CELL}
                 return ValidationFailedError(f"row {row}, {name}: {NUL_CELL}", [detail])
     return BadRequestError(f"the CSV body {NUL_CELL}")
 
@@ -309,7 +314,7 @@ def _located_error(body: bytes, header: list[str], numeric: list[str], message: 
                 if text:
                     float(text)
             except ValueError:
-                detail = {"row": row, "field": name, "message": "expected a number"}
+                detail: ErrorDetail = {"row": row, "field": name, "message": "expected a number"}
                 return ValidationFailedError(f"row {row}, {name}: expected a number", [detail])
     first = message.splitlines()[0] if message else "unreadable"
     return BadRequestError(f"the CSV body cannot be parsed: {first}")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import orjson
 from fastapi import APIRouter
 from starlette.responses import Response
@@ -14,7 +12,7 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", summary="Liveness")
-async def get_health() -> dict[str, Any]:
+async def get_health() -> dict[str, str]:
     """The process answers. Nothing else is checked: a restart would not fix a database."""
     return {"status": "ok"}
 
@@ -30,7 +28,14 @@ async def get_ready(service: ServiceDep) -> Response:
     `model.fallback` is set while this worker serves a fallback because the version its alias
     names cannot be loaded: that alias and version, `reason`, `error`, and the `source` of the
     served version (`previously served`, the fallback alias, or `newest verified version`)."""
-    ready, detail = service.readiness()
+    described = service.models.describe()
+    ready = described["served"] is not None
+    detail = {
+        "status": "ready" if ready else "not_ready",
+        "model": described["served"],
+        "model_error": described["last_error"],
+        "database": service.prediction_log.status(),
+    }
     return Response(
         orjson.dumps(detail), status_code=200 if ready else 503, media_type="application/json"
     )

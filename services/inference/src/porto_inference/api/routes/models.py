@@ -8,8 +8,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Path, Request
 from porto.bundle import Manifest
-from porto.contracts.api import FeatureInfo, ModelSchemaResponse, ModelsResponse
-from porto.schema import category_value, typical_record, typical_value
+from porto.contracts.api import ModelSchemaResponse, ModelsResponse
 from starlette.responses import Response
 
 from porto_inference.api.deps import ApiKeyDep, ServiceDep, authorize
@@ -23,50 +22,19 @@ VersionPath = Annotated[
 ]
 
 
-def schema_response(manifest: Manifest) -> ModelSchemaResponse:
-    """What /predict expects from the version ``manifest`` describes, in model order, with a
-    typical record ready to send."""
-    schema = manifest.feature_schema
-    return ModelSchemaResponse(
-        model_name=manifest.name,
-        model_version=manifest.version,
-        features=[
-            FeatureInfo(
-                position=i,
-                name=spec.name,
-                kind=spec.kind,
-                dtype=spec.dtype,
-                min=spec.min,
-                max=spec.max,
-                categories=(
-                    None
-                    if spec.categories is None
-                    else [category_value(spec, c) for c in spec.categories]
-                ),
-                missing_rate=spec.missing_rate,
-                typical=typical_value(spec),
-            )
-            for i, spec in enumerate(schema.features)
-        ],
-        id_column=schema.id_column,
-        missing_value=schema.missing_value,
-        ignored=schema.ignored,
-        example=typical_record(schema),
-    )
-
-
 @router.get(
     "/models",
     summary="Versions of the served model name",
     response_model=ModelsResponse,
     responses=ERRORS,
 )
-async def list_models(request: Request, service: ServiceDep) -> dict[str, Any]:
+async def list_models(request: Request, service: ServiceDep) -> ModelsResponse:
     """Every version with its metrics, aliases and the path of its feature schema, and the
     version this worker serves. `store` is the artifact store's URI without credentials; when
     an API key is set, only requests that carry it see it (null otherwise)."""
-    catalogue = await service.list_models()
-    catalogue["store"] = public_store_uri(catalogue["store"]) if _has_key(request) else None
+    catalogue = await service.catalog.list_models()
+    store = catalogue.store
+    catalogue.store = public_store_uri(store) if store is not None and _has_key(request) else None
     return catalogue
 
 
@@ -97,7 +65,7 @@ def public_store_uri(uri: str) -> str:
 async def get_served_schema(service: ServiceDep) -> ModelSchemaResponse:
     """What POST /predict expects right now: the served model's features in model order (name,
     kind, seen range or categories) and `example`, a typical record to POST as it is."""
-    return schema_response(await service.schema_manifest(None))
+    return await service.catalog.schema(None)
 
 
 @router.post(
@@ -109,13 +77,13 @@ async def get_served_schema(service: ServiceDep) -> ModelSchemaResponse:
 async def reload_models(service: ServiceDep) -> dict[str, Any]:
     """Check the alias at once (instead of at the next poll) and retry versions that failed;
     answers what this worker serves afterwards and any load error."""
-    return await service.reload()
+    return await service.catalog.reload()
 
 
 @router.get("/models/{version}", summary="Manifest of a version", responses=ERRORS)
-async def get_model(version: VersionPath, service: ServiceDep) -> dict[str, Any]:
+async def get_model(version: VersionPath, service: ServiceDep) -> Manifest:
     """The bundle manifest: feature schema, metrics, threshold, files and their checksums."""
-    return await service.manifest(version)
+    return await service.catalog.manifest(version)
 
 
 @router.get(
@@ -126,7 +94,7 @@ async def get_model(version: VersionPath, service: ServiceDep) -> dict[str, Any]
 async def get_model_schema(version: VersionPath, service: ServiceDep) -> ModelSchemaResponse:
     """The version's features in model order (name, kind, seen range or categories) and
     `example`, a typical record to POST to /predict (with `model_version=` for this version)."""
-    return schema_response(await service.schema_manifest(version))
+    return await service.catalog.schema(version)
 
 
 @router.get(
@@ -140,7 +108,7 @@ async def get_artifact(
 ) -> Response:
     """A bundle file, verified against the manifest's sha256, so the UI needs no bucket
     credentials. Versions are immutable, so files addressed by version are cached for good."""
-    artifact = await service.artifact(version, file)
+    artifact = await service.catalog.artifact(version, file)
     etag = f'"{artifact.sha256}"'
     cache = "public, max-age=31536000, immutable" if artifact.immutable else "no-cache"
     headers = {"ETag": etag, "Cache-Control": cache}

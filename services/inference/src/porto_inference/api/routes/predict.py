@@ -1,7 +1,13 @@
-"""POST /predict and POST /predict/batch."""
+"""POST /predict and POST /predict/batch: the HTTP side of :mod:`porto_inference.scoring.predict`.
+
+The answers are :class:`~porto.contracts.api.PredictResponse` and
+:class:`~porto.contracts.api.BatchResponse` (the OpenAPI document's ``response_model``), written
+with orjson from the scored values under the contracts' own field names and aliases.
+"""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 from urllib.parse import parse_qs
@@ -9,22 +15,23 @@ from urllib.parse import parse_qs
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
-from porto.contracts.api import BatchResponse, PredictResponse
-from porto.errors import PortoError
-from starlette.datastructures import UploadFile
+from porto.contracts.api import BatchResponse, BatchRow, PredictResponse
+from pydantic import BaseModel
 from starlette.responses import Response
 
 from porto_inference.api.deps import API_KEY_SECURITY, authorize
-from porto_inference.api.routes.body import read_body, unstorable_json
+from porto_inference.api.routes.body import read_body, read_upload
 from porto_inference.api.schemas import ERRORS, GENERIC_RECORD, batch_body, predict_body
-from porto_inference.errors import (
-    BadRequestError,
-    PayloadTooLargeError,
-    UnsupportedMediaTypeError,
-    ValidationFailedError,
+from porto_inference.errors import UnsupportedMediaTypeError, ValidationFailedError
+from porto_inference.scoring.payload import media_type
+from porto_inference.scoring.predict import (
+    BatchPredictions,
+    Prediction,
+    Scorer,
+    read_batch,
+    read_record,
 )
-from porto_inference.scoring.csv_input import CSV_TYPES
-from porto_inference.scoring.service import InferenceService, media_type
+from porto_inference.settings import Settings
 
 
 class DirectRoute(APIRoute):
@@ -77,15 +84,59 @@ def _model_version(request: Request) -> str | None:
     return value
 
 
-def _json(data: object, status: int = 200) -> Response:
-    return Response(orjson.dumps(data), status_code=status, media_type="application/json")
+def _answer(content: bytes) -> Response:
+    return Response(content, media_type="application/json")
+
+
+def _fields(contract: type[BaseModel]) -> list[tuple[str, str]]:
+    """(attribute, JSON key) of each field of a response contract, in its order."""
+    return [(name, field.alias or name) for name, field in contract.model_fields.items()]
+
+
+_PREDICT = _fields(PredictResponse)
+_BATCH = _fields(BatchResponse)
+_ROW_KEY = dict(_fields(BatchRow))
+
+
+def predict_json(prediction: Prediction) -> bytes:
+    """``prediction`` as :class:`PredictResponse` serialises it (keys, order, the ``class``
+    alias), leaving ``id`` out when the record had none, without building the pydantic object."""
+    answer = {key: getattr(prediction, name) for name, key in _PREDICT if name != "id"}
+    if prediction.id is not None:
+        answer["id"] = prediction.id[0]
+    return orjson.dumps(answer)
+
+
+def batch_json(scored: BatchPredictions) -> bytes:
+    """``scored`` as :class:`BatchResponse` serialises it. The rows are dict displays over the
+    columns, as fast as literal dicts, with the keys looked up by field name in
+    :class:`BatchRow` (a pydantic object per row would cost more than scoring the row)."""
+    k = _ROW_KEY
+    row, pid, probability, cls = k["row"], k["prediction_id"], k["probability"], k["class_"]
+    rows = [
+        {row: i, pid: p_id, probability: p, cls: c}
+        for i, (p_id, p, c) in enumerate(
+            zip(
+                scored.prediction_ids,
+                scored.probabilities.tolist(),
+                scored.classes.tolist(),
+                strict=True,
+            )
+        )
+    ]
+    if scored.ids is not None:
+        record_id = k["id"]
+        for item, value in zip(rows, scored.ids, strict=True):
+            item[record_id] = value
+    answer = {key: rows if name == "predictions" else getattr(scored, name) for name, key in _BATCH}
+    return orjson.dumps(answer)
 
 
 @router.post(
     "/predict",
     summary="Score one record",
-    response_model=None,
-    responses={200: {"model": PredictResponse}, **ERRORS},
+    response_model=PredictResponse,
+    responses=ERRORS,
     openapi_extra={
         "requestBody": predict_body(GENERIC_RECORD),
         "security": API_KEY_SECURITY,
@@ -99,36 +150,32 @@ async def predict_record(request: Request) -> Response:
     schema's ``dataset_columns``). The answer carries the probability, the class at the model's
     threshold, the model version and a prediction id for /feedback."""
     authorize(request)
-    service: InferenceService = request.app.state.service
     kind = media_type(request.headers.get("content-type"))
     if kind not in ("application/json", ""):
         raise UnsupportedMediaTypeError(f"cannot read {kind}: send application/json")
-    settings = service.settings
+    settings: Settings = request.app.state.settings
     body = await read_body(request, settings.max_body_bytes)
+    version = _model_version(request)
+    began = time.perf_counter()
+    record = read_record(body)
+    scorer: Scorer = request.app.state.service.scorer
+    model = await scorer.model(version)
+    # What the request metrics and the access log line need (RequestMiddleware reads them):
+    # the version is known before encoding, so a 422 counts under the version that refused it.
     state = request.state
-    try:
-        result = await service.predict_one(
-            body,
-            model_version=_model_version(request),
-            request_id=state.request_id,
-            context=request.scope["state"],
-        )
-    except BadRequestError:
-        refused = unstorable_json(body)
-        if refused is None:
-            raise
-        raise refused from None
+    state.model_version = model.version
+    prediction = await scorer.score_record(model, record, request_id=state.request_id, began=began)
     state.rows = 1
     if settings.log_features:
         state.features = body.decode(errors="replace")
-    return _json(result)
+    return _answer(predict_json(prediction))
 
 
 @router.post(
     "/predict/batch",
     summary="Score a batch (JSON list or CSV)",
-    response_model=None,
-    responses={200: {"model": BatchResponse}, **ERRORS},
+    response_model=BatchResponse,
+    responses=ERRORS,
     openapi_extra={
         "requestBody": batch_body(GENERIC_RECORD),
         "security": API_KEY_SECURITY,
@@ -139,56 +186,19 @@ async def predict_batch(request: Request) -> Response:
     """Score a JSON list of records (any of /predict's shapes) or a CSV body or upload with a
     header row. Results keep the input order; errors name the row index and the column."""
     authorize(request)
-    service: InferenceService = request.app.state.service
-    settings = service.settings
+    settings: Settings = request.app.state.settings
     content_type = request.headers.get("content-type")
     if media_type(content_type) == "multipart/form-data":
-        body, content_type = await _upload(request, settings.max_body_bytes)
+        body, content_type = await read_upload(request, settings.max_body_bytes)
     else:
         body = await read_body(request, settings.max_body_bytes)
-    csv = media_type(content_type) in CSV_TYPES
+    version = _model_version(request)
+    began = time.perf_counter()
+    batch = read_batch(body, content_type, settings.batch_max_rows)
+    scorer: Scorer = request.app.state.service.scorer
+    model = await scorer.model(version)
     state = request.state
-    try:
-        result = await service.predict_batch(
-            body,
-            content_type,
-            model_version=_model_version(request),
-            request_id=state.request_id,
-            context=request.scope["state"],
-        )
-    except BadRequestError:
-        refused = None if csv else unstorable_json(body, lists=("records",))
-        if refused is None:
-            raise
-        raise refused from None
-    state.rows = result["count"]
-    return _json(result)
-
-
-async def _upload(request: Request, limit: int) -> tuple[bytes, str]:
-    """The first uploaded file of a multipart form, and its content type by name or header."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLargeError(f"the body has {declared} bytes: the limit is {limit}")
-    try:
-        form = await request.form(max_files=1, max_fields=10)
-    except PortoError:  # from the body stream itself: a gzip body too large or corrupt
-        raise
-    except Exception as exc:  # starlette raises several types for broken multipart bodies
-        raise BadRequestError(f"malformed multipart body: {exc}") from exc
-    try:
-        upload = next((v for v in form.values() if isinstance(v, UploadFile)), None)
-        if upload is None:
-            raise BadRequestError("the multipart body holds no file: upload the CSV as `file`")
-        if upload.size is not None and upload.size > limit:  # a chunked body has no length
-            raise PayloadTooLargeError(f"the file has {upload.size} bytes: the limit is {limit}")
-        content = await upload.read()
-        name = (upload.filename or "").lower()
-        declared_type = media_type(upload.content_type)
-    finally:
-        await form.close()
-    if name.endswith(".json") or declared_type == "application/json":
-        return content, "application/json"
-    if name.endswith(".csv") or declared_type in ("text/csv", "application/csv", ""):
-        return content, "text/csv"
-    raise UnsupportedMediaTypeError(f"cannot read an upload of type {declared_type}: send CSV")
+    state.model_version = model.version
+    scored = await scorer.score_batch(model, batch, request_id=state.request_id, began=began)
+    state.rows = scored.count
+    return _answer(batch_json(scored))

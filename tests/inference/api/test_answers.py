@@ -1,0 +1,73 @@
+"""The prediction routes write their answers with orjson, not pydantic (a BatchRow per row
+would cost more than scoring the row): the bytes must be what the response contracts in
+porto.contracts.api describe, field for field and in their order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import orjson
+from porto.contracts.api import BatchResponse, BatchRow, PredictResponse
+from porto_inference.api.routes.predict import batch_json, predict_json
+from porto_inference.scoring.predict import BatchPredictions, Prediction
+from pydantic import BaseModel
+
+
+def _keys(contract: type[BaseModel]) -> list[str]:
+    return [field.alias or name for name, field in contract.model_fields.items()]
+
+
+def _prediction(record_id: list[Any] | None) -> Prediction:
+    return Prediction(
+        prediction_id="p",
+        probability=0.25,
+        class_=0,
+        threshold=0.5,
+        model_name="porto",
+        model_version="v1",
+        id=record_id,
+    )
+
+
+def test_a_prediction_answers_as_predict_response_does() -> None:
+    answer = predict_json(_prediction([7]))
+    model = PredictResponse.model_validate_json(answer)
+    assert list(orjson.loads(answer)) == _keys(PredictResponse)
+    assert answer == model.model_dump_json(by_alias=True).encode()
+
+
+def test_a_record_without_id_has_no_id_key_and_a_null_id_is_kept() -> None:
+    assert "id" not in orjson.loads(predict_json(_prediction(None)))
+    assert orjson.loads(predict_json(_prediction([None])))["id"] is None
+
+
+def _batch(ids: list[Any] | None) -> BatchPredictions:
+    return BatchPredictions(
+        model_name="porto",
+        model_version="v1",
+        threshold=0.5,
+        prediction_ids=["a", "b", "c"],
+        probabilities=np.array([0.1, 0.5, 0.9]),
+        classes=np.array([0, 1, 1], dtype=np.int8),
+        ids=ids,
+    )
+
+
+def test_a_batch_answers_as_batch_response_does() -> None:
+    answer = batch_json(_batch([7, None, "x"]))
+    model = BatchResponse.model_validate_json(answer)
+    data = orjson.loads(answer)
+    assert list(data) == _keys(BatchResponse)
+    assert [list(row) for row in data["predictions"]] == [_keys(BatchRow)] * 3
+    assert answer == model.model_dump_json(by_alias=True).encode()
+    assert [(r.row, r.class_, r.id) for r in model.predictions] == [
+        (0, 0, 7),
+        (1, 1, None),
+        (2, 1, "x"),
+    ]
+
+
+def test_batch_rows_without_ids_have_no_id_key() -> None:
+    rows = orjson.loads(batch_json(_batch(None)))["predictions"]
+    assert [list(row) for row in rows] == [_keys(BatchRow)[:-1]] * 3
