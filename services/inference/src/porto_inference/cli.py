@@ -7,10 +7,10 @@ porto failure prints ``error: <message>`` on stderr and exits 1, without a trace
 from __future__ import annotations
 
 import asyncio
-import sys
 from typing import Annotated, Any
 
 import typer
+from porto.cli_exit import run_cli
 from porto.errors import PortoError
 
 app = typer.Typer(
@@ -112,11 +112,4 @@ def env() -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0, 1 for a porto failure, 2 for a usage error)."""
-    try:
-        app(args=argv, prog_name="porto-inference")
-    except PortoError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
-    except SystemExit as exc:  # click ends every run, even a successful one, with sys.exit
-        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    return 0
+    return run_cli(app, argv, "porto-inference")

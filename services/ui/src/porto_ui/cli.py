@@ -7,11 +7,10 @@ bad setting or a taken port prints ``error: <message>`` on stderr and exits 1.
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated
 
 import typer
-from porto.errors import PortoError
+from porto.cli_exit import run_cli
 
 app = typer.Typer(
     help="porto web UI (Streamlit), a client of the inference API.",
@@ -68,11 +67,4 @@ def env() -> None:
 def main(argv: list[str] | None = None) -> int:
     """Entry point; returns the exit code (0, 1 for a bad setting or a taken port, 2 for a usage
     error); ``serve`` does not return."""
-    try:
-        app(args=argv, prog_name="porto-ui")
-    except PortoError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return 1
-    except SystemExit as exc:  # click ends every run, even a successful one, with sys.exit
-        return exc.code if isinstance(exc.code, int) else int(exc.code is not None)
-    return 0
+    return run_cli(app, argv, "porto-ui")
