@@ -105,6 +105,18 @@ class Model(Protocol):
         ...
 
 
+class ClassifierModel:
+    """What every flavor whose library has scikit-learn's classifier interface shares: the
+    estimator it wraps and P(class 1) from ``predict_proba``."""
+
+    def __init__(self, estimator: Any) -> None:
+        self.estimator = estimator
+
+    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
+        """Return P(target = 1) for each row of the model-ready ``frame``."""
+        return np.asarray(self.estimator.predict_proba(frame)[:, 1], dtype="float64")
+
+
 @dataclass
 class Fitted:
     """A model fresh from :meth:`Flavor.fit` and what it took to fit it."""

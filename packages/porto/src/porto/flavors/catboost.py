@@ -13,7 +13,7 @@ import pandas as pd
 
 from porto.contracts.insights import FeatureRanking
 from porto.errors import IntegrityError
-from porto.flavors.base import SMALL_BATCH, FitObserver, Fitted, ModelInput, ranked
+from porto.flavors.base import SMALL_BATCH, ClassifierModel, FitObserver, Fitted, ModelInput, ranked
 from porto.schema import FeatureKind, FeatureSchema
 
 CATBOOST = "catboost"
@@ -23,17 +23,10 @@ CATBOOST = "catboost"
 _FIXED = {"verbose": False, "allow_writing_files": False}
 
 
-class CatBoostModel:
+class CatBoostModel(ClassifierModel):
     """A fitted CatBoostClassifier."""
 
     model_type = CATBOOST
-
-    def __init__(self, estimator: Any) -> None:
-        self.estimator = estimator
-
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """Return P(target = 1) for each row of the model-ready ``frame``."""
-        return np.asarray(self.estimator.predict_proba(frame)[:, 1], dtype="float64")
 
     def predict(self, rows: ModelInput, *, threads: int) -> np.ndarray:
         """Return P(target = 1) per row: an object array for up to :data:`SMALL_BATCH` rows

@@ -15,7 +15,7 @@ import pandas as pd
 
 from porto.contracts.insights import FeatureRanking
 from porto.errors import IntegrityError
-from porto.flavors.base import FitObserver, Fitted, ModelInput, ranked
+from porto.flavors.base import ClassifierModel, FitObserver, Fitted, ModelInput, ranked
 from porto.schema import FeatureKind, FeatureSchema
 
 SKLEARN = "sklearn"
@@ -44,17 +44,10 @@ _SKOPS_PRIMITIVES = frozenset(
 )
 
 
-class SklearnModel:
+class SklearnModel(ClassifierModel):
     """A fitted baseline pipeline (``prepare`` columns, then the logistic ``model``)."""
 
     model_type = SKLEARN
-
-    def __init__(self, estimator: Any) -> None:
-        self.estimator = estimator
-
-    def predict_proba(self, frame: pd.DataFrame) -> np.ndarray:
-        """Return P(target = 1) for each row of the model-ready ``frame``."""
-        return np.asarray(self.estimator.predict_proba(frame)[:, 1], dtype="float64")
 
     def predict(self, rows: ModelInput, *, threads: int) -> np.ndarray:
         """Return P(target = 1) per row of the frame of canonical strings the pipeline was
