@@ -141,66 +141,69 @@ def _data_updates(
     return updates
 
 
+ModelTypeOpt = Annotated[
+    str | None,
+    typer.Option("--model-type", "-m", help=f"{CATBOOST} or {SKLEARN} (logistic regression)."),
+]
+PromoteOpt = Annotated[
+    bool, typer.Option("--promote", help="Make this version champion whatever its score.")
+]
+RowsOpt = Annotated[
+    int | None, typer.Option(help="Rows of SYNTHETIC data to generate when no --data.")
+]
+SeedOpt = Annotated[int | None, typer.Option(help="Random seed for split, model, sampling.")]
+SearchOpt = Annotated[
+    bool | None, typer.Option("--search/--no-search", help="Random hyperparameter search.")
+]
+MetricsPortOpt = Annotated[
+    int,
+    typer.Option(
+        envvar="PORTO_TRAIN_METRICS_PORT",
+        help="Serve Prometheus progress metrics on this port while training (0 = off).",
+    ),
+]
+MetricsAddrOpt = Annotated[
+    str,
+    typer.Option(envvar="PORTO_TRAIN_METRICS_ADDR", help="Address the metrics server binds to."),
+]
+ManifestJsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print the new version's manifest as JSON.")
+]
+
+
 @app.command()
 def train(
     config: ConfigOpt = None,
     data: DataOpt = None,
     set_: SetOpt = None,
-    model_type: Annotated[
-        str | None,
-        typer.Option("--model-type", "-m", help=f"{CATBOOST} or {SKLEARN} (logistic regression)."),
-    ] = None,
+    model_type: ModelTypeOpt = None,
     store: StoreOpt = None,
     name: NameOpt = None,
-    promote: Annotated[
-        bool, typer.Option("--promote", help="Make this version champion whatever its score.")
-    ] = False,
-    rows: Annotated[
-        int | None, typer.Option(help="Rows of SYNTHETIC data to generate when no --data.")
-    ] = None,
-    seed: Annotated[
-        int | None, typer.Option(help="Random seed for split, model, sampling.")
-    ] = None,
-    search: Annotated[
-        bool | None, typer.Option("--search/--no-search", help="Random hyperparameter search.")
-    ] = None,
+    promote: PromoteOpt = False,
+    rows: RowsOpt = None,
+    seed: SeedOpt = None,
+    search: SearchOpt = None,
     target: TargetOpt = None,
     positive_label: PositiveOpt = None,
     id_column: IdOpt = None,
     missing_value: MissingOpt = None,
-    metrics_port: Annotated[
-        int,
-        typer.Option(
-            envvar="PORTO_TRAIN_METRICS_PORT",
-            help="Serve Prometheus progress metrics on this port while training (0 = off).",
-        ),
-    ] = 8001,
-    metrics_addr: Annotated[
-        str,
-        typer.Option(
-            envvar="PORTO_TRAIN_METRICS_ADDR", help="Address the metrics server binds to."
-        ),
-    ] = "0.0.0.0",
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the new version's manifest as JSON.")
-    ] = False,
+    metrics_port: MetricsPortOpt = 8001,
+    metrics_addr: MetricsAddrOpt = "0.0.0.0",
+    as_json: ManifestJsonOpt = False,
 ) -> None:
     """Train a model and publish it as a new version (champion if first, asked, or better)."""
     from porto_training.pipeline import run_training
 
     updates = _data_updates(data, target, id_column, missing_value, positive_label)
-    if model_type is not None:
-        updates["model.type"] = model_type
-    if store is not None:
-        updates["output.store"] = store
-    if name is not None:
-        updates["output.name"] = name
-    if rows is not None:
-        updates["data.synthetic.rows"] = rows
-    if seed is not None:
-        updates["seed"] = seed
-    if search is not None:
-        updates["search.enabled"] = search
+    options = {
+        "model.type": model_type,
+        "output.store": store,
+        "output.name": name,
+        "data.synthetic.rows": rows,
+        "seed": seed,
+        "search.enabled": search,
+    }
+    updates |= {key: value for key, value in options.items() if value is not None}
     with porto_errors():
         cfg = load_config(config, set_, updates)
         result = run_training(

@@ -178,6 +178,30 @@ def _request(
         raise typer.BadParameter(exc.message, param_hint=hint) from None
 
 
+RowsOpt = Annotated[
+    int | None,
+    typer.Option("--rows", help="Train on this many rows of SYNTHETIC data.", min=100),
+]
+DataOpt = Annotated[
+    str | None,
+    typer.Option("--data", "-d", help="Train on this dataset: s3://bucket/key."),
+]
+PromoteOpt = Annotated[
+    bool, typer.Option("--promote", help="Make the new version champion whatever its score.")
+]
+SetOpt = Annotated[
+    list[str] | None,
+    typer.Option("--set", "-s", help="Training config override key=value (repeatable)."),
+]
+FollowOpt = Annotated[bool, typer.Option("--follow/--no-follow", help="Follow the run to its end.")]
+DryRunOpt = Annotated[
+    bool,
+    typer.Option(
+        "--dry-run", help="Have the API server check the Job (nothing is created); print it."
+    ),
+]
+
+
 @cluster_app.command()
 def run(
     namespace: NamespaceOpt = None,
@@ -185,31 +209,13 @@ def run(
     template: TemplateOpt = None,
     kubeconfig: KubeconfigOpt = None,
     context: ContextOpt = None,
-    rows: Annotated[
-        int | None,
-        typer.Option("--rows", help="Train on this many rows of SYNTHETIC data.", min=100),
-    ] = None,
-    data: Annotated[
-        str | None,
-        typer.Option("--data", "-d", help="Train on this dataset: s3://bucket/key."),
-    ] = None,
-    promote: Annotated[
-        bool, typer.Option("--promote", help="Make the new version champion whatever its score.")
-    ] = False,
-    set_: Annotated[
-        list[str] | None,
-        typer.Option("--set", "-s", help="Training config override key=value (repeatable)."),
-    ] = None,
-    follow: Annotated[
-        bool, typer.Option("--follow/--no-follow", help="Follow the run to its end.")
-    ] = True,
+    rows: RowsOpt = None,
+    data: DataOpt = None,
+    promote: PromoteOpt = False,
+    set_: SetOpt = None,
+    follow: FollowOpt = True,
     timeout: TimeoutOpt = None,
-    dry_run: Annotated[
-        bool,
-        typer.Option(
-            "--dry-run", help="Have the API server check the Job (nothing is created); print it."
-        ),
-    ] = False,
+    dry_run: DryRunOpt = False,
     logs: LogsOpt = True,
     poll: PollOpt = 2.0,
 ) -> None:
@@ -227,20 +233,25 @@ def run(
         _launcher(kubeconfig, context, namespace, release, template) as launcher,
     ):
         if dry_run:
-            job = launcher.create(request, dry_run=True)
-            job.pop("status", None)
-            job.get("metadata", {}).pop("managedFields", None)
-            typer.echo(yaml.safe_dump(job, sort_keys=False), nl=False)
-            typer.echo(
-                f"dry run: job/{job['metadata']['name']} would be created in namespace "
-                f"{launcher.namespace} (nothing was created)",
-                err=True,
-            )
+            _dry_run(launcher, request)
             return
         name = launcher.launch(request)
         typer.echo(f"job/{name} created in namespace {launcher.namespace}")
         if follow:
             _follow(launcher, name, timeout, poll, logs)
+
+
+def _dry_run(launcher: TrainingLauncher, request: LaunchRequest) -> None:
+    """Print the Job the API server accepted for ``request`` (nothing is created)."""
+    job = launcher.create(request, dry_run=True)
+    job.pop("status", None)
+    job.get("metadata", {}).pop("managedFields", None)
+    typer.echo(yaml.safe_dump(job, sort_keys=False), nl=False)
+    typer.echo(
+        f"dry run: job/{job['metadata']['name']} would be created in namespace "
+        f"{launcher.namespace} (nothing was created)",
+        err=True,
+    )
 
 
 @cluster_app.command("follow")

@@ -81,31 +81,23 @@ def random_search(
     if progress is not None:
         progress.plan(len(sampled) * folds)
     trials: list[dict[str, Any]] = []
-    done = 0
-    for candidate in sampled:
-        params = {**base_params, **{k: _plain(v) for k, v in candidate.items()}}
-        scores = []
-        for fit_idx, score_idx in fold_rows:
-            model = fit_model(
-                model_type,
-                params,
-                schema,
-                x.iloc[fit_idx],
-                y[fit_idx],
-                x.iloc[score_idx],
-                y[score_idx],
-                seed=seed,
-                imbalance=imbalance,
-            )
-            scores.append(
-                float(roc_auc_score(y[score_idx], model.predict_proba(x.iloc[score_idx])))
-            )
-            done += 1
-            if progress is not None:
-                progress.iteration(done, {"fold_auc": scores[-1]})
+    for i, candidate in enumerate(sampled):
+        plain = {k: _plain(v) for k, v in candidate.items()}
+        scores = _fold_aucs(
+            model_type,
+            {**base_params, **plain},
+            schema,
+            x,
+            y,
+            fold_rows,
+            seed=seed,
+            imbalance=imbalance,
+            progress=progress,
+            done_before=i * len(fold_rows),
+        )
         trials.append(
             {
-                "params": {k: _plain(v) for k, v in candidate.items()},
+                "params": plain,
                 "mean_auc": float(np.mean(scores)),
                 "std_auc": float(np.std(scores)),
             }
@@ -114,6 +106,40 @@ def random_search(
     return SearchResult(
         best_params={**base_params, **best["params"]}, best_auc=best["mean_auc"], trials=trials
     )
+
+
+def _fold_aucs(
+    model_type: str,
+    params: dict[str, Any],
+    schema: FeatureSchema,
+    x: pd.DataFrame,
+    y: np.ndarray,
+    fold_rows: list[tuple[np.ndarray, np.ndarray]],
+    *,
+    seed: int,
+    imbalance: Imbalance,
+    progress: Progress | None,
+    done_before: int,
+) -> list[float]:
+    """Return the ROC-AUC of ``params`` on each fold's held-out rows, fitted on the others;
+    ``done_before`` fits were made before, for the progress count."""
+    scores: list[float] = []
+    for fit_idx, score_idx in fold_rows:
+        model = fit_model(
+            model_type,
+            params,
+            schema,
+            x.iloc[fit_idx],
+            y[fit_idx],
+            x.iloc[score_idx],
+            y[score_idx],
+            seed=seed,
+            imbalance=imbalance,
+        )
+        scores.append(float(roc_auc_score(y[score_idx], model.predict_proba(x.iloc[score_idx]))))
+        if progress is not None:
+            progress.iteration(done_before + len(scores), {"fold_auc": scores[-1]})
+    return scores
 
 
 def _plain(value: Any) -> Any:

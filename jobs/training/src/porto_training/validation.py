@@ -42,6 +42,21 @@ def validate_frame(frame: pd.DataFrame, config: DataConfig, source: str) -> Vali
     feature is left; numeric and binary
     features hold numbers (and binary ones only 0/1 or the missing marker).
     """
+    _check_columns(frame, config, source)
+    labels, positives = check_target(frame[config.target], config.target, config.positive_label)
+    features = _features(frame, config, source)
+    _check_feature_values(frame, features, config.missing_value, source)
+    return ValidationReport(
+        rows=len(frame),
+        columns=frame.shape[1],
+        positives=positives,
+        features=features,
+        labels=labels,
+    )
+
+
+def _check_columns(frame: pd.DataFrame, config: DataConfig, source: str) -> None:
+    """DataError unless ``frame`` has rows, every required column, and no duplicate name."""
     if frame.shape[1] == 0:
         raise DataError(f"data file {source} has no columns")
     if len(frame) == 0:
@@ -59,8 +74,10 @@ def validate_frame(frame: pd.DataFrame, config: DataConfig, source: str) -> Vali
     duplicated = sorted({str(c) for c in frame.columns[frame.columns.duplicated()]})
     if duplicated:
         raise DataError(f"data file {source} has duplicate column(s) {_names(duplicated)}")
-    labels, positives = check_target(frame[config.target], config.target, config.positive_label)
 
+
+def _features(frame: pd.DataFrame, config: DataConfig, source: str) -> dict[str, FeatureKind]:
+    """Return the kind of every feature column; DataError if none is left."""
     rules = config.columns
     features = {
         str(c): rules.kind_of(str(c))
@@ -71,6 +88,17 @@ def validate_frame(frame: pd.DataFrame, config: DataConfig, source: str) -> Vali
         raise DataError(
             f"data file {source} has no feature columns left besides target, id and dropped ones"
         )
+    return features
+
+
+def _check_feature_values(
+    frame: pd.DataFrame,
+    features: dict[str, FeatureKind],
+    missing_value: float | None,
+    source: str,
+) -> None:
+    """One DataError naming every numeric column with text and every binary one with other
+    values than 0/1 (or the missing marker)."""
     problems: list[str] = []
     non_numeric = [
         _describe_non_numeric(frame[name], name)
@@ -83,7 +111,7 @@ def validate_frame(frame: pd.DataFrame, config: DataConfig, source: str) -> Vali
         described
         for name, kind in features.items()
         if kind is FeatureKind.BINARY and _is_numeric(frame[name])
-        if (described := _describe_not_binary(frame[name], name, config.missing_value))
+        if (described := _describe_not_binary(frame[name], name, missing_value))
     ]
     if not_binary:
         problems.append(
@@ -92,13 +120,6 @@ def validate_frame(frame: pd.DataFrame, config: DataConfig, source: str) -> Vali
         )
     if problems:
         raise DataError(f"data file {source}: " + "; ".join(problems))
-    return ValidationReport(
-        rows=len(frame),
-        columns=frame.shape[1],
-        positives=positives,
-        features=features,
-        labels=labels,
-    )
 
 
 def check_target(
@@ -107,17 +128,7 @@ def check_target(
     """Return the target's label mapping and its number of positives; DataError unless the
     target holds exactly two classes (compared by :func:`porto.labels.label_key`) of which one
     is ``positive_label`` or, when that is None, one of 0/1, false/true or no/yes."""
-    n_missing = int(target.isna().sum())
-    if n_missing:
-        raise DataError(f"target column {name!r} has {n_missing} missing value(s)")
-    counts = target.value_counts(sort=True)
-    by_key: dict[str, list[tuple[Label, int]]] = {}
-    for value, count in counts.items():
-        plain = plain_label(value)
-        key = label_key(plain)
-        if plain is None or key is None:
-            raise DataError(f"target column {name!r} holds {value!r}, which cannot be a label")
-        by_key.setdefault(key, []).append((plain, int(count)))
+    by_key = _classes(target, name)
     values = sorted((v for group in by_key.values() for v, _ in group), key=_label_order)
     shown = _values(values)
     if len(by_key) > 2:
@@ -129,26 +140,7 @@ def check_target(
         raise DataError(
             f"target column {name!r} holds only the class {values[0]!r}: need two classes"
         )
-    if positive_label is None:
-        positive_key = INFERRED_POSITIVE.get(frozenset(by_key))
-        if positive_key is None:
-            raise DataError(
-                f"target column {name!r} has values {shown}: set data.positive_label "
-                "(--positive-label) to the positive class"
-            )
-    else:
-        positive_key = label_key(positive_label) or ""
-        if positive_key not in by_key:
-            hint = (
-                " (YAML reads a bare yes/no/on/off as a boolean: quote the label, e.g. "
-                'data.positive_label="Yes")'
-                if isinstance(positive_label, bool)
-                else ""
-            )
-            raise DataError(
-                f"data.positive_label {positive_label!r} is not a value of target column "
-                f"{name!r}, which has values {shown}{hint}"
-            )
+    positive_key = _positive_key(set(by_key), name, positive_label, shown)
     (negative_key,) = set(by_key) - {positive_key}
     # The commonest spelling of each class names it in the manifest and in messages.
     labels = LabelMapping(
@@ -157,6 +149,49 @@ def check_target(
         label_values=values,
     )
     return labels, sum(count for _, count in by_key[positive_key])
+
+
+def _classes(target: pd.Series, name: str) -> dict[str, list[tuple[Label, int]]]:
+    """Return the target's spellings and their counts (commonest first) by class key; DataError
+    if a value is missing or cannot be a label."""
+    n_missing = int(target.isna().sum())
+    if n_missing:
+        raise DataError(f"target column {name!r} has {n_missing} missing value(s)")
+    counts = target.value_counts(sort=True)
+    by_key: dict[str, list[tuple[Label, int]]] = {}
+    for value, count in counts.items():
+        plain = plain_label(value)
+        key = label_key(plain)
+        if plain is None or key is None:
+            raise DataError(f"target column {name!r} holds {value!r}, which cannot be a label")
+        by_key.setdefault(key, []).append((plain, int(count)))
+    return by_key
+
+
+def _positive_key(keys: set[str], name: str, positive_label: Label | None, shown: str) -> str:
+    """Return the key of the positive class among the target's two ``keys``: the one of
+    ``positive_label``, else inferred from 0/1, false/true or no/yes; DataError if neither."""
+    if positive_label is None:
+        positive_key = INFERRED_POSITIVE.get(frozenset(keys))
+        if positive_key is None:
+            raise DataError(
+                f"target column {name!r} has values {shown}: set data.positive_label "
+                "(--positive-label) to the positive class"
+            )
+        return positive_key
+    positive_key = label_key(positive_label) or ""
+    if positive_key not in keys:
+        hint = (
+            " (YAML reads a bare yes/no/on/off as a boolean: quote the label, e.g. "
+            'data.positive_label="Yes")'
+            if isinstance(positive_label, bool)
+            else ""
+        )
+        raise DataError(
+            f"data.positive_label {positive_label!r} is not a value of target column "
+            f"{name!r}, which has values {shown}{hint}"
+        )
+    return positive_key
 
 
 def _label_order(value: Label) -> tuple[int, float, str]:

@@ -94,10 +94,34 @@ def generate(
     # Effect tables come from their own stream so they are the same for every n_rows.
     fx = np.random.default_rng(seed + 7919)
     n = n_rows
-    cols: dict[str, np.ndarray] = {}
     risk = rng.normal(size=n)  # a latent driver shared by several features, as real ones are
+    # The order of the draws below is the data: each block draws from ``rng`` after the last.
+    cols: dict[str, np.ndarray] = {
+        "id": 7 + np.cumsum(rng.integers(1, 4, size=n)) - 1  # unique, increasing, with gaps
+    }
+    cols |= _individual_columns(rng, fx, n, risk)
+    cols |= _region_columns(rng, n, risk)
+    cols |= _car_columns(rng, fx, n, risk)
+    cols |= _calc_columns(rng, n)
+    score = _risk_score(cols, fx, risk)
+    intercept = _calibrate_intercept(score, positive_rate)
+    probability = 1.0 / (1.0 + np.exp(-(intercept + score)))
+    cols["target"] = (rng.random(n) < probability).astype(int)
 
-    cols["id"] = 7 + np.cumsum(rng.integers(1, 4, size=n)) - 1  # unique, increasing, with gaps
+    frame = pd.DataFrame(
+        {
+            name: cols[name].astype("float64" if name in _FLOAT_COLUMNS else "int64")
+            for name in PORTO_COLUMNS
+        }
+    )
+    return SyntheticData(frame=frame, probability=probability)
+
+
+def _individual_columns(
+    rng: np.random.Generator, fx: np.random.Generator, n: int, risk: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Return the ``ps_ind_*`` columns: the policyholder's own features."""
+    cols: dict[str, np.ndarray] = {}
     cols["ps_ind_01"] = np.clip(np.round(rng.gamma(1.3, 1.5, n) + 0.4 * risk), 0, 7)
     cols["ps_ind_02_cat"] = _with_missing(rng, _category(rng, fx, n, 4, start=1, skew=1.6), 0.0004)
     cols["ps_ind_03"] = np.clip(np.round(rng.normal(4.4, 2.7, n)), 0, 11)
@@ -130,13 +154,26 @@ def generate(
     cols["ps_ind_18_bin"] = (
         (rng.random(n) < 0.45) & (cols["ps_ind_16_bin"] == 0) & (cols["ps_ind_17_bin"] == 0)
     ).astype(int)
+    return cols
+
+
+def _region_columns(rng: np.random.Generator, n: int, risk: np.ndarray) -> dict[str, np.ndarray]:
+    """Return the ``ps_reg_*`` columns: the region's features."""
+    cols: dict[str, np.ndarray] = {}
     cols["ps_reg_01"] = np.clip(np.round(rng.beta(3, 1.5, n) * 9) / 10, 0, 0.9)
     cols["ps_reg_02"] = (
         np.clip(np.round(rng.gamma(2.0, 0.22, n) * 10 + 2 * risk) / 10, 0, 1.8) + 0.0
     )
     reg_03 = np.clip(rng.lognormal(-0.2, 0.35, n) + 0.08 * risk, 0.061, 4.04)
     cols["ps_reg_03"] = _with_missing(rng, reg_03, 0.181)
+    return cols
 
+
+def _car_columns(
+    rng: np.random.Generator, fx: np.random.Generator, n: int, risk: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Return the ``ps_car_*`` columns: the car's features, mostly categorical."""
+    cols: dict[str, np.ndarray] = {}
     car_cards = {
         1: (12, 0.0002),
         2: (2, 0.00001),
@@ -159,7 +196,12 @@ def generate(
     cols["ps_car_13"] = np.clip(rng.lognormal(-0.2, 0.22, n) + 0.05 * risk, 0.25, 3.72)
     cols["ps_car_14"] = _with_missing(rng, np.clip(rng.normal(0.37, 0.045, n), 0.11, 0.64), 0.072)
     cols["ps_car_15"] = np.sqrt(np.clip(np.round(rng.normal(10, 2.6, n)), 0, 14))
+    return cols
 
+
+def _calc_columns(rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
+    """Return the ``ps_calc_*`` columns: engineered noise that carries no signal."""
+    cols: dict[str, np.ndarray] = {}
     for i in range(1, 4):
         cols[f"ps_calc_{i:02d}"] = rng.integers(0, 10, n) / 10
     calc_int = {
@@ -179,10 +221,16 @@ def generate(
         cols[f"ps_calc_{i:02d}"] = np.clip(rng.poisson(lam, n), 0, hi)
     for i, p in zip(range(15, 21), [0.12, 0.63, 0.55, 0.29, 0.35, 0.15], strict=True):
         cols[f"ps_calc_{i:02d}_bin"] = (rng.random(n) < p).astype(int)
+    return cols
 
+
+def _risk_score(
+    cols: dict[str, np.ndarray], fx: np.random.Generator, risk: np.ndarray
+) -> np.ndarray:
+    """Return each row's log-odds before the intercept that sets the positive rate."""
     # The signal: a weak mix of main effects, category effects, a threshold, an interaction and
     # missingness itself. ps_calc_* carry none, as in the real data.
-    score = (
+    score: np.ndarray = (
         0.42 * risk
         + 0.10 * cols["ps_ind_03"] / 3
         - 0.12 * (cols["ps_ind_15"] - 7) / 3.5
@@ -200,18 +248,7 @@ def generate(
     score += _effects(fx, 11, 0.20)[cols["ps_car_04_cat"].astype(int)]
     score += _effects(fx, 19, 0.15)[cols["ps_car_06_cat"].astype(int)]
     score += _effects(fx, 6, 0.20)[cols["ps_ind_02_cat"].astype(int) + 1]
-
-    intercept = _calibrate_intercept(score, positive_rate)
-    probability = 1.0 / (1.0 + np.exp(-(intercept + score)))
-    cols["target"] = (rng.random(n) < probability).astype(int)
-
-    frame = pd.DataFrame(
-        {
-            name: cols[name].astype("float64" if name in _FLOAT_COLUMNS else "int64")
-            for name in PORTO_COLUMNS
-        }
-    )
-    return SyntheticData(frame=frame, probability=probability)
+    return score
 
 
 _FLOAT_COLUMNS = {
