@@ -28,8 +28,9 @@ from porto.schema import FeatureSchema, model_frame
 from porto.store import FileStore, S3Options, S3Store, open_store
 from porto.synthetic import SyntheticData
 from porto_training.config import TrainingConfig, build_config
-from porto_training.pipeline import TrainingResult, run_training
+from porto_training.pipeline import run_training
 from porto_training.progress import STAGES
+from porto_training.result import TrainingResult
 
 MakeConfig = Callable[..., TrainingConfig]
 
