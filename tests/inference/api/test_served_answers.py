@@ -11,9 +11,11 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from harness.ports import wait_until
 from harness.timing import DEADLINE
 from httpx import Response
-from porto.bundle import Manifest
+from inference.bundles import TrainedModel, publish
+from porto.bundle import Manifest, version_prefix
 from porto.contracts.api import ModelsResponse
 from porto.contracts.monitoring import (
     DriftReport,
@@ -23,6 +25,7 @@ from porto.contracts.monitoring import (
     Throughput,
 )
 from porto.contracts.serving import PromoteResponse, ReadyResponse
+from porto.registry import Registry
 from porto.store import open_store
 from pydantic import BaseModel
 
@@ -169,3 +172,33 @@ def test_not_ready_and_a_refused_version_answer_as_their_contracts(
     assert ready["database"]["state"] == "disabled"
     models = _assert_contract(ModelsResponse, client.get("/models"))
     assert models["served"] is None and models["last_error"]["reason"] == "not_found"
+
+
+def test_a_fallback_answers_as_its_contract(
+    make_client: Callable[..., TestClient], tmp_path: Path, trained: TrainedModel
+) -> None:
+    store = open_store(str(tmp_path / "artifacts"))
+    v1 = publish(store, trained, promote=True).version
+    client = make_client(home=tmp_path, poll_interval_s=0.1)
+    v2 = publish(store, trained, promote=False).version
+    model = tmp_path / "artifacts" / version_prefix("porto", v2) / "model.cbm"
+    model.write_bytes(model.read_bytes()[:-1])  # a truncated upload
+    Registry(store, "porto").set_alias("champion", v2)
+    wait_until(
+        lambda: client.get("/ready").json()["model"]["fallback"] is not None,
+        DEADLINE,
+        "the fallback",
+    )
+    ready = _assert_contract(ReadyResponse, client.get("/ready"))
+    assert ready["model"]["version"] == v1
+    assert list(ready["model"]["fallback"]) == [
+        "alias",
+        "version",
+        "reason",
+        "error",
+        "source",
+        "since",
+    ]
+    assert ready["model_error"]["version"] == v2
+    models = _assert_contract(ModelsResponse, client.get("/models"))
+    assert models["served"] == ready["model"] and models["last_error"] == ready["model_error"]
