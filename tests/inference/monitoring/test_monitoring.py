@@ -224,12 +224,14 @@ def test_drift_report_tolerates_odd_logged_values(champion: Manifest, home: Any)
         {"features": orjson.dumps({name: None}).decode(), "score": 1.0},
         {"features": "{}", "score": 0.0},
     ]
-    report = drift_report(manifest, reference, rows)
-    assert report["rows"] == 3
-    feature = next(f for f in report["features"] if f["feature"] == name)
-    assert feature["missing_rate"] == 1.0
-    assert sum(report["score"]["live"]) == pytest.approx(1.0)
-    assert drift_report(manifest, reference, [])["features"] == []
+    report = drift_report(manifest, reference, rows, minutes=60, limit=10)
+    assert (report.model_version, report.minutes, report.limit) == (manifest.version, 60, 10)
+    assert report.rows == 3
+    feature = next(f for f in report.features if f.feature == name)
+    assert feature.missing_rate == 1.0
+    assert report.score is not None
+    assert sum(report.score.live) == pytest.approx(1.0)
+    assert drift_report(manifest, reference, [], minutes=60, limit=10).features == []
 
 
 def test_quality_report_buckets_by_label_time() -> None:
@@ -241,12 +243,13 @@ def test_quality_report_buckets_by_label_time() -> None:
         {"model_version": "a", "score": 0.8, "predicted_class": 1, "label": 0, "label_time": t1},
         {"model_version": "b", "score": 0.2, "predicted_class": 0, "label": 1, "label_time": t1},
     ]
-    report = quality_report(rows, 60)
-    assert report["labelled"] == 4
-    a, b = report["versions"]
-    assert (a["model_version"], a["samples"], b["samples"]) == ("a", 3, 1)
-    assert [s["samples"] for s in a["series"]] == [2, 1]
-    assert a["series"][0]["start"].startswith("2026-01-01T10:00")
-    assert a["series"][0]["f1"] == 1.0
-    assert b["roc_auc"] is None  # one class only
+    report = quality_report(rows, minutes=1440, limit=100, bucket_minutes=60)
+    assert (report.minutes, report.limit, report.bucket_minutes) == (1440, 100, 60)
+    assert report.labelled == 4
+    a, b = report.versions
+    assert (a.model_version, a.samples, b.samples) == ("a", 3, 1)
+    assert [s.samples for s in a.series] == [2, 1]
+    assert a.series[0].start.startswith("2026-01-01T10:00")
+    assert a.series[0].f1 == 1.0
+    assert b.roc_auc is None  # one class only
     assert severity(0.05) == "stable" and severity(0.2) == "moderate" and severity(0.3) == "major"

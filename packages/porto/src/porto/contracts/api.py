@@ -7,6 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from porto.contracts.serving import LoadError, ServedModel
 from porto.schema import FeatureKind
 
 
@@ -120,10 +121,8 @@ class ModelsResponse(BaseModel):
     )
     aliases: dict[str, str]
     versions: list[VersionSummary] = Field(description="Oldest first.")
-    served: dict[str, Any] | None = Field(
-        description="The version this worker serves (name, version, alias, loaded_at)."
-    )
-    last_error: dict[str, Any] | None = Field(description="The last version refused, and why.")
+    served: ServedModel | None = Field(description="The version this worker serves.")
+    last_error: LoadError | None = Field(description="The last version refused, and why.")
 
 
 class ErrorDetail(BaseModel):

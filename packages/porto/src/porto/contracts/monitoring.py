@@ -114,11 +114,11 @@ class DriftReport(BaseModel):
     """``GET /monitoring/drift``: recent logged rows of one version against its reference."""
 
     model_version: str
+    minutes: int | None = Field(default=None, description="Absent when ``available`` is false.")
+    limit: int | None = None
     rows: int
     available: bool = True
     reason: str | None = Field(default=None, description="Why no drift can be computed.")
-    minutes: int | None = None
-    limit: int | None = None
     thresholds: PsiThresholds | None = None
     features: list[FeatureDrift] = Field(description="Worst first.")
     score: ScoreDrift | None
@@ -135,16 +135,23 @@ class QualityFigures(BaseModel):
     roc_auc: float | None = Field(description="None while the labels hold a single class.")
 
 
-class QualityBucket(QualityFigures):
-    """Quality of the predictions labelled in one time bucket."""
-
+# The answers name what they measure before the figures; pydantic orders fields from the last
+# base class to the first, so these one-field bases come after QualityFigures.
+class _BucketStart(BaseModel):
     start: str
 
 
-class VersionQuality(QualityFigures):
+class _VersionName(BaseModel):
+    model_version: str
+
+
+class QualityBucket(QualityFigures, _BucketStart):
+    """Quality of the predictions labelled in one time bucket."""
+
+
+class VersionQuality(QualityFigures, _VersionName):
     """A version's live quality, overall and per label-time bucket (oldest first)."""
 
-    model_version: str
     series: list[QualityBucket]
 
 

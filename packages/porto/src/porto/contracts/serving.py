@@ -36,7 +36,9 @@ class ServedModel(BaseModel):
 class LoadError(BaseModel):
     """The last version a worker refused to load, and why."""
 
-    version: str
+    version: str | None = Field(
+        description="None when not even the alias could be resolved (no version to name)."
+    )
     reason: str
     error: str
     at: str

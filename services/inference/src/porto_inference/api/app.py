@@ -82,10 +82,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # instead of stalling requests for tens of milliseconds.
     gc.collect()
     gc.freeze()
+    served = manager.describe()["served"]
     log.info(
         "porto inference ready",
         extra={
-            "model": manager.describe()["served"],
+            "model": served.model_dump() if served is not None else None,
             "store": store.uri,
             "prediction_log": prediction_log.state,
         },

@@ -12,15 +12,15 @@ watcher within ``poll_interval_s``.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
+from porto.contracts.serving import PromoteResponse
 from porto.errors import IntegrityError
 from porto.registry import CHAMPION
 
 from porto_inference.scoring.service import InferenceService
 
 
-async def promote(service: InferenceService, ref: str) -> dict[str, Any]:
+async def promote(service: InferenceService, ref: str) -> PromoteResponse:
     """Make the version ``ref`` names the champion; return what changed and what is served.
 
     IntegrityError (502, ``integrity_error``) naming the file and the checksums when the
@@ -44,13 +44,13 @@ async def promote(service: InferenceService, ref: str) -> dict[str, Any]:
         except IntegrityError as exc:
             raise IntegrityError(f"version {version} cannot be promoted: {exc.message}") from exc
     reloaded = await service.catalog.reload()
-    return {
-        "name": registry.name,
-        "version": version,
-        "alias": CHAMPION,
-        "previous": previous,
-        "changed": previous != version,
-        "served": reloaded.get("served"),
-        "error": reloaded.get("error"),
-        "propagation_s": service.settings.poll_interval_s,
-    }
+    return PromoteResponse(
+        name=registry.name,
+        version=version,
+        alias=CHAMPION,
+        previous=previous,
+        changed=previous != version,
+        served=reloaded["served"],
+        error=reloaded.get("error"),
+        propagation_s=service.settings.poll_interval_s,
+    )

@@ -24,6 +24,22 @@ import numpy as np
 import orjson
 import pandas as pd
 from porto.bundle import Manifest, read_json
+from porto.contracts.monitoring import (
+    DriftReport,
+    FeatureDrift,
+    LiveQuality,
+    LoggedPrediction,
+    PsiThresholds,
+    QualityBucket,
+    QualityFigures,
+    RecentPredictions,
+    ScoreBucket,
+    ScoreDrift,
+    ScoreHistory,
+    Throughput,
+    ThroughputMinute,
+    VersionQuality,
+)
 from porto.reference import (
     REFERENCE_FILE,
     ReferenceStats,
@@ -45,8 +61,12 @@ PSI_MODERATE = 0.1
 PSI_MAJOR = 0.25
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.astimezone(UTC).isoformat() if value is not None else None
+def _iso(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat()
+
+
+def _optional_iso(value: datetime | None) -> str | None:
+    return None if value is None else _iso(value)
 
 
 def _num(value: Any) -> float | None:
@@ -80,15 +100,17 @@ class Monitoring:
     # --- queries ---------------------------------------------------------------------------------
     async def recent(
         self, *, minutes: int, limit: int, model_version: str | None, features: bool
-    ) -> dict[str, Any]:
-        """The latest predictions, newest first (features only when asked: they are large)."""
+    ) -> RecentPredictions:
+        """The latest predictions, newest first (features only when asked: they are large;
+        without them the rows have no ``features`` key, hence ``exclude_unset`` on the route)."""
         version = await self._optional_version(model_version)
         rows = await self.service.prediction_log.recent(
             self.model_name, minutes, version, limit, features=features
         )
         items = []
         for r in rows:
-            item = {
+            # Keyed by alias (``class``: a keyword), hence validated rather than constructed.
+            item: dict[str, object] = {
                 "prediction_id": r["prediction_id"],
                 "created_at": _iso(r["created_at"]),
                 "model_version": r["model_version"],
@@ -99,33 +121,33 @@ class Monitoring:
                 "threshold": float(r["threshold"]),
                 "latency_ms": _num(r["latency_ms"]),
                 "label": None if r["label"] is None else int(r["label"]),
-                "label_time": _iso(r["label_time"]),
+                "label_time": _optional_iso(r["label_time"]),
             }
             if features:
                 item["features"] = orjson.loads(r["features"])
-            items.append(item)
-        return {"minutes": minutes, "limit": limit, "count": len(items), "predictions": items}
+            items.append(LoggedPrediction.model_validate(item))
+        return RecentPredictions(minutes=minutes, limit=limit, count=len(items), predictions=items)
 
-    async def throughput(self, *, minutes: int, model_version: str | None) -> dict[str, Any]:
+    async def throughput(self, *, minutes: int, model_version: str | None) -> Throughput:
         """Predictions per minute over the last ``minutes`` (zero-filled, oldest first)."""
         version = await self._optional_version(model_version)
         rows = await self.service.prediction_log.throughput(self.model_name, minutes, version)
         series = [
-            {
-                "minute": _iso(r["minute"]),
-                "predictions": int(r["predictions"]),
-                "positives": int(r["positives"]),
-                "mean_score": _num(r["mean_score"]),
-                "p95_latency_ms": _num(r["p95_latency_ms"]),
-            }
+            ThroughputMinute(
+                minute=_iso(r["minute"]),
+                predictions=int(r["predictions"]),
+                positives=int(r["positives"]),
+                mean_score=_num(r["mean_score"]),
+                p95_latency_ms=_num(r["p95_latency_ms"]),
+            )
             for r in rows
         ]
-        return {
-            "minutes": minutes,
-            "model_version": version,
-            "total": sum(s["predictions"] for s in series),
-            "series": series,
-        }
+        return Throughput(
+            minutes=minutes,
+            model_version=version,
+            total=sum(s.predictions for s in series),
+            series=series,
+        )
 
     async def scores(
         self,
@@ -135,7 +157,7 @@ class Monitoring:
         bins: int,
         high: float = 1.0,
         model_version: str | None,
-    ) -> dict[str, Any]:
+    ) -> ScoreHistory:
         """The score distribution per time bucket: a histogram over ``bins`` equal bins on
         [0, ``high``] (scores above ``high`` count in the top bin: imbalanced problems score
         near 0, where the detail is), mean and the 10/50/90th percentiles."""
@@ -158,62 +180,59 @@ class Monitoring:
         for r in summary:
             q = list(r["quantiles"] or [None, None, None])
             buckets.append(
-                {
-                    "start": _iso(r["bucket"]),
-                    "count": int(r["n"]),
-                    "mean": _num(r["mean"]),
-                    "p10": _num(q[0]),
-                    "p50": _num(q[1]),
-                    "p90": _num(q[2]),
-                    "histogram": counts.get(r["bucket"], [0] * bins),
-                }
+                ScoreBucket(
+                    start=_iso(r["bucket"]),
+                    count=int(r["n"]),
+                    mean=_num(r["mean"]),
+                    p10=_num(q[0]),
+                    p50=_num(q[1]),
+                    p90=_num(q[2]),
+                    histogram=counts.get(r["bucket"], [0] * bins),
+                )
             )
-        return {
-            "minutes": minutes,
-            "bucket_minutes": bucket_minutes,
-            "since": _iso(since),
-            "model_version": version,
-            "edges": [high * i / bins for i in range(bins + 1)],
-            "high": high,
-            "buckets": buckets,
-        }
+        return ScoreHistory(
+            minutes=minutes,
+            bucket_minutes=bucket_minutes,
+            since=_iso(since),
+            model_version=version,
+            edges=[high * i / bins for i in range(bins + 1)],
+            high=high,
+            buckets=buckets,
+        )
 
-    async def drift(self, *, minutes: int, limit: int, model_version: str | None) -> dict[str, Any]:
+    async def drift(self, *, minutes: int, limit: int, model_version: str | None) -> DriftReport:
         """PSI per feature (and of the scores) of the version's recent logged rows against its
-        training reference, worst first, with both distributions so the UI can draw them."""
+        training reference, worst first, with both distributions so the UI can draw them. The
+        fields a case does not fill stay unset: the answer leaves them out (``exclude_unset``)."""
         version = await self._version(model_version)
         store = self.service.models.store
         manifest = await asyncio.to_thread(self.service.models.registry.get, version)
         if REFERENCE_FILE not in manifest.files:
-            return {
-                "model_version": version,
-                "rows": 0,
-                "available": False,
-                "reason": f"version {version} has no {REFERENCE_FILE}",
-                "features": [],
-                "score": None,
-            }
+            return DriftReport(
+                model_version=version,
+                rows=0,
+                available=False,
+                reason=f"version {version} has no {REFERENCE_FILE}",
+                features=[],
+                score=None,
+            )
         raw = await asyncio.to_thread(read_json, store, manifest, REFERENCE_FILE)
         reference = ReferenceStats.model_validate(raw)
         rows = await self.service.prediction_log.scored_features(
             self.model_name, version, minutes, limit
         )
-        result = await asyncio.to_thread(drift_report, manifest, reference, rows)
-        return {"model_version": version, "minutes": minutes, "limit": limit, **result}
+        return await asyncio.to_thread(
+            drift_report, manifest, reference, rows, minutes=minutes, limit=limit
+        )
 
     async def live_quality(
         self, *, minutes: int, limit: int, bucket_minutes: int, model_version: str | None
-    ) -> dict[str, Any]:
+    ) -> LiveQuality:
         """Live F1, precision, recall and ROC-AUC per version from labelled predictions (by label
         time), overall and per time bucket."""
         version = await self._optional_version(model_version)
         rows = await self.service.prediction_log.labelled(self.model_name, minutes, version, limit)
-        return {
-            "minutes": minutes,
-            "limit": limit,
-            "bucket_minutes": bucket_minutes,
-            **quality_report(rows, bucket_minutes),
-        }
+        return quality_report(rows, minutes=minutes, limit=limit, bucket_minutes=bucket_minutes)
 
 
 # --- pure computations (threads; tested without a database) ------------------------------------
@@ -229,17 +248,28 @@ def live_values(values: pd.Series, kind: FeatureKind, schema: FeatureSchema) -> 
     return numbers
 
 
-def drift_report(manifest: Manifest, reference: ReferenceStats, rows: list[Any]) -> dict[str, Any]:
-    """Per-feature and score PSI of logged ``rows`` (``features`` JSON text, ``score``)."""
+def drift_report(
+    manifest: Manifest, reference: ReferenceStats, rows: list[Any], *, minutes: int, limit: int
+) -> DriftReport:
+    """Per-feature and score PSI of logged ``rows`` (``features`` JSON text, ``score``), the
+    last ``limit`` rows of ``minutes`` of the version ``manifest`` describes."""
     schema = manifest.feature_schema
     n = len(rows)
     if n == 0:
-        return {"rows": 0, "available": True, "features": [], "score": None}
+        return DriftReport(
+            model_version=manifest.version,
+            minutes=minutes,
+            limit=limit,
+            rows=0,
+            available=True,
+            features=[],
+            score=None,
+        )
     records = [orjson.loads(r["features"]) for r in rows]
     frame = pd.DataFrame.from_records(records)
     missing = missing_categories(schema)
     kinds = {f.name: f.kind for f in schema.features}
-    features: list[dict[str, Any]] = []
+    features: list[FeatureDrift] = []
     for ref in reference.features:
         kind = kinds.get(ref.name, ref.kind)
         if ref.name in frame.columns:
@@ -251,38 +281,41 @@ def drift_report(manifest: Manifest, reference: ReferenceStats, rows: list[Any])
         value = psi(ref.fractions, counts)
         total = max(1, int(counts.sum()))
         features.append(
-            {
-                "feature": ref.name,
-                "kind": str(kind),
-                "psi": value,
-                "severity": severity(value),
-                "bins": ref.labels,
-                "reference": ref.fractions,
-                "live": [float(c) / total for c in counts],
-                "missing_rate": float(counts[-1]) / total,
-                "reference_missing_rate": float(ref.fractions[-1]),
-            }
+            FeatureDrift(
+                feature=ref.name,
+                kind=str(kind),
+                psi=value,
+                severity=severity(value),
+                bins=ref.labels,
+                reference=ref.fractions,
+                live=[float(c) / total for c in counts],
+                missing_rate=float(counts[-1]) / total,
+                reference_missing_rate=float(ref.fractions[-1]),
+            )
         )
-    features.sort(key=lambda f: f["psi"], reverse=True)
+    features.sort(key=lambda f: f.psi, reverse=True)
     scores = np.clip(np.asarray([float(r["score"]) for r in rows]), 0.0, 1.0)
     edges = reference.score.edges
     score_counts = np.histogram(scores, bins=np.asarray(edges))[0]
     score_psi = psi(reference.score.fractions, score_counts)
-    return {
-        "rows": n,
-        "available": True,
-        "thresholds": {"moderate": PSI_MODERATE, "major": PSI_MAJOR},
-        "features": features,
-        "score": {
-            "psi": score_psi,
-            "severity": severity(score_psi),
-            "edges": edges,
-            "reference": reference.score.fractions,
-            "live": [float(c) / max(1, n) for c in score_counts],
-            "reference_mean": reference.score.mean,
-            "live_mean": float(scores.mean()),
-        },
-    }
+    return DriftReport(
+        model_version=manifest.version,
+        minutes=minutes,
+        limit=limit,
+        rows=n,
+        available=True,
+        thresholds=PsiThresholds(moderate=PSI_MODERATE, major=PSI_MAJOR),
+        features=features,
+        score=ScoreDrift(
+            psi=score_psi,
+            severity=severity(score_psi),
+            edges=edges,
+            reference=reference.score.fractions,
+            live=[float(c) / max(1, n) for c in score_counts],
+            reference_mean=reference.score.mean,
+            live_mean=float(scores.mean()),
+        ),
+    )
 
 
 def severity(value: float) -> str:
@@ -294,19 +327,21 @@ def severity(value: float) -> str:
     return "stable"
 
 
-def _quality_dict(scores: np.ndarray, predicted: np.ndarray, labels: np.ndarray) -> dict[str, Any]:
+def _figures(scores: np.ndarray, predicted: np.ndarray, labels: np.ndarray) -> QualityFigures:
     q = quality(scores, predicted, labels)
-    return {
-        "samples": q.samples,
-        "positives": int(labels.sum()),
-        "f1": q.f1,
-        "precision": q.precision,
-        "recall": q.recall,
-        "roc_auc": q.roc_auc,
-    }
+    return QualityFigures(
+        samples=q.samples,
+        positives=int(labels.sum()),
+        f1=q.f1,
+        precision=q.precision,
+        recall=q.recall,
+        roc_auc=q.roc_auc,
+    )
 
 
-def quality_report(rows: list[Any], bucket_minutes: int) -> dict[str, Any]:
+def quality_report(
+    rows: list[Any], *, minutes: int, limit: int, bucket_minutes: int
+) -> LiveQuality:
     """Quality per version over all ``rows`` and per label-time bucket (oldest first)."""
     by_version: dict[str, list[tuple[float, int, int, float]]] = {}
     for r in rows:
@@ -322,16 +357,26 @@ def quality_report(rows: list[Any], bucket_minutes: int) -> dict[str, Any]:
     versions = []
     for version, items in sorted(by_version.items()):
         arr = np.asarray(items, dtype=np.float64)
-        overall = _quality_dict(arr[:, 0], arr[:, 1].astype(int), arr[:, 2].astype(int))
+        overall = _figures(arr[:, 0], arr[:, 1].astype(int), arr[:, 2].astype(int))
         starts = arr[:, 3] // step * step
         series = []
         for start in np.unique(starts):
             sel = arr[starts == start]
             series.append(
-                {
-                    "start": datetime.fromtimestamp(float(start), UTC).isoformat(),
-                    **_quality_dict(sel[:, 0], sel[:, 1].astype(int), sel[:, 2].astype(int)),
-                }
+                QualityBucket(
+                    start=datetime.fromtimestamp(float(start), UTC).isoformat(),
+                    **_figures(
+                        sel[:, 0], sel[:, 1].astype(int), sel[:, 2].astype(int)
+                    ).model_dump(),
+                )
             )
-        versions.append({"model_version": version, **overall, "series": series})
-    return {"labelled": len(rows), "versions": versions}
+        versions.append(
+            VersionQuality(model_version=version, **overall.model_dump(), series=series)
+        )
+    return LiveQuality(
+        minutes=minutes,
+        limit=limit,
+        bucket_minutes=bucket_minutes,
+        labelled=len(rows),
+        versions=versions,
+    )

@@ -28,9 +28,10 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from porto.bundle import Manifest, read_manifest, version_prefix
+from porto.contracts import serving
 from porto.errors import (
     ConfigError,
     IntegrityError,
@@ -87,6 +88,13 @@ def failure_reason(exc: BaseException) -> str:
     return "error"
 
 
+class ServingState(TypedDict):
+    """What a worker serves and the last version it refused (``GET /ready``, ``GET /models``)."""
+
+    served: serving.ServedModel | None
+    last_error: serving.LoadError | None
+
+
 class ModelManager:
     """The served model, the LRU of other versions, and the alias watcher."""
 
@@ -97,10 +105,10 @@ class ModelManager:
         self.registry = Registry(store, settings.model_name)
         self.current: ServedModel | None = None
         self.current_alias: str | None = None
-        self.last_error: dict[str, Any] | None = None
+        self.last_error: serving.LoadError | None = None
         #: Set while this worker serves another version than its alias names: the alias, the
         #: version it names, why that version was refused, and where the served one came from.
-        self.fallback: dict[str, Any] | None = None
+        self.fallback: serving.Fallback | None = None
         self._failed: dict[str, Failure] = {}
         self._cache: OrderedDict[str, ServedModel] = OrderedDict()
         self._aliases: dict[str, tuple[float, str]] = {}
@@ -156,7 +164,7 @@ class ModelManager:
             current = self.current
             if current is not None and current.version == version:
                 self.current_alias = alias
-                if self.last_error and self.last_error.get("version") in (None, version):
+                if self.last_error and self.last_error.version in (None, version):
                     self.last_error = None
                 self._end_fallback()
                 return {"changed": False, **self.describe()}
@@ -215,10 +223,10 @@ class ModelManager:
                 extra={"model_version": version, "reason": reason},
             )
             return
-        if self.fallback is not None and self.fallback["version"] == version:
-            self.fallback.update(reason=reason, error=error)
+        if self.fallback is not None and self.fallback.version == version:
+            self.fallback = self.fallback.model_copy(update={"reason": reason, "error": error})
             return
-        source = KEPT if self.fallback is None else self.fallback["source"]
+        source = KEPT if self.fallback is None else self.fallback.source
         self._begin_fallback(alias, version, reason, error, source)
 
     def _fallback_candidates(self, refused: str) -> list[tuple[str, str]]:
@@ -248,14 +256,14 @@ class ModelManager:
         served = self.current
         if served is None:
             return
-        self.fallback = {
-            "alias": alias,
-            "version": version,
-            "reason": reason,
-            "error": error,
-            "source": source,
-            "since": datetime.now(UTC).isoformat(),
-        }
+        self.fallback = serving.Fallback(
+            alias=alias,
+            version=version,
+            reason=reason,
+            error=error,
+            source=source,
+            since=datetime.now(UTC).isoformat(),
+        )
         self.metrics.model_serving_fallback.set(1)
         self.metrics.model_fallbacks.labels(reason).inc()
         log.error(
@@ -312,12 +320,9 @@ class ModelManager:
             self.metrics.model_load_failures.labels(version, reason).inc()
             if reason in ("integrity", "not_found"):
                 self._failed[version] = Failure(reason, exc.message, stamp, time.monotonic())
-        self.last_error = {
-            "version": version,
-            "reason": reason,
-            "error": exc.message,
-            "at": datetime.now(UTC).isoformat(),
-        }
+        self.last_error = serving.LoadError(
+            version=version, reason=reason, error=exc.message, at=datetime.now(UTC).isoformat()
+        )
         if self.current is None:
             self.metrics.model_loaded.set(0)
         log.error(
@@ -377,7 +382,7 @@ class ModelManager:
         """The served model; ModelNotReadyError while none could be loaded."""
         model = self.current
         if model is None:
-            detail = f": {self.last_error['error']}" if self.last_error else ""
+            detail = f": {self.last_error.error}" if self.last_error else ""
             raise ModelNotReadyError(f"no model is loaded yet{detail}")
         return model
 
@@ -422,18 +427,19 @@ class ModelManager:
         self._aliases[ref] = (now + self.settings.poll_interval_s, version)
         return version
 
-    def describe(self) -> dict[str, Any]:
+    def describe(self) -> ServingState:
         """The served model in a few fields (for /ready, /models, reload answers); its
         ``fallback`` is None unless it stands in for a version that could not be loaded."""
         model = self.current
         served = None
         if model is not None:
-            served = {
-                "name": model.name,
-                "version": model.version,
-                "alias": self.current_alias,
-                "loaded_at": model.loaded_at.isoformat(),
-                "load_seconds": round(model.load_seconds, 4),
-                "fallback": dict(self.fallback) if self.fallback is not None else None,
-            }
+            # Fallback and LoadError are replaced, never changed in place: sharing them is safe.
+            served = serving.ServedModel(
+                name=model.name,
+                version=model.version,
+                alias=self.current_alias,
+                loaded_at=model.loaded_at.isoformat(),
+                load_seconds=round(model.load_seconds, 4),
+                fallback=self.fallback,
+            )
         return {"served": served, "last_error": self.last_error}

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import orjson
-from fastapi import APIRouter
-from starlette.responses import Response
+from fastapi import APIRouter, Response
+from porto.contracts.serving import DatabaseStatus, ReadyResponse
 
 from porto_inference.api.deps import ServiceDep
 
@@ -20,22 +19,21 @@ async def get_health() -> dict[str, str]:
 @router.get(
     "/ready",
     summary="Readiness",
-    responses={503: {"description": "No model loaded yet"}},
+    response_model=ReadyResponse,
+    responses={503: {"model": ReadyResponse, "description": "No model loaded yet"}},
 )
-async def get_ready(service: ServiceDep) -> Response:
+async def get_ready(service: ServiceDep, response: Response) -> ReadyResponse:
     """200 once a model is loaded, else 503. Also reports the served version, the last model
     load error and the prediction log database's state (which does not gate readiness).
     `model.fallback` is set while this worker serves a fallback because the version its alias
     names cannot be loaded: that alias and version, `reason`, `error`, and the `source` of the
     served version (`previously served`, the fallback alias, or `newest verified version`)."""
     described = service.models.describe()
-    ready = described["served"] is not None
-    detail = {
-        "status": "ready" if ready else "not_ready",
-        "model": described["served"],
-        "model_error": described["last_error"],
-        "database": service.prediction_log.status(),
-    }
-    return Response(
-        orjson.dumps(detail), status_code=200 if ready else 503, media_type="application/json"
+    served = described["served"]
+    response.status_code = 200 if served is not None else 503
+    return ReadyResponse(
+        status="ready" if served is not None else "not_ready",
+        model=served,
+        model_error=described["last_error"],
+        database=DatabaseStatus.model_validate(service.prediction_log.status()),
     )

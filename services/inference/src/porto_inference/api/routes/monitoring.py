@@ -6,9 +6,16 @@ parameter named), and behind the API key when one is set: the log holds customer
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Query
+from porto.contracts.monitoring import (
+    DriftReport,
+    LiveQuality,
+    RecentPredictions,
+    ScoreHistory,
+    Throughput,
+)
 
 from porto_inference.api.deps import ApiKeyDep, ServiceDep
 from porto_inference.api.schemas import ERRORS
@@ -42,31 +49,48 @@ def _check_buckets(minutes: int, bucket_minutes: int) -> None:
         )
 
 
-@router.get("/predictions", summary="Latest logged predictions", responses=ERRORS)
+@router.get(
+    "/predictions",
+    summary="Latest logged predictions",
+    response_model=RecentPredictions,
+    # The fields a case leaves unset are absent from the answer, not null.
+    response_model_exclude_unset=True,
+    responses=ERRORS,
+)
 async def list_predictions(
     service: ServiceDep,
     minutes: Minutes = 60,
     limit: Annotated[int, Query(ge=1, le=1000, description="Rows, newest first.")] = 50,
     model_version: VersionQuery = None,
     features: Annotated[bool, Query(description="Include each row's features.")] = False,
-) -> dict[str, Any]:
+) -> RecentPredictions:
     """The newest rows of the prediction log: id, time, version, score, class, label."""
     return await Monitoring(service).recent(
         minutes=minutes, limit=limit, model_version=model_version, features=features
     )
 
 
-@router.get("/throughput", summary="Predictions per minute", responses=ERRORS)
+@router.get(
+    "/throughput",
+    summary="Predictions per minute",
+    response_model=Throughput,
+    responses=ERRORS,
+)
 async def get_throughput(
     service: ServiceDep,
     minutes: Annotated[int, Query(ge=1, le=MAX_BUCKETS, description="Last N minutes.")] = 60,
     model_version: VersionQuery = None,
-) -> dict[str, Any]:
+) -> Throughput:
     """Predictions, positives, mean score and p95 latency per minute (zero-filled)."""
     return await Monitoring(service).throughput(minutes=minutes, model_version=model_version)
 
 
-@router.get("/scores", summary="Score distribution over time", responses=ERRORS)
+@router.get(
+    "/scores",
+    summary="Score distribution over time",
+    response_model=ScoreHistory,
+    responses=ERRORS,
+)
 async def get_scores(
     service: ServiceDep,
     minutes: Minutes = 60,
@@ -77,7 +101,7 @@ async def get_scores(
         Query(gt=0, le=1, description="Upper end of the bins; higher scores fall in the top bin."),
     ] = 1.0,
     model_version: VersionQuery = None,
-) -> dict[str, Any]:
+) -> ScoreHistory:
     """Per time bucket: a score histogram on [0, high], the mean and the 10/50/90th
     percentiles."""
     _check_buckets(minutes, bucket_minutes)
@@ -90,7 +114,14 @@ async def get_scores(
     )
 
 
-@router.get("/drift", summary="Drift per feature against the training reference", responses=ERRORS)
+@router.get(
+    "/drift",
+    summary="Drift per feature against the training reference",
+    response_model=DriftReport,
+    # The fields a case leaves unset are absent from the answer, not null.
+    response_model_exclude_unset=True,
+    responses=ERRORS,
+)
 async def get_drift(
     service: ServiceDep,
     minutes: Minutes = 60,
@@ -101,7 +132,7 @@ async def get_drift(
         str | None,
         Query(max_length=128, description="Version or alias (default: the served version)."),
     ] = None,
-) -> dict[str, Any]:
+) -> DriftReport:
     """PSI of each feature and of the scores: recent logged rows of one version against its
     ``reference.json``, worst first, with both distributions."""
     return await Monitoring(service).drift(
@@ -109,7 +140,12 @@ async def get_drift(
     )
 
 
-@router.get("/quality", summary="Live F1 / ROC-AUC from feedback", responses=ERRORS)
+@router.get(
+    "/quality",
+    summary="Live F1 / ROC-AUC from feedback",
+    response_model=LiveQuality,
+    responses=ERRORS,
+)
 async def get_quality(
     service: ServiceDep,
     minutes: Minutes = 1440,
@@ -118,7 +154,7 @@ async def get_quality(
     ] = 10_000,
     bucket_minutes: BucketMinutes = 60,
     model_version: VersionQuery = None,
-) -> dict[str, Any]:
+) -> LiveQuality:
     """Quality of labelled predictions per version: overall and per label-time bucket."""
     _check_buckets(minutes, bucket_minutes)
     return await Monitoring(service).live_quality(

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Path
+from porto.contracts.serving import PromoteResponse
 
 from porto_inference.api.deps import ApiKeyDep, ServiceDep
 from porto_inference.api.promotion import promote
@@ -17,6 +18,7 @@ router = APIRouter(tags=["models"])
     "/models/{version}/promote",
     summary="Make a version the champion",
     dependencies=[ApiKeyDep],
+    response_model=PromoteResponse,
     responses=ERRORS,
 )
 async def promote_model(
@@ -24,7 +26,7 @@ async def promote_model(
         str, Path(description="A version id or an alias such as `latest`.", max_length=128)
     ],
     service: ServiceDep,
-) -> dict[str, Any]:
+) -> PromoteResponse:
     """Verify the version loads and every file of its stored bundle matches the manifest's
     checksum (else 502 `integrity_error` naming the file; the alias does not move), point the
     `champion` alias at it and swap this worker to it; the other workers and replicas follow
