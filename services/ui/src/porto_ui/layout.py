@@ -7,7 +7,6 @@ import pandas as pd
 import streamlit as st
 from porto.contracts.api import ModelsResponse, VersionSummary
 from porto.contracts.run import RunMetrics
-from porto.contracts.serving import ServedModel
 
 from porto_ui import __version__
 from porto_ui.client import (
@@ -105,7 +104,7 @@ def served_version(catalogue: ModelsResponse) -> str | None:
     """The version the answering API worker serves, if any."""
     if catalogue.served is None:
         return None
-    return ServedModel.model_validate(catalogue.served).version
+    return catalogue.served.version
 
 
 def champion_of(catalogue: ModelsResponse) -> str | None:

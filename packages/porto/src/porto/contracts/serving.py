@@ -77,3 +77,16 @@ class PromoteResponse(BaseModel):
     propagation_s: float = Field(
         description="Within this many seconds the other workers and replicas serve it too."
     )
+
+
+class ReloadResponse(BaseModel):
+    """``POST /models/reload``: whether this worker swapped versions, and what it serves now."""
+
+    changed: bool
+    error: str | None = Field(
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="Why the alias's version could not be served (absent when it could).",
+    )
+    served: ServedModel | None
+    last_error: LoadError | None

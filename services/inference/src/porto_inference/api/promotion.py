@@ -50,7 +50,7 @@ async def promote(service: InferenceService, ref: str) -> PromoteResponse:
         alias=CHAMPION,
         previous=previous,
         changed=previous != version,
-        served=reloaded["served"],
-        error=reloaded.get("error"),
+        served=reloaded.served,
+        error=reloaded.error,
         propagation_s=service.settings.poll_interval_s,
     )

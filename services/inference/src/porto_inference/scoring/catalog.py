@@ -6,10 +6,10 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from pathlib import PurePosixPath
-from typing import Any
 
 from porto.bundle import Manifest, read_file
 from porto.contracts.api import FeatureInfo, ModelSchemaResponse, ModelsResponse, VersionSummary
+from porto.contracts.serving import ReloadResponse
 from porto.errors import NotFoundError
 from porto.schema import category_value, typical_record, typical_value
 
@@ -142,6 +142,6 @@ class Catalog:
             immutable=ref == version,
         )
 
-    async def reload(self) -> dict[str, Any]:
+    async def reload(self) -> ReloadResponse:
         """Re-read the alias now, retrying versions that failed before."""
         return await self.models.refresh(force=True)

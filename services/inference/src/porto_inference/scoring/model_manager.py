@@ -28,7 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, TypedDict
+from typing import TypedDict
 
 from porto.bundle import Manifest, read_manifest, version_prefix
 from porto.contracts import serving
@@ -150,7 +150,7 @@ class ModelManager:
             f"{self.settings.fallback_alias!r} version in {self.store.uri} (train one first)"
         )
 
-    async def refresh(self, *, force: bool = False) -> dict[str, Any]:
+    async def refresh(self, *, force: bool = False) -> serving.ReloadResponse:
         """Re-read the alias and swap to its version if it changed. A version refused before
         is retried when its bundle changed in the store, or always with ``force``. Whatever
         cannot be loaded, the worker keeps (or finds) a fallback. Return what happened (for
@@ -160,25 +160,27 @@ class ModelManager:
                 version, alias = await asyncio.to_thread(self._resolve_served)
             except PortoError as exc:
                 self._report(None, exc)
-                return {"changed": False, "error": exc.message, **self.describe()}
+                return serving.ReloadResponse(changed=False, error=exc.message, **self.describe())
             current = self.current
             if current is not None and current.version == version:
                 self.current_alias = alias
                 if self.last_error and self.last_error.version in (None, version):
                     self.last_error = None
                 self._end_fallback()
-                return {"changed": False, **self.describe()}
+                return serving.ReloadResponse(changed=False, **self.describe())
             failure = self._failed.get(version)
             if failure is not None and not force and not await self._changed(version, failure):
                 await self._fall_back(alias, version, failure.reason, failure.message)
-                return {"changed": False, "error": failure.message, **self.describe()}
+                return serving.ReloadResponse(
+                    changed=False, error=failure.message, **self.describe()
+                )
             try:
                 model = await self._load_verified(version)
             except PortoError as exc:
                 await self._fall_back(alias, version, failure_reason(exc), exc.message)
-                return {"changed": False, "error": exc.message, **self.describe()}
+                return serving.ReloadResponse(changed=False, error=exc.message, **self.describe())
             self._swap(model, alias)
-            return {"changed": True, **self.describe()}
+            return serving.ReloadResponse(changed=True, **self.describe())
 
     async def _changed(self, version: str, failure: Failure, *, throttle: bool = False) -> bool:
         """Whether the bundle of a refused ``version`` changed since it failed (worth a retry).

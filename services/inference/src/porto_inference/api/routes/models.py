@@ -3,12 +3,13 @@ GET /models/{version}/artifacts/{file}, POST /models/reload."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from urllib.parse import urlsplit, urlunsplit
 
 from fastapi import APIRouter, Path, Request
 from porto.bundle import Manifest
 from porto.contracts.api import ModelSchemaResponse, ModelsResponse
+from porto.contracts.serving import ReloadResponse
 from starlette.responses import Response
 
 from porto_inference.api.deps import ApiKeyDep, ServiceDep, authorize
@@ -74,7 +75,7 @@ async def get_served_schema(service: ServiceDep) -> ModelSchemaResponse:
     dependencies=[ApiKeyDep],
     responses=ERRORS,
 )
-async def reload_models(service: ServiceDep) -> dict[str, Any]:
+async def reload_models(service: ServiceDep) -> ReloadResponse:
     """Check the alias at once (instead of at the next poll) and retry versions that failed;
     answers what this worker serves afterwards and any load error."""
     return await service.catalog.reload()
