@@ -434,6 +434,7 @@ _CONSTRUCTORS = {
     "CounterMetricFamily": ("_total",),
     "gauge_family": ("",),
     "_gauge": ("",),
+    "_live_quality_gauge": ("",),
 }
 
 
@@ -450,8 +451,16 @@ def declared_metrics() -> set[str]:
                     continue
                 func = node.func
                 called = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-                first = node.args[0]
-                if called in _CONSTRUCTORS and isinstance(first, ast.Constant):
+                # the name is the first string argument (a helper may take the registry first)
+                first = next(
+                    (
+                        a
+                        for a in node.args
+                        if isinstance(a, ast.Constant) and isinstance(a.value, str)
+                    ),
+                    None,
+                )
+                if called in _CONSTRUCTORS and first is not None:
                     base = str(first.value).removesuffix("_total")
                     names.update(base + suffix for suffix in _CONSTRUCTORS[called])
     return names
