@@ -24,7 +24,7 @@ def _entry(rows: int, record_ids: list[Any] | None) -> LogEntry:
         threshold=0.5,
         latency_ms=1.5,
         record_ids=record_ids,
-        features=[f'{{"i": {i}}}' for i in range(rows)],
+        features=[f'{{"i": {i}}}'.encode() for i in range(rows)],
     )
 
 
@@ -45,4 +45,4 @@ def test_records_follow_the_columns_and_are_built_once() -> None:
     assert first["prediction_id"] == entry.prediction_ids[0]
     assert first["record_id"] == "1" and records[1][COLUMNS.index("record_id")] is None
     assert first["score"] == 0.1 and first["predicted_class"] == 0
-    assert first["features"] == '{"i": 0}'
+    assert first["features"] == b'{"i": 0}'

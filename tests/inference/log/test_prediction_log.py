@@ -278,17 +278,21 @@ def test_a_retried_write_does_not_duplicate_rows(
     pg_url: str, make_client: Callable[..., TestClient], records: list[dict[str, Any]]
 ) -> None:
     """A COPY whose commit reached the server but whose acknowledgement did not (the server
-    died at that moment) is retried: only the missing rows are written, nothing is stuck."""
+    died at that moment) is retried: its key is in prediction_log_writes, committed with its
+    rows, so the retry writes nothing and nothing is stuck."""
     client = make_client(prediction_log=True, database_url=pg_url, log_flush_interval_s=3600)
     answers = client.post("/predict/batch", json=records[:10]).json()["predictions"]
-    already = answers[3]["prediction_id"]
+    ids = [a["prediction_id"] for a in answers]
+    # What the lost-acknowledgement attempt committed: its rows and its key, in one transaction.
     sql(
         pg_url,
         "INSERT INTO prediction_log (prediction_id, created_at, model_name, model_version, "
         "endpoint, features, score, predicted_class, threshold) "
-        "VALUES ($1, now(), 'porto', 'v', '/predict/batch', '{}', 0.5, 1, 0.5)",
-        already,
+        "SELECT unnest($1::uuid[]), now(), 'porto', 'v', '/predict/batch', '{}', 0.5, 1, 0.5",
+        ids,
     )
+    sql(pg_url, "INSERT INTO prediction_log_writes (batch_key) VALUES ($1)", f"{ids[0]}/10")
     assert _flush(client)
     assert count(pg_url) == 10
     assert _status(client)["queued_rows"] == 0
+    assert _status(client)["written_rows"] == 10

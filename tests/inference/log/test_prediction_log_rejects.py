@@ -22,18 +22,20 @@ from porto_inference.log.store import LogEntry
 
 pytestmark = pytest.mark.integration
 
-GOOD = orjson.dumps({"ps_ind_01": 1, "ps_car_01_cat": 3}).decode()
-#: Values each column type refuses: jsonb cannot hold U+0000, text cannot hold a NUL byte, and
-#: an unpaired surrogate cannot even be encoded as UTF-8.
-POISON_FEATURES = '{"ps_car_01_cat": "a\\u0000b"}'
+GOOD = orjson.dumps({"ps_ind_01": 1, "ps_car_01_cat": 3})
+#: Values a text column refuses: a NUL byte, and an unpaired surrogate (it cannot even be
+#: encoded as UTF-8). Features are bytes (bytea): PostgreSQL takes any.
 POISON_RECORD_ID = "row\x00one"
+POISON_SURROGATE_ID = "row-\ud800"
 POISON_REQUEST_ID = "req-\ud800"
+#: Features jsonb could not hold (U+0000), which the log now keeps as sent.
+NUL_FEATURES = b'{"ps_car_01_cat": "a\\u0000b"}'
 
 
 def _entry(
     rows: int,
     *,
-    features: list[str] | None = None,
+    features: list[bytes] | None = None,
     record_ids: list[Any] | None = None,
     request_id: str | None = "r",
 ) -> LogEntry:
@@ -71,13 +73,12 @@ def test_a_refused_row_is_quarantined_and_the_rows_behind_it_are_written(
         prediction_log=True, database_url=pg_url, log_flush_interval_s=3600, log_flush_rows=1000
     )
     assert client.get("/ready").json()["database"]["state"] == "up"
-    bad_features = [GOOD] * 100
-    bad_features[37] = POISON_FEATURES
     bad_ids: list[Any] = list(range(100))
+    bad_ids[37] = POISON_SURROGATE_ID
     bad_ids[80] = POISON_RECORD_ID
     entries = [
         _entry(50),
-        _entry(100, features=bad_features, record_ids=bad_ids),
+        _entry(100, record_ids=bad_ids),
         _entry(1, request_id=POISON_REQUEST_ID),
         _entry(49),
     ]
@@ -117,9 +118,31 @@ def test_a_refused_row_alone_in_its_batch(
     """With one worker, the very first row refused: nothing behind it waits (the report's
     51 accepted, 0 written)."""
     client = make_client(prediction_log=True, database_url=pg_url, log_flush_interval_s=3600)
-    assert _submit_and_flush(client, [_entry(1, features=[POISON_FEATURES])])
+    assert _submit_and_flush(client, [_entry(1, record_ids=[POISON_RECORD_ID])])
     for record in records[:50]:
         assert client.post("/predict", json=record).status_code == 200
     assert client.portal.call(_log(client).flush, DEADLINE)
     assert count(pg_url) == 50
     assert sql(pg_url, "SELECT count(*) AS n FROM prediction_log_rejected") == [{"n": 1}]
+
+
+def test_features_are_kept_as_sent_even_what_jsonb_refuses(
+    pg_url: str, make_client: Callable[..., TestClient]
+) -> None:
+    """Features are stored as the bytes received (bytea): U+0000, which jsonb refuses, is kept,
+    and prediction_log_features reads them by name."""
+    client = make_client(prediction_log=True, database_url=pg_url, log_flush_interval_s=3600)
+    entry = _entry(2, features=[NUL_FEATURES, GOOD])
+    assert _submit_and_flush(client, [entry])
+    rows = sql(
+        pg_url,
+        "SELECT prediction_id::text AS id, features FROM prediction_log ORDER BY prediction_id",
+    )
+    assert {bytes(r["features"]) for r in rows} == {NUL_FEATURES, GOOD}
+    by_name = sql(
+        pg_url,
+        "SELECT features->>'ps_ind_01' AS v FROM prediction_log_features WHERE prediction_id = $1",
+        entry.prediction_ids[1],
+    )
+    assert by_name == [{"v": "1"}]
+    assert sql(pg_url, "SELECT count(*) AS n FROM prediction_log_rejected") == [{"n": 0}]

@@ -59,6 +59,17 @@ class ModelNotReadyError(PortoError):
     status_code = 503
 
 
+class LogFullError(PortoError):
+    """The prediction log cannot take more rows now (overflow policy ``backpressure``): the
+    request is refused before it is scored, so nothing is answered that is not logged."""
+
+    status_code = 429
+
+    def __init__(self, message: str, *, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class DatabaseUnavailableError(PortoError):
     """PostgreSQL is needed for this call (feedback) and cannot be reached."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from porto.settings_base import PortoSettings, is_placeholder
 from porto.store import S3Options
@@ -192,12 +192,28 @@ class Settings(PortoSettings):
         default=100_000,
         ge=1,
         description="Rows the in-memory log queue holds while the database is slow or down; "
-        "beyond it new rows are dropped and counted.",
+        "beyond it the overflow policy applies (log_overflow).",
+    )
+    log_overflow: Literal["drop", "backpressure"] = Field(
+        default="drop",
+        description="When the log queue is full: drop new rows (counted in "
+        "prediction_log_dropped_total, alerted) and keep answering, or answer 429 with "
+        "Retry-After before scoring, so nothing is answered that is not logged.",
+    )
+    log_retry_after_s: int = Field(
+        default=1, ge=1, description="Retry-After (seconds) of a 429 under backpressure."
+    )
+    log_retention_days: int = Field(
+        default=0,
+        ge=0,
+        description="Drop the prediction log's day partitions older than this many days "
+        "(0: keep everything; the chart sets 30).",
     )
     log_flush_rows: int = Field(
-        default=1_000,
+        default=5_000,
         ge=1,
-        description="Rows per COPY (building a COPY holds the event loop: keep it short).",
+        description="Rows per COPY (the writer runs in its own thread: larger chunks cost "
+        "the request loop nothing).",
     )
     log_flush_interval_s: float = Field(
         default=0.5, gt=0, description="Longest a row waits in the queue when the DB is up."

@@ -30,6 +30,7 @@ from porto_inference.errors import (
     BadRequestError,
     DatabaseUnavailableError,
     ErrorDetail,
+    LogFullError,
     ModelNotReadyError,
     PayloadTooLargeError,
     UnauthorizedError,
@@ -48,6 +49,7 @@ _TYPES: list[tuple[type[PortoError], str]] = [
     (UnsupportedMediaTypeError, "unsupported_media_type"),
     (ModelNotReadyError, "model_not_ready"),
     (DatabaseUnavailableError, "database_unavailable"),
+    (LogFullError, "log_full"),
     (NotFoundError, "not_found"),
     (IntegrityError, "integrity_error"),
     (StoreError, "store_unavailable"),
@@ -93,7 +95,8 @@ async def _porto_error(request: Request, exc: Exception) -> Response:
     if exc.status_code >= 500:
         log.warning("request failed: %s", exc.message, extra={"error_type": error_type(exc)})
     details = exc.details if isinstance(exc, ValidationFailedError) else None
-    return error_response(exc.status_code, error_type(exc), exc.message, details)
+    headers = {"Retry-After": str(exc.retry_after_s)} if isinstance(exc, LogFullError) else None
+    return error_response(exc.status_code, error_type(exc), exc.message, details, headers)
 
 
 async def _request_validation(request: Request, exc: Exception) -> Response:

@@ -43,9 +43,10 @@ class LogEntry:
     threshold: float
     latency_ms: float
     record_ids: list[Any] | None
-    features: list[str]
-    """One JSON object per row, serialised when queued: a few hundred bytes per row instead of
-    the parsed request (kilobytes of Python objects), so the queue's memory stays bounded."""
+    features: list[bytes]
+    """One JSON object per row (UTF-8), serialised when queued: a few hundred bytes per row
+    instead of the parsed request (kilobytes of Python objects), so the queue's memory stays
+    bounded; stored as is (``bytea``), never parsed by PostgreSQL."""
     seq: int = 0
     records: list[tuple[Any, ...]] | None = field(default=None, repr=False)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from porto_inference.errors import DatabaseUnavailableError
@@ -31,11 +31,18 @@ SWEEP_LIMIT = 10_000
 #: the clocks of the pods that mint ids and of this one differ a little.
 CLOCK_SKEW_S = 300
 
+#: Slack around a prediction id's timestamp when looking for its row by ``created_at`` (the
+#: row's time is taken right after the id's, on the same clock): enough for any scoring time.
+ID_TIME_SLACK = timedelta(hours=1)
+
+# Labels for ids minted within [$4, $5): the bounds on created_at let PostgreSQL skip every
+# other day partition (the log is partitioned by created_at; ids carry their time).
 LABEL_SQL = """
 UPDATE prediction_log AS p
 SET label = f.label, label_time = $3
 FROM unnest($1::uuid[], $2::smallint[]) AS f(prediction_id, label)
 WHERE p.prediction_id = f.prediction_id
+  AND p.created_at >= $4 AND p.created_at < $5
 RETURNING p.prediction_id::text
 """
 
@@ -67,7 +74,10 @@ DELETE FROM pending_feedback AS f
 WHERE f.prediction_id IN (
     SELECT q.prediction_id FROM pending_feedback AS q
     WHERE EXISTS (
-        SELECT 1 FROM prediction_log AS p WHERE p.prediction_id = q.prediction_id OFFSET 0
+        SELECT 1 FROM prediction_log AS p
+        WHERE p.prediction_id = q.prediction_id
+          AND p.created_at >= now() - make_interval(secs => $2)
+        OFFSET 0
     )
     ORDER BY q.received_at
     LIMIT $1
@@ -80,7 +90,11 @@ RETURNING f.prediction_id, f.label, f.label_time
 TAKE_PENDING_IDS_SQL = """
 DELETE FROM pending_feedback AS f
 WHERE f.prediction_id = ANY($1::uuid[])
-  AND EXISTS (SELECT 1 FROM prediction_log AS p WHERE p.prediction_id = f.prediction_id)
+  AND EXISTS (
+      SELECT 1 FROM prediction_log AS p
+      WHERE p.prediction_id = f.prediction_id
+        AND p.created_at >= now() - make_interval(secs => $2)
+  )
 RETURNING f.prediction_id, f.label, f.label_time
 """
 
@@ -104,19 +118,38 @@ UPDATE prediction_log AS p
 SET label = f.label, label_time = f.label_time
 FROM unnest($1::uuid[], $2::smallint[], $3::timestamptz[]) AS f(prediction_id, label, label_time)
 WHERE p.prediction_id = f.prediction_id
+  AND p.created_at >= now() - make_interval(secs => $4)
 """
 
 
-async def _apply(conn: Any, taken: list[Any]) -> int:
-    """Write parked labels just taken from ``pending_feedback`` onto their predictions."""
+async def _apply(conn: Any, taken: list[Any], horizon_s: float) -> int:
+    """Write parked labels just taken from ``pending_feedback`` onto their predictions (made
+    within ``horizon_s``, see :meth:`Feedback.young_horizon_s`)."""
     if taken:
         await conn.execute(
             APPLY_LABELS_SQL,
             [r["prediction_id"] for r in taken],
             [r["label"] for r in taken],
             [r["label_time"] for r in taken],
+            horizon_s,
         )
     return len(taken)
+
+
+def id_windows(ids: list[str]) -> list[tuple[datetime, datetime, list[str]]]:
+    """``ids`` grouped by the UTC day of their timestamp, each group with the created_at window
+    its rows lie in; ids without a timestamp (not UUIDv7: never a porto id) are left out."""
+    by_day: dict[int, list[tuple[float, str]]] = {}
+    for pid in ids:
+        ts = id_timestamp(pid)
+        if ts is not None:
+            by_day.setdefault(int(ts // 86_400), []).append((ts, pid))
+    windows = []
+    for group in by_day.values():
+        low = datetime.fromtimestamp(min(t for t, _ in group), UTC) - ID_TIME_SLACK
+        high = datetime.fromtimestamp(max(t for t, _ in group), UTC) + ID_TIME_SLACK
+        windows.append((low, high, [pid for _, pid in group]))
+    return windows
 
 
 class Feedback:
@@ -140,8 +173,11 @@ class Feedback:
         now = datetime.now(UTC)
         try:
             async with self.db.pool.acquire() as conn, conn.transaction():
-                found_rows = await conn.fetch(LABEL_SQL, list(valid), list(valid.values()), now)
-                found = {str(r[0]) for r in found_rows}
+                found: set[str] = set()
+                for low, high, ids in id_windows(list(valid)):
+                    labels_of = [valid[pid] for pid in ids]
+                    rows = await conn.fetch(LABEL_SQL, ids, labels_of, now, low, high)
+                    found.update(str(r[0]) for r in rows)
                 young, old = self._young_and_old([p for p in valid if p not in found], now)
                 unknown.extend(old)
                 pending, refused = await self._park(conn, young, valid, now) if young else ([], [])
@@ -156,6 +192,12 @@ class Feedback:
             if ids_of:
                 self.metrics.feedback.labels(result).inc(len(ids_of))
         return {"applied": len(found), "pending": pending, "unknown": unknown, "refused": refused}
+
+    @property
+    def young_horizon_s(self) -> float:
+        """How old (seconds) a prediction with a parked label can be: parked while young
+        (``feedback_pending_s``), kept as long again, plus clock skew and scoring time."""
+        return 2 * self.settings.feedback_pending_s + CLOCK_SKEW_S + ID_TIME_SLACK.total_seconds()
 
     def _young_and_old(self, missing: list[str], now: datetime) -> tuple[list[str], list[str]]:
         """Split ids not in the table into those young enough to be queued somewhere (minted
@@ -195,7 +237,8 @@ class Feedback:
                 PARK_SQL, pending, [labels[p] for p in pending], [now] * len(pending)
             )
             # A writer may have committed one of these predictions since LABEL_SQL looked.
-            await _apply(conn, await conn.fetch(TAKE_PENDING_IDS_SQL, pending))
+            horizon = self.young_horizon_s
+            await _apply(conn, await conn.fetch(TAKE_PENDING_IDS_SQL, pending, horizon), horizon)
         return pending, refused
 
     async def apply_to_written(self, records: list[tuple[Any, ...]]) -> None:
@@ -205,13 +248,15 @@ class Feedback:
             if await conn.fetchval(ANY_PENDING_SQL):
                 async with conn.transaction():
                     ids = [r[0] for r in records]
-                    await _apply(conn, await conn.fetch(TAKE_PENDING_FOR_SQL, ids))
+                    taken = await conn.fetch(TAKE_PENDING_FOR_SQL, ids)
+                    await _apply(conn, taken, self.young_horizon_s)
 
     async def sweep(self) -> None:
         """Apply parked labels whose prediction arrived without meeting them (a race between two
         workers), a bounded number at a time, then delete those past the horizon."""
         async with self.db.pool.acquire() as conn, conn.transaction():
-            await _apply(conn, await conn.fetch(TAKE_PENDING_SQL, SWEEP_LIMIT))
+            horizon = self.young_horizon_s
+            await _apply(conn, await conn.fetch(TAKE_PENDING_SQL, SWEEP_LIMIT, horizon), horizon)
             expired = await conn.fetchval(
                 EXPIRE_PENDING_SQL, self.settings.feedback_pending_s, SWEEP_LIMIT
             )

@@ -5,8 +5,10 @@ path, the labels feedback gives them, and the queries monitoring makes of them.
 (:mod:`~porto_inference.log.pool`) and puts together the parts that share it, each holding its
 own SQL:
 
-- :mod:`~porto_inference.log.writer`: the bounded queue requests append to, and the task that
-  writes it with ``COPY`` (retries, quarantine of rows PostgreSQL refuses, dropped counts);
+- :mod:`~porto_inference.log.writer`: the bounded queue requests append to, and the thread
+  that writes it with ``COPY`` over a pool of its own (retries, exactly-once writes, quarantine
+  of rows PostgreSQL refuses, dropped counts), which also runs
+  :mod:`~porto_inference.log.partitions` (day partitions ahead, retention, the size gauges);
 - :mod:`~porto_inference.log.feedback`: labels for earlier predictions, parked while their
   prediction is still queued;
 - :mod:`~porto_inference.log.queries`: the read side (the /monitoring queries, the live-quality
@@ -19,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from porto_inference.errors import DatabaseUnavailableError
+from porto_inference.errors import DatabaseUnavailableError, LogFullError
 from porto_inference.log.entry import LogEntry
 from porto_inference.log.feedback import Feedback
 from porto_inference.log.pool import LogPool
@@ -35,13 +37,15 @@ __all__ = ["LogEntry", "PredictionLog"]
 
 
 class PredictionLog(LogQueries):
-    """The queue, its writer task, feedback, and the monitoring reads, over one pool."""
+    """The queue and its writer thread, feedback, and the monitoring reads (over the serving
+    loop's pool; the writer has its own)."""
 
     def __init__(self, settings: Settings, metrics: LogMetrics, url: str | None) -> None:
         super().__init__(LogPool(settings, metrics, url))
         self.settings = settings
+        self.metrics = metrics
         self.feedback = Feedback(settings, metrics, self.db)
-        self.writer = LogWriter(settings, metrics, self.db, self.feedback)
+        self.writer = LogWriter(settings, metrics, url)
 
     @property
     def enabled(self) -> bool:
@@ -55,14 +59,25 @@ class PredictionLog(LogQueries):
 
     @property
     def state(self) -> str:
-        """``disabled``, ``connecting``, ``up`` or ``down``."""
-        return self.db.state
+        """``disabled``, ``connecting``, ``up`` or ``down`` (the writer's view once it has
+        tried: it is the part that keeps trying)."""
+        return self._current().state
+
+    @property
+    def last_error(self) -> str | None:
+        """The latest failure to reach the database (None while it answers)."""
+        return self._current().last_error
+
+    def _current(self) -> LogPool:
+        writer = self.writer.db
+        return writer if self.writer.started and writer.state != "connecting" else self.db
 
     async def start(self) -> None:
-        """Start the writer task (it connects, migrates, and retries on its own)."""
+        """Connect (and migrate) once, then start the writer thread (it connects on its own
+        pool and retries on its own)."""
         if self.enabled:
             await self.db.connect()
-            self.writer.start()
+            await self.writer.start()
 
     async def stop(self) -> None:
         """Flush what is queued (bounded by the shutdown timeout), then close the pool."""
@@ -70,6 +85,22 @@ class PredictionLog(LogQueries):
             return
         await self.writer.stop()
         await self.db.close()
+
+    def admit(self, rows: int) -> None:
+        """Under the ``backpressure`` overflow policy, refuse (429, counted) a request whose
+        ``rows`` the queue cannot take, before it is scored; under ``drop`` (or with the log
+        off) let everything through."""
+        if (
+            self.settings.log_overflow == "backpressure"
+            and self.enabled
+            and not self.writer.has_room(rows)
+        ):
+            self.metrics.log_backpressure.inc()
+            raise LogFullError(
+                f"the prediction log queue is full ({self.writer.queued_rows} rows waiting for "
+                "PostgreSQL): retry shortly",
+                retry_after_s=self.settings.log_retry_after_s,
+            )
 
     def reject_if_full(self, rows: int) -> bool:
         """Count ``rows`` as dropped and return True when the queue cannot take them, so the
@@ -99,8 +130,8 @@ class PredictionLog(LogQueries):
     def status(self) -> dict[str, Any]:
         """What /ready reports about the database."""
         return {
-            "state": self.db.state,
-            "error": self.db.last_error,
+            "state": self.state,
+            "error": self.last_error,
             "queued_rows": self.writer.queued_rows,
             "written_rows": self.writer.written,
             "dropped_rows": self.writer.dropped,

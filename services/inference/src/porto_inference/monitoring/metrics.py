@@ -275,6 +275,31 @@ class LogMetrics:
             "Failed attempts to reach or write the database.",
             registry=registry,
         )
+        self.log_backpressure = Counter(
+            "prediction_log_backpressure_total",
+            "Requests refused with 429 because the log queue was full (overflow policy "
+            "backpressure): nothing was scored or dropped.",
+            registry=registry,
+        )
+        self.log_size_bytes = Gauge(
+            "prediction_log_size_bytes",
+            "On-disk size of the prediction log (every partition, indexes included).",
+            multiprocess_mode="max",
+            registry=registry,
+        )
+        self.log_partitions = Gauge(
+            "prediction_log_partitions",
+            "Partitions of the prediction log (one per UTC day, plus the default one).",
+            multiprocess_mode="max",
+            registry=registry,
+        )
+        self.log_oldest_row = Gauge(
+            "prediction_log_oldest_row_timestamp_seconds",
+            "created_at of the oldest row the prediction log holds (Unix time): retention "
+            "keeps time() minus this below log_retention_days.",
+            multiprocess_mode="min",
+            registry=registry,
+        )
         self.log_up = Gauge(
             "prediction_log_database_up",
             "1 when every live worker reaches PostgreSQL, else 0.",

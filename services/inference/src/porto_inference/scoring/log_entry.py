@@ -1,5 +1,6 @@
 """What a scored request hands the prediction log: one :class:`LogEntry` with the features as
-received, serialised as JSON when queued (a few hundred bytes per row, not the parsed request)."""
+received, serialised as JSON (UTF-8 bytes) when queued (a few hundred bytes per row, not the
+parsed request)."""
 
 from __future__ import annotations
 
@@ -43,12 +44,12 @@ def log_entry(
     )
 
 
-def features_json(batch: EncodedBatch, codec: FeatureCodec) -> list[str]:
+def features_json(batch: EncodedBatch, codec: FeatureCodec) -> list[bytes]:
     """One JSON object per row: the features as received (dicts as sent, positional lists keyed
     by feature name, CSV rows as parsed), without the id column."""
     raw = batch.raw
     if raw is not None and len(raw) == 1 and type(raw[0]) is dict:
-        return [orjson.dumps(raw[0]).decode()]  # the single-record request: no list to split
+        return [orjson.dumps(raw[0])]  # the single-record request: no list to split
     if raw is None:
         dicts: list[Any] = codec.records(batch)
     elif raw and all(type(r) is dict for r in raw):
@@ -64,5 +65,5 @@ def features_json(batch: EncodedBatch, codec: FeatureCodec) -> list[str]:
     blob = orjson.dumps(dicts)
     parts = blob[2:-2].split(b"},{")
     if len(parts) != n:
-        return [orjson.dumps(d).decode() for d in dicts]
-    return [f"{{{p.decode()}}}" for p in parts]
+        return [orjson.dumps(d) for d in dicts]
+    return [b"{" + p + b"}" for p in parts]

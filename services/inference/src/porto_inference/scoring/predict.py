@@ -184,7 +184,9 @@ class Scorer:
             batch = model.codec.encode_items([record])
         except ValidationFailedError as exc:
             raise _strip_rows(exc) from None
+        self.prediction_log.admit(1)
         proba = await self.batcher.predict(model, batch)
+        self.prediction_log.admit(1)  # the queue may have filled while this row was scored
         p = float(proba[0])
         threshold = model.threshold
         cls = 1 if p >= threshold else 0
@@ -218,8 +220,10 @@ class Scorer:
         limit = self.batch_max_rows
         if batch.rows > limit:
             raise PayloadTooLargeError(f"{batch.rows} rows: the limit is {limit} per request")
+        self.prediction_log.admit(batch.rows)
         if batch.rows >= THREAD_ROWS:
             proba = await asyncio.to_thread(model.predict, batch)
+            self.prediction_log.admit(batch.rows)  # the queue may have filled meanwhile
         else:
             proba = model.predict(batch)
         threshold = model.threshold

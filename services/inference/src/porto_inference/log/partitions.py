@@ -1,0 +1,136 @@
+"""The prediction log's day partitions: created ahead, dropped past retention, measured.
+
+``prediction_log`` is range-partitioned on ``created_at``, one partition per UTC day
+(``prediction_log_pYYYYMMDD``, made by the SQL function ``porto_log_partition`` of migration
+0004), plus a default partition for a row no day partition holds. The writer runs
+:meth:`Partitions.maintain` every :data:`MAINTENANCE_S`: it creates today's and the next
+:data:`DAYS_AHEAD` days' partitions, drops the day partitions older than
+``log_retention_days`` (0: keep everything), prunes the exactly-once ledger, and sets the
+gauges of the log's size and oldest row. Every worker of every pod runs it; a transaction-level
+advisory lock lets one do the changes while the others only measure.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from porto_inference.log.pool import LogPool
+from porto_inference.settings import Settings
+
+if TYPE_CHECKING:
+    from porto_inference.monitoring.metrics import LogMetrics
+
+#: Seconds between two maintenance runs of one worker.
+MAINTENANCE_S = 60.0
+#: Day partitions created beyond today (a worker that stops maintaining for this long still
+#: writes into day partitions, not the default one).
+DAYS_AHEAD = 2
+#: Days the exactly-once ledger (prediction_log_writes) remembers a write.
+LEDGER_DAYS = 7
+#: pg_try_advisory_xact_lock key for partition changes (ASCII "porto_pt").
+MAINTENANCE_LOCK_KEY = 0x706F72746F5F7074
+#: Rows read from the front of the oldest partition to find its oldest row (rows are appended
+#: in time order, so the first pages hold the oldest; reading a whole day would cost too much).
+OLDEST_PROBE_ROWS = 10_000
+
+LOCK_SQL = "SELECT pg_try_advisory_xact_lock($1)"
+
+DAY_PARTITION = re.compile(r"^prediction_log_p(\d{8})$")
+
+PARTITIONS_SQL = """
+SELECT c.relname AS name, pg_total_relation_size(c.oid) AS bytes
+FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'prediction_log'::regclass
+"""
+
+
+@dataclass(frozen=True)
+class LogSize:
+    """What one maintenance run measured."""
+
+    bytes: int
+    partitions: int
+    oldest: datetime | None
+
+
+def partition_day(name: str) -> date | None:
+    """The UTC day a day partition holds (None for the default partition or anything else)."""
+    match = DAY_PARTITION.match(name)
+    return datetime.strptime(match.group(1), "%Y%m%d").date() if match else None
+
+
+def quote_ident(name: str) -> str:
+    """``name`` as an SQL identifier (only ever a partition name read from pg_class)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+class Partitions:
+    """Creates, drops and measures the prediction log's day partitions."""
+
+    def __init__(self, settings: Settings, metrics: LogMetrics, db: LogPool) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.db = db
+
+    async def maintain(self, today: date | None = None) -> LogSize:
+        """Create the partitions ahead and apply retention (when this worker holds the lock),
+        then measure the log and set its gauges."""
+        today = today or datetime.now(UTC).date()
+        async with self.db.pool.acquire() as conn:
+            async with conn.transaction():
+                if await conn.fetchval(LOCK_SQL, MAINTENANCE_LOCK_KEY):
+                    await self._create_ahead(conn, today)
+                    await self._apply_retention(conn, today)
+                    await conn.execute(
+                        "DELETE FROM prediction_log_writes "
+                        "WHERE written_at < now() - make_interval(days => $1)",
+                        LEDGER_DAYS,
+                    )
+            size = await self._measure(conn)
+        self.metrics.log_size_bytes.set(size.bytes)
+        self.metrics.log_partitions.set(size.partitions)
+        if size.oldest is not None:
+            self.metrics.log_oldest_row.set(size.oldest.timestamp())
+        return size
+
+    async def _create_ahead(self, conn: Any, today: date) -> None:
+        for offset in range(DAYS_AHEAD + 1):
+            await conn.fetchval("SELECT porto_log_partition($1)", today + timedelta(days=offset))
+
+    async def _apply_retention(self, conn: Any, today: date) -> None:
+        """Drop the day partitions wholly older than ``log_retention_days`` (and such rows in
+        the default partition)."""
+        keep_days = self.settings.log_retention_days
+        if keep_days <= 0:
+            return
+        first_kept = today - timedelta(days=keep_days)
+        for row in await conn.fetch(PARTITIONS_SQL):
+            day = partition_day(row["name"])
+            if day is not None and day < first_kept:
+                await conn.execute(f"DROP TABLE {quote_ident(row['name'])}")
+        cutoff = datetime(first_kept.year, first_kept.month, first_kept.day, tzinfo=UTC)
+        await conn.execute("DELETE FROM prediction_log_default WHERE created_at < $1", cutoff)
+
+    async def _measure(self, conn: Any) -> LogSize:
+        rows = await conn.fetch(PARTITIONS_SQL)
+        total = sum(int(r["bytes"]) for r in rows)
+        # The default partition first (it may hold anything), then the day partitions, oldest
+        # first, until one has rows.
+        names = sorted(
+            (r["name"] for r in rows),
+            key=lambda n: (partition_day(n) is not None, partition_day(n) or date.min),
+        )
+        oldest: datetime | None = None
+        for name in names:
+            found = await conn.fetchval(
+                f"SELECT min(created_at) FROM (SELECT created_at FROM {quote_ident(name)} "
+                f"LIMIT {OLDEST_PROBE_ROWS}) AS front"
+            )
+            if found is not None and (oldest is None or found < oldest):
+                oldest = found
+            if found is not None and partition_day(name) is not None:
+                break
+        return LogSize(bytes=total, partitions=len(rows), oldest=oldest)
