@@ -26,7 +26,7 @@ def reset(url: str) -> None:
     sql(
         url,
         "DROP TABLE IF EXISTS prediction_log, pending_feedback, prediction_log_rejected, "
-        "porto_schema_migrations CASCADE",
+        "prediction_log_writes, prediction_log_unpartitioned, porto_schema_migrations CASCADE",
     )
 
 

@@ -46,7 +46,11 @@ def test_concurrent_migrations_apply_once(url: str) -> None:
     applied = sql(url, "SELECT version, name FROM porto_schema_migrations")
     assert len(applied) == len(load_migrations())
     indexes = {r["indexname"] for r in sql(url, "SELECT indexname FROM pg_indexes")}
-    assert {"prediction_log_time_brin", "prediction_log_id_brin", "prediction_log_labelled_idx"} <= indexes
+    assert {
+        "prediction_log_time_brin",
+        "prediction_log_id_brin",
+        "prediction_log_labelled_idx",
+    } <= indexes
     assert "prediction_log_created_at_idx" not in indexes  # replaced by 0002
 
 

@@ -140,6 +140,21 @@ def tiny_tablespace(postgres_server: PostgresServer) -> Iterator[Path]:
         where.rmdir()
 
 
+#: Every partition of the log onto the tiny tablespace (the parent holds no rows of its own).
+MOVE_PARTITIONS_SQL = """
+DO $$
+DECLARE part regclass;
+BEGIN
+    FOR part IN
+        SELECT inhrelid::regclass FROM pg_inherits WHERE inhparent = 'prediction_log'::regclass
+    LOOP
+        EXECUTE format('ALTER TABLE %s SET TABLESPACE porto_tiny', part);
+    END LOOP;
+END
+$$
+"""
+
+
 def test_full_disk_under_load(
     server: ServerProcess,
     postgres_server: PostgresServer,
@@ -152,7 +167,7 @@ def test_full_disk_under_load(
     with Load(server.url, records) as load:
         load.more(5, "the service to create its tables")
         wait_until(lambda: count(url) > 0, DEADLINE, "the first rows written")
-        sql(url, "ALTER TABLE prediction_log SET TABLESPACE porto_tiny")
+        sql(url, MOVE_PARTITIONS_SQL)
         wait_until(lambda: _down(server.url, "space"), DEADLINE, "/ready to report the full disk")
         load.more(DURING, "requests while the disk is full")
         subprocess.run(["mount", "-o", "remount,size=64m", str(tiny_tablespace)], check=True)

@@ -245,6 +245,53 @@ def test_full_queue_drops_and_counts(
     assert count(pg_url) == 20
 
 
+def test_backpressure_refuses_before_scoring_and_logs_all_it_answers(
+    postgres_server: PostgresServer,
+    pg_url: str,
+    make_client: Callable[..., TestClient],
+    records: list[dict[str, Any]],
+) -> None:
+    """Overflow policy ``backpressure``: a full queue answers 429 with Retry-After (nothing is
+    dropped); every prediction answered 200 reaches the table once PostgreSQL is back."""
+    client = make_client(
+        prediction_log=True,
+        database_url=pg_url,
+        log_queue_max_rows=25,
+        log_overflow="backpressure",
+        log_retry_after_s=2,
+    )
+    postgres_server.stop()
+    answered: list[str] = []
+    try:
+        for i in range(3):
+            r = client.post("/predict/batch", json=records[i * 10 : i * 10 + 10])
+            if i < 2:
+                assert r.status_code == 200
+                answered += [p["prediction_id"] for p in r.json()["predictions"]]
+            else:
+                assert r.status_code == 429, r.text
+                assert r.headers["Retry-After"] == "2"
+                assert r.json()["error"]["type"] == "log_full"
+                assert "queue is full" in r.json()["error"]["message"]
+        for record in records[30:40]:  # single rows: 5 fit, then 429
+            r = client.post("/predict", json=record)
+            assert r.status_code in (200, 429)
+            if r.status_code == 200:
+                answered.append(r.json()["prediction_id"])
+        assert len(answered) == 25
+        status = _status(client)
+        assert status["queued_rows"] == 25 and status["dropped_rows"] == 0
+        metrics = client.get("/metrics").text
+        assert "prediction_log_backpressure_total 6.0" in metrics
+        assert 'prediction_log_dropped_total{reason="queue_full"}' not in metrics
+    finally:
+        postgres_server.start()
+    assert _flush(client)
+    logged = {r["id"] for r in sql(pg_url, "SELECT prediction_id::text AS id FROM prediction_log")}
+    assert logged == set(answered)
+    assert client.post("/predict", json=records[0]).status_code == 200  # room again
+
+
 def test_shutdown_flushes_the_queue(
     pg_url: str, make_client: Callable[..., TestClient], records: list[dict[str, Any]]
 ) -> None:

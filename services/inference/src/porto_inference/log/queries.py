@@ -1,5 +1,10 @@
 """The read side of the prediction log: the /monitoring queries and the live-quality window.
 
+The log is partitioned by ``created_at`` (one partition per day): a query bounded by
+``created_at`` reads only the partitions of its window (tests/inference/log/test_partitions.py
+checks each). The label-time queries (realized quality) cannot be: a label may come any time
+after its prediction; they read the partial index of labelled rows, one probe per partition.
+
 Every query is bounded by a time window and a row limit (the callers validate both) and runs
 with a timeout (:data:`porto_inference.log.pool.QUERY_TIMEOUT_S`), so a monitoring page cannot
 load the database the way an unbounded ``SELECT *`` would.
@@ -36,9 +41,11 @@ WITH bounds AS (
            sum(predicted_class) AS positives,
            avg(score) AS mean_score,
            percentile_cont(0.95) WITHIN GROUP (ORDER BY latency_ms) AS p95_latency_ms
-    FROM prediction_log, bounds
+    FROM prediction_log
     WHERE model_name = $1
-      AND created_at >= last_minute - make_interval(mins => $2 - 1)
+      -- spelled out (not bounds.last_minute): a value PostgreSQL knows at executor start is
+      -- what lets it skip the day partitions before the window
+      AND created_at >= date_trunc('minute', now()) - make_interval(mins => $2 - 1)
       AND ($3::text IS NULL OR model_version = $3)
     GROUP BY 1
 )
