@@ -411,6 +411,183 @@ def metric(url: str, name: str, **labels: str) -> float:
     return value
 
 
+# --- the prediction log under load ---------------------------------------------------------------
+LOG_TARGETS = {"rate_ratio": 0.75, "catch_up_s": 10.0, "cpu_per_1000": 0.015}
+
+
+def prediction_log_run(
+    wrk_bin: str,
+    api: Any,
+    api_nolog: Any,
+    postgres: Any,
+    postgres_pid: int,
+    bodies: dict[str, Path],
+    work: Path,
+    args: argparse.Namespace,
+) -> dict[str, float]:
+    """1,000-row JSON batches at the maximum rate for ``--log-duration`` seconds against the API
+    with the log off, then with every row logged: rates, CPU per 1,000 rows (API workers and
+    PostgreSQL, the drain after the load included), rows dropped, and how long after the load
+    stopped the last accepted row reached PostgreSQL."""
+    figures: dict[str, float] = {}
+    common: dict[str, Any] = {
+        "threads": args.threads,
+        "connections": args.connections,
+        "work": work,
+    }
+    url_path, body, ctype = "/predict/batch", bodies["batch1000"], "application/json"
+    for name, server in (("off", api_nolog), ("on", api)):
+        drain(api.url)
+        wrk(wrk_bin, server.url + url_path, body, ctype, seconds=2, **common)
+        drain(api.url)
+        counted = (
+            "predictions_total",
+            "prediction_log_written_total",
+            "prediction_log_dropped_total",
+        )
+        before = {m: metric(server.url, m) for m in counted}
+        cpu_before = cpu_seconds(server.process.pid) + cpu_seconds(postgres_pid)
+        r = wrk(wrk_bin, server.url + url_path, body, ctype, seconds=args.log_duration, **common)
+        stopped = time.monotonic()
+        if name == "on":
+            accepted = metric(api.url, "predictions_total") - before["predictions_total"]
+            while time.monotonic() - stopped < 120:
+                written = metric(api.url, "prediction_log_written_total")
+                if written - before["prediction_log_written_total"] >= accepted:
+                    break
+                time.sleep(0.1)
+            figures["catch_up_s"] = time.monotonic() - stopped
+            figures["accepted"] = accepted
+            figures["written"] = (
+                metric(api.url, "prediction_log_written_total")
+                - before["prediction_log_written_total"]
+            )
+            figures["dropped"] = (
+                metric(api.url, "prediction_log_dropped_total")
+                - before["prediction_log_dropped_total"]
+            )
+        rows = r["requests"] * 1000
+        cpu = cpu_seconds(server.process.pid) + cpu_seconds(postgres_pid) - cpu_before
+        figures[f"{name}_rows_per_s"] = r["rps"] * 1000
+        figures[f"{name}_cpu_per_1000"] = cpu / max(rows, 1) * 1000
+        figures[f"{name}_failed"] = r["non2xx"] + r["socket_errors"]
+        print(
+            f"  log {name:<3} batch 1000 for {args.log_duration}s: {r['rps'] * 1000:>9.0f} rows/s, "
+            f"{figures[f'{name}_cpu_per_1000']:.4f} CPU-s per 1,000 rows",
+            flush=True,
+        )
+    figures["rows_in_table"] = _count_rows(postgres.dsn)
+    return figures
+
+
+def _count_rows(dsn: str) -> float:
+    import asyncio
+
+    import asyncpg
+
+    async def run() -> float:
+        conn = await asyncpg.connect(dsn)
+        try:
+            return float(await conn.fetchval("SELECT count(*) FROM prediction_log"))
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def postgres_copy_floor(dsn: str, postgres_pid: int, rows: int = 200_000) -> dict[str, float]:
+    """PostgreSQL's own cost of taking logged rows: a binary COPY of rows the API logged into a
+    table shaped like one day partition (same columns and indexes), PostgreSQL CPU only."""
+    import asyncio
+    import io
+
+    import asyncpg
+    from porto_inference.log.entry import COLUMNS
+
+    async def run() -> dict[str, float]:
+        conn = await asyncpg.connect(dsn)
+        try:
+            data = io.BytesIO()
+            columns = ", ".join(COLUMNS)
+            await conn.copy_from_query(
+                f"SELECT {columns} FROM prediction_log LIMIT {int(rows)}",
+                output=data,
+                format="binary",
+            )
+            n = int(
+                await conn.fetchval(
+                    f"SELECT count(*) FROM (SELECT 1 FROM prediction_log LIMIT {int(rows)}) x"
+                )
+            )
+            await conn.execute("CREATE TABLE porto_copy_floor (LIKE prediction_log INCLUDING ALL)")
+            data.seek(0)
+            before = cpu_seconds(postgres_pid)
+            await conn.copy_to_table(
+                "porto_copy_floor", source=data, columns=list(COLUMNS), format="binary"
+            )
+            cpu = cpu_seconds(postgres_pid) - before
+            size = await conn.fetchval("SELECT pg_total_relation_size('porto_copy_floor')")
+            await conn.execute("DROP TABLE porto_copy_floor")
+            return {
+                "rows": n,
+                "rows_per_cpu_s": n / max(cpu, 1e-9),
+                "bytes_per_row": size / max(n, 1),
+            }
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
+
+
+def report_log(f: dict[str, float], floor: dict[str, float]) -> None:
+    """Print the prediction log's figures and its targets."""
+    ratio = f["on_rows_per_s"] / f["off_rows_per_s"]
+    cost = f["on_cpu_per_1000"] - f["off_cpu_per_1000"]
+    print()
+    print("prediction log (1,000-row JSON batches at the maximum rate, every row logged)")
+    print(f"  {'rate with the log off':<40} {f['off_rows_per_s']:>9.0f} rows/s")
+    print(f"  {'rate with every row logged':<40} {f['on_rows_per_s']:>9.0f} rows/s ({ratio:.1%})")
+    print(
+        f"  {'rows accepted / written / dropped':<40} {f['accepted']:>9.0f} / {f['written']:.0f} "
+        f"/ {f['dropped']:.0f}   (table: {f['rows_in_table']:.0f} rows over the whole benchmark)"
+    )
+    print(f"  {'last row in PostgreSQL after the load':<40} {f['catch_up_s']:>9.1f} s")
+    print(
+        f"  {'CPU per 1,000 rows, log off / on':<40} {f['off_cpu_per_1000']:>9.4f} / "
+        f"{f['on_cpu_per_1000']:.4f} CPU-s (API workers + PostgreSQL)"
+    )
+    capacity = 1000 / cost if cost > 0 else float("inf")
+    print(
+        f"  {'logging cost':<40} {cost:>9.4f} CPU-s per 1,000 rows "
+        f"(ingest capacity {capacity:,.0f} rows per CPU-second)"
+    )
+    print(
+        f"  {'floor: PostgreSQL binary COPY':<40} {floor['rows_per_cpu_s']:>9,.0f} rows per "
+        f"CPU-second of PostgreSQL ({floor['rows']:.0f} logged rows, "
+        f"{floor['bytes_per_row']:.0f} bytes per row on disk with indexes)"
+    )
+    checks = [
+        ("rows dropped", f["dropped"] == 0 and f["written"] >= f["accepted"], "0"),
+        (
+            "last row written after the load",
+            f["catch_up_s"] <= LOG_TARGETS["catch_up_s"],
+            f"<= {LOG_TARGETS['catch_up_s']:.0f} s",
+        ),
+        (
+            "rate with the log / without",
+            ratio >= LOG_TARGETS["rate_ratio"],
+            f">= {LOG_TARGETS['rate_ratio']:.0%}",
+        ),
+        (
+            "logging CPU per 1,000 rows",
+            cost <= LOG_TARGETS["cpu_per_1000"],
+            f"<= {LOG_TARGETS['cpu_per_1000']} CPU-s",
+        ),
+    ]
+    for name, ok, target in checks:
+        print(f"  {name:<40} target {target}: {'PASS' if ok else 'FAIL'}")
+
+
 # --- main ----------------------------------------------------------------------------------------
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -418,6 +595,12 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="wrk threads.")
     parser.add_argument("--connections", type=int, default=16, help="wrk connections.")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers.")
+    parser.add_argument(
+        "--log-duration",
+        type=int,
+        default=60,
+        help="Seconds of 1,000-row batches at the maximum rate for the prediction log run.",
+    )
     parser.add_argument("--keep", action="store_true", help="Keep the work directory.")
     parser.add_argument("--serve-floor", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -462,6 +645,17 @@ def main() -> int:
         },
         log_file=work / "api.log",
     )
+    nolog_port = free_port()
+    api_nolog = start_server(
+        port=nolog_port,
+        workers=args.workers,
+        env={
+            "PORTO_HOME": str(home),
+            "PORTO_INFERENCE_PREDICTION_LOG": "false",
+            "PORTO_INFERENCE_LOG_REQUESTS": "true",
+        },
+        log_file=work / "api-nolog.log",
+    )
     floor_proc = subprocess.Popen(
         [
             sys.executable,
@@ -479,6 +673,7 @@ def main() -> int:
     results: dict[str, dict[str, Any]] = {}
     try:
         api.wait_ready(120)
+        api_nolog.wait_ready(120)
         floor.wait_ready(120, path="/docs")
 
         def run(
@@ -489,7 +684,13 @@ def main() -> int:
             rate: float | None = None,
             paced_connections: int | None = None,
         ) -> None:
-            server = floor if url.startswith(floor.url) else api
+            server = (
+                floor
+                if url.startswith(floor.url)
+                else api_nolog
+                if url.startswith(api_nolog.url)
+                else api
+            )
             drain(api.url)  # the API's log backlog from a previous run must not load this one
             connections = paced_connections or args.connections
             common = {"threads": args.threads, "connections": connections, "work": work}
@@ -550,6 +751,9 @@ def main() -> int:
         run(JSON_FLOOR_FASTAPI, floor.url + "/fastapi/batch", "batch1000", json_type)
         run(BATCH1000, api.url + "/predict/batch", "batch1000", json_type)
         run(CSV1000, api.url + "/predict/batch", "csv1000", csv_type)
+        log_run = prediction_log_run(
+            wrk_bin, api, api_nolog, postgres, postgres_pid, bodies, work, args
+        )
         time.sleep(2)  # let the prediction log drain what it can
         log_figures = {
             name: metric(api.url, name)
@@ -560,11 +764,14 @@ def main() -> int:
                 "predictions_total",
             )
         }
+        copy_floor = postgres_copy_floor(postgres.dsn, postgres_pid)
     finally:
         api_code = api.stop()
+        api_nolog.stop()
         floor.stop()
         postgres.close()
     report(results, model_floor(model, schema), log_figures, api_code)
+    report_log(log_run, copy_floor)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

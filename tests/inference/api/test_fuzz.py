@@ -374,14 +374,16 @@ def named_pairs(
     ops = ["value"] * 6 + ["duplicate", "target", "shuffle"]
     if harm == "mix":
         ops += ["bad", "bad", "drop", "unknown"]
+    broken: set[str] = set()
     for _ in range(draw(st.sampled_from([0, 1, 1, 2, 2, 3, 5]))):
         op = draw(st.sampled_from(ops))
         i = draw(st.integers(0, len(pairs) - 1)) if pairs else 0
         name = pairs[i][0] if pairs else ""
-        if op == "value" and pairs:
+        if op == "value" and pairs and name not in broken:  # a refused value stays refused
             pairs[i] = (name, draw(good_value(schema.kinds.get(name))))
         elif op == "bad" and pairs:
             pairs[i] = (name, draw(bad_value(schema.kinds.get(name))))
+            broken.add(name)
             must = False
         elif op == "duplicate" and pairs:  # an earlier copy of a key, any value: the last wins
             decoy = draw(good_value(schema.kinds.get(name)))
