@@ -182,6 +182,7 @@ def test_wait_for_store_arguments(scenario: str) -> None:
 CLUSTER_OVERRIDES = {
     "environment": "production",  # refuses placeholder secrets and the embedded database
     "workers": 2,  # the code counts the node's CPUs, not the pod's limit
+    "log_retention_days": 30,  # local mode keeps everything; a cluster's log must not grow forever
 }
 
 
