@@ -21,6 +21,7 @@ from porto_dashboards.common import (
 )
 from porto_dashboards.grafana import (
     Dashboard,
+    Override,
     Query,
     Row,
     bargauge,
@@ -262,6 +263,24 @@ INTERNALS = (
             f"sum(rate(prediction_log_errors_total{{{S}}}[{RATE}])) or vector(0)",
             "database errors/s",
         ),
+        Query(
+            f"sum(rate(prediction_log_backpressure_total{{{S}}}[{RATE}])) or vector(0)",
+            "requests refused (backpressure)/s",
+        ),
+        min=0,
+        width=8,
+    ),
+    timeseries(
+        "Prediction log size",
+        "The log's size on disk (every day partition, indexes included) and the age of its "
+        "oldest row: with retention on, the age stays below LOG_RETENTION_DAYS.",
+        "bytes",
+        Query(f"max(prediction_log_size_bytes{{{S}}})", "size"),
+        Query(
+            f"(time() - min(prediction_log_oldest_row_timestamp_seconds{{{S}}})) / 86400",
+            "oldest row (days)",
+        ),
+        overrides=(Override("B", "d", axis_right=True),),
         min=0,
         width=8,
     ),

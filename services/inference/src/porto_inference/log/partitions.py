@@ -74,6 +74,9 @@ class Partitions:
         self.settings = settings
         self.metrics = metrics
         self.db = db
+        #: Whether a run has found a row yet (until then the writer runs one after its first
+        #: write, so the oldest-row gauge does not wait a whole interval).
+        self.oldest_known = False
 
     async def maintain(self, today: date | None = None) -> LogSize:
         """Create the partitions ahead and apply retention (when this worker holds the lock),
@@ -94,6 +97,7 @@ class Partitions:
         self.metrics.log_partitions.set(size.partitions)
         if size.oldest is not None:
             self.metrics.log_oldest_row.set(size.oldest.timestamp())
+            self.oldest_known = True
         return size
 
     async def _create_ahead(self, conn: Any, today: date) -> None:

@@ -332,9 +332,11 @@ class LogWriter:
         await self.feedback.sweep()
 
     async def _maintain_if_due(self) -> None:
-        """Partitions ahead, retention and the size gauges, every ``MAINTENANCE_S``."""
+        """Partitions ahead, retention and the size gauges, every ``MAINTENANCE_S`` (and once
+        after the first rows are written, for the oldest-row gauge)."""
         now = time.monotonic()
-        if now - self._last_maintenance < MAINTENANCE_S:
+        first_rows = self.written > 0 and not self.partitions.oldest_known
+        if now - self._last_maintenance < MAINTENANCE_S and not first_rows:
             return
         self._last_maintenance = now
         await self.partitions.maintain()
