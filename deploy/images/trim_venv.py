@@ -17,7 +17,9 @@ paths in it. Only files no import of porto's code reaches go; each rule says why
   credentials of pod roles. The top-level files (endpoints, partitions, retries) stay.
 * ``catboost/hnsw``: CatBoost's nearest-neighbour index, which ``import catboost`` never loads.
 * ``--image ui``: the Kubernetes client's bytecode (~25 MB). The UI imports it once per process,
-  with the Training page (porto.cluster), and compiles it in memory then (~1 s once).
+  with the Training page (porto.cluster), and compiles it in memory then (~1 s once). And
+  pygments' bytecode (~4 MB): only rich (typer's help and tracebacks) imports pygments, to colour
+  the code of a traceback the ``porto-ui`` command prints; Streamlit never does.
 
 And it rewrites two kinds of file without changing what they do:
 
@@ -89,7 +91,8 @@ def unused_paths(site: Path, image: str | None = None) -> Iterator[Path]:
         )
     yield site / "catboost" / "hnsw"
     if image == "ui":
-        yield from sorted((site / "kubernetes").rglob("__pycache__"))
+        for package in ("kubernetes", "pygments"):
+            yield from sorted((site / package).rglob("__pycache__"))
 
 
 def shared_objects(site: Path) -> list[Path]:
