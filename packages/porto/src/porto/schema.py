@@ -314,4 +314,6 @@ def model_frame(
                 out[spec.name] = categories[codes]
         else:
             out[spec.name] = numeric_array(col, schema.missing_value)
-    return pd.DataFrame(out, index=frame.index)
+    # Every array above is new: the frame takes them as they are (copy=False) instead of copying
+    # the numbers into one 2-D block.
+    return pd.DataFrame(out, index=frame.index, copy=False)
