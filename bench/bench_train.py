@@ -1,10 +1,12 @@
 """``make bench-train``: the default config on 595,212 SYNTHETIC rows (the size of Kaggle's
 train.csv), timed end to end.
 
-Prints wall time, peak RSS, the holdout ROC-AUC and the oracle ROC-AUC (the synthetic generator's
-true probabilities scored on the same test rows: the best any model could reach), and checks them
-against the targets for a 2-core machine: at most 5 minutes, at most 4 GiB, and a model AUC within
-0.03 of the oracle. Exits 1 if a target is missed.
+Prints wall time, CPU time, the time of each stage, peak RSS (this process and its children), the
+holdout ROC-AUC and the oracle ROC-AUC (the synthetic generator's true probabilities scored on the
+same test rows: the best any model could reach), and checks them against the targets for a 2-core
+machine: at most 60 s of wall time, at most 2 GiB of peak RSS, and a model AUC within 0.025 of the
+oracle. Exits 1 if a target is missed. Wall time is only meaningful on an otherwise idle machine:
+compare the CPU time (user + system, all threads) when other jobs share the cores.
 
     uv run python bench/bench_train.py [--rows N] [--store DIR] [--set key=value ...]
 """
@@ -27,9 +29,9 @@ from porto_training.config import load_config
 from porto_training.pipeline import run_training
 
 KAGGLE_TRAIN_ROWS = 595_212
-MAX_SECONDS = 300.0
-MAX_RSS_BYTES = 4 * 1024**3
-MAX_AUC_GAP = 0.03
+MAX_SECONDS = 60.0
+MAX_RSS_BYTES = 2 * 1024**3
+MAX_AUC_GAP = 0.025
 
 
 class TreeRssSampler:
@@ -64,6 +66,12 @@ class TreeRssSampler:
         self._thread.join()
 
 
+def cpu_seconds() -> float:
+    """Return the user + system CPU time of this process so far (all its threads)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def max_rss_self() -> int:
     """Return the kernel's record of this process's peak RSS in bytes (catches short spikes
     the sampler may miss)."""
@@ -83,7 +91,9 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="porto-bench-") as tmp:
         updates = {"data.synthetic.rows": args.rows, "output.store": args.store or tmp}
+        load_before = os.getloadavg()[0]
         started = time.perf_counter()
+        cpu_started = cpu_seconds()
         try:
             with TreeRssSampler() as sampler:
                 config = load_config(overrides=args.overrides, updates=updates)
@@ -92,6 +102,7 @@ def main() -> int:
             print(f"error: {exc.message}", file=sys.stderr)
             return 1
         wall = time.perf_counter() - started
+        cpu = cpu_seconds() - cpu_started
     own = max_rss_self()
     peak = max(own, sampler.peak)
     m = result.metrics
@@ -100,6 +111,7 @@ def main() -> int:
     gib = 1024**3
 
     over = ", ".join(args.overrides) or "none"
+    load = f"1-min load {load_before:.1f} before, {os.getloadavg()[0]:.1f} after"
     cpus = f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}"
     model = f"{result.manifest.model_type}, {m.features} features, {m.iterations} iterations"
     stages = ", ".join(f"{k} {v:.1f}" for k, v in m.stage_seconds.items())
@@ -109,13 +121,14 @@ def main() -> int:
     print(f"  machine        {cpus}")
     print(f"  model          {model}")
     print(f"  wall time      {wall:.1f} s  (fit {m.training_seconds:.1f} s)")
+    print(f"  CPU time       {cpu:.1f} s  (user + system, all threads; {load})")
     print(f"  stages (s)     {stages}")
     print(f"  peak RSS       {rss}")
     print(f"  holdout AUC    {auc:.4f}  on {m.rows:,} test rows")
     print(f"  oracle AUC     {oracle:.4f}  gap {oracle - auc:.4f}")
     checks = [
-        ("wall time <= 5 min", wall <= MAX_SECONDS),
-        ("peak RSS <= 4 GiB", peak <= MAX_RSS_BYTES),
+        (f"wall time <= {MAX_SECONDS:.0f} s", wall <= MAX_SECONDS),
+        (f"peak RSS <= {MAX_RSS_BYTES / gib:.0f} GiB", peak <= MAX_RSS_BYTES),
         (f"AUC within {MAX_AUC_GAP} of oracle", oracle - auc <= MAX_AUC_GAP),
     ]
     for name, ok in checks:

@@ -100,6 +100,9 @@ def test_categorical_bin_index() -> None:
     values = np.array(["a", "b", "zzz", "-1", "nan", "a"], dtype=object)
     idx = categorical_bin_index(values, ["a", "b"], missing={"-1", "nan"})
     assert idx.tolist() == [0, 1, 2, 3, 3, 0]
+    # Values that are not canonical strings are "other", as the string lookup finds nothing.
+    odd = np.array(["b", None, np.nan, "-1", "b"], dtype=object)
+    assert categorical_bin_index(odd, ["a", "b"], {"-1", "nan"}).tolist() == [1, 2, 2, 3, 1]
 
 
 def test_missing_categories_follow_the_schema_marker() -> None:

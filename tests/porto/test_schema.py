@@ -116,6 +116,20 @@ def test_model_frame_turns_marker_into_nan_only_for_numbers(small_schema: Featur
     assert model["ps_car_03_cat"].dtype == object
 
 
+def test_model_frame_categorical_holds_the_same_strings_as_categoricals(
+    synthetic_small: SyntheticData, small_schema: FeatureSchema
+) -> None:
+    plain = model_frame(synthetic_small.frame, small_schema)
+    cats = model_frame(synthetic_small.frame, small_schema, categorical=True)
+    assert list(cats.columns) == list(plain.columns)
+    for spec in small_schema.features:
+        if spec.kind is FeatureKind.CATEGORICAL:
+            assert isinstance(cats[spec.name].dtype, pd.CategoricalDtype)
+            assert cats[spec.name].astype(object).tolist() == plain[spec.name].tolist()
+        else:
+            pd.testing.assert_series_equal(cats[spec.name], plain[spec.name])
+
+
 @pytest.mark.parametrize(
     "value", [3, 3.0, "3", np.int64(3), np.int32(3), np.float64(3.0), np.float32(3.0)]
 )
@@ -140,6 +154,9 @@ def test_categorical_series_agrees_with_canonical_category() -> None:
         pd.Series([3.0, np.nan, 2.5]),
         pd.Series([3, "3", 3.0, "x"], dtype=object),
         pd.Series([True, False]),
+        pd.Series([-0.0, 0.0, np.nan, 1e20, np.inf]),
+        pd.Series([3, None, np.nan, "nan", 1.5], dtype=object),
+        pd.Series(["b", "a", None], dtype="category"),
     ]
     for series in cases:
         assert categorical_series(series).tolist() == [canonical_category(v) for v in series]

@@ -215,7 +215,8 @@ def _split(config: TrainingConfig, prog: Progress, data: _Data) -> _Parts:
             missing_value=data_cfg.missing_value,
             rules=data_cfg.columns,
         )
-        x = model_frame(frame, schema)
+        # Categories as pandas categoricals: sliced and scored without per-row string objects.
+        x = model_frame(frame, schema, categorical=True)
         return _Parts(
             split=split,
             schema=schema,

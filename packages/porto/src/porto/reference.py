@@ -96,11 +96,14 @@ def categorical_bin_index(
     lookup = {c: i for i, c in enumerate(categories)}
     other = len(categories)
     miss = other + 1
-    return np.fromiter(
-        (miss if v in missing else lookup.get(v, other) for v in values),
+    # Each distinct value is looked up once (a column holds few distinct categories).
+    codes, uniques = pd.factorize(np.asarray(values, dtype=object), use_na_sentinel=False)
+    per_value = np.fromiter(
+        (miss if v in missing else lookup.get(v, other) for v in uniques),
         dtype="int64",
-        count=len(values),
+        count=len(uniques),
     )
+    return per_value[codes]
 
 
 def missing_categories(schema: FeatureSchema) -> set[str]:

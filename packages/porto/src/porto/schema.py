@@ -178,17 +178,29 @@ def canonical_category(value: Any) -> str:
     return str(value)
 
 
+def categorical_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Return ``(codes, categories)``: the column's canonical category strings as positions
+    into ``categories`` (distinct strings, object array, in order of first appearance).
+
+    A column of numbers (or booleans) is canonicalised once per distinct value, not per row;
+    anything else goes through :func:`canonical_category` row by row."""
+    if values.dtype.kind in "biuf":
+        codes, uniques = pd.factorize(values.to_numpy(), use_na_sentinel=False)
+        # tolist(): Python scalars, which canonical_category reads as Series.map would hand them.
+        names = [canonical_category(v) for v in uniques.tolist()]
+    else:
+        strings = values.map(canonical_category).to_numpy(dtype=object)
+        codes, uniques = pd.factorize(strings, use_na_sentinel=False)
+        names = list(uniques)
+    # Distinct values may share a canonical string (3 and 3.0): merge them.
+    merged, categories = pd.factorize(np.asarray(names, dtype=object))
+    return merged[codes], np.asarray(categories, dtype=object)
+
+
 def categorical_series(values: pd.Series) -> pd.Series:
     """Canonicalise a column of category values to strings (missing becomes ``"nan"``)."""
-    if pd.api.types.is_integer_dtype(values.dtype) and not values.hasnans:
-        return values.astype("int64").astype(str)
-    if pd.api.types.is_float_dtype(values.dtype):
-        arr = values.to_numpy(dtype="float64")
-        integral = np.isfinite(arr) & (np.floor(arr) == arr)
-        if integral.all():
-            return pd.Series(arr.astype("int64").astype(str), index=values.index)
-        return values.map(canonical_category)
-    return values.map(canonical_category)
+    codes, categories = categorical_codes(values)
+    return pd.Series(categories[codes], index=values.index, dtype=object)
 
 
 def numeric_array(values: pd.Series, missing_value: float | None) -> np.ndarray:
@@ -279,14 +291,29 @@ def _all_integral(col: pd.Series) -> bool:
     return bool((np.floor(arr) == arr).all())
 
 
-def model_frame(frame: pd.DataFrame, schema: FeatureSchema) -> pd.DataFrame:
+def model_frame(
+    frame: pd.DataFrame, schema: FeatureSchema, *, categorical: bool = False
+) -> pd.DataFrame:
     """Return the model input for ``frame``: numeric columns as float64 with NaN for missing,
-    categorical columns as canonical strings (missing is its own category, as CatBoost wants)."""
+    categorical columns as canonical strings (missing is its own category, as CatBoost wants).
+
+    ``categorical`` gives those columns as pandas categoricals of the same strings instead of
+    object arrays: the same values to every flavor, a fraction of the memory, no per-row string
+    objects to copy when the frame is sliced, and CatBoost hashes each distinct category once.
+    """
     out: dict[str, Any] = {}
     for spec in schema.features:
         col = frame[spec.name]
         if spec.kind is FeatureKind.CATEGORICAL:
-            out[spec.name] = categorical_series(col).to_numpy(dtype=object)
+            codes, categories = categorical_codes(col)
+            if categorical:
+                out[spec.name] = pd.Categorical.from_codes(
+                    codes, categories=pd.Index(categories, dtype=object)
+                )
+            else:
+                out[spec.name] = categories[codes]
         else:
             out[spec.name] = numeric_array(col, schema.missing_value)
-    return pd.DataFrame(out, index=frame.index)
+    # Every array above is new: the frame takes them as they are (copy=False) instead of copying
+    # the numbers into one 2-D block.
+    return pd.DataFrame(out, index=frame.index, copy=False)

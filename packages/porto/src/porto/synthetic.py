@@ -108,11 +108,17 @@ def generate(
     probability = 1.0 / (1.0 + np.exp(-(intercept + score)))
     cols["target"] = (rng.random(n) < probability).astype(int)
 
+    # Each column leaves ``cols`` as it is converted and the frame takes the arrays as they are
+    # (copy=False: one block per column, not one 2-D copy of them all): the same frame, without a
+    # second copy of the data alive at the peak.
     frame = pd.DataFrame(
         {
-            name: cols[name].astype("float64" if name in _FLOAT_COLUMNS else "int64")
+            name: cols.pop(name).astype(
+                "float64" if name in _FLOAT_COLUMNS else "int64", copy=False
+            )
             for name in PORTO_COLUMNS
-        }
+        },
+        copy=False,
     )
     return SyntheticData(frame=frame, probability=probability)
 
