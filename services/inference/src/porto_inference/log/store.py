@@ -76,8 +76,9 @@ class PredictionLog(LogQueries):
         """Connect (and migrate) once, then start the writer thread (it connects on its own
         pool and retries on its own)."""
         if self.enabled:
-            await self.db.connect()
-            await self.writer.start()
+            # A database that did not answer here will not for the writer either: start it
+            # without waiting a second connect timeout.
+            await self.writer.start(wait=await self.db.connect())
 
     async def stop(self) -> None:
         """Flush what is queued (bounded by the shutdown timeout), then close the pool."""

@@ -217,15 +217,16 @@ class LogWriter:
                 loop.call_soon_threadsafe(wake.set)
 
     # --- the thread (started and stopped from the serving loop) ----------------------------------
-    async def start(self) -> None:
-        """Start the writer thread (it connects, migrates, and retries on its own)."""
+    async def start(self, *, wait: bool = True) -> None:
+        """Start the writer thread (it connects, migrates, and retries on its own); with
+        ``wait``, return once its first turn (connect, today's partitions) is done."""
         self._serving_loop = asyncio.get_running_loop()
         self._thread = threading.Thread(
             target=self._thread_main, name="prediction-log-writer", daemon=True
         )
         self._thread.start()
-        # Until the first turn (connect, today's partitions) is done, at most a connect's time.
-        await asyncio.to_thread(self._ready.wait, self.settings.db_connect_timeout_s + 5)
+        if wait:  # at most a connect's time
+            await asyncio.to_thread(self._ready.wait, self.settings.db_connect_timeout_s + 5)
 
     async def stop(self) -> None:
         """Flush what is queued (bounded by the shutdown timeout); count the rest as dropped."""
