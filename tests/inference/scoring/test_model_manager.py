@@ -86,6 +86,10 @@ def test_hot_swap_under_load_and_corrupt_bundle_refused(
     assert total(text, "model_load_failures_total", version=v3, reason="integrity") == 1
     assert total(text, "model_swaps_total") == 1
     assert total(text, "model_info", version=v2) == 1
+    # Each version's latest load time, per version (the refused one has none).
+    for loaded in (v1, v2):
+        assert total(text, "model_load_last_duration_seconds", model_version=loaded) > 0
+    assert total(text, "model_load_last_duration_seconds", model_version=v3) == 0
 
     # An explicit reload retries (and fails again); still serving v2.
     reload = client.post("/models/reload").json()

@@ -200,6 +200,13 @@ class ModelMetrics:
             buckets=LOAD_BUCKETS,
             registry=registry,
         )
+        self.model_load_last_seconds = Gauge(
+            "model_load_last_duration_seconds",
+            "Time the latest load of each model version took (fetch, verify, load), per worker.",
+            ["model_version"],
+            multiprocess_mode="max",
+            registry=registry,
+        )
         self.model_load_failures = Counter(
             "model_load_failures_total",
             "Model versions that failed to load or verify, by reason.",

@@ -370,7 +370,9 @@ class ModelManager:
             raise
         finally:
             self._loading.pop(version, None)
-        self.metrics.model_load_seconds.observe(time.perf_counter() - began)
+        took = time.perf_counter() - began
+        self.metrics.model_load_seconds.observe(took)
+        self.metrics.model_load_last_seconds.labels(version).set(took)
         future.set_result(model)
         return model
 
