@@ -19,6 +19,7 @@ import re
 import subprocess
 import time
 import urllib.parse
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -471,6 +472,32 @@ def test_deleting_an_inference_pod_under_load_loses_no_logged_prediction(
         120,
         f"all {len(ids)} accepted predictions in the prediction log",
     )
+    eventually(lambda: len(served_versions(user)) == 2, 300, "the replacement pod ready")
+    for pod in set(served_versions(user)) - set(pods):
+        record_start_to_ready(user, pod)
+
+
+def record_start_to_ready(user: UserShell, pod: str) -> None:
+    """A figure, not a check (speed lives in the benchmarks): seconds from the inference
+    container's start (its ``startedAt``, whole seconds) to its first "porto inference ready"
+    log line (the default model fetched from MinIO and verified). A figure that cannot be read
+    is reported as such instead of failing the user path."""
+    name = "inference container start -> ready, model from MinIO (±1 s)"
+    try:
+        status = json.loads(user.kubectl("-n", NAMESPACE, "get", "pod", pod, "-o", "json"))
+        container = next(
+            c for c in status["status"]["containerStatuses"] if c["name"] == "inference"
+        )
+        started = datetime.fromisoformat(container["state"]["running"]["startedAt"])
+        logs = user.kubectl("-n", NAMESPACE, "logs", pod, "-c", "inference")
+        ready = next(
+            json.loads(line)["ts"]
+            for line in logs.splitlines()
+            if line.startswith("{") and '"porto inference ready"' in line
+        )
+        FIGURES[name] = (datetime.fromisoformat(ready) - started).total_seconds()
+    except Exception as exc:  # a figure that cannot be read is not a failure
+        print(f"{name}: not measured ({type(exc).__name__}: {exc})")
 
 
 # --- uninstall ---------------------------------------------------------------------------------
