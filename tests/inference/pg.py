@@ -6,6 +6,8 @@ import asyncio
 from typing import Any
 
 import asyncpg
+from fastapi.testclient import TestClient
+from harness.timing import DEADLINE
 
 
 def sql(url: str, query: str, *args: Any) -> list[dict[str, Any]]:
@@ -33,3 +35,10 @@ def reset(url: str) -> None:
 def count(url: str) -> int:
     """Rows in prediction_log."""
     return int(sql(url, "SELECT count(*) AS n FROM prediction_log")[0]["n"])
+
+
+def flush_log(client: TestClient, timeout: float = DEADLINE) -> bool:
+    """Wait until the app's prediction log has written everything queued so far; False on
+    timeout."""
+    service = client.app.state.service  # type: ignore[attr-defined]
+    return bool(client.portal.call(service.prediction_log.flush, timeout))

@@ -15,6 +15,7 @@ from harness.ports import wait_until
 from harness.timing import DEADLINE
 from httpx import Response
 from inference.bundles import TrainedModel, publish
+from inference.pg import flush_log
 from porto.bundle import Manifest, version_prefix
 from porto.contracts.api import ModelsResponse
 from porto.contracts.monitoring import (
@@ -41,11 +42,6 @@ def _assert_contract(contract: type[BaseModel], response: Response) -> dict[str,
     assert response.content == _rendered(contract, response.content)
     body: dict[str, Any] = response.json()
     return body
-
-
-def _flush(client: TestClient) -> None:
-    service = client.app.state.service  # type: ignore[attr-defined]
-    assert client.portal.call(service.prediction_log.flush, DEADLINE)  # type: ignore[union-attr]
 
 
 @pytest.mark.integration
@@ -92,7 +88,7 @@ def test_serving_and_monitoring_answers_are_their_contracts(
 
     single = client.post("/predict", json=records[0]).json()
     batch = client.post("/predict/batch", json=records[1:40]).json()
-    _flush(client)
+    assert flush_log(client)
     labels = [
         {"prediction_id": p["prediction_id"], "label": i % 2}
         for i, p in enumerate([single, *batch["predictions"][:20]])

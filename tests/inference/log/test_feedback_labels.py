@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from inference.bundles import TrainedModel, publish
-from inference.pg import sql
+from inference.pg import flush_log, sql
 from porto.labels import LabelMapping
 from porto.store import open_store
 
@@ -32,8 +32,7 @@ def _predict(client: TestClient, records: list[dict[str, Any]], n: int) -> list[
     answer = client.post("/predict/batch", json=records[:n])
     assert answer.status_code == 200, answer.text
     ids = [p["prediction_id"] for p in answer.json()["predictions"]]
-    service = client.app.state.service  # type: ignore[attr-defined]
-    assert client.portal.call(service.prediction_log.flush, 20.0)  # type: ignore[union-attr]
+    assert flush_log(client, 20.0)
     return ids
 
 

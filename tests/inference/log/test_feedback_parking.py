@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from harness.ports import wait_until
 from harness.timing import DEADLINE
-from inference.pg import sql
+from inference.pg import flush_log, sql
 from porto_inference.ids import new_prediction_ids
 
 pytestmark = pytest.mark.integration
@@ -25,11 +25,6 @@ def _pending(url: str) -> int:
 def _invented(n: int) -> list[dict[str, Any]]:
     """Labels for ids nobody scored, young enough to look queued somewhere."""
     return [{"prediction_id": pid, "label": 1} for pid in new_prediction_ids(n)]
-
-
-def _flush(client: TestClient) -> bool:
-    log = client.app.state.service.prediction_log  # type: ignore[attr-defined]
-    return bool(client.portal.call(log.flush, DEADLINE))
 
 
 def test_the_parked_set_is_bounded_per_request_and_in_total(
@@ -74,7 +69,7 @@ def test_parked_labels_expire(
     log = client.app.state.service.prediction_log  # type: ignore[attr-defined]
     log.writer._last_sweep = float("-inf")  # the writer's next turn sweeps (every PENDING_SWEEP_S)
     assert client.post("/predict", json=records[0]).status_code == 200
-    assert _flush(client)
+    assert flush_log(client)
     # The old 30 are gone, the young 5 wait.
     wait_until(lambda: _pending(pg_url) == 5, DEADLINE, "the sweep to expire the old labels")
     assert 'feedback_total{outcome="expired"} 30.0' in client.get("/metrics").text
@@ -146,7 +141,7 @@ def test_a_flush_reads_no_more_parked_rows_than_it_writes(
     before, inserted = _reads(pg_url, "pending_feedback"), _inserted(pg_url)
     for record in records[:10]:
         assert client.post("/predict", json=record).status_code == 200
-    assert _flush(client)
+    assert flush_log(client)
     wait_until(lambda: _inserted(pg_url) >= inserted + 10, DEADLINE, "the statistics")
     time.sleep(2)
     read = _reads(pg_url, "pending_feedback") - before

@@ -15,16 +15,11 @@ from fastapi.testclient import TestClient
 from harness.ports import wait_until
 from harness.postgres import PostgresServer
 from harness.timing import DEADLINE
-from inference.pg import count, sql
+from inference.pg import count, flush_log, sql
 from porto.bundle import Manifest
 from porto_inference.ids import new_prediction_ids
 
 pytestmark = pytest.mark.integration
-
-
-def _flush(client: TestClient, timeout: float = DEADLINE) -> bool:
-    service = client.app.state.service  # type: ignore[attr-defined]
-    return bool(client.portal.call(service.prediction_log.flush, timeout))  # type: ignore[union-attr]
 
 
 def _status(client: TestClient) -> dict[str, Any]:
@@ -40,7 +35,7 @@ def _round_trip(client: TestClient, url: str, records: list[dict[str, Any]], cha
     by_csv = client.post("/predict/batch", content=csv, headers={"content-type": "text/csv"}).json()
     names = champion.feature_schema.names
     positional = client.post("/predict", json={"features": [records[16][n] for n in names]}).json()
-    assert _flush(client)
+    assert flush_log(client)
     rows = {str(r["prediction_id"]): r for r in sql(url, "SELECT * FROM prediction_log")}
     assert len(rows) == 1 + 10 + 5 + 1
 
@@ -147,7 +142,7 @@ def test_feedback_before_the_prediction_is_written(
         young,
     )
     client.post("/predict", json=records[0])
-    assert _flush(client)
+    assert flush_log(client)
     row = sql(pg_url, "SELECT label FROM prediction_log WHERE prediction_id = $1", young)
     assert row == [{"label": 1}]
     assert sql(pg_url, "SELECT count(*) AS n FROM pending_feedback")[0]["n"] == 0
@@ -205,7 +200,7 @@ def test_outage_under_load(
         stop.set()
         thread.join()
     assert set(answered) == {200}
-    assert _flush(client)
+    assert flush_log(client)
     status = _status(client)
     assert status["dropped_rows"] == 0
     assert status["state"] == "up"
@@ -241,7 +236,7 @@ def test_full_queue_drops_and_counts(
         assert down.json()["error"]["type"] == "database_unavailable"
     finally:
         postgres_server.start()
-    assert _flush(client)
+    assert flush_log(client)
     assert count(pg_url) == 20
 
 
@@ -286,7 +281,7 @@ def test_backpressure_refuses_before_scoring_and_logs_all_it_answers(
         assert 'prediction_log_dropped_total{reason="queue_full"}' not in metrics
     finally:
         postgres_server.start()
-    assert _flush(client)
+    assert flush_log(client)
     logged = {r["id"] for r in sql(pg_url, "SELECT prediction_id::text AS id FROM prediction_log")}
     assert logged == set(answered)
     assert client.post("/predict", json=records[0]).status_code == 200  # room again
@@ -317,7 +312,7 @@ def test_starts_while_the_database_is_down(
         assert client.post("/predict", json=records[0]).status_code == 200
     finally:
         postgres_server.start()
-    assert _flush(client)  # connects, migrates, writes
+    assert flush_log(client)  # connects, migrates, writes
     assert count(pg_url) == 1
 
 
@@ -339,7 +334,7 @@ def test_a_retried_write_does_not_duplicate_rows(
         ids,
     )
     sql(pg_url, "INSERT INTO prediction_log_writes (batch_key) VALUES ($1)", f"{ids[0]}/10")
-    assert _flush(client)
+    assert flush_log(client)
     assert count(pg_url) == 10
     assert _status(client)["queued_rows"] == 0
     assert _status(client)["written_rows"] == 10

@@ -12,18 +12,13 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 from harness.postgres import PostgresServer
-from harness.timing import DEADLINE
+from inference.pg import flush_log
 from porto.bundle import Manifest
 from porto.reference import ReferenceStats
 from porto.registry import Registry
 from porto.store import FileStore
 from porto_inference.monitoring.quality import quality
 from porto_inference.monitoring.reports import drift_report, quality_report, severity
-
-
-def _flush(client: TestClient) -> None:
-    service = client.app.state.service  # type: ignore[attr-defined]
-    assert client.portal.call(service.prediction_log.flush, DEADLINE)  # type: ignore[union-attr]
 
 
 def _error(response: Any) -> dict[str, Any]:
@@ -41,7 +36,7 @@ def test_monitoring_answers_from_the_log(
     client = make_client(prediction_log=True, database_url=pg_url)
     single = client.post("/predict", json=records[0]).json()
     batch = client.post("/predict/batch", json=records[1:60]).json()
-    _flush(client)
+    assert flush_log(client)
     scored = [single["probability"], *(p["probability"] for p in batch["predictions"])]
 
     recent = client.get("/monitoring/predictions", params={"limit": 5})
@@ -132,7 +127,7 @@ def test_drift_finds_a_shifted_feature(
     assert numeric.max is not None
     shifted = [{**r, numeric.name: numeric.max * 3 + 5} for r in records]
     assert client.post("/predict/batch", json=shifted).status_code == 200
-    _flush(client)
+    assert flush_log(client)
     drift = client.get("/monitoring/drift", params={"model_version": "champion"}).json()
     top = drift["features"][0]
     assert top["feature"] == numeric.name
