@@ -1,8 +1,9 @@
-"""The prediction log's one connection pool: connecting (and migrating) with retries left to the
+"""A connection pool of the prediction log: connecting (and migrating) with retries left to the
 caller, whether the database is up, and bounded reads.
 
-Every part of the log — the writer, feedback, the monitoring queries — borrows connections from
-the one :class:`LogPool`; none opens its own.
+There are two per worker, one per event loop (an asyncpg pool belongs to the loop that made it):
+the serving loop's, for /feedback and the monitoring queries, and the writer thread's, for the
+writes, the parked-feedback sweep and the partitions. Nothing else opens a connection.
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """The prediction log: every scored row in PostgreSQL's ``prediction_log``, never on the request
 path, the labels feedback gives them, and the queries monitoring makes of them.
 
-:class:`PredictionLog` is what the other rooms use. It owns the one connection pool
-(:mod:`~porto_inference.log.pool`) and puts together the parts that share it, each holding its
-own SQL:
+:class:`PredictionLog` is what the other rooms use. It owns the serving loop's connection pool
+(:mod:`~porto_inference.log.pool`; the writer thread has a pool of its own, since an asyncpg pool
+belongs to the loop that made it) and puts together the parts, each holding its own SQL:
 
 - :mod:`~porto_inference.log.writer`: the bounded queue requests append to, and the thread
   that writes it with ``COPY`` over a pool of its own (retries, exactly-once writes, quarantine
