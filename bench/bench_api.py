@@ -823,6 +823,8 @@ def main() -> int:
             # Enough connections that each is mostly idle at this rate (as wrk2 would be run).
             run(HALF, api.url + "/predict", "single", json_type, rate=half, paced_connections=16)
             run(BATCH100, api.url + "/predict/batch", "batch100", json_type)
+            run(SINGLE_EXPLAIN, api.url + "/predict?explain=true", "single", json_type)
+            run(BATCH100_EXPLAIN, api.url + "/predict/batch?explain=true", "batch100", json_type)
             run(JSON_FLOOR, floor.url + "/batch", "batch1000", json_type)
             run(JSON_FLOOR_FASTAPI, floor.url + "/fastapi/batch", "batch1000", json_type)
             run(BATCH1000, api.url + "/predict/batch", "batch1000", json_type)
@@ -867,6 +869,8 @@ HTTP_FLOOR_HALF = "HTTP floor @ half rate"
 SINGLE = "api single row"
 HALF = "api single row @ half rate"
 BATCH100 = "api batch 100 (JSON)"
+SINGLE_EXPLAIN = "api single row, explain=true"
+BATCH100_EXPLAIN = "api batch 100, explain=true"
 JSON_FLOOR = "JSON floor (orjson)"
 JSON_FLOOR_FASTAPI = "JSON floor (FastAPI body)"
 BATCH1000 = "api batch 1000 (JSON)"
@@ -884,6 +888,7 @@ def report(
     half = r[HALF]
     rows = {
         BATCH100: r[BATCH100]["rps"] * 100,
+        BATCH100_EXPLAIN: r[BATCH100_EXPLAIN]["rps"] * 100,
         BATCH1000: r[BATCH1000]["rps"] * 1000,
         CSV1000: r[CSV1000]["rps"] * 1000,
         JSON_FLOOR: r[JSON_FLOOR]["rps"] * 1000,
@@ -891,7 +896,7 @@ def report(
     }
     print()
     print("figures")
-    for name in (HTTP_FLOOR, HTTP_FLOOR_HALF, HTTP_FLOOR_FASTAPI, SINGLE):
+    for name in (HTTP_FLOOR, HTTP_FLOOR_HALF, HTTP_FLOOR_FASTAPI, SINGLE, SINGLE_EXPLAIN):
         x = r[name]
         print(
             f"  {name:<34} {x['rps']:>9.0f} req/s    p50 {x['p50_ms']:6.2f} ms  "
@@ -917,15 +922,17 @@ def report(
     )
     print()
     print("ratios and targets")
+    # The targets of issue 18 (raised from 40 % / 60 % / 20 ms).
     checks: list[tuple[str, float, float | None]] = [
-        ("single row / HTTP floor (orjson)", single / r[HTTP_FLOOR]["rps"], 0.40),
-        ("single row / HTTP floor (FastAPI)", single / r[HTTP_FLOOR_FASTAPI]["rps"], 0.40),
-        ("batch 1000 JSON / JSON floor (orjson)", rows[BATCH1000] / rows[JSON_FLOOR], 0.60),
+        ("single row / HTTP floor (orjson)", single / r[HTTP_FLOOR]["rps"], None),
+        ("single row / HTTP floor (FastAPI)", single / r[HTTP_FLOOR_FASTAPI]["rps"], 0.55),
+        ("batch 1000 JSON / JSON floor (orjson)", rows[BATCH1000] / rows[JSON_FLOOR], 0.40),
         (
             "batch 1000 JSON / JSON floor (FastAPI)",
             rows[BATCH1000] / rows[JSON_FLOOR_FASTAPI],
-            0.60,
+            None,
         ),
+        ("batch 1000 CSV / batch 1000 JSON", rows[CSV1000] / rows[BATCH1000], 1.5),
         ("batch 1000 JSON / model floor", rows[BATCH1000] / mf["rows_per_s"], None),
         # Throughput ratios move with whatever else runs on the machine; CPU time per request
         # (API workers + PostgreSQL vs the floor's workers) much less so.
@@ -941,16 +948,21 @@ def report(
             None,
         ),
         ("single row / model floor", single / (1000 / mf["single_ms"]), None),
+        # What explain=true costs (no target: measured; explain off is the runs above).
+        ("single row explained / not", r[SINGLE_EXPLAIN]["rps"] / single, None),
+        ("batch 100 explained / not", r[BATCH100_EXPLAIN]["rps"] / r[BATCH100]["rps"], None),
     ]
     for name, value, target in checks:
         verdict = ""
         if target is not None:
-            verdict = f"target >= {target:.0%}: {'PASS' if value >= target else 'FAIL'}"
-        print(f"  {name:<40} {value:>7.1%}   {verdict}")
+            goal = f"{target:.1f}x" if "CSV" in name else f"{target:.0%}"
+            verdict = f"target >= {goal}: {'PASS' if value >= target else 'FAIL'}"
+        shown = f"{value:>7.2f}x" if "CSV" in name else f"{value:>7.1%} "
+        print(f"  {name:<40} {shown}  {verdict}")
     p99 = half["p99_ms"]
     print(
         f"  {'p99 at half the max rate':<40} {p99:>5.2f} ms  "
-        f"target <= 20 ms: {'PASS' if p99 <= 20 else 'FAIL'}   (the HTTP floor at half its "
+        f"target <= 10 ms: {'PASS' if p99 <= 10 else 'FAIL'}   (the HTTP floor at half its "
         f"rate, same generator: p99 {r[HTTP_FLOOR_HALF]['p99_ms']:.2f} ms)"
     )
     failed = sum(x["non2xx"] + x["socket_errors"] for x in r.values())

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -74,15 +75,18 @@ def publish(
     version: str | None = None,
     extra_files: dict[str, bytes] | None = None,
     labels: LabelMapping | None = None,
+    model_type: str = CATBOOST,
+    estimator: Any = None,
 ) -> Manifest:
     """Write ``trained`` as a new bundle version and register it (latest; champion if asked or
     if there is none). Return its manifest. Without ``labels`` the manifest records no label
     mapping, as bundles from before porto recorded it."""
     features = model_frame(trained.frame, trained.schema)
-    scores = trained.model.predict_proba(features)[:, 1]
+    estimator = trained.model if estimator is None else estimator
+    scores = estimator.predict_proba(features)[:, 1]
     reference = compute_reference(features, trained.schema, scores)
     files = {
-        MODEL_FILES[CATBOOST]: dump_model(CATBOOST, trained.model),
+        MODEL_FILES[model_type]: dump_model(model_type, estimator),
         REFERENCE_FILE: reference.model_dump_json().encode(),
         "metrics.json": b'{"roc_auc": 0.7}',
         "plots/roc.png": b"\x89PNG\r\n\x1a\nnot-really-a-png",
@@ -93,8 +97,8 @@ def publish(
         version=version or new_version(),
         created_at=datetime.now(UTC),
         code_version="tests",
-        model_type=CATBOOST,
-        model_file=MODEL_FILES[CATBOOST],
+        model_type=model_type,
+        model_file=MODEL_FILES[model_type],
         threshold=trained.threshold,
         feature_schema=trained.schema,
         dataset=DatasetInfo(

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from porto.contracts.api import VersionSummary
+import pytest
+from porto.contracts.api import Explanation, VersionSummary
 from porto.contracts.insights import LearningCurve
 from porto.contracts.monitoring import (
     FeatureDrift,
@@ -170,3 +171,18 @@ def test_comparison_table_and_bars() -> None:
     assert "—" in html  # absent metric
     rows = [(v.version, comparison.flat_metrics(v.metrics)) for v in versions]
     _spec(charts.metric_bars(rows, ["roc_auc", "gini_normalized"]))
+
+
+def test_contribution_waterfall() -> None:
+    contributions = {f"f{i}": (-1) ** i * i / 10 for i in range(20)}
+    explanation = Explanation(
+        base_value=-2.0, raw_score=-2.0 + sum(contributions.values()), contributions=contributions
+    )
+    chart = charts.contribution_chart(explanation, top=5)
+    _spec(chart)
+    rows = next(v for v in chart.to_dict()["datasets"].values() if v and "feature" in v[0])
+    # The five largest by size, then the rest as one bar, ending at the raw score.
+    assert [r["feature"] for r in rows] == ["f19", "f18", "f17", "f16", "f15", "15 other features"]
+    assert rows[0]["start"] == -2.0
+    assert rows[-1]["end"] == pytest.approx(explanation.raw_score)
+    assert {r["direction"] for r in rows} == {"towards 1", "towards 0"}

@@ -4,13 +4,16 @@ porto.contracts.api describe, field for field and in their order."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import orjson
+import pytest
 from porto.contracts.api import BatchResponse, BatchRow, PredictResponse
+from porto.flavors.base import Contributions
 from porto_inference.api.routes.predict import batch_json, predict_json
-from porto_inference.scoring.predict import BatchPredictions, Prediction
+from porto_inference.scoring.predict import BatchPredictions, Explained, Prediction
 from pydantic import BaseModel
 
 
@@ -33,8 +36,24 @@ def _prediction(record_id: list[Any] | None) -> Prediction:
 def test_a_prediction_answers_as_predict_response_does() -> None:
     answer = predict_json(_prediction([7]))
     model = PredictResponse.model_validate_json(answer)
+    # No explanation unless asked: the key is left out, as FastAPI leaves unset fields out.
+    assert list(orjson.loads(answer)) == [k for k in _keys(PredictResponse) if k != "explanation"]
+    assert answer == model.model_dump_json(by_alias=True, exclude={"explanation"}).encode()
+
+
+def _explained(rows: int) -> Explained:
+    values = np.arange(rows * 2, dtype=np.float64).reshape(rows, 2) / 10
+    return Explained(["a", "b"], Contributions(base=np.full(rows, -1.5), values=values))
+
+
+def test_an_explained_prediction_answers_as_predict_response_does() -> None:
+    answer = predict_json(replace(_prediction([7]), explained=_explained(1)))
+    model = PredictResponse.model_validate_json(answer)
     assert list(orjson.loads(answer)) == _keys(PredictResponse)
     assert answer == model.model_dump_json(by_alias=True).encode()
+    assert model.explanation is not None
+    assert model.explanation.contributions == {"a": 0.0, "b": 0.1}
+    assert model.explanation.raw_score == pytest.approx(-1.4)
 
 
 def test_a_record_without_id_has_no_id_key_and_a_null_id_is_kept() -> None:
@@ -59,8 +78,14 @@ def test_a_batch_answers_as_batch_response_does() -> None:
     model = BatchResponse.model_validate_json(answer)
     data = orjson.loads(answer)
     assert list(data) == _keys(BatchResponse)
-    assert [list(row) for row in data["predictions"]] == [_keys(BatchRow)] * 3
-    assert answer == model.model_dump_json(by_alias=True).encode()
+    row_keys = [k for k in _keys(BatchRow) if k != "explanation"]
+    assert [list(row) for row in data["predictions"]] == [row_keys] * 3
+    unset = {"predictions": {"__all__": {"explanation"}}}
+    assert answer == model.model_dump_json(by_alias=True, exclude=unset).encode()
+    explained = batch_json(replace(_batch([7, None, "x"]), explained=_explained(3)))
+    rows = BatchResponse.model_validate_json(explained).predictions
+    assert [list(row) for row in orjson.loads(explained)["predictions"]] == [_keys(BatchRow)] * 3
+    assert [r.explanation.base_value for r in rows if r.explanation] == [-1.5] * 3
     assert [(r.row, r.class_, r.id) for r in model.predictions] == [
         (0, 0, 7),
         (1, 1, None),
@@ -70,4 +95,4 @@ def test_a_batch_answers_as_batch_response_does() -> None:
 
 def test_batch_rows_without_ids_have_no_id_key() -> None:
     rows = orjson.loads(batch_json(_batch(None)))["predictions"]
-    assert [list(row) for row in rows] == [_keys(BatchRow)[:-1]] * 3
+    assert [list(row) for row in rows] == [["row", "prediction_id", "probability", "class"]] * 3

@@ -125,6 +125,38 @@ def test_round_trip_through_the_protocol(
         assert values == sorted(values, reverse=True)
 
 
+@pytest.mark.parametrize("name", FLAVOR_NAMES)
+def test_explanations_add_up_to_the_raw_score(
+    name: str, small_schema: FeatureSchema, xy: tuple[pd.DataFrame, np.ndarray]
+) -> None:
+    """base + contributions = the model's raw score (log-odds) to 1e-6, per row, through both
+    input paths; the flavor's own raw score is the reference, not a logit of a rounded
+    probability."""
+    x, _ = xy
+    loaded = load_model(name, flavor(name).dump(_fit(name, small_schema, xy).model.estimator))
+    sample = x.iloc[:60]
+    raw = _raw_scores(name, loaded.estimator, sample)
+    for rows in (1, SMALL_BATCH + 1, len(sample)):
+        explained = loaded.explain(FrameInput(sample.iloc[:rows], small_schema), threads=1)
+        assert explained.values.shape == (rows, len(small_schema.names))
+        assert explained.base.shape == (rows,)
+        np.testing.assert_allclose(explained.raw_scores, raw[:rows], rtol=0, atol=1e-6)
+        proba = loaded.predict_proba(sample.iloc[:rows])
+        np.testing.assert_allclose(1 / (1 + np.exp(-explained.raw_scores)), proba, atol=1e-9)
+    # Not a constant: features the model uses move the score.
+    assert np.abs(explained.values).sum(axis=0).max() > 0
+
+
+def _raw_scores(name: str, estimator: object, frame: pd.DataFrame) -> np.ndarray:
+    if name == "catboost":
+        from catboost import Pool
+
+        cats = [c for c in frame.columns if str(frame[c].dtype) in ("object", "category")]
+        pool = Pool(frame, cat_features=cats)
+        return np.asarray(estimator.predict(pool, prediction_type="RawFormulaVal"))  # type: ignore[attr-defined]
+    return np.asarray(estimator.decision_function(frame))  # type: ignore[attr-defined]
+
+
 def test_model_files_are_distinct() -> None:
     assert set(MODEL_FILES) == set(FLAVOR_NAMES)
     assert len(set(MODEL_FILES.values())) == len(FLAVOR_NAMES)

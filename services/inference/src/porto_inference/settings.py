@@ -150,6 +150,12 @@ class Settings(PortoSettings):
     batch_max_rows: int = Field(
         default=10_000, ge=1, description="Rows per /predict/batch call; more is answered 413."
     )
+    explain_max_rows: int = Field(
+        default=1_000,
+        ge=1,
+        description="Rows per request with explain=true; more is answered 413 (an exact "
+        "explanation costs many times a prediction).",
+    )
     max_body_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="Request body limit; more is answered 413."
     )

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 import altair as alt
 import pandas as pd
+from porto.contracts.api import Explanation
 from porto.contracts.insights import LearningCurve
 from porto.contracts.monitoring import (
     FeatureDrift,
@@ -122,6 +123,59 @@ def bar_chart(values: Mapping[str, float], *, title: str, top: int = 20) -> Char
             tooltip=["feature:N", alt.Tooltip("value:Q", format=NUM)],
         )
     )
+
+
+def contribution_chart(explanation: Explanation, *, top: int = 15) -> Chart:
+    """A waterfall of one prediction's explanation: from the base value, the ``top`` largest
+    contributions (largest first, the rest as one bar) to the raw score, in log-odds; bars
+    towards class 1 red, towards 0 blue."""
+    items = sorted(explanation.contributions.items(), key=lambda kv: abs(kv[1]), reverse=True)
+    shown, rest = items[:top], items[top:]
+    if rest:
+        shown.append((f"{len(rest)} other features", sum(v for _, v in rest)))
+    rows = []
+    level = explanation.base_value
+    for step, (name, value) in enumerate(shown):
+        rows.append(
+            {
+                "step": step,
+                "feature": name,
+                "start": level,
+                "end": level + value,
+                "contribution": value,
+                "direction": "towards 1" if value >= 0 else "towards 0",
+            }
+        )
+        level += value
+    frame = pd.DataFrame(rows)
+    order = [name for name, _ in shown]
+    bars = (
+        alt.Chart(frame)
+        .mark_bar()
+        .encode(
+            y=alt.Y("feature:N", sort=order, title=None),
+            x=alt.X(
+                "start:Q", title="log-odds (base value → raw score)", scale=alt.Scale(zero=False)
+            ),
+            x2="end:Q",
+            color=alt.Color(
+                "direction:N",
+                scale=alt.Scale(domain=["towards 1", "towards 0"], range=["#d62728", "#1f77b4"]),
+                legend=alt.Legend(title=None, orient="bottom"),
+            ),
+            tooltip=[
+                "feature:N",
+                alt.Tooltip("contribution:Q", format="+.4f"),
+                alt.Tooltip("end:Q", title="running total", format=".4f"),
+            ],
+        )
+    )
+    base = (
+        alt.Chart(pd.DataFrame({"x": [explanation.base_value], "label": ["base value"]}))
+        .mark_rule(strokeDash=[4, 3], color="gray")
+        .encode(x="x:Q", tooltip=["label:N", alt.Tooltip("x:Q", format=".4f")])
+    )
+    return bars + base
 
 
 def calibration_chart(data: CalibrationPlot) -> Chart:

@@ -171,15 +171,16 @@ class ApiClient:
             endpoint="/models/{version}/artifacts/{file}",
         ).content
 
-    def predict(self, record: Record, model_version: str | None) -> PredictResponse:
-        """POST /predict of one record (feature name → value, as the form holds them)."""
+    def predict(
+        self, record: Record, model_version: str | None, *, explain: bool = False
+    ) -> PredictResponse:
+        """POST /predict of one record (feature name → value, as the form holds them); with
+        ``explain``, each feature's contribution comes back too."""
+        params = _version_param(model_version)
+        if explain:
+            params["explain"] = "true"
         return self._get(
-            PredictResponse,
-            "POST",
-            "/predict",
-            endpoint="/predict",
-            json=record,
-            params=_version_param(model_version),
+            PredictResponse, "POST", "/predict", endpoint="/predict", json=record, params=params
         )
 
     def predict_csv(self, body: bytes, model_version: str | None) -> BatchResponse:

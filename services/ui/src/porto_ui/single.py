@@ -14,7 +14,7 @@ from porto.contracts.api import PredictResponse
 from porto.reference import ReferenceStats
 from porto.schema import FeatureKind, FeatureSchema, typical_record
 
-from porto_ui import metrics
+from porto_ui import charts, metrics
 from porto_ui.client import ApiClient, ApiRejectedError
 from porto_ui.forms import FeatureValue, Field, Record, fields, random_record
 from porto_ui.layout import show_rejected
@@ -108,7 +108,7 @@ def render(
     if submitted:
         ordered = {f.name: record[f.name] for f in form_fields}
         try:
-            st.session_state[result_key] = client.predict(ordered, version)
+            st.session_state[result_key] = client.predict(ordered, version, explain=True)
             metrics.PREDICTIONS.labels("single").inc()
         except ApiRejectedError as exc:
             st.session_state.pop(result_key, None)
@@ -145,3 +145,12 @@ def show_answer(answer: PredictResponse) -> None:
         d.caption("Model version")
         d.markdown(f"**{answer.model_version}**  \n{answer.model_name}")
         st.caption(f"prediction id `{answer.prediction_id}` (send it to /feedback with the label)")
+        explanation = answer.explanation
+        if explanation is not None:
+            st.markdown("**Why this score** · each feature's contribution (exact), in log-odds")
+            st.altair_chart(charts.contribution_chart(explanation), width="stretch")
+            st.caption(
+                f"base value {explanation.base_value:+.4f} + contributions = raw score "
+                f"{explanation.raw_score:+.4f}; probability = 1 / (1 + e^-raw score) = "
+                f"{answer.probability:.4f}. Red pushes towards class 1, blue towards 0."
+            )

@@ -11,6 +11,20 @@ from porto.contracts.serving import LoadError, ServedModel
 from porto.schema import FeatureKind
 
 
+class Explanation(BaseModel):
+    """Why the model gave this score (``explain=true``): exact per-feature contributions in the
+    model's raw-score units (log-odds), such that ``base_value`` + the sum of ``contributions``
+    = ``raw_score`` and sigmoid(``raw_score``) = the probability. CatBoost: TreeSHAP, the base
+    being the expected raw score; the logistic baseline: coefficient × encoded value, the base
+    being the intercept."""
+
+    base_value: float = Field(description="What the contributions add to (log-odds).")
+    raw_score: float = Field(description="base_value + the sum of the contributions (log-odds).")
+    contributions: dict[str, float] = Field(
+        description="Each feature's contribution, in model feature order (positive: towards 1)."
+    )
+
+
 class PredictResponse(BaseModel):
     """One scored record."""
 
@@ -21,6 +35,9 @@ class PredictResponse(BaseModel):
     model_name: str
     model_version: str
     id: Any | None = Field(default=None, description="The record's id column, echoed back.")
+    explanation: Explanation | None = Field(
+        default=None, description="Per-feature contributions, with explain=true only."
+    )
 
 
 class BatchRow(BaseModel):
@@ -31,6 +48,9 @@ class BatchRow(BaseModel):
     probability: float
     class_: int = Field(alias="class")
     id: Any | None = None
+    explanation: Explanation | None = Field(
+        default=None, description="Per-feature contributions, with explain=true only."
+    )
 
 
 class BatchResponse(BaseModel):

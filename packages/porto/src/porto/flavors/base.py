@@ -67,6 +67,23 @@ class ModelInput(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class Contributions:
+    """Why a model gave each row its score: per row, a base value and one contribution per
+    feature (model order), in the model's raw-score units (log-odds), such that base + the sum
+    of the row's contributions is the row's raw score, and sigmoid(raw score) its probability."""
+
+    base: np.ndarray
+    """(rows,) float64."""
+    values: np.ndarray
+    """(rows, features) float64, columns in model feature order."""
+
+    @property
+    def raw_scores(self) -> np.ndarray:
+        """base + contributions per row: the model's log-odds."""
+        return np.asarray(self.base + self.values.sum(axis=1), dtype=np.float64)
+
+
 class Model(Protocol):
     """A fitted model of one flavor, fresh from training or loaded from its verified file."""
 
@@ -88,6 +105,11 @@ class Model(Protocol):
     def predict(self, rows: ModelInput, *, threads: int) -> np.ndarray:
         """Return P(target = 1) (float64) for ``rows`` through the flavor's fastest path, using
         at most ``threads`` threads; the same numbers :meth:`predict_proba` gives."""
+        ...
+
+    def explain(self, rows: ModelInput, *, threads: int) -> Contributions:
+        """Return each row's exact per-feature contributions to its raw score (the scores
+        :meth:`predict` gives are sigmoid of their sums)."""
         ...
 
     def check_schema(self, schema: FeatureSchema) -> None:

@@ -13,7 +13,15 @@ import pandas as pd
 
 from porto.contracts.insights import FeatureRanking
 from porto.errors import IntegrityError
-from porto.flavors.base import SMALL_BATCH, ClassifierModel, FitObserver, Fitted, ModelInput, ranked
+from porto.flavors.base import (
+    SMALL_BATCH,
+    ClassifierModel,
+    Contributions,
+    FitObserver,
+    Fitted,
+    ModelInput,
+    ranked,
+)
 from porto.schema import FeatureKind, FeatureSchema
 
 CATBOOST = "catboost"
@@ -33,17 +41,20 @@ class CatBoostModel(ClassifierModel):
         (cheapest to build), a frame of categorical columns for more (CatBoost then hashes each
         distinct category once instead of once per row); both give what :meth:`predict_proba`
         gives."""
-        from catboost import Pool
-
-        if rows.rows <= SMALL_BATCH:
-            data: Any = rows.object_rows()
-        else:
-            data = rows.frame(categorical=True)
-        # thread_count on the Pool too: by default CatBoost fans data loading out to every core,
-        # which in a worker that already owns one core only adds wake-ups.
-        pool = Pool(data, cat_features=rows.categorical_positions, thread_count=threads)
+        pool = _pool(rows, threads)
         proba = self.estimator.predict(pool, prediction_type="Probability", thread_count=threads)
         return np.ascontiguousarray(proba[:, 1], dtype=np.float64)
+
+    def explain(self, rows: ModelInput, *, threads: int) -> Contributions:
+        """CatBoost's exact TreeSHAP (``ShapValues``) per row: the last column is the expected
+        raw score (the base), the others sum with it to the row's raw score."""
+        shap = np.asarray(
+            self.estimator.get_feature_importance(
+                _pool(rows, threads), type="ShapValues", thread_count=threads
+            ),
+            dtype=np.float64,
+        )
+        return Contributions(base=shap[:, -1].copy(), values=shap[:, :-1].copy())
 
     def check_schema(self, schema: FeatureSchema) -> None:
         """The model's own feature names and categorical positions must be the schema's."""
@@ -155,6 +166,16 @@ class _Callback:
         self.observer.iteration(int(info.iteration), losses)
         # False stops the loop: after SIGTERM, stop at once (training then raises Terminated).
         return not self.observer.stop_requested()
+
+
+def _pool(rows: ModelInput, threads: int) -> Any:
+    """The rows as a Pool, through the cheaper input for their count."""
+    from catboost import Pool
+
+    data: Any = rows.object_rows() if rows.rows <= SMALL_BATCH else rows.frame(categorical=True)
+    # thread_count on the Pool too: by default CatBoost fans data loading out to every core,
+    # which in a worker that already owns one core only adds wake-ups.
+    return Pool(data, cat_features=rows.categorical_positions, thread_count=threads)
 
 
 def _categorical_names(schema: FeatureSchema) -> list[str]:

@@ -15,7 +15,14 @@ import pandas as pd
 
 from porto.contracts.insights import FeatureRanking
 from porto.errors import IntegrityError
-from porto.flavors.base import ClassifierModel, FitObserver, Fitted, ModelInput, ranked
+from porto.flavors.base import (
+    ClassifierModel,
+    Contributions,
+    FitObserver,
+    Fitted,
+    ModelInput,
+    ranked,
+)
 from porto.schema import FeatureKind, FeatureSchema
 
 SKLEARN = "sklearn"
@@ -53,6 +60,17 @@ class SklearnModel(ClassifierModel):
         """Return P(target = 1) per row of the frame of canonical strings the pipeline was
         fitted on (``threads`` is moot: the pipeline scores in one thread)."""
         return self.predict_proba(rows.frame(categorical=False))
+
+    def explain(self, rows: ModelInput, *, threads: int) -> Contributions:
+        """Exact for a linear model: coef × the encoded column, summed over each feature's
+        columns (a one-hot category's columns, a number's value and its missing indicator), with
+        the intercept as the base. Numbers are standardised, so theirs are relative to the
+        training mean; a category's is the coefficient of the category the row has."""
+        frame = rows.frame(categorical=False)
+        prepared, coef = linear_parts(self.estimator, frame)
+        values = _grouped(self.estimator, [str(c) for c in frame.columns], coef * prepared)
+        intercept = float(self.estimator.named_steps["model"].intercept_[0])
+        return Contributions(base=np.full(len(frame), intercept), values=values)
 
     def check_schema(self, schema: FeatureSchema) -> None:
         """Nothing to compare: the pipeline picks its columns by name, so a model that needs a
@@ -200,8 +218,12 @@ def linear_parts(pipeline: Any, sample: pd.DataFrame) -> tuple[np.ndarray, np.nd
 
 def output_owners(pipeline: Any, schema: FeatureSchema) -> list[int]:
     """Return, for each encoded column of the baseline, the position of the feature it encodes."""
+    return _owners(pipeline, schema.names)
+
+
+def _owners(pipeline: Any, names: list[str]) -> list[int]:
     prepare = pipeline.named_steps["prepare"]
-    position = {name: i for i, name in enumerate(schema.names)}
+    position = {name: i for i, name in enumerate(names)}
     owners: list[int] = []
     for name, transformer, cols in prepare.transformers_:
         if name == "remainder" or transformer == "drop":
@@ -218,8 +240,12 @@ def output_owners(pipeline: Any, schema: FeatureSchema) -> list[int]:
 
 def group_columns(pipeline: Any, schema: FeatureSchema, matrix: np.ndarray) -> np.ndarray:
     """Return ``matrix`` (one column per encoded column) summed into one column per feature."""
-    owners = np.asarray(output_owners(pipeline, schema))
-    out = np.zeros((matrix.shape[0], len(schema.names)))
+    return _grouped(pipeline, schema.names, matrix)
+
+
+def _grouped(pipeline: Any, names: list[str], matrix: np.ndarray) -> np.ndarray:
+    owners = np.asarray(_owners(pipeline, names))
+    out = np.zeros((matrix.shape[0], len(names)))
     for j, owner in enumerate(owners):
         out[:, owner] += matrix[:, j]
     return out

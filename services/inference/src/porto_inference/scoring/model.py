@@ -20,7 +20,7 @@ import pandas as pd
 from porto.bundle import Manifest, read_file, read_json, read_manifest
 from porto.errors import IntegrityError
 from porto.flavors import Model, load_model
-from porto.flavors.base import SMALL_BATCH
+from porto.flavors.base import SMALL_BATCH, Contributions
 from porto.reference import REFERENCE_FILE, ReferenceStats
 from porto.schema import typical_record
 from porto.store import ArtifactStore
@@ -111,6 +111,11 @@ class ServedModel:
         if batch.rows == 0:
             return np.empty(0, dtype=np.float64)
         return self.predictor.predict(BatchInput(self.codec, batch), threads=self.threads)
+
+    def explain(self, batch: EncodedBatch) -> Contributions:
+        """Each row's per-feature contributions to its raw score (blocking for large batches:
+        TreeSHAP costs many times a prediction)."""
+        return self.predictor.explain(BatchInput(self.codec, batch), threads=self.threads)
 
     def warm_up(self) -> None:
         """Score a typical row alone and in a batch above :data:`SMALL_BATCH` rows, so whichever

@@ -12,11 +12,13 @@ and queue for the prediction log. Every step is O(1) or vectorised per request. 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from porto.flavors.base import Contributions
 
 from porto_inference.errors import (
     ErrorDetail,
@@ -38,6 +40,27 @@ from porto_inference.scoring.payload import media_type, parse_json
 
 #: Batches at least this large are scored in a thread, so the event loop keeps answering.
 THREAD_ROWS = 2048
+#: Explanations of batches larger than this are computed in a thread.
+EXPLAIN_INLINE_ROWS = 16
+
+
+@dataclass(frozen=True, slots=True)
+class Explained:
+    """Per-feature contributions of scored rows (``explain=true``), in model feature order."""
+
+    names: list[str]
+    contributions: Contributions
+
+    def row(self, i: int) -> dict[str, Any]:
+        """Row ``i`` as :class:`porto.contracts.api.Explanation` serialises it."""
+        c = self.contributions
+        base = float(c.base[i])
+        values = c.values[i].tolist()
+        return {
+            "base_value": base,
+            "raw_score": base + math.fsum(values),
+            "contributions": dict(zip(self.names, values, strict=True)),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +76,8 @@ class Prediction:
     id: list[Any] | None
     """The record's id as sent, in a one-item list (the id itself may be null); None when the
     record carried none, so the answer leaves ``id`` out."""
+    explained: Explained | None = None
+    """With ``explain=true`` only."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +93,8 @@ class BatchPredictions:
     classes: np.ndarray
     ids: list[Any] | None
     """The records' ids, None when they carried none."""
+    explained: Explained | None = None
+    """With ``explain=true`` only."""
 
     @property
     def count(self) -> int:
@@ -162,12 +189,14 @@ class Scorer:
         *,
         micro_batch_max: int,
         batch_max_rows: int,
+        explain_max_rows: int = 1_000,
     ) -> None:
         self.models = models
         self.metrics = metrics
         self.drift = drift
         self.prediction_log = prediction_log
         self.batch_max_rows = batch_max_rows
+        self.explain_max_rows = explain_max_rows
         self.batcher = MicroBatcher(micro_batch_max)
         self._by_version: dict[str, _VersionMetrics] = {}
 
@@ -176,7 +205,13 @@ class Scorer:
         return await self.models.get(version)
 
     async def score_record(
-        self, model: ServedModel, record: dict[str, Any], *, request_id: str | None, began: float
+        self,
+        model: ServedModel,
+        record: dict[str, Any],
+        *,
+        request_id: str | None,
+        began: float,
+        explain: bool = False,
     ) -> Prediction:
         """Score one record (named features, wrapped, or positional). ``began`` is when the
         request's scoring started (``time.perf_counter()``), for the logged latency."""
@@ -205,10 +240,17 @@ class Scorer:
             model_name=model.name,
             model_version=model.version,
             id=None if batch.ids is None else batch.ids[:1],
+            explained=Explained(model.codec.names, model.explain(batch)) if explain else None,
         )
 
     async def score_batch(
-        self, model: ServedModel, body: BatchBody, *, request_id: str | None, began: float
+        self,
+        model: ServedModel,
+        body: BatchBody,
+        *,
+        request_id: str | None,
+        began: float,
+        explain: bool = False,
     ) -> BatchPredictions:
         """Score a batch read by :func:`read_batch`; results keep the input order."""
         if body.csv is not None:
@@ -220,6 +262,11 @@ class Scorer:
         limit = self.batch_max_rows
         if batch.rows > limit:
             raise PayloadTooLargeError(f"{batch.rows} rows: the limit is {limit} per request")
+        if explain and batch.rows > self.explain_max_rows:
+            raise PayloadTooLargeError(
+                f"{batch.rows} rows with explain=true: the limit is {self.explain_max_rows} per "
+                "request (send smaller batches, or leave explain off)"
+            )
         self.prediction_log.admit(batch.rows)
         if batch.rows >= THREAD_ROWS:
             proba = await asyncio.to_thread(model.predict, batch)
@@ -231,6 +278,15 @@ class Scorer:
         ids = new_prediction_ids(batch.rows)
         self._count_batch(model.version, proba, classes)
         self._remember(model, "/predict/batch", batch, proba, classes, ids, request_id, began)
+        explained = None
+        if explain:
+            # Off the loop beyond a few rows: TreeSHAP costs many times a prediction.
+            contributions = (
+                model.explain(batch)
+                if batch.rows <= EXPLAIN_INLINE_ROWS
+                else await asyncio.to_thread(model.explain, batch)
+            )
+            explained = Explained(model.codec.names, contributions)
         return BatchPredictions(
             model_name=model.name,
             model_version=model.version,
@@ -239,6 +295,7 @@ class Scorer:
             probabilities=proba,
             classes=classes,
             ids=batch.ids,
+            explained=explained,
         )
 
     def _count_batch(self, version: str, proba: np.ndarray, classes: np.ndarray) -> None:

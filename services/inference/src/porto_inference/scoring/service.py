@@ -46,6 +46,7 @@ class InferenceService:
             prediction_log,
             micro_batch_max=settings.micro_batch_max,
             batch_max_rows=settings.batch_max_rows,
+            explain_max_rows=settings.explain_max_rows,
         )
         self.feedback = FeedbackRecorder(
             models, prediction_log, batch_max_rows=settings.batch_max_rows

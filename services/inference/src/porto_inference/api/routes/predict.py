@@ -68,20 +68,41 @@ MODEL_VERSION_PARAMETER = {
 }
 
 
-def _model_version(request: Request) -> str | None:
+EXPLAIN_PARAMETER = {
+    "name": "explain",
+    "in": "query",
+    "required": False,
+    "description": "Add each feature's contribution to the score (exact: CatBoost TreeSHAP, or "
+    "the baseline's linear terms), in log-odds, with the base value they add up from. Costs "
+    "many times a prediction; batches take at most PORTO_INFERENCE_EXPLAIN_MAX_ROWS rows.",
+    "schema": {"type": "boolean", "default": False},
+}
+_TRUE = frozenset({"true", "1", "yes", "on"})
+_FALSE = frozenset({"false", "0", "no", "off", ""})
+
+
+def _query(request: Request) -> tuple[str | None, bool]:
+    """The ``model_version`` and ``explain`` query parameters (the last of each, if repeated);
+    422 for a version name that is too long or an ``explain`` that is not a boolean."""
     query: bytes = request.scope.get("query_string", b"")
     if not query:
-        return None
-    values = parse_qs(query.decode("latin-1")).get("model_version")
-    value = values[-1] if values else None
-    if not value:
-        return None
-    if len(value) > 128:
+        return None, False
+    params = parse_qs(query.decode("latin-1"), keep_blank_values=True)
+    versions = params.get("model_version")
+    version = versions[-1] if versions else None
+    if version is not None and len(version) > 128:
         raise ValidationFailedError(
             "model_version is too long",
             [{"field": "model_version", "message": "at most 128 characters"}],
         )
-    return value
+    flags = params.get("explain")
+    flag = flags[-1].strip().lower() if flags else ""
+    if flag not in _TRUE and flag not in _FALSE:
+        raise ValidationFailedError(
+            f"explain must be true or false, got {flag[:40]!r}",
+            [{"field": "explain", "message": "expected true or false"}],
+        )
+    return version or None, flag in _TRUE
 
 
 def _answer(content: bytes) -> Response:
@@ -98,12 +119,18 @@ _BATCH = _fields(BatchResponse)
 _ROW_KEY = dict(_fields(BatchRow))
 
 
+_OPTIONAL = frozenset({"id", "explanation"})
+
+
 def predict_json(prediction: Prediction) -> bytes:
     """``prediction`` as :class:`PredictResponse` serialises it (keys, order, the ``class``
-    alias), leaving ``id`` out when the record had none, without building the pydantic object."""
-    answer = {key: getattr(prediction, name) for name, key in _PREDICT if name != "id"}
+    alias), leaving ``id`` out when the record had none and ``explanation`` unless asked,
+    without building the pydantic object."""
+    answer = {key: getattr(prediction, name) for name, key in _PREDICT if name not in _OPTIONAL}
     if prediction.id is not None:
         answer["id"] = prediction.id[0]
+    if prediction.explained is not None:
+        answer["explanation"] = prediction.explained.row(0)
     return orjson.dumps(answer)
 
 
@@ -128,6 +155,10 @@ def batch_json(scored: BatchPredictions) -> bytes:
         record_id = k["id"]
         for item, value in zip(rows, scored.ids, strict=True):
             item[record_id] = value
+    if scored.explained is not None:
+        key, explained = k["explanation"], scored.explained
+        for i, item in enumerate(rows):
+            item[key] = explained.row(i)
     answer = {key: rows if name == "predictions" else getattr(scored, name) for name, key in _BATCH}
     return orjson.dumps(answer)
 
@@ -140,7 +171,7 @@ def batch_json(scored: BatchPredictions) -> bytes:
     openapi_extra={
         "requestBody": predict_body(GENERIC_RECORD),
         "security": API_KEY_SECURITY,
-        "parameters": [MODEL_VERSION_PARAMETER],
+        "parameters": [MODEL_VERSION_PARAMETER, EXPLAIN_PARAMETER],
     },
 )
 async def predict_record(request: Request) -> Response:
@@ -155,7 +186,7 @@ async def predict_record(request: Request) -> Response:
         raise UnsupportedMediaTypeError(f"cannot read {kind}: send application/json")
     settings: Settings = request.app.state.settings
     body = await read_body(request, settings.max_body_bytes)
-    version = _model_version(request)
+    version, explain = _query(request)
     began = time.perf_counter()
     record = read_record(body)
     scorer: Scorer = request.app.state.service.scorer
@@ -164,7 +195,9 @@ async def predict_record(request: Request) -> Response:
     # the version is known before encoding, so a 422 counts under the version that refused it.
     state = request.state
     state.model_version = model.version
-    prediction = await scorer.score_record(model, record, request_id=state.request_id, began=began)
+    prediction = await scorer.score_record(
+        model, record, request_id=state.request_id, began=began, explain=explain
+    )
     state.rows = 1
     if settings.log_features:
         state.features = body.decode(errors="replace")
@@ -179,7 +212,7 @@ async def predict_record(request: Request) -> Response:
     openapi_extra={
         "requestBody": batch_body(GENERIC_RECORD),
         "security": API_KEY_SECURITY,
-        "parameters": [MODEL_VERSION_PARAMETER],
+        "parameters": [MODEL_VERSION_PARAMETER, EXPLAIN_PARAMETER],
     },
 )
 async def predict_batch(request: Request) -> Response:
@@ -192,13 +225,15 @@ async def predict_batch(request: Request) -> Response:
         body, content_type = await read_upload(request, settings.max_body_bytes)
     else:
         body = await read_body(request, settings.max_body_bytes)
-    version = _model_version(request)
+    version, explain = _query(request)
     began = time.perf_counter()
     batch = read_batch(body, content_type, settings.batch_max_rows)
     scorer: Scorer = request.app.state.service.scorer
     model = await scorer.model(version)
     state = request.state
     state.model_version = model.version
-    scored = await scorer.score_batch(model, batch, request_id=state.request_id, began=began)
+    scored = await scorer.score_batch(
+        model, batch, request_id=state.request_id, began=began, explain=explain
+    )
     state.rows = scored.count
     return _answer(batch_json(scored))
