@@ -9,6 +9,7 @@ S3 multipart upload completed only at the end), which keeps a large object out o
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -491,10 +492,9 @@ class S3Store(ArtifactStore):
     def _abort_quietly(self, pending: _S3Upload) -> None:
         from botocore.exceptions import BotoCoreError, ClientError
 
-        try:
+        # The endpoint may be gone: then a lifecycle rule reclaims the parts.
+        with contextlib.suppress(BotoCoreError, ClientError):
             pending.abort()
-        except (BotoCoreError, ClientError):
-            pass  # the endpoint is gone: the lifecycle rule reclaims the parts
 
     def get_bytes(self, key: str) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -71,7 +71,7 @@ class Column:
     nullable: bool = False
 
 
-# --- Thrift compact protocol ----------------------------------------------------------------------
+# --- Thrift compact protocol ---------------------------------------------------------------------
 
 
 def _varint(value: int) -> bytes:
@@ -149,7 +149,7 @@ def thrift_struct(*fields: Field | None) -> bytes:
     return bytes(out)
 
 
-# --- encodings -------------------------------------------------------------------------------------
+# --- encodings ------------------------------------------------------------------------------------
 
 
 def _definition_levels(values: Sequence[Any]) -> bytes:
