@@ -328,6 +328,22 @@ def test_an_export_that_fails_midway_leaves_nothing_that_looks_exported(
     assert done.rows == DAYS[day] and not done.skipped
 
 
+def test_a_day_without_rows_is_an_empty_table(pg_url: str, tmp_path: Path) -> None:
+    """A quiet day is exported too (0 rows), so retention that requires an export drops it."""
+    day = TODAY - timedelta(days=2)
+    _populate(pg_url, {day: 0})
+    settings = _settings(str(tmp_path))
+    (done,) = _export(settings, pg_url, day=day)
+    assert done.rows == 0
+    table = pq.read_table(tmp_path / data_key(day))
+    assert table.num_rows == 0 and table.column_names == [c.name for c in COLUMNS]
+    manifest = json.loads((tmp_path / manifest_key(day)).read_text())
+    assert manifest["rows"] == 0 and manifest["min_created_at"] is None
+    assert day in _day_partitions(pg_url)
+    _maintain(pg_url, log_retention_days=1, log_retention_require_export=True)
+    assert day not in _day_partitions(pg_url)
+
+
 def test_today_and_missing_days_are_refused(populated: str, tmp_path: Path) -> None:
     settings = _settings(str(tmp_path))
     with pytest.raises(ExportError, match=r"is today .*export days before"):
