@@ -556,7 +556,9 @@ def log_ingest(
 
     lines = bodies["batch1000"].read_bytes().splitlines()
     batches = [orjson.loads(line.replace(b"\\n", b"\n")) for line in lines if line]
-    features = [[orjson.dumps(r) for r in batch] for batch in batches]
+    names = [k for k in batches[0][0] if k != "id"]
+    # As the API logs them: each row's values alone, in one feature order (names once).
+    features = [[orjson.dumps([r[k] for k in names]) for r in batch] for batch in batches]
     entries = []
     for i in range(rows // 1000):
         feats = features[i % len(features)]
@@ -574,6 +576,7 @@ def log_ingest(
                 latency_ms=3.0,
                 record_ids=[str(j) for j in range(len(feats))],
                 features=feats,
+                feature_names=names,
             )
         )
     settings = Settings(prediction_log=True, database_url=dsn, log_queue_max_rows=rows + 1)
@@ -667,6 +670,11 @@ def main() -> int:
         type=int,
         default=60,
         help="Seconds of 1,000-row batches at the maximum rate for the prediction log run.",
+    )
+    parser.add_argument(
+        "--only",
+        choices=("api", "log"),
+        help="Run only the API figures or only the prediction log's (default: both).",
     )
     parser.add_argument("--keep", action="store_true", help="Keep the work directory.")
     parser.add_argument("--serve-floor", type=int, help=argparse.SUPPRESS)
@@ -799,27 +807,32 @@ def main() -> int:
             f"{args.duration}s per run; gunicorn: {args.workers} uvicorn workers",
             flush=True,
         )
-        run(HTTP_FLOOR, floor.url + "/single", "single", json_type)
-        run(
-            HTTP_FLOOR_HALF,
-            floor.url + "/single",
-            "single",
-            json_type,
-            rate=results[HTTP_FLOOR]["rps"] / 2,
-            paced_connections=16,
-        )
-        run(HTTP_FLOOR_FASTAPI, floor.url + "/fastapi/single", "single", json_type)
-        run(SINGLE, api.url + "/predict", "single", json_type)
-        half = results[SINGLE]["rps"] / 2
-        # Enough connections that each is mostly idle at this rate (as wrk2 would be run).
-        run(HALF, api.url + "/predict", "single", json_type, rate=half, paced_connections=16)
-        run(BATCH100, api.url + "/predict/batch", "batch100", json_type)
-        run(JSON_FLOOR, floor.url + "/batch", "batch1000", json_type)
-        run(JSON_FLOOR_FASTAPI, floor.url + "/fastapi/batch", "batch1000", json_type)
-        run(BATCH1000, api.url + "/predict/batch", "batch1000", json_type)
-        run(CSV1000, api.url + "/predict/batch", "csv1000", csv_type)
-        log_run = prediction_log_run(
-            wrk_bin, api, api_nolog, postgres, postgres_pid, bodies, work, args
+        if args.only != "log":
+            run(HTTP_FLOOR, floor.url + "/single", "single", json_type)
+            run(
+                HTTP_FLOOR_HALF,
+                floor.url + "/single",
+                "single",
+                json_type,
+                rate=results[HTTP_FLOOR]["rps"] / 2,
+                paced_connections=16,
+            )
+            run(HTTP_FLOOR_FASTAPI, floor.url + "/fastapi/single", "single", json_type)
+            run(SINGLE, api.url + "/predict", "single", json_type)
+            half = results[SINGLE]["rps"] / 2
+            # Enough connections that each is mostly idle at this rate (as wrk2 would be run).
+            run(HALF, api.url + "/predict", "single", json_type, rate=half, paced_connections=16)
+            run(BATCH100, api.url + "/predict/batch", "batch100", json_type)
+            run(JSON_FLOOR, floor.url + "/batch", "batch1000", json_type)
+            run(JSON_FLOOR_FASTAPI, floor.url + "/fastapi/batch", "batch1000", json_type)
+            run(BATCH1000, api.url + "/predict/batch", "batch1000", json_type)
+            run(CSV1000, api.url + "/predict/batch", "csv1000", csv_type)
+        log_run = (
+            None
+            if args.only == "api"
+            else prediction_log_run(
+                wrk_bin, api, api_nolog, postgres, postgres_pid, bodies, work, args
+            )
         )
         time.sleep(2)  # let the prediction log drain what it can
         log_figures = {
@@ -838,8 +851,10 @@ def main() -> int:
         api_nolog.stop()
         floor.stop()
         postgres.close()
-    report(results, model_floor(model, schema), log_figures, api_code)
-    report_log(log_run, copy_floor, ingest)
+    if results:
+        report(results, model_floor(model, schema), log_figures, api_code)
+    if log_run is not None:
+        report_log(log_run, copy_floor, ingest)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

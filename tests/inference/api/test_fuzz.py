@@ -1151,7 +1151,9 @@ class Run:
         log = service.prediction_log
         flushed = self.client.portal.call(log.flush, DEADLINE)  # type: ignore[union-attr]
         assert flushed, log.status()
-        query = "SELECT prediction_id::text AS pid, record_id, features FROM prediction_log"
+        query = (
+            "SELECT prediction_id::text AS pid, record_id, features FROM prediction_log_features"
+        )
         logged = {r["pid"]: r for r in sql(pg_url, query)}
         missing = [pid for pid in self.expected if pid not in logged]
         assert not missing, f"{len(missing)} accepted rows not logged, e.g. {missing[:3]}"

@@ -36,7 +36,11 @@ def _round_trip(client: TestClient, url: str, records: list[dict[str, Any]], cha
     names = champion.feature_schema.names
     positional = client.post("/predict", json={"features": [records[16][n] for n in names]}).json()
     assert flush_log(client)
-    rows = {str(r["prediction_id"]): r for r in sql(url, "SELECT * FROM prediction_log")}
+    query = (
+        "SELECT p.*, f.features AS named FROM prediction_log AS p "
+        "JOIN prediction_log_features AS f USING (prediction_id)"
+    )
+    rows = {str(r["prediction_id"]): r for r in sql(url, query)}
     assert len(rows) == 1 + 10 + 5 + 1
 
     row = rows[single["prediction_id"]]
@@ -51,21 +55,30 @@ def _round_trip(client: TestClient, url: str, records: list[dict[str, Any]], cha
     assert row["latency_ms"] > 0
     assert row["label"] is None
     sent = {k: v for k, v in records[0].items() if k != "id"}
-    assert orjson.loads(row["features"]) == sent
+    assert orjson.loads(row["named"]) == sent
 
     for i, answer in enumerate(batch["predictions"]):
         logged = rows[answer["prediction_id"]]
         assert logged["endpoint"] == "/predict/batch"
         assert logged["score"] == answer["probability"]
-        assert orjson.loads(logged["features"]) == {
+        assert orjson.loads(logged["named"]) == {
             k: v for k, v in records[1 + i].items() if k != "id"
         }
     csv_row = rows[by_csv["predictions"][0]["prediction_id"]]
-    features = orjson.loads(csv_row["features"])
+    features = orjson.loads(csv_row["named"])
     assert set(features) == set(names)
     assert csv_row["record_id"] == str(records[11]["id"])
     pos_row = rows[positional["prediction_id"]]
-    assert orjson.loads(pos_row["features"]) == {n: records[16][n] for n in names}
+    assert orjson.loads(pos_row["named"]) == {n: records[16][n] for n in names}
+    # Each row holds its values alone; the names are logged once for the version.
+    assert orjson.loads(row["features"]) == [sent[n] for n in names]
+    assert max(len(r["features"]) for r in rows.values()) < 400
+    schemas = sql(
+        url,
+        "SELECT model_name, feature_names FROM prediction_log_schemas WHERE model_version = $1",
+        champion.version,
+    )
+    assert [(s["model_name"], s["feature_names"]) for s in schemas] == [("porto", names)]
     return single, batch
 
 

@@ -44,9 +44,13 @@ class LogEntry:
     latency_ms: float
     record_ids: list[Any] | None
     features: list[bytes]
-    """One JSON object per row (UTF-8), serialised when queued: a few hundred bytes per row
-    instead of the parsed request (kilobytes of Python objects), so the queue's memory stays
-    bounded; stored as is (``bytea``), never parsed by PostgreSQL."""
+    """One JSON array per row (UTF-8): the feature values in :attr:`feature_names` order,
+    serialised when queued (about 200 bytes per row instead of the parsed request's kilobytes
+    of Python objects, so the queue's memory stays bounded); stored as is (``bytea``), never
+    parsed by PostgreSQL."""
+    feature_names: tuple[str, ...] | list[str] = ()
+    """The model version's feature names, which the writer logs once per version
+    (``prediction_log_schemas``) for the view that gives the features back by name."""
     seq: int = 0
     records: list[tuple[Any, ...]] | None = field(default=None, repr=False)
 

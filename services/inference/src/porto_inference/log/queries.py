@@ -15,6 +15,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from porto_inference.log.features import NAMES_SQL, decode_features
 from porto_inference.log.pool import LogPool
 
 RECENT_SQL = """
@@ -80,7 +81,7 @@ ORDER BY 1
 """
 
 DRIFT_SQL = """
-SELECT features, score
+SELECT model_version, features, score
 FROM prediction_log
 WHERE model_name = $1
   AND model_version = $2
@@ -119,13 +120,32 @@ class LogQueries:
 
     def __init__(self, db: LogPool) -> None:
         self.db = db
+        #: Feature names per (model name, version): a version's never change.
+        self._names: dict[tuple[str, str], list[str]] = {}
 
     async def recent(
         self, model_name: str, minutes: int, version: str | None, limit: int, *, features: bool
     ) -> list[Any]:
-        """The newest logged predictions (with their features when asked), newest first."""
+        """The newest logged predictions (with their features by name when asked), newest
+        first."""
         sql = RECENT_SQL.format(features=", features" if features else "")
-        return await self.db.read(sql, model_name, minutes, version, limit)
+        rows = await self.db.read(sql, model_name, minutes, version, limit)
+        return await self._decoded(model_name, rows) if features else rows
+
+    async def _decoded(self, model_name: str, rows: list[Any]) -> list[dict[str, Any]]:
+        """``rows`` as dicts with their ``features`` as ``{name: value}``."""
+        versions = {r["model_version"] for r in rows}
+        unknown = [v for v in versions if (model_name, v) not in self._names]
+        if unknown:
+            for found in await self.db.read(NAMES_SQL, model_name, unknown):
+                self._names[(model_name, found["model_version"])] = list(found["feature_names"])
+        out = []
+        for r in rows:
+            row = dict(r)
+            names = self._names.get((model_name, r["model_version"]))
+            row["features"] = decode_features(r["features"], names)
+            out.append(row)
+        return out
 
     async def throughput(self, model_name: str, minutes: int, version: str | None) -> list[Any]:
         """Predictions per minute over the last ``minutes`` (every minute, zeros included)."""
@@ -154,8 +174,9 @@ class LogQueries:
     async def scored_features(
         self, model_name: str, version: str, minutes: int, limit: int
     ) -> list[Any]:
-        """The newest rows' features and scores of one version (the drift sample)."""
-        return await self.db.read(DRIFT_SQL, model_name, version, minutes, limit)
+        """The newest rows' features (by name) and scores of one version (the drift sample)."""
+        rows = await self.db.read(DRIFT_SQL, model_name, version, minutes, limit)
+        return await self._decoded(model_name, rows)
 
     async def labelled(
         self, model_name: str, minutes: int, version: str | None, limit: int

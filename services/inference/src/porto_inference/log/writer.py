@@ -76,6 +76,12 @@ def _storable(text: str) -> str:
     return text.encode("ascii", "backslashreplace").decode().replace("\x00", "\\x00")
 
 
+#: A model version's feature names, logged once: the rows hold the values alone.
+SCHEMA_SQL = (
+    "INSERT INTO prediction_log_schemas (model_name, model_version, feature_names) "
+    "VALUES ($1, $2, $3) ON CONFLICT (model_name, model_version) DO NOTHING"
+)
+
 CLAIM_SQL = (
     "INSERT INTO prediction_log_writes (batch_key) VALUES ($1) "
     "ON CONFLICT (batch_key) DO NOTHING RETURNING true"
@@ -118,6 +124,8 @@ class LogWriter:
         self.written = 0
         self.quarantined = 0
         self._inflight: tuple[list[LogEntry], int] | None = None
+        #: Versions whose feature names are in ``prediction_log_schemas``.
+        self._schemas_logged: set[tuple[str, str]] = set()
         self._last_sweep = 0.0
         self._last_maintenance = float("-inf")
         # Between the two:
@@ -368,15 +376,18 @@ class LogWriter:
         while self._pending():
             chunk, rows = self._next_chunk()
             records = [record for entry in chunk for record in entry.build()]
+            schemas = self._new_schemas(chunk)
             began = time.perf_counter()
             try:
-                rejected = await self._write_isolating(records)
+                rejected = await self._write_isolating(records, schemas)
                 await self.feedback.apply_to_written(records)
             except self.db.errors as exc:
                 if type(exc).__name__ == "UndefinedTableError":
                     self.db.migrated = False  # dropped under us: migrate again, then retry
+                    self._schemas_logged.clear()
                 self.db.set_down(exc)
                 return False
+            self._schemas_logged.update(schemas)
             self.metrics.log_flush_seconds.observe(time.perf_counter() - began)
             self._inflight = None
             self._done_rows += rows
@@ -394,20 +405,41 @@ class LogWriter:
             with contextlib.suppress(RuntimeError):  # the serving loop has closed
                 self._serving_loop.call_soon_threadsafe(self._progress.set)
 
-    async def _write(self, records: list[tuple[Any, ...]]) -> None:
-        """COPY ``records`` in one transaction with their write key, unless that key is
-        already there (an earlier attempt committed; its acknowledgement was lost)."""
+    def _new_schemas(self, chunk: list[LogEntry]) -> dict[tuple[str, str], list[str]]:
+        """The feature names of the chunk's model versions not logged yet."""
+        found: dict[tuple[str, str], list[str]] = {}
+        for entry in chunk:
+            key = (entry.model_name, entry.model_version)
+            if key not in self._schemas_logged and key not in found and entry.feature_names:
+                found[key] = list(entry.feature_names)
+        return found
+
+    async def _write(
+        self, records: list[tuple[Any, ...]], schemas: dict[tuple[str, str], list[str]]
+    ) -> None:
+        """COPY ``records`` in one transaction with their write key (and the feature names of
+        versions logged for the first time), unless that key is already there (an earlier
+        attempt committed; its acknowledgement was lost)."""
         async with self.db.pool.acquire() as conn, conn.transaction():
+            if schemas:
+                await conn.executemany(
+                    SCHEMA_SQL, [(*key, names) for key, names in schemas.items()]
+                )
             if await conn.fetchval(CLAIM_SQL, batch_key(records)):
                 await conn.copy_records_to_table("prediction_log", records=records, columns=COLUMNS)
 
-    async def _write_isolating(self, records: list[tuple[Any, ...]]) -> int:
+    async def _write_isolating(
+        self,
+        records: list[tuple[Any, ...]],
+        schemas: dict[tuple[str, str], list[str]] | None = None,
+    ) -> int:
         """Write ``records``; when PostgreSQL refuses the data (not the connection), split the
         batch in halves until the refused rows stand alone, quarantine those and write the rest.
         A batch with k bad rows costs about 2·k·log2(n) extra writes; a clean one costs one.
         Return how many rows were quarantined."""
+        schemas = schemas or {}
         try:
-            await self._write(records)
+            await self._write(records, schemas)
             return 0
         except self._data_errors as exc:
             if "partition constraint" in str(exc):
@@ -416,9 +448,9 @@ class LogWriter:
                 await self._quarantine(records[0], exc)
                 return 1
             middle = len(records) // 2
-            return await self._write_isolating(records[:middle]) + await self._write_isolating(
-                records[middle:]
-            )
+            return await self._write_isolating(
+                records[:middle], schemas
+            ) + await self._write_isolating(records[middle:], schemas)
 
     async def _quarantine(self, record: tuple[Any, ...], exc: BaseException) -> None:
         """Keep a row PostgreSQL refused in ``prediction_log_rejected`` (as ASCII-escaped JSON,

@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import orjson
 import pandas as pd
 from porto.bundle import Manifest, read_json
 from porto.contracts.monitoring import (
@@ -124,7 +123,7 @@ class Monitoring:
                 "label_time": _optional_iso(r["label_time"]),
             }
             if features:
-                item["features"] = orjson.loads(r["features"])
+                item["features"] = r["features"]
             items.append(LoggedPrediction.model_validate(item))
         return RecentPredictions(minutes=minutes, limit=limit, count=len(items), predictions=items)
 
@@ -251,7 +250,7 @@ def live_values(values: pd.Series, kind: FeatureKind, schema: FeatureSchema) -> 
 def drift_report(
     manifest: Manifest, reference: ReferenceStats, rows: list[Any], *, minutes: int, limit: int
 ) -> DriftReport:
-    """Per-feature and score PSI of logged ``rows`` (``features`` JSON text, ``score``), the
+    """Per-feature and score PSI of logged ``rows`` (``features`` by name, ``score``), the
     last ``limit`` rows of ``minutes`` of the version ``manifest`` describes."""
     schema = manifest.feature_schema
     n = len(rows)
@@ -265,7 +264,7 @@ def drift_report(
             features=[],
             score=None,
         )
-    records = [orjson.loads(r["features"]) for r in rows]
+    records = [r["features"] for r in rows]
     frame = pd.DataFrame.from_records(records)
     missing = missing_categories(schema)
     kinds = {f.name: f.kind for f in schema.features}

@@ -91,6 +91,8 @@ class FeatureCodec:
         self.missing_category = "nan" if mv is None else canonical_category(mv)
         self.missing_strings = missing_categories(schema) | {self.missing_category}
         self._num_by_name = _getter(self.num_names)
+        #: A record's feature values in model order (KeyError when one is absent).
+        self.values_by_name = _getter(self.names)
         self._cat_by_name = _getter(self.cat_names)
         self._num_by_pos = _getter(self.num_pos)
         self._cat_by_pos = _getter(self.cat_pos)
@@ -461,15 +463,3 @@ class FeatureCodec:
         for j, pos in enumerate(self.cat_pos):
             out[:, pos] = batch.vocabs[j].array[batch.codes[:, j]]
         return out
-
-    def records(self, batch: EncodedBatch) -> list[dict[str, Any]]:
-        """Model-ready values per row as dicts (NaN for missing numbers)."""
-        rows: list[dict[str, Any]] = [{} for _ in range(batch.rows)]
-        for j, name in enumerate(self.num_names):
-            for row, value in enumerate(batch.num[:, j].tolist()):
-                rows[row][name] = value
-        for j, name in enumerate(self.cat_names):
-            strings = batch.vocabs[j].array[batch.codes[:, j]].tolist()
-            for row, value in enumerate(strings):
-                rows[row][name] = value
-        return rows

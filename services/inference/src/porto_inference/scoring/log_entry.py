@@ -1,6 +1,8 @@
-"""What a scored request hands the prediction log: one :class:`LogEntry` with the features as
-received, serialised as JSON (UTF-8 bytes) when queued (a few hundred bytes per row, not the
-parsed request)."""
+"""What a scored request hands the prediction log: one :class:`LogEntry` whose features are each
+row's values alone, in the model's feature order, as JSON array text (UTF-8): about 190 bytes
+per Porto Seguro row instead of the 1,020 of a JSON object with every name repeated. The names
+are the model version's, logged once per version (``prediction_log_schemas``), and the view
+``prediction_log_features`` puts them back."""
 
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ def log_entry(
     latency_ms: float,
 ) -> LogEntry:
     """The prediction log's entry for ``batch``, scored by ``model`` on ``endpoint``."""
+    codec = model.codec
     return LogEntry(
         created_at=datetime.now(UTC),
         model_name=model.name,
@@ -40,30 +43,51 @@ def log_entry(
         threshold=model.threshold,
         latency_ms=latency_ms,
         record_ids=batch.ids,
-        features=features_json(batch, model.codec),
+        features=feature_values(batch, codec),
+        feature_names=codec.names,
     )
 
 
-def features_json(batch: EncodedBatch, codec: FeatureCodec) -> list[bytes]:
-    """One JSON object per row: the features as received (dicts as sent, positional lists keyed
-    by feature name, CSV rows as parsed), without the id column."""
+def feature_values(batch: EncodedBatch, codec: FeatureCodec) -> list[bytes]:
+    """One JSON array per row: the features in model order, as received (JSON records' values
+    with their JSON types, absent ones null), or as parsed for CSV (numbers, category text,
+    null for missing)."""
     raw = batch.raw
-    if raw is not None and len(raw) == 1 and type(raw[0]) is dict:
-        return [orjson.dumps(raw[0])]  # the single-record request: no list to split
     if raw is None:
-        dicts: list[Any] = codec.records(batch)
-    elif raw and all(type(r) is dict for r in raw):
-        dicts = raw
+        rows: list[Any] = _parsed_rows(batch, codec)
+    elif len(raw) == 1 and type(raw[0]) is dict:  # the single-record request
+        return [orjson.dumps(_in_order(raw[0], codec))]
     else:
-        names = codec.names
-        dicts = [dict(zip(names, r, strict=False)) if type(r) is list else r for r in raw]
-    n = len(dicts)
+        try:
+            rows = list(map(codec.values_by_name, raw))
+        except (KeyError, TypeError):  # absent features (allowed), or positional lists
+            rows = [_in_order(r, codec) if type(r) is dict else r for r in raw]
+    n = len(rows)
     if n == 0:
         return []
-    # One dumps call for the whole batch, split at the record boundaries: "},{" occurs exactly
-    # n-1 times unless a string value contains it, in which case each row is dumped alone.
-    blob = orjson.dumps(dicts)
-    parts = blob[2:-2].split(b"},{")
+    # One dumps call for the whole batch, cut at the row boundaries: "],[" occurs exactly n-1
+    # times unless a category's text holds it, in which case each row is dumped alone. NUL
+    # never occurs in orjson's output (it escapes U+0000), so it can mark the cuts.
+    parts = orjson.dumps(rows)[1:-1].replace(b"],[", b"]\x00[").split(b"\x00")
     if len(parts) != n:
-        return [orjson.dumps(d) for d in dicts]
-    return [b"{" + p + b"}" for p in parts]
+        return [orjson.dumps(r) for r in rows]
+    return parts
+
+
+def _in_order(record: dict[str, Any], codec: FeatureCodec) -> tuple[Any, ...]:
+    """A record's feature values in model order (null for those it left out)."""
+    try:
+        return codec.values_by_name(record)
+    except KeyError:
+        return tuple(record.get(name) for name in codec.names)
+
+
+def _parsed_rows(batch: EncodedBatch, codec: FeatureCodec) -> list[Any]:
+    """A parsed (CSV) batch's rows in model order, column by column rather than per cell:
+    numbers as floats (NaN, for missing, is dumped as null) and categories as their text."""
+    columns: list[Any] = [None] * len(codec.names)
+    for j, pos in enumerate(codec.num_pos):
+        columns[pos] = batch.num[:, j].tolist()
+    for j, pos in enumerate(codec.cat_pos):
+        columns[pos] = batch.vocabs[j].array[batch.codes[:, j]].tolist()
+    return list(zip(*columns, strict=True))
