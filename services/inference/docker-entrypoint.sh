@@ -46,7 +46,7 @@ case "$1" in
         prepare_metrics_dir
         exec porto-inference "$@"
         ;;
-    migrate | check | env)
+    migrate | log-export | check | env)
         exec porto-inference "$@"
         ;;
     *)

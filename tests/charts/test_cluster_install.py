@@ -167,9 +167,11 @@ def test_monitoring_objects_select_what_the_release_runs(release: Release) -> No
         for endpoint in monitor["spec"]["endpoints"]:
             assert endpoint["port"] in port_names, f"ServiceMonitor/{name}: {endpoint}"
 
-    training = [release.stored(d) for d in docs if d["kind"] == "CronJob"] + [
-        h for h in release.hooks() if h["kind"] == "Job" and "training" in h["metadata"]["name"]
-    ]
+    training = [
+        release.stored(d)
+        for d in docs
+        if d["kind"] == "CronJob" and "training" in d["metadata"]["name"]
+    ] + [h for h in release.hooks() if h["kind"] == "Job" and "training" in h["metadata"]["name"]]
     training += [d for d in docs if d["kind"] == "Job"]
     for doc in (d for d in docs if d["kind"] == "PodMonitor"):
         monitor = release.stored(doc)

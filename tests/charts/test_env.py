@@ -183,6 +183,7 @@ CLUSTER_OVERRIDES = {
     "environment": "production",  # refuses placeholder secrets and the embedded database
     "workers": 2,  # the code counts the node's CPUs, not the pod's limit
     "log_retention_days": 30,  # local mode keeps everything; a cluster's log must not grow forever
+    "log_export_uri": "",  # a ConfigMap value cannot be null; "" means the same: the model store
 }
 
 

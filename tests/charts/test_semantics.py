@@ -420,7 +420,7 @@ def test_on_demand_job_template_is_the_release_job() -> None:
 
 def test_cronjob_scenario_schedules_without_overlap() -> None:
     docs = render("cronjob")
-    (cron,) = by_kind(docs, "CronJob")
+    cron = named(docs, "CronJob", "porto-training-scheduled")
     assert cron["spec"]["concurrencyPolicy"] == "Forbid"
     assert cron["spec"]["schedule"] == "0 3 * * 0"
     assert not [j for j in by_kind(docs, "Job") if "training" in j["metadata"]["name"]]

@@ -28,7 +28,9 @@ def reset(url: str) -> None:
     sql(
         url,
         "DROP TABLE IF EXISTS prediction_log, pending_feedback, prediction_log_rejected, "
-        "prediction_log_writes, prediction_log_unpartitioned, porto_schema_migrations CASCADE",
+        "prediction_log_writes, prediction_log_unpartitioned, prediction_log_exports, "
+        "prediction_log_schemas, "
+        "porto_schema_migrations CASCADE",
     )
 
 

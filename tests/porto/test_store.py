@@ -96,3 +96,36 @@ def test_unsafe_keys_are_refused(store: ArtifactStore, key: str) -> None:
 def test_check_accepts_a_fresh_store(store: ArtifactStore) -> None:
     store.check()
     store.check()
+
+
+def test_upload_streams_pieces_into_one_object(store: ArtifactStore) -> None:
+    """More than one S3 part (a multipart upload) and a small object (one PUT) alike."""
+    from porto.store import S3_PART_BYTES
+
+    piece = bytes(range(256)) * 4096  # 1 MiB
+    pieces = S3_PART_BYTES // len(piece) + 2
+    with store.upload("big/file.bin") as upload:
+        for _ in range(pieces):
+            upload.write(piece)
+    assert store.get_bytes("big/file.bin") == piece * pieces
+    with store.upload("small.bin") as upload:
+        upload.write(b"a")
+        upload.write(b"b")
+    assert store.get_bytes("small.bin") == b"ab"
+    assert store.list_keys("") == ["big/file.bin", "small.bin"]
+
+
+@pytest.mark.parametrize("size", [10, 17 * 1024 * 1024])
+def test_a_failed_upload_publishes_nothing_and_keeps_the_old_object(
+    store: ArtifactStore, size: int
+) -> None:
+    store.put_bytes("day/part.bin", b"old")
+    with pytest.raises(RuntimeError, match="killed"), store.upload("day/part.bin") as upload:
+        upload.write(b"x" * size)
+        raise RuntimeError("killed")
+    assert store.get_bytes("day/part.bin") == b"old"
+    assert store.list_keys("day") == ["day/part.bin"]
+    with pytest.raises(RuntimeError), store.upload("day/new.bin") as upload:
+        upload.write(b"x" * size)
+        raise RuntimeError("killed")
+    assert not store.exists("day/new.bin")

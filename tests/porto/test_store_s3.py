@@ -253,3 +253,16 @@ def test_options_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     opts = S3Options.from_env()
     assert opts.create_bucket is True
     assert opts.endpoint_url is None
+
+
+def test_a_failed_multipart_upload_is_aborted(s3_store: S3Store) -> None:
+    """A streamed upload that fails after its first 16 MiB part leaves no object and no
+    incomplete upload holding parts in the bucket."""
+    from porto.store import S3_PART_BYTES
+
+    with pytest.raises(RuntimeError, match="killed"), s3_store.upload("day/part.bin") as up:
+        up.write(b"x" * (S3_PART_BYTES + 1))
+        raise RuntimeError("killed")
+    assert not s3_store.exists("day/part.bin")
+    uploads = s3_store._client.list_multipart_uploads(Bucket=s3_store.bucket)
+    assert uploads.get("Uploads", []) == []

@@ -2,16 +2,22 @@
 
 Keys are '/'-separated paths relative to the store root. Both stores make a single object write
 atomic (a reader sees the old object, the new one, or none), which the bundle format relies on:
-a version's ``manifest.json`` is written last and is what makes the version exist.
+a version's ``manifest.json`` is written last and is what makes the version exist. The same holds
+for an object streamed with :meth:`ArtifactStore.upload` (a temporary file renamed into place, an
+S3 multipart upload completed only at the end), which keeps a large object out of memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import os
 import shutil
 import tempfile
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,10 +29,37 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.client import S3Client
 
 
+class Upload(ABC):
+    """An object being written piece by piece (:meth:`ArtifactStore.upload`)."""
+
+    @abstractmethod
+    def write(self, data: bytes) -> int:
+        """Append ``data``; return its length."""
+
+
+class _BufferedUpload(Upload):
+    def __init__(self) -> None:
+        self.buffer = io.BytesIO()
+
+    def write(self, data: bytes) -> int:
+        return self.buffer.write(data)
+
+
 class ArtifactStore(ABC):
     """Byte objects under string keys."""
 
     uri: str
+
+    @contextmanager
+    def upload(self, key: str, content_type: str | None = None) -> Iterator[Upload]:
+        """Write the object at ``key`` in pieces: it appears, whole, when the block ends without
+        an exception and not at all otherwise (an object already there stays until then).
+
+        This default keeps the pieces in memory; both stores below stream them instead.
+        """
+        pending = _BufferedUpload()
+        yield pending
+        self.put_bytes(key, pending.buffer.getvalue(), content_type)
 
     @abstractmethod
     def put_bytes(self, key: str, data: bytes, content_type: str | None = None) -> None:
@@ -115,6 +148,29 @@ class FileStore(ArtifactStore):
                 tmp.unlink(missing_ok=True)
             raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
+    @contextmanager
+    def upload(self, key: str, content_type: str | None = None) -> Iterator[Upload]:
+        """Stream into a hidden temporary file beside the target, fsync it and rename it into
+        place (a crash leaves at most that ``.<name>.<random>.tmp`` file, which listings skip)."""
+        path = self._path(key)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        except OSError as exc:
+            raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        tmp = Path(name)
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                yield _FileUpload(fh, path)
+                try:
+                    fh.flush()
+                    os.fsync(fh.fileno())
+                    tmp.replace(path)
+                except OSError as exc:
+                    raise StoreError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        finally:
+            tmp.unlink(missing_ok=True)
+
     def get_bytes(self, key: str) -> bytes:
         path = self._path(key)
         try:
@@ -178,6 +234,85 @@ class FileStore(ArtifactStore):
         except OSError as exc:
             raise StoreError(f"cannot list {base}: {exc.strerror or exc}") from exc
         return digest.hexdigest()[:32]
+
+
+class _FileUpload(Upload):
+    def __init__(self, fh: Any, path: Path) -> None:
+        self.fh = fh
+        self.path = path
+
+    def write(self, data: bytes) -> int:
+        try:
+            written: int = self.fh.write(data)
+        except OSError as exc:
+            raise StoreError(f"cannot write {self.path}: {exc.strerror or exc}") from exc
+        return written
+
+
+#: Part size of a streamed S3 upload (S3's minimum is 5 MiB for every part but the last).
+S3_PART_BYTES = 16 * 1024 * 1024
+
+
+class _S3Upload(Upload):
+    """Buffers one part at a time; the multipart upload starts with the first full part, so a
+    small object is one PUT."""
+
+    def __init__(self, store: S3Store, key: str, content_type: str | None) -> None:
+        self.store = store
+        self.key = key
+        self.content_type = content_type or "application/octet-stream"
+        self.buffer = bytearray()
+        self.upload_id: str | None = None
+        self.parts: list[dict[str, Any]] = []
+
+    def write(self, data: bytes) -> int:
+        self.buffer += data
+        while len(self.buffer) >= S3_PART_BYTES:
+            self._send_part(bytes(self.buffer[:S3_PART_BYTES]))
+            del self.buffer[:S3_PART_BYTES]
+        return len(data)
+
+    def _send_part(self, data: bytes) -> None:
+        client = self.store._client
+        full = self.store._key(self.key)
+        if self.upload_id is None:
+            self.upload_id = client.create_multipart_upload(
+                Bucket=self.store.bucket, Key=full, ContentType=self.content_type
+            )["UploadId"]
+        number = len(self.parts) + 1
+        answer = client.upload_part(
+            Bucket=self.store.bucket,
+            Key=full,
+            UploadId=self.upload_id,
+            PartNumber=number,
+            Body=data,
+        )
+        self.parts.append({"ETag": answer["ETag"], "PartNumber": number})
+
+    def complete(self) -> None:
+        if self.upload_id is None:
+            self.store._client.put_object(
+                Bucket=self.store.bucket,
+                Key=self.store._key(self.key),
+                Body=bytes(self.buffer),
+                ContentType=self.content_type,
+            )
+            return
+        if self.buffer:
+            self._send_part(bytes(self.buffer))
+            self.buffer.clear()
+        self.store._client.complete_multipart_upload(
+            Bucket=self.store.bucket,
+            Key=self.store._key(self.key),
+            UploadId=self.upload_id,
+            MultipartUpload={"Parts": self.parts},  # type: ignore[typeddict-item]
+        )
+
+    def abort(self) -> None:
+        if self.upload_id is not None:
+            self.store._client.abort_multipart_upload(
+                Bucket=self.store.bucket, Key=self.store._key(self.key), UploadId=self.upload_id
+            )
 
 
 @dataclass
@@ -333,6 +468,33 @@ class S3Store(ArtifactStore):
             )
         except (BotoCoreError, ClientError) as exc:
             raise self._error(exc, f"write {key}") from exc
+
+    @contextmanager
+    def upload(self, key: str, content_type: str | None = None) -> Iterator[Upload]:
+        """Stream as a multipart upload in parts of :data:`S3_PART_BYTES`, completed at the end
+        (S3 shows the object only then) and aborted on any failure. A process killed mid-way
+        leaves an invisible incomplete upload: a bucket lifecycle rule
+        (AbortIncompleteMultipartUpload) reclaims its parts."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        self.check()
+        pending = _S3Upload(self, key, content_type)
+        try:
+            yield pending
+            pending.complete()
+        except (BotoCoreError, ClientError) as exc:
+            self._abort_quietly(pending)
+            raise self._error(exc, f"write {key}") from exc
+        except BaseException:
+            self._abort_quietly(pending)
+            raise
+
+    def _abort_quietly(self, pending: _S3Upload) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        # The endpoint may be gone: then a lifecycle rule reclaims the parts.
+        with contextlib.suppress(BotoCoreError, ClientError):
+            pending.abort()
 
     def get_bytes(self, key: str) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError

@@ -1,4 +1,5 @@
-"""``porto-inference``: serve the API, apply database migrations, check a model, list settings.
+"""``porto-inference``: serve the API, apply database migrations, export the prediction log's
+closed days as Parquet, check a model, list settings.
 
 Every option has an environment variable (``PORTO_INFERENCE_*``); options given here win. A
 porto failure prints ``error: <message>`` on stderr and exits 1, without a traceback.
@@ -7,11 +8,12 @@ porto failure prints ``error: <message>`` on stderr and exits 1, without a trace
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import typer
 from porto.cli_exit import run_cli
-from porto.errors import PortoError
+from porto.errors import ConfigError, PortoError
 
 app = typer.Typer(
     help="porto inference API (FastAPI under gunicorn).",
@@ -75,6 +77,76 @@ def migrate(
         typer.echo(f"applied {len(applied)} migration(s) to {where}: {', '.join(applied)}")
     else:
         typer.echo(f"{where} is up to date")
+
+
+def _day(option: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        message = f"{option} {value!r} is not a date: give YYYY-MM-DD (a UTC day)"
+        raise ConfigError(message) from None
+
+
+@app.command("log-export")
+def log_export(
+    day: Annotated[
+        str | None, typer.Option(help="Export this UTC day (YYYY-MM-DD), before today.")
+    ] = None,
+    before: Annotated[
+        str | None,
+        typer.Option(help="Export every day with a partition before this one (YYYY-MM-DD)."),
+    ] = None,
+    all_closed: Annotated[
+        bool, typer.Option("--all-closed", help="Export every day with a partition before today.")
+    ] = False,
+    to: Annotated[
+        str | None,
+        typer.Option(
+            help="file:// directory or s3://bucket/prefix (PORTO_INFERENCE_LOG_EXPORT_URI; "
+            "default: the artifact store)."
+        ),
+    ] = None,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="postgresql:// URL (DATABASE_URL; default: the embedded server)."),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Export again days already exported and verified.")
+    ] = False,
+) -> None:
+    """Export closed days of the prediction log as Parquet for a lakehouse engine:
+    <uri>/prediction-log/day=YYYY-MM-DD/part-0000.parquet and its _manifest.json. A day already
+    exported and verified is skipped; an interrupted one is redone."""
+    from pydantic import SecretStr
+
+    from porto_inference.log.database import database_url as resolve_url
+    from porto_inference.log.database import redact
+    from porto_inference.log.export import export_days
+    from porto_inference.settings import load_settings
+
+    if sum((day is not None, before is not None, all_closed)) != 1:
+        raise ConfigError("give exactly one of --day YYYY-MM-DD, --before YYYY-MM-DD, --all-closed")
+    overrides: dict[str, Any] = {"prediction_log": True}
+    if database_url:
+        overrides["database_url"] = SecretStr(database_url)
+    if to:
+        overrides["log_export_uri"] = to
+    settings = load_settings(**overrides)
+    today = datetime.now(UTC).date()
+    only = _day("--day", day) if day is not None else None
+    until = _day("--before", before) if before is not None else None
+    url = resolve_url(settings)
+    assert url is not None
+    done = asyncio.run(
+        export_days(
+            settings, url, today=today, day=only, before=until, force=force, progress=typer.echo
+        )
+    )
+    exported = [d for d in done if not d.skipped]
+    typer.echo(
+        f"{len(exported)} day(s) exported, {len(done) - len(exported)} already there "
+        f"({sum(d.rows for d in done):,} rows) from {redact(url)} to {settings.resolved_export_uri}"
+    )
 
 
 @app.command()

@@ -215,6 +215,18 @@ class Settings(PortoSettings):
         description="Drop the prediction log's day partitions older than this many days "
         "(0: keep everything; the chart sets 30).",
     )
+    log_retention_require_export: bool = Field(
+        default=False,
+        description="Retention drops only the day partitions exported as Parquet "
+        "(`porto-inference log-export`) whose export still matches them (rows and labelled "
+        "rows); a day whose export no longer does is forgotten, so the next export redoes it.",
+    )
+    log_export_uri: str | None = Field(
+        default=None,
+        description="Where `porto-inference log-export` writes the log's day partitions as "
+        "Parquet (<uri>/prediction-log/day=YYYY-MM-DD/): a file:// directory or "
+        "s3://bucket/prefix. Default: the artifact store (store_uri).",
+    )
     log_flush_rows: int = Field(
         default=5_000,
         ge=1,
@@ -306,6 +318,11 @@ class Settings(PortoSettings):
     def resolved_store_uri(self) -> str:
         """The artifact store URI, defaulting to ``<home>/artifacts``."""
         return self.store_uri or str(self.home / "artifacts")
+
+    @property
+    def resolved_export_uri(self) -> str:
+        """Where the prediction log's Parquet export goes, defaulting to the artifact store."""
+        return self.log_export_uri or self.resolved_store_uri
 
     @property
     def embedded_pgdata(self) -> Path:

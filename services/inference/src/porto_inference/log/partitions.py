@@ -7,11 +7,21 @@
 :data:`DAYS_AHEAD` days' partitions, drops the day partitions older than
 ``log_retention_days`` (0: keep everything), prunes the exactly-once ledger, and sets the
 gauges of the log's size and oldest row. Every worker of every pod runs it; a transaction-level
-advisory lock lets one do the changes while the others only measure.
+advisory lock lets one do the changes while the others only measure. A partition in use (an
+export reading it) is dropped at a later run: waiting for it would stall the worker's writes.
+
+With ``log_retention_require_export``, retention drops a day only when it is in the lake: the
+day has a row in ``prediction_log_exports`` (:mod:`porto_inference.log.export`) and, counted
+under the lock the drop takes anyway, the partition still has the rows and labelled rows that
+export wrote. A day that no longer matches (a late row, a label given after the export) has its
+export row deleted, so the next ``log-export`` run exports it again, and stays. That count reads
+the whole partition once per day that reaches the retention age (and once more per re-export),
+in the worker that holds the lock; a day without an export is not counted at all.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -22,6 +32,8 @@ from porto_inference.settings import Settings
 
 if TYPE_CHECKING:
     from porto_inference.monitoring.metrics import LogMetrics
+
+log = logging.getLogger("porto_inference.prediction_log")
 
 #: Seconds between two maintenance runs of one worker.
 MAINTENANCE_S = 60.0
@@ -39,6 +51,15 @@ OLDEST_PROBE_ROWS = 10_000
 LOCK_SQL = "SELECT pg_try_advisory_xact_lock($1)"
 
 DAY_PARTITION = re.compile(r"^prediction_log_p(\d{8})$")
+
+#: Longest the retention count of one partition may take (a day at scale is a large table).
+COUNT_TIMEOUT_S = 3600.0
+
+EXPORTED_SQL = "SELECT rows, labelled FROM prediction_log_exports WHERE day = $1"
+COUNT_SQL = """
+SELECT count(*) AS rows, count(label) AS labelled FROM prediction_log
+WHERE created_at >= $1 AND created_at < $2
+"""
 
 PARTITIONS_SQL = """
 SELECT c.relname AS name, pg_total_relation_size(c.oid) AS bytes
@@ -60,6 +81,17 @@ def partition_day(name: str) -> date | None:
     """The UTC day a day partition holds (None for the default partition or anything else)."""
     match = DAY_PARTITION.match(name)
     return datetime.strptime(match.group(1), "%Y%m%d").date() if match else None
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+def _lock_not_available() -> type[BaseException]:
+    import asyncpg
+
+    error: type[BaseException] = asyncpg.LockNotAvailableError
+    return error
 
 
 def quote_ident(name: str) -> str:
@@ -111,12 +143,54 @@ class Partitions:
         if keep_days <= 0:
             return
         first_kept = today - timedelta(days=keep_days)
+        require_export = self.settings.log_retention_require_export
         for row in await conn.fetch(PARTITIONS_SQL):
             day = partition_day(row["name"])
-            if day is not None and day < first_kept:
-                await conn.execute(f"DROP TABLE {quote_ident(row['name'])}")
-        cutoff = datetime(first_kept.year, first_kept.month, first_kept.day, tzinfo=UTC)
-        await conn.execute("DELETE FROM prediction_log_default WHERE created_at < $1", cutoff)
+            if day is None or day >= first_kept:
+                continue
+            name = quote_ident(row["name"])
+            try:
+                async with conn.transaction():  # a savepoint: a busy partition fails alone
+                    await conn.execute(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE NOWAIT")
+                    if not require_export:
+                        await conn.execute(f"DROP TABLE {name}")
+                    else:
+                        await self._drop_if_exported(conn, name, day)
+            except _lock_not_available():
+                log.info("prediction log: partition of %s in use (an export?): dropped later", day)
+        if not require_export:
+            # (Under require_export, only a dropped day's rows go: _drop_if_exported.)
+            await conn.execute(
+                "DELETE FROM prediction_log_default WHERE created_at < $1", _midnight(first_kept)
+            )
+
+    async def _drop_if_exported(self, conn: Any, name: str, day: date) -> bool:
+        """Drop ``day``'s partition (``name``, locked by the caller) if its recorded export
+        still matches it; forget an export that does not. Returns whether it dropped."""
+        exported = await conn.fetchrow(EXPORTED_SQL, day)
+        if exported is None:
+            return False
+        lower, upper = _midnight(day), _midnight(day + timedelta(days=1))
+        found = await conn.fetchrow(COUNT_SQL, lower, upper, timeout=COUNT_TIMEOUT_S)
+        if (found["rows"], found["labelled"]) != (exported["rows"], exported["labelled"]):
+            log.warning(
+                "prediction log: not dropping %s (past retention): it holds %d rows (%d "
+                "labelled), its export %d (%d); the next log-export redoes it",
+                day,
+                found["rows"],
+                found["labelled"],
+                exported["rows"],
+                exported["labelled"],
+            )
+            await conn.execute("DELETE FROM prediction_log_exports WHERE day = $1", day)
+            return False
+        await conn.execute(f"DROP TABLE {name}")
+        await conn.execute(
+            "DELETE FROM prediction_log_default WHERE created_at >= $1 AND created_at < $2",
+            lower,
+            upper,
+        )
+        return True
 
     async def _measure(self, conn: Any) -> LogSize:
         rows = await conn.fetch(PARTITIONS_SQL)
