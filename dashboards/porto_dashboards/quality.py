@@ -113,6 +113,20 @@ LIVE = (
         max=1,
     ),
     timeseries(
+        "Live Gini",
+        "Normalised Gini (2 x ROC-AUC - 1, the Porto Seguro competition's metric) over the "
+        "feedback window, per model version, against the Gini the version reached on its "
+        "training holdout.",
+        "none",
+        Query(f"2 * max by (model_version) (model_roc_auc{{{SV}}}) - 1", "live {{model_version}}"),
+        Query(
+            f'max by (version) (model_training_metric{{{SVV}, metric="gini_normalized"}})',
+            "training {{version}}",
+        ),
+        min=-1,
+        max=1,
+    ),
+    timeseries(
         "Live F1 vs training F1",
         "F1 on live feedback against the F1 the version reached on its training holdout; "
         "the PortoModelF1BelowTraining alert fires when live falls below 80 % of training.",

@@ -136,6 +136,22 @@ def test_monitoring_charts() -> None:
     )
     _spec(charts.quality_chart([version], "roc_auc"))
     _spec(charts.quality_chart([version], "f1"))
+    labelled = {**figures, "roc_auc": 0.75, "gini": 0.5}
+    both = VersionQuality.model_validate(
+        {
+            "model_version": "v",
+            **labelled,
+            "series": [{"start": "2026-01-01T10:00:00+00:00", **labelled}],
+            "by_prediction_time": [{"start": "2026-01-01T08:00:00+00:00", **labelled}],
+        }
+    )
+    for by in ("label", "prediction"):
+        chart = charts.quality_chart([both], "gini", by)
+        _spec(chart)
+        spec = chart.to_dict()
+        (rows,) = spec["datasets"].values()
+        assert [r["start"][11:16] for r in rows] == ["10:00" if by == "label" else "08:00"]
+        assert rows[0]["gini"] == 0.5 and spec["encoding"]["x"]["title"] == f"{by} time"
 
 
 def _version(version: str, metrics: dict[str, object], aliases: list[str]) -> VersionSummary:

@@ -131,9 +131,14 @@ def test_serving_and_monitoring_answers_are_their_contracts(
         "precision",
         "recall",
         "roc_auc",
+        "gini",
         "series",
+        "by_prediction_time",
     ]
     assert next(iter(version["series"][0])) == "start"
+    assert next(iter(version["by_prediction_time"][0])) == "start"
+    if version["roc_auc"] is not None:
+        assert version["gini"] == 2 * version["roc_auc"] - 1
 
 
 @pytest.mark.integration

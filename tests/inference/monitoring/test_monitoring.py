@@ -8,7 +8,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
-import orjson
 import pytest
 from fastapi.testclient import TestClient
 from harness.postgres import PostgresServer
@@ -215,9 +214,9 @@ def test_drift_report_tolerates_odd_logged_values(champion: Manifest, home: Any)
     reference = ReferenceStats.model_validate(read_json(store, manifest, "reference.json"))
     name = manifest.feature_schema.names[0]
     rows = [
-        {"features": orjson.dumps({name: "not a number"}).decode(), "score": 0.2},
-        {"features": orjson.dumps({name: None}).decode(), "score": 1.0},
-        {"features": "{}", "score": 0.0},
+        {"features": {name: "not a number"}, "score": 0.2},
+        {"features": {name: None}, "score": 1.0},
+        {"features": {}, "score": 0.0},
     ]
     report = drift_report(manifest, reference, rows, minutes=60, limit=10)
     assert (report.model_version, report.minutes, report.limit) == (manifest.version, 60, 10)
@@ -229,22 +228,45 @@ def test_drift_report_tolerates_odd_logged_values(champion: Manifest, home: Any)
     assert drift_report(manifest, reference, [], minutes=60, limit=10).features == []
 
 
-def test_quality_report_buckets_by_label_time() -> None:
+def test_quality_report_buckets_by_label_time_and_by_prediction_time() -> None:
     t0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
     t1 = datetime(2026, 1, 1, 11, 30, tzinfo=UTC)
+    p0 = datetime(2026, 1, 1, 8, 10, tzinfo=UTC)
+    p1 = datetime(2026, 1, 1, 9, 20, tzinfo=UTC)
+
+    def row(version: str, score: float, cls: int, label: int, at: datetime, made: datetime):
+        return {
+            "model_version": version,
+            "score": score,
+            "predicted_class": cls,
+            "label": label,
+            "label_time": at,
+            "created_at": made,
+        }
+
     rows = [
-        {"model_version": "a", "score": 0.9, "predicted_class": 1, "label": 1, "label_time": t0},
-        {"model_version": "a", "score": 0.1, "predicted_class": 0, "label": 0, "label_time": t0},
-        {"model_version": "a", "score": 0.8, "predicted_class": 1, "label": 0, "label_time": t1},
-        {"model_version": "b", "score": 0.2, "predicted_class": 0, "label": 1, "label_time": t1},
+        row("a", 0.9, 1, 1, t0, p0),
+        row("a", 0.1, 0, 0, t0, p1),
+        row("a", 0.8, 1, 0, t1, p1),
+        row("a", 0.3, 0, 1, t1, p1),
+        row("b", 0.2, 0, 1, t1, p0),
     ]
     report = quality_report(rows, minutes=1440, limit=100, bucket_minutes=60)
     assert (report.minutes, report.limit, report.bucket_minutes) == (1440, 100, 60)
-    assert report.labelled == 4
+    assert report.labelled == 5
     a, b = report.versions
-    assert (a.model_version, a.samples, b.samples) == ("a", 3, 1)
-    assert [s.samples for s in a.series] == [2, 1]
+    assert (a.model_version, a.samples, b.samples) == ("a", 4, 1)
+    assert [s.samples for s in a.series] == [2, 2]
     assert a.series[0].start.startswith("2026-01-01T10:00")
     assert a.series[0].f1 == 1.0
-    assert b.roc_auc is None  # one class only
+    # By when the predictions were made: 08:00 holds one, 09:00 three.
+    assert [(s.start[11:16], s.samples) for s in a.by_prediction_time] == [
+        ("08:00", 1),
+        ("09:00", 3),
+    ]
+    # Normalised Gini = 2 AUC - 1: pairs (0.9 > 0.1), (0.9 > 0.8), (0.3 > 0.1), (0.3 < 0.8).
+    assert a.roc_auc == pytest.approx(0.75)
+    assert a.gini == pytest.approx(0.5)
+    assert a.by_prediction_time[1].gini == pytest.approx(2 * a.by_prediction_time[1].roc_auc - 1)
+    assert b.roc_auc is None and b.gini is None  # one class only
     assert severity(0.05) == "stable" and severity(0.2) == "moderate" and severity(0.3) == "major"

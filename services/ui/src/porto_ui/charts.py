@@ -421,19 +421,24 @@ def distribution_compare_chart(bins: list[str], reference: list[float], live: li
 
 
 #: The live quality figures drawn over time.
-QualityMetric = Literal["f1", "roc_auc"]
+QualityMetric = Literal["f1", "roc_auc", "gini"]
+QualityTime = Literal["label", "prediction"]
 
 
 def _figure(q: QualityFigures, metric: QualityMetric) -> float | None:
-    return q.f1 if metric == "f1" else q.roc_auc
+    value: float | None = getattr(q, metric)
+    return value
 
 
-def quality_chart(versions: Sequence[VersionQuality], metric: QualityMetric) -> Chart:
-    """``metric`` per label-time bucket and version, from /monitoring/quality."""
+def quality_chart(
+    versions: Sequence[VersionQuality], metric: QualityMetric, by: QualityTime = "label"
+) -> Chart:
+    """``metric`` per time bucket (label time, or when the predictions were made) and version,
+    from /monitoring/quality, with the number of labels behind each point."""
     rows = [
         {"version": v.model_version, "start": s.start, metric: value, "labels": s.samples}
         for v in versions
-        for s in v.series
+        for s in (v.series if by == "label" else v.by_prediction_time)
         if (value := _figure(s, metric)) is not None
     ]
     frame = pd.DataFrame(rows, columns=["version", "start", metric, "labels"])
@@ -442,8 +447,8 @@ def quality_chart(versions: Sequence[VersionQuality], metric: QualityMetric) -> 
         alt.Chart(frame)
         .mark_line(point=True)
         .encode(
-            x=alt.X("start:T", title="label time"),
-            y=alt.Y(f"{metric}:Q", scale=alt.Scale(domain=[0, 1])),
+            x=alt.X("start:T", title=f"{by} time"),
+            y=alt.Y(f"{metric}:Q", scale=alt.Scale(domain=[-1 if metric == "gini" else 0, 1])),
             color="version:N",
             tooltip=[
                 "version:N",

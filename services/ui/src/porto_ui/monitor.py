@@ -131,20 +131,33 @@ def drift(data: DriftReport, key: str) -> None:
 
 
 def quality(data: LiveQuality) -> None:
-    """Live quality per version, and F1 / ROC-AUC over label time."""
+    """Live quality per version, and F1 / ROC-AUC / Gini over label time or prediction time."""
     if not data.versions:
         st.info("No feedback in this window yet: send labels to POST /feedback.")
         return
     table = pd.DataFrame(
         [
-            {"model_version": v.model_version, **v.model_dump(exclude={"model_version", "series"})}
+            {
+                "model_version": v.model_version,
+                **v.model_dump(exclude={"model_version", "series", "by_prediction_time"}),
+            }
             for v in data.versions
         ]
     )
     st.dataframe(table, hide_index=True, width="stretch")
-    left, right = st.columns(2)
-    left.altair_chart(charts.quality_chart(data.versions, "f1"), width="stretch")
-    right.altair_chart(charts.quality_chart(data.versions, "roc_auc"), width="stretch")
+    by: charts.QualityTime = st.radio(
+        "Quality over",
+        ["label", "prediction"],
+        format_func=lambda t: f"{t} time",
+        horizontal=True,
+        key="quality-by",
+        help="Label time: how the model looks as labels arrive. Prediction time: how good the "
+        "predictions of each period turned out (recent periods fill in as labels arrive).",
+    )
+    left, middle, right = st.columns(3)
+    left.altair_chart(charts.quality_chart(data.versions, "f1", by), width="stretch")
+    middle.altair_chart(charts.quality_chart(data.versions, "roc_auc", by), width="stretch")
+    right.altair_chart(charts.quality_chart(data.versions, "gini", by), width="stretch")
 
 
 def latest(data: RecentPredictions) -> None:

@@ -133,6 +133,11 @@ class QualityFigures(BaseModel):
     precision: float
     recall: float
     roc_auc: float | None = Field(description="None while the labels hold a single class.")
+    gini: float | None = Field(
+        default=None,
+        description="Normalised Gini, 2 x ROC-AUC - 1 (the Porto Seguro competition's metric); "
+        "None with roc_auc.",
+    )
 
 
 # The answers name what they measure before the figures; pydantic orders fields from the last
@@ -150,9 +155,17 @@ class QualityBucket(QualityFigures, _BucketStart):
 
 
 class VersionQuality(QualityFigures, _VersionName):
-    """A version's live quality, overall and per label-time bucket (oldest first)."""
+    """A version's live quality, overall, per label-time bucket and per prediction-time bucket
+    (oldest first)."""
 
-    series: list[QualityBucket]
+    series: list[QualityBucket] = Field(
+        description="By label time: how the model looks as labels arrive."
+    )
+    by_prediction_time: list[QualityBucket] = Field(
+        default_factory=list,
+        description="The same labelled predictions by when they were made: how good the "
+        "predictions of each period turned out (a period fills in as its labels arrive).",
+    )
 
 
 class LiveQuality(BaseModel):

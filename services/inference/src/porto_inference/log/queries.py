@@ -91,7 +91,7 @@ LIMIT $4
 """
 
 QUALITY_SQL = """
-SELECT model_version, score, predicted_class, label, label_time
+SELECT model_version, score, predicted_class, label, label_time, created_at
 FROM prediction_log
 WHERE model_name = $1
   AND label IS NOT NULL

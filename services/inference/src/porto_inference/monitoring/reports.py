@@ -335,14 +335,33 @@ def _figures(scores: np.ndarray, predicted: np.ndarray, labels: np.ndarray) -> Q
         precision=q.precision,
         recall=q.recall,
         roc_auc=q.roc_auc,
+        gini=None if q.roc_auc is None else 2.0 * q.roc_auc - 1.0,
     )
+
+
+def _buckets(arr: np.ndarray, times: np.ndarray, step: int) -> list[QualityBucket]:
+    """Quality of ``arr``'s rows (score, class, label, ...) per ``step``-second bucket of
+    ``times``, oldest first."""
+    starts = times // step * step
+    series = []
+    for start in np.unique(starts):
+        sel = arr[starts == start]
+        figures = _figures(sel[:, 0], sel[:, 1].astype(int), sel[:, 2].astype(int))
+        series.append(
+            QualityBucket(
+                start=datetime.fromtimestamp(float(start), UTC).isoformat(),
+                **figures.model_dump(),
+            )
+        )
+    return series
 
 
 def quality_report(
     rows: list[Any], *, minutes: int, limit: int, bucket_minutes: int
 ) -> LiveQuality:
-    """Quality per version over all ``rows`` and per label-time bucket (oldest first)."""
-    by_version: dict[str, list[tuple[float, int, int, float]]] = {}
+    """Quality per version over all ``rows``, per label-time bucket and per prediction-time
+    bucket (oldest first)."""
+    by_version: dict[str, list[tuple[float, int, int, float, float]]] = {}
     for r in rows:
         by_version.setdefault(str(r["model_version"]), []).append(
             (
@@ -350,6 +369,7 @@ def quality_report(
                 int(r["predicted_class"]),
                 int(r["label"]),
                 r["label_time"].timestamp(),
+                r["created_at"].timestamp(),
             )
         )
     step = bucket_minutes * 60
@@ -357,20 +377,13 @@ def quality_report(
     for version, items in sorted(by_version.items()):
         arr = np.asarray(items, dtype=np.float64)
         overall = _figures(arr[:, 0], arr[:, 1].astype(int), arr[:, 2].astype(int))
-        starts = arr[:, 3] // step * step
-        series = []
-        for start in np.unique(starts):
-            sel = arr[starts == start]
-            series.append(
-                QualityBucket(
-                    start=datetime.fromtimestamp(float(start), UTC).isoformat(),
-                    **_figures(
-                        sel[:, 0], sel[:, 1].astype(int), sel[:, 2].astype(int)
-                    ).model_dump(),
-                )
-            )
         versions.append(
-            VersionQuality(model_version=version, **overall.model_dump(), series=series)
+            VersionQuality(
+                model_version=version,
+                **overall.model_dump(),
+                series=_buckets(arr, arr[:, 3], step),
+                by_prediction_time=_buckets(arr, arr[:, 4], step),
+            )
         )
     return LiveQuality(
         minutes=minutes,
