@@ -31,6 +31,7 @@ from porto_inference.api.routes import (
     monitoring,
     predict,
     promotion,
+    v2,
 )
 from porto_inference.api.routes import metrics as metrics_route
 from porto_inference.api.schemas import batch_body, predict_body
@@ -132,6 +133,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     ):
         app.include_router(router)
     for router in (promotion.router, monitoring.router):
+        app.include_router(router)
+    # The Open Inference Protocol (KServe V2) beside the named-feature routes.
+    for router in (v2.router, v2.infer_router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)
