@@ -75,6 +75,8 @@ _NUMPY: dict[str, str] = {
     "FP64": "<f8",
 }
 _UNSUPPORTED = frozenset({"FP16", "BF16"})
+#: Longest version or alias a path may name (the /models routes' limit).
+MAX_REF_CHARS = 128
 #: Dimensions an input may have: rows, and features or 1.
 MAX_DIMS = 2
 _TYPE_NAMES = {bool: "a boolean", str: "a string", dict: "an object", list: "a list"}
@@ -526,6 +528,14 @@ class ModelCatalog:
         if name != self.name:
             raise NotFoundError(f"unknown model {name!r}: this server serves {self.name!r}")
 
+    @staticmethod
+    def check_version(ref: str | None) -> str | None:
+        """``ref``, or NotFoundError when it is too long to be a version or an alias (as the
+        /models routes refuse one, before the store is asked for it)."""
+        if ref is not None and len(ref) > MAX_REF_CHARS:
+            raise NotFoundError(f"no version or alias is {len(ref)} characters long")
+        return ref
+
     async def versions(self) -> list[str]:
         """Every complete version (oldest first), then every alias (sorted)."""
 
@@ -538,7 +548,7 @@ class ModelCatalog:
     async def metadata(self, name: str, ref: str | None) -> ModelMetadata:
         """The metadata of version ``ref`` of model ``name`` (None: the served version)."""
         self.check_name(name)
-        if ref is None:
+        if self.check_version(ref) is None:
             manifest = self.models.serving().manifest
         else:
             version = await self.models.resolve(ref)
@@ -549,7 +559,7 @@ class ModelCatalog:
         """Whether version ``ref`` of ``name`` (None: the served one) can answer now: loaded, or
         loadable (it is loaded here if it is not yet). NotFoundError for an unknown version."""
         self.check_name(name)
-        if ref is None:
+        if self.check_version(ref) is None:
             return self.models.current is not None
         await self.models.resolve(ref)
         try:

@@ -293,9 +293,10 @@ async def _infer(request: Request, version: str | None) -> Response:
     began = time.perf_counter()
     infer = read_infer(body, header_length, settings.batch_max_rows)
     service: InferenceService = request.app.state.service
-    _catalog(service).check_name(request.path_params["model_name"])
+    catalog = _catalog(service)
+    catalog.check_name(request.path_params["model_name"])
     scorer: Scorer = service.scorer
-    model = await scorer.model(version)
+    model = await scorer.model(catalog.check_version(version))
     state = request.state
     state.model_version = model.version
     rows = records(infer, model.codec.schema, allow_missing=model.codec.allow_missing)
