@@ -548,7 +548,8 @@ class ModelCatalog:
     async def metadata(self, name: str, ref: str | None) -> ModelMetadata:
         """The metadata of version ``ref`` of model ``name`` (None: the served version)."""
         self.check_name(name)
-        if self.check_version(ref) is None:
+        ref = self.check_version(ref)
+        if ref is None:
             manifest = self.models.serving().manifest
         else:
             version = await self.models.resolve(ref)
@@ -559,7 +560,8 @@ class ModelCatalog:
         """Whether version ``ref`` of ``name`` (None: the served one) can answer now: loaded, or
         loadable (it is loaded here if it is not yet). NotFoundError for an unknown version."""
         self.check_name(name)
-        if self.check_version(ref) is None:
+        ref = self.check_version(ref)
+        if ref is None:
             return self.models.current is not None
         await self.models.resolve(ref)
         try:
