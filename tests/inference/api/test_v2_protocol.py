@@ -17,7 +17,7 @@ import tritonclient.http as triton
 from fastapi.testclient import TestClient
 from inference.pg import flush_log, sql
 from porto.bundle import Manifest
-from porto.contracts.oip import InferenceResponse, ModelMetadata
+from porto.contracts.oip import InferenceRequest, InferenceResponse, ModelMetadata
 from porto.schema import FeatureKind
 
 INFER = "/v2/models/porto/infer"
@@ -276,6 +276,26 @@ def test_binary_tensor_data_both_ways(
     assert result.as_numpy("probability").tolist() == expected
     assert result.as_numpy("class").dtype == np.int64
     assert len({p.decode() for p in result.as_numpy("prediction_id")}) == len(rows)
+
+
+def test_the_openapi_document_describes_the_protocol(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in (INFER_ROUTE, INFER_VERSION_ROUTE):
+        operation = paths[path]["post"]
+        assert operation["security"]
+        assert {p["name"] for p in operation["parameters"]} <= {"model_name", "model_version"}
+        body = operation["requestBody"]["content"]["application/json"]
+        assert set(body["schema"]["properties"]) == {"id", "parameters", "inputs", "outputs"}
+        for example in body["examples"].values():
+            InferenceRequest.model_validate(example["value"])
+        answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        assert answer == {"$ref": "#/components/schemas/InferenceResponse"}
+        assert operation["responses"]["400"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/InferenceError"
+        }
+    assert paths["/v2/models/{model_name}"]["get"]["responses"]["200"]["content"][
+        "application/json"
+    ]["schema"] == {"$ref": "#/components/schemas/ModelMetadata"}
 
 
 # --- bad input: 4xx in the protocol's shape, never 5xx -----------------------------------------
