@@ -105,7 +105,9 @@ def _infer_answer(request_id: str | None, binary: bool) -> bytes:
     outputs = [
         (name, binary and name == "class") for name in ("probability", "class", "prediction_id")
     ]
-    body = InferBody(id=request_id, inputs=[], outputs=outputs, rows=3)
+    body = InferBody(
+        id=request_id, names=[], datatypes=[], shapes=[], columns=[], outputs=outputs, rows=3
+    )
     written = answer(
         body,
         model_name="porto",

@@ -201,16 +201,34 @@ def test_integer_bool_and_bytes_datatypes(
     assert outputs(answer.json())["probability"] == expected
 
 
+def test_booleans_in_numeric_tensors_are_one_and_zero(
+    client: TestClient, records: list[dict[str, Any]], champion: Manifest
+) -> None:
+    """As /predict reads a JSON boolean for a number: in one row and in a batch."""
+    for rows in (records[:1], records[:5]):
+        inputs = per_feature(rows, champion)
+        for item in inputs:
+            if item["name"] == "ps_ind_06_bin":
+                item["data"] = [bool(v) for v in item["data"]]
+            if item["name"] == "ps_ind_02_cat":
+                item["data"] = [True, *item["data"][1:]]
+        expected = [dict(r, ps_ind_02_cat=1) for r in rows][:1] + rows[1:]
+        answer = client.post(INFER, json={"inputs": inputs})
+        assert outputs(answer.json())["probability"] == predict_probabilities(client, expected)
+
+
 def test_null_in_a_float_tensor_is_a_missing_value(
     client: TestClient, records: list[dict[str, Any]], champion: Manifest
 ) -> None:
-    record = dict(records[0], ps_reg_03=None)
-    expected = client.post("/predict", json=record).json()["probability"]
-    inputs = per_feature(records[:1], champion)
-    for item in inputs:
-        if item["name"] == "ps_reg_03":
-            item["data"] = [None]
-    assert outputs(client.post(INFER, json={"inputs": inputs}).json())["probability"] == [expected]
+    for n in (1, 4):
+        rows = [dict(r, ps_reg_03=None) for r in records[:n]]
+        expected = predict_probabilities(client, rows)
+        inputs = per_feature(records[:n], champion)
+        for item in inputs:
+            if item["name"] == "ps_reg_03":
+                item["data"] = [None] * n
+        answer = client.post(INFER, json={"inputs": inputs})
+        assert outputs(answer.json())["probability"] == expected
 
 
 def test_requested_outputs_and_a_version_by_alias(
@@ -390,11 +408,6 @@ BAD_REQUESTS: dict[str, tuple[Callable[[list[dict], Manifest], Any], int, tuple[
         lambda i, c: {"inputs": _edit(i, "ps_reg_01", data=[0.1, "0.2", 0.3])},
         400,
         ("element 1 is a string",),
-    ),
-    "boolean in INT64": (
-        lambda i, c: {"inputs": _edit(i, "ps_ind_02_cat", data=[1, True, 2])},
-        400,
-        ("element 1 is a boolean, not an integer",),
     ),
     "float in INT64": (
         lambda i, c: {"inputs": _edit(i, "ps_ind_02_cat", data=[1, 2.5, 2])},

@@ -21,8 +21,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, compress, repeat
 from math import prod
+from operator import itemgetter
 from typing import Any
 
 import numpy as np
@@ -43,9 +44,10 @@ OUTPUTS = ("probability", "class", "prediction_id")
 OUTPUT_TYPES = {"probability": "FP64", "class": "INT64", "prediction_id": "BYTES"}
 
 #: Python types a JSON tensor of each datatype may hold. A JSON null in a floating-point tensor
-#: is a missing value (JSON has no NaN); a boolean is never a number here.
-_FLOAT: frozenset[type] = frozenset({int, float, type(None)})
-_INT: frozenset[type] = frozenset({int})
+#: is a missing value (JSON has no NaN); true and false in a numeric tensor are 1 and 0, as
+#: /predict reads them.
+_FLOAT: frozenset[type] = frozenset({int, float, bool, type(None)})
+_INT: frozenset[type] = frozenset({int, bool})
 _JSON_TYPES: dict[str, frozenset[type]] = {
     "BOOL": frozenset({bool}),
     "UINT8": _INT,
@@ -75,6 +77,13 @@ _NUMPY: dict[str, str] = {
     "FP64": "<f8",
 }
 _UNSUPPORTED = frozenset({"FP16", "BF16"})
+#: (smallest, largest) value of each integer datatype.
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    name: (int(np.iinfo(code).min), int(np.iinfo(code).max))
+    for name, code in _NUMPY.items()
+    if code.startswith(("<u", "<i"))
+}
+
 #: Longest version or alias a path may name (the /models routes' limit).
 MAX_REF_CHARS = 128
 #: Dimensions an input may have: rows, and features or 1.
@@ -99,10 +108,15 @@ class Tensor:
 
 @dataclass(frozen=True, slots=True)
 class InferBody:
-    """An inference request, read and checked as far as it can be without a model."""
+    """An inference request, read and checked as far as it can be without a model: its inputs
+    as parallel lists (no object per input: a request has one per feature)."""
 
     id: str | None
-    inputs: list[Tensor]
+    names: list[str]
+    datatypes: list[str]
+    shapes: list[tuple[int, ...]]
+    columns: list[list[Any]]
+    """Each input's values, flattened in row-major order."""
     outputs: list[tuple[str, bool]]
     """(name, binary) of each output to answer, in the order to answer them."""
     rows: int
@@ -158,7 +172,112 @@ def read_infer(body: bytes, header_length: int | None, max_rows: int) -> InferBo
     inputs = request.get("inputs")
     if type(inputs) is not list or not inputs:
         raise _error("'inputs' must be a non-empty list of input tensors")
-    tensors: list[Tensor] = []
+    fast = None if binary else _fast_inputs(inputs)
+    if fast is not None:
+        names, datatypes, shapes, columns = fast
+    else:
+        names, datatypes, shapes, columns = _read_inputs(inputs, binary)
+    rows = shapes[0][0]
+    for name, shape in zip(names[:1] if fast else names, shapes, strict=False):
+        if shape[0] > max_rows:
+            raise PayloadTooLargeError(
+                f"input {name!r} has {shape[0]} rows: the limit is {max_rows} per request"
+            )
+    if rows == 0:
+        raise ValidationFailedError(
+            "the batch holds no records (the inputs' first dimension is 0)",
+            [{"field": names[0], "message": "empty batch"}],
+        )
+    binary_all = _flag(parameters, "binary_data_output", "the request") or False
+    return InferBody(
+        id=request_id,
+        names=names,
+        datatypes=datatypes,
+        shapes=shapes,
+        columns=columns,
+        outputs=_read_outputs(request.get("outputs"), binary_all),
+        rows=rows,
+    )
+
+
+_Inputs = tuple[list[str], list[str], list[tuple[int, ...]], list[list[Any]]]
+_FIELDS = itemgetter("name", "datatype", "shape", "data")
+
+
+def _fast_inputs(inputs: list[Any]) -> _Inputs | None:
+    """The commonest request, one JSON input per feature of shape [n] with flat data and no
+    parameters, checked in bulk (a few C-level passes over all inputs instead of a dozen
+    Python steps per input); None when anything is not so simple: :func:`_read_inputs` then
+    reads the inputs one by one and names what is wrong."""
+    try:
+        if set(map(len, inputs)) != {4}:
+            return None
+        names, datatypes, shapes, columns = zip(*map(_FIELDS, inputs), strict=True)
+    except (KeyError, TypeError):
+        return None
+    if set(map(type, datatypes)) != {str}:
+        return None
+    count = len(names)
+    first = shapes[0]
+    if type(first) is not list or len(first) != 1 or shapes.count(first) != count:
+        return None
+    n = first[0]
+    if type(n) is not int or n < 1:
+        return None
+    if set(map(type, names)) != {str} or "" in names or len(set(names)) != count:
+        return None
+    if set(map(type, columns)) != {list} or set(map(len, columns)) != {n}:
+        return None
+    if n == 1:
+        values = list(map(itemgetter(0), columns))
+        for datatype in set(datatypes):
+            allowed = _JSON_TYPES.get(datatype)
+            group = list(compress(values, map(datatype.__eq__, datatypes)))
+            if allowed is None or not set(map(type, group)) <= allowed:
+                return None
+            limits = _INT_RANGES.get(datatype)
+            if limits is not None and (min(group) < limits[0] or max(group) > limits[1]):
+                return None
+    else:
+        groups: dict[str, list[list[Any]]] = {}
+        for datatype, column in zip(datatypes, columns, strict=True):
+            groups.setdefault(datatype, []).append(column)
+        for datatype, group in groups.items():
+            if not _group_ok(datatype, group):
+                return None
+    return list(names), list(datatypes), [(n,)] * count, list(columns)
+
+
+def _group_ok(datatype: str, group: list[list[Any]]) -> bool:
+    """Whether every value of the columns in ``group`` fits ``datatype``, by C-level passes
+    (summing numbers, joining text: ten times faster than asking each value its type). False
+    means: look closer (a null in a float tensor, which is allowed, also lands there)."""
+    values = chain.from_iterable(group)
+    try:
+        if datatype in ("FP64", "FP32"):
+            sum(values)
+            return True
+        limits = _INT_RANGES.get(datatype)
+        if limits is not None:
+            return (
+                type(sum(values)) is int
+                and min(map(min, group)) >= limits[0]
+                and max(map(max, group)) <= limits[1]
+            )
+        if datatype == "BYTES":
+            "".join(values)
+            return True
+    except (TypeError, OverflowError):
+        return False
+    return datatype == "BOOL" and set(map(type, values)) == {bool}
+
+
+def _read_inputs(inputs: list[Any], binary: bytes) -> _Inputs:
+    """Every input, read and checked one by one (400 naming the input and what is wrong)."""
+    names: list[str] = []
+    datatypes: list[str] = []
+    shapes: list[tuple[int, ...]] = []
+    columns: list[list[Any]] = []
     offset = 0
     seen: set[str] = set()
     for position, item in enumerate(inputs):
@@ -167,30 +286,16 @@ def read_infer(body: bytes, header_length: int | None, max_rows: int) -> InferBo
             raise _error(f"input {tensor.name!r} is given twice")
         seen.add(tensor.name)
         offset += used
-        tensors.append(tensor)
+        names.append(tensor.name)
+        datatypes.append(tensor.datatype)
+        shapes.append(tensor.shape)
+        columns.append(tensor.values)
     if offset != len(binary):
         raise _error(
             f"{len(binary) - offset} bytes of binary data follow the JSON header that no input's "
             "binary_data_size accounts for"
         )
-    rows = tensors[0].rows
-    for tensor in tensors:
-        if tensor.rows > max_rows:
-            raise PayloadTooLargeError(
-                f"input {tensor.name!r} has {tensor.rows} rows: the limit is {max_rows} per request"
-            )
-    if rows == 0:
-        raise ValidationFailedError(
-            "the batch holds no records (the inputs' first dimension is 0)",
-            [{"field": tensors[0].name, "message": "empty batch"}],
-        )
-    binary_all = _flag(parameters, "binary_data_output", "the request") or False
-    return InferBody(
-        id=request_id,
-        inputs=tensors,
-        outputs=_read_outputs(request.get("outputs"), binary_all),
-        rows=rows,
-    )
+    return names, datatypes, shapes, columns
 
 
 def _read_input(position: int, item: Any, binary: bytes, offset: int) -> tuple[Tensor, int]:
@@ -260,11 +365,11 @@ def _check_types(where: str, datatype: str, values: list[Any]) -> None:
     """400 naming the first element of ``values`` that ``datatype`` cannot hold."""
     allowed = _JSON_TYPES[datatype]
     if set(map(type, values)) <= allowed:
-        if datatype in _NUMPY and datatype[0] in "UI" and values:
-            info = np.iinfo(np.dtype(_NUMPY[datatype]))
-            low, high = min(values), max(values)
-            if low < info.min or high > info.max:
-                bad = next(i for i, v in enumerate(values) if v < info.min or v > info.max)
+        limits = _INT_RANGES.get(datatype)
+        if limits is not None and values:
+            low, high = limits
+            if min(values) < low or max(values) > high:
+                bad = next(i for i, v in enumerate(values) if v < low or v > high)
                 raise _error(
                     f"{where}: element {bad} ({values[bad]}) is out of range for {datatype}"
                 )
@@ -337,16 +442,14 @@ def _read_outputs(requested: Any, binary_all: bool) -> list[tuple[str, bool]]:
 
 # --- tensors → records --------------------------------------------------------------------------
 def records(body: InferBody, schema: FeatureSchema, *, allow_missing: bool) -> list[Any]:
-    """The records of ``body`` for ``schema``'s codec, /predict's shapes: one row is a dict (by
-    feature name, or ``{"features": [...]}`` for a 2-D input), more rows are lists in model order
-    (or training-data order, for a 2-D input of dataset width), wrapped with their ids when the
-    request sends the id column as an input."""
-    names = schema.names
-    known = set(names)
-    if len(body.inputs) == 1 and body.inputs[0].name not in known:
-        tensor = body.inputs[0]
-        if len(tensor.shape) == 2 and tensor.name not in _extra_columns(schema):
-            return _matrix_rows(tensor, schema)
+    """The records of ``body`` for ``schema``'s codec, in /predict's shapes: one dict per row
+    keyed by input name (the codec takes out the id column, the target and ignored columns as it
+    does for /predict); for a 2-D input, positional lists (``{"features": [...]}`` for one
+    row), in model order or the training data's column order."""
+    if len(body.names) == 1 and len(body.shapes[0]) == 2:
+        name = body.names[0]
+        if name not in set(schema.names) | _extra_columns(schema):
+            return _matrix_rows(name, body.shapes[0], body.columns[0], schema)
     return _feature_rows(body, schema, allow_missing=allow_missing)
 
 
@@ -360,8 +463,10 @@ def _extra_columns(schema: FeatureSchema) -> set[str]:
     return extra
 
 
-def _matrix_rows(tensor: Tensor, schema: FeatureSchema) -> list[Any]:
-    width = tensor.shape[1]
+def _matrix_rows(
+    name: str, shape: tuple[int, ...], values: list[Any], schema: FeatureSchema
+) -> list[Any]:
+    width = shape[1]
     names = schema.names
     widths = [len(names)]
     columns = schema.dataset_columns
@@ -370,7 +475,7 @@ def _matrix_rows(tensor: Tensor, schema: FeatureSchema) -> list[Any]:
     if width not in widths:
         accepted = " or ".join(str(w) for w in widths)
         raise _error(
-            f"input {tensor.name!r}: shape {list(tensor.shape)} has {width} columns; a 2-D input "
+            f"input {name!r}: shape {list(shape)} has {width} columns; a 2-D input "
             f"holds the model's {len(names)} features in model order"
             + (
                 f" ({accepted} columns: features, or a training-data row without id and target)"
@@ -379,7 +484,6 @@ def _matrix_rows(tensor: Tensor, schema: FeatureSchema) -> list[Any]:
             )
             + "; or send one input per feature, named by the feature"
         )
-    values = tensor.values
     rows = [values[i : i + width] for i in range(0, len(values), width)]
     if len(rows) == 1:
         return [{"features": rows[0]}]
@@ -388,45 +492,44 @@ def _matrix_rows(tensor: Tensor, schema: FeatureSchema) -> list[Any]:
 
 def _feature_rows(body: InferBody, schema: FeatureSchema, *, allow_missing: bool) -> list[Any]:
     names = schema.names
-    known = set(names)
-    extra = _extra_columns(schema)
-    by_name: dict[str, Tensor] = {}
-    for tensor in body.inputs:
-        if tensor.name not in known and tensor.name not in extra:
+    given = body.names
+    first = body.shapes[0]
+    if given == names and body.shapes.count(first) == len(given) and first[1:] in ((), (1,)):
+        return _rows(body)  # every feature, in model order, all [n] (or [n, 1]): nothing to check
+    unknown = set(given) - set(names) - _extra_columns(schema)
+    if unknown:
+        bad = next(name for name in given if name in unknown)
+        raise _error(
+            f"unknown input {bad!r}: send one input per feature, named by the feature "
+            f"(GET /v2/models/{{name}} lists them), or a single 2-D input of shape "
+            f"[n, {len(names)}] in model feature order"
+        )
+    for shape in dict.fromkeys(body.shapes):  # each distinct shape, in input order
+        name = given[body.shapes.index(shape)]
+        if len(shape) == 2 and shape[1] != 1:
             raise _error(
-                f"unknown input {tensor.name!r}: send one input per feature, named by the feature "
-                f"(GET /v2/models/{{name}} lists them), or a single 2-D input of shape "
-                f"[n, {len(names)}] in model feature order"
+                f"input {name!r}: shape {list(shape)}; a feature's input has shape [n] or [n, 1]"
             )
-        if len(tensor.shape) > 2 or (len(tensor.shape) == 2 and tensor.shape[1] != 1):
+        if shape[0] != body.rows:
             raise _error(
-                f"input {tensor.name!r}: shape {list(tensor.shape)}; a feature's input has shape "
-                "[n] or [n, 1]"
+                f"input {name!r} has {shape[0]} rows, input {given[0]!r} has {body.rows}: every "
+                "input needs the same first dimension"
             )
-        if tensor.rows != body.rows:
-            raise _error(
-                f"input {tensor.name!r} has {tensor.rows} rows, input {body.inputs[0].name!r} "
-                f"has {body.rows}: every input needs the same first dimension"
-            )
-        by_name[tensor.name] = tensor
-    missing = [name for name in names if name not in by_name]
-    if missing and not allow_missing:
+    present = set(given)
+    if not allow_missing and not present.issuperset(names):
+        missing = [name for name in names if name not in present]
         more = f" and {len(missing) - 10} more" if len(missing) > 10 else ""
         shown = ", ".join(missing[:10]) + more
         raise _error(f"missing input(s) {shown}: the model needs one input per feature")
-    absent = [None] * body.rows
-    columns = [by_name[name].values if name in by_name else absent for name in names]
-    id_column = schema.id_column
-    ids = by_name[id_column].values if id_column and id_column in by_name else None
+    return _rows(body)
+
+
+def _rows(body: InferBody) -> list[dict[str, Any]]:
+    """One dict per row, keyed by input name."""
     if body.rows == 1:
-        record = {name: column[0] for name, column in zip(names, columns, strict=True)}
-        if ids is not None:
-            record[id_column] = ids[0]  # type: ignore[index]
-        return [record]
-    rows: list[Any] = [list(row) for row in zip(*columns, strict=True)]
-    if ids is not None:
-        return [{"id": i, "features": row} for i, row in zip(ids, rows, strict=True)]
-    return rows
+        return [dict(zip(body.names, map(itemgetter(0), body.columns), strict=True))]
+    # map() rather than a comprehension: half the time for a thousand rows
+    return list(map(dict, map(zip, repeat(body.names), zip(*body.columns, strict=True))))
 
 
 # --- the answer ---------------------------------------------------------------------------------
