@@ -576,7 +576,8 @@ def test_v2_predictions_are_logged_and_counted(
 ) -> None:
     client = make_client(prediction_log=True, database_url=pg_url)
     sent = per_feature(records[:7], champion)
-    batch = client.post(INFER, json={"inputs": sent}).json()
+    ids = {"name": "id", "shape": [7], "datatype": "INT64", "data": [r["id"] for r in records[:7]]}
+    batch = client.post(INFER, json={"inputs": [*sent, ids]}).json()
     single = client.post(
         "/v2/models/porto/versions/champion/infer",
         json={"inputs": per_feature(records[7:8], champion)},
@@ -595,6 +596,7 @@ def test_v2_predictions_are_logged_and_counted(
         assert row["endpoint"] == INFER_ROUTE
         assert row["score"] == p
         assert row["model_version"] == champion.version
+        assert row["record_id"] == str(records[i]["id"])  # the id column, sent as an input
         # the features as sent, by name
         assert orjson.loads(row["features"]) == {t["name"]: t["data"][i] for t in sent}
     one = logged[outputs(single)["prediction_id"][0]]

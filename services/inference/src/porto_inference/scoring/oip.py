@@ -213,10 +213,13 @@ def _fast_inputs(inputs: list[Any]) -> _Inputs | None:
         if set(map(len, inputs)) != {4}:
             return None
         names, datatypes, shapes, columns = zip(*map(_FIELDS, inputs), strict=True)
-    except (KeyError, TypeError):
+        kinds = set(datatypes)
+    except (KeyError, TypeError):  # a missing field, an input that is not an object, ...
         return None
-    if set(map(type, datatypes)) != {str}:
+    if not kinds <= _JSON_TYPES.keys():
         return None
+    # The names are checked by records(), against the model's (cheaply when they are its
+    # features in model order).
     count = len(names)
     first = shapes[0]
     if type(first) is not list or len(first) != 1 or shapes.count(first) != count:
@@ -224,13 +227,11 @@ def _fast_inputs(inputs: list[Any]) -> _Inputs | None:
     n = first[0]
     if type(n) is not int or n < 1:
         return None
-    if set(map(type, names)) != {str} or "" in names or len(set(names)) != count:
-        return None
     if set(map(type, columns)) != {list} or set(map(len, columns)) != {n}:
         return None
     if n == 1:
         values = list(map(itemgetter(0), columns))
-        for datatype in set(datatypes):
+        for datatype in kinds:
             allowed = _JSON_TYPES.get(datatype)
             group = list(compress(values, map(datatype.__eq__, datatypes)))
             if allowed is None or not set(map(type, group)) <= allowed:
@@ -496,6 +497,7 @@ def _feature_rows(body: InferBody, schema: FeatureSchema, *, allow_missing: bool
     first = body.shapes[0]
     if given == names and body.shapes.count(first) == len(given) and first[1:] in ((), (1,)):
         return _rows(body)  # every feature, in model order, all [n] (or [n, 1]): nothing to check
+    _check_names(given)
     unknown = set(given) - set(names) - _extra_columns(schema)
     if unknown:
         bad = next(name for name in given if name in unknown)
@@ -522,6 +524,16 @@ def _feature_rows(body: InferBody, schema: FeatureSchema, *, allow_missing: bool
         shown = ", ".join(missing[:10]) + more
         raise _error(f"missing input(s) {shown}: the model needs one input per feature")
     return _rows(body)
+
+
+def _check_names(names: list[Any]) -> None:
+    """400 for an input name that is not text, empty, or given twice."""
+    if set(map(type, names)) != {str} or "" in names:
+        position = next(i for i, name in enumerate(names) if type(name) is not str or not name)
+        raise _error(f"inputs[{position}] has no name")
+    if len(set(names)) != len(names):
+        twice = next(name for i, name in enumerate(names) if name in names[:i])
+        raise _error(f"input {twice!r} is given twice")
 
 
 def _rows(body: InferBody) -> list[dict[str, Any]]:
