@@ -5,10 +5,12 @@ response's output tensors, and a version's manifest → the model metadata.
 A request sends either **one input per feature** (name = feature name, shape ``[n]`` or
 ``[n, 1]``) or **one 2-D input** of any other name, shape ``[n, features]`` in model feature
 order (or ``[n, dataset columns]``: a full training-data row without id and target, as
-/predict's positional rows). The records built from them are /predict's own (a dict for one row,
-positional lists in model order for more), so the feature codec validates them exactly as it
-validates /predict: the protocol adds only the tensor checks (names, shapes, datatypes, data
-length), which fail with 400 naming the input; the codec's value checks fail with its 422.
+/predict's positional rows). The records built from them are /predict's own (a dict per row
+keyed by feature name; positional lists for a 2-D input), so the feature codec validates them
+exactly as it validates /predict: the protocol adds only the tensor checks (names, shapes,
+datatypes, data length), which fail with 400 naming the input; the codec's value checks fail
+with its 422. The commonest request, JSON inputs per feature, is checked in bulk
+(:func:`_fast_inputs`); anything else input by input, naming what is wrong.
 
 Tensor data is JSON (flat or nested, row-major) or, with the binary tensor data extension, raw
 little-endian bytes after a JSON header of ``Inference-Header-Content-Length`` bytes. Outputs:
@@ -99,11 +101,6 @@ class Tensor:
     datatype: str
     shape: tuple[int, ...]
     values: list[Any]
-
-    @property
-    def rows(self) -> int:
-        """The batch dimension."""
-        return self.shape[0]
 
 
 @dataclass(frozen=True, slots=True)
