@@ -272,11 +272,11 @@ _INFER_DOC = """Score the rows of the request's tensors: one input per feature (
 name, shape [n] or [n, 1]) or one 2-D input (any other name, shape [n, features]) in model
 feature order (GET /v2/models/{model_name} lists them). Datatypes FP32/FP64, INT*/UINT*, BOOL and
 BYTES (categories as text; numbers as text are read as numbers); null in a floating-point tensor
-is a missing value, true/false in a numeric one 1/0. Outputs `probability` (FP64), `class` (INT64, 1 when probability >= the
-model's threshold, which `parameters.threshold` gives) and `prediction_id` (BYTES, for
-/feedback), each [n]; name some in `outputs` to get only those. The binary tensor data extension
-(`Inference-Header-Content-Length`, `binary_data_size`, `binary_data` / `binary_data_output`)
-works both ways. Row and byte limits are /predict/batch's."""
+is a missing value, true/false in a numeric one 1/0. Outputs `probability` (FP64), `class`
+(INT64, 1 when probability >= the model's threshold, which `parameters.threshold` gives) and
+`prediction_id` (BYTES, for /feedback), each [n]; name some in `outputs` to get only those. The
+binary tensor data extension (`Inference-Header-Content-Length`, `binary_data_size`,
+`binary_data` / `binary_data_output`) works both ways. Row and byte limits are /predict/batch's."""
 
 
 async def _infer(request: Request, version: str | None) -> Response:
