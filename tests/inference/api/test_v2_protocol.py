@@ -586,7 +586,11 @@ def test_v2_predictions_are_logged_and_counted(
     refused = client.post(INFER, json={"inputs": per_feature(records[:1], champion)[1:]})
     assert refused.status_code == 400
     assert flush_log(client)
-    logged = {str(r["prediction_id"]): r for r in sql(pg_url, "SELECT * FROM prediction_log")}
+    query = (
+        "SELECT p.*, f.features AS named FROM prediction_log AS p "
+        "JOIN prediction_log_features AS f USING (prediction_id)"
+    )
+    logged = {str(r["prediction_id"]): r for r in sql(pg_url, query)}
     assert len(logged) == 8
     answered = outputs(batch)
     for i, (pid, p) in enumerate(
@@ -598,8 +602,11 @@ def test_v2_predictions_are_logged_and_counted(
         assert row["model_version"] == champion.version
         assert row["record_id"] == str(records[i]["id"])  # the id column, sent as an input
         # the features as sent, by name
-        assert orjson.loads(row["features"]) == {t["name"]: t["data"][i] for t in sent}
+        assert orjson.loads(row["named"]) == {t["name"]: t["data"][i] for t in sent}
     one = logged[outputs(single)["prediction_id"][0]]
+    assert orjson.loads(one["named"]) == {
+        t["name"]: t["data"][0] for t in per_feature(records[7:8], champion)
+    }
     assert one["endpoint"] == INFER_VERSION_ROUTE and one["request_id"] == "v2-one"
 
     text = client.get("/metrics").text
