@@ -14,8 +14,11 @@ help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | sort | \
 	  awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
-install: ## Install the Python workspace (all packages + dev tools) from the lockfile
+install: ## Install the Python workspace (all packages + dev tools) from the lockfiles
 	$(UV) sync --frozen --all-packages
+	@# the kserve SDK for the Open Inference Protocol tests, in its own environment: its pins
+	@# (psutil<6, protobuf<7) cannot join the workspace's lock (tests/clients/kserve)
+	$(UV) sync --frozen --project tests/clients/kserve
 
 lint: install ## ruff + mypy (strict on packages/, jobs/, services/)
 	$(RUN) ruff check .

@@ -37,6 +37,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the test harness's PostgreSQL server
 
 import numpy as np  # noqa: E402
+import oip  # noqa: E402  (bench/oip.py: the Open Inference Protocol runs)
 import orjson  # noqa: E402
 from fastapi import FastAPI, Request  # noqa: E402
 from starlette.responses import Response  # noqa: E402
@@ -699,7 +700,7 @@ def main() -> int:
     print(f"work directory: {work}", flush=True)
     began = time.monotonic()
     manifest, model, schema = build_model(home)
-    bodies = write_bodies(work)
+    bodies = {**write_bodies(work), **oip.write_bodies(work, schema)}
     print(
         f"model {manifest.version}: {len(schema.features)} features "
         f"({len(schema.categorical_indices)} categorical), trained on {MODEL_ROWS} rows "
@@ -829,6 +830,7 @@ def main() -> int:
             run(JSON_FLOOR_FASTAPI, floor.url + "/fastapi/batch", "batch1000", json_type)
             run(BATCH1000, api.url + "/predict/batch", "batch1000", json_type)
             run(CSV1000, api.url + "/predict/batch", "csv1000", csv_type)
+            oip.run(run, api.url)
         log_run = (
             None
             if args.only == "api"
@@ -855,6 +857,7 @@ def main() -> int:
         postgres.close()
     if results:
         report(results, model_floor(model, schema), log_figures, api_code)
+        oip.report(results, SINGLE, BATCH1000)
     if log_run is not None:
         report_log(log_run, copy_floor, ingest)
     if not args.keep:

@@ -1,6 +1,7 @@
 """The prediction routes write their answers with orjson, not pydantic (a BatchRow per row
 would cost more than scoring the row): the bytes must be what the response contracts in
-porto.contracts.api describe, field for field and in their order."""
+porto.contracts.api (and porto.contracts.oip for the V2 infer routes) describe, field for field
+and in their order."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import numpy as np
 import orjson
 import pytest
 from porto.contracts.api import BatchResponse, BatchRow, PredictResponse
+from porto.contracts.oip import InferenceResponse, ResponseOutput
 from porto.flavors.base import Contributions
 from porto_inference.api.routes.predict import batch_json, predict_json
+from porto_inference.scoring.oip import InferBody, answer
 from porto_inference.scoring.predict import BatchPredictions, Explained, Prediction
 from pydantic import BaseModel
 
@@ -96,3 +99,40 @@ def test_a_batch_answers_as_batch_response_does() -> None:
 def test_batch_rows_without_ids_have_no_id_key() -> None:
     rows = orjson.loads(batch_json(_batch(None)))["predictions"]
     assert [list(row) for row in rows] == [["row", "prediction_id", "probability", "class"]] * 3
+
+
+def _infer_answer(request_id: str | None, binary: bool) -> bytes:
+    outputs = [
+        (name, binary and name == "class") for name in ("probability", "class", "prediction_id")
+    ]
+    body = InferBody(
+        id=request_id, names=[], datatypes=[], shapes=[], columns=[], outputs=outputs, rows=3
+    )
+    written = answer(
+        body,
+        model_name="porto",
+        model_version="v1",
+        threshold=0.5,
+        probabilities=np.array([0.1, 0.5, 0.9]),
+        classes=np.array([0, 1, 1], dtype=np.int8),
+        prediction_ids=["a", "b", "c"],
+    )
+    assert (written.header_length is not None) == binary
+    return written.content[: written.header_length]
+
+
+def test_an_infer_answer_is_the_v2_response_contract() -> None:
+    for request_id in ("r1", None):
+        for binary in (False, True):
+            answer = _infer_answer(request_id, binary)
+            model = InferenceResponse.model_validate_json(answer)
+            assert answer == model.model_dump_json(exclude_none=True).encode()
+            data = orjson.loads(answer)
+            assert list(data) == [k for k in _keys(InferenceResponse) if k != "id" or request_id]
+            for output in data["outputs"]:
+                keys = _keys(ResponseOutput)
+                assert list(output) == [
+                    k for k in keys if k != ("data" if "parameters" in output else "parameters")
+                ]
+    outputs = orjson.loads(_infer_answer(None, False))["outputs"]
+    assert [o["data"] for o in outputs] == [[0.1, 0.5, 0.9], [0, 1, 1], ["a", "b", "c"]]

@@ -44,6 +44,11 @@ def test_no_server_errors(api_schema: Any) -> None:
     by hypothesis; schemathesis's pytest plugin does not support this pytest)."""
     operations = [result.ok() for result in api_schema.get_all_operations()]
     assert len(operations) >= 10
+    # the Open Inference Protocol's routes are fuzzed too
+    v2 = {(o.method.upper(), o.path) for o in operations if o.path.startswith("/v2")}
+    assert ("POST", "/v2/models/{model_name}/infer") in v2
+    assert ("POST", "/v2/models/{model_name}/versions/{model_version}/infer") in v2
+    assert len(v2) == 9
     seen: list[str] = []
     for operation in operations:
 

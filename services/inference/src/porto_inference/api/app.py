@@ -31,6 +31,7 @@ from porto_inference.api.routes import (
     monitoring,
     predict,
     promotion,
+    v2,
 )
 from porto_inference.api.routes import metrics as metrics_route
 from porto_inference.api.schemas import batch_body, predict_body
@@ -123,12 +124,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = Metrics()
     install_error_handlers(app)
     install_docs(app, title=app.title)
+    # Routes are matched in this order, router by router: the scoring routes first (the V2
+    # infer routes, the Open Inference Protocol's, right after /predict's: matching a request
+    # against every route before them would cost as much as a tenth of scoring it).
     for router in (
         predict.router,
+        v2.infer_router,
         feedback.router,
         models.router,
         health.router,
         metrics_route.router,
+        v2.router,
     ):
         app.include_router(router)
     for router in (promotion.router, monitoring.router):

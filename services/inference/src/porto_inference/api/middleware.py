@@ -33,8 +33,17 @@ from porto_inference.monitoring.metrics import Metrics
 
 log = logging.getLogger("porto_inference.access")
 
-#: Endpoints whose requests count in the inference_* request metrics the dashboards query.
-INFERENCE_ENDPOINTS = frozenset({"/predict", "/predict/batch", "/feedback"})
+#: Endpoints whose requests count in the inference_* request metrics the dashboards query: the
+#: named-feature routes, feedback, and the Open Inference Protocol's infer routes (api/routes/v2).
+INFERENCE_ENDPOINTS = frozenset(
+    {
+        "/predict",
+        "/predict/batch",
+        "/feedback",
+        "/v2/models/{model_name}/infer",
+        "/v2/models/{model_name}/versions/{model_version}/infer",
+    }
+)
 #: Human-facing pages counted in page_views_total.
 PAGES = frozenset({"/docs", "/redoc", "/"})
 #: Routes FastAPI adds without marking the scope (the handler label is their path).

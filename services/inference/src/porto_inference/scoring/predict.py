@@ -168,12 +168,21 @@ def _strip_rows(exc: ValidationFailedError) -> ValidationFailedError:
 class _VersionMetrics:
     """Metric children of one model version, looked up once instead of per request."""
 
+    version: str
     prediction_value: Any
     score_distribution: Any
     negative: Any
     positive: Any
-    single_size: Any
     batch_size: Any
+    """The ``batch_size`` family, whose children (one per endpoint) :meth:`size` keeps."""
+    sizes: dict[str, Any]
+
+    def size(self, endpoint: str) -> Any:
+        """The ``batch_size`` child of ``endpoint`` (a route path) for this version."""
+        child = self.sizes.get(endpoint)
+        if child is None:
+            child = self.sizes[endpoint] = self.batch_size.labels(endpoint, self.version)
+        return child
 
 
 class Scorer:
@@ -212,9 +221,11 @@ class Scorer:
         request_id: str | None,
         began: float,
         explain: bool = False,
+        endpoint: str = "/predict",
     ) -> Prediction:
         """Score one record (named features, wrapped, or positional). ``began`` is when the
-        request's scoring started (``time.perf_counter()``), for the logged latency."""
+        request's scoring started (``time.perf_counter()``), for the logged latency;
+        ``endpoint`` is the route counted in ``batch_size`` and logged with the row."""
         try:
             batch = model.codec.encode_items([record])
         except ValidationFailedError as exc:
@@ -230,8 +241,8 @@ class Scorer:
         vm.prediction_value.observe(p)
         vm.score_distribution.observe(p)
         (vm.positive if cls else vm.negative).inc()
-        vm.single_size.observe(1)
-        self._remember(model, "/predict", batch, proba, [cls], [pid], request_id, began)
+        vm.size(endpoint).observe(1)
+        self._remember(model, endpoint, batch, proba, [cls], [pid], request_id, began)
         return Prediction(
             prediction_id=pid,
             probability=p,
@@ -251,8 +262,10 @@ class Scorer:
         request_id: str | None,
         began: float,
         explain: bool = False,
+        endpoint: str = "/predict/batch",
     ) -> BatchPredictions:
-        """Score a batch read by :func:`read_batch`; results keep the input order."""
+        """Score a batch read by :func:`read_batch`; results keep the input order. ``endpoint``
+        as for :meth:`score_record`."""
         if body.csv is not None:
             batch = model.codec.encode_csv(body.csv)
         else:
@@ -276,8 +289,8 @@ class Scorer:
         threshold = model.threshold
         classes = (proba >= threshold).astype(np.int8)
         ids = new_prediction_ids(batch.rows)
-        self._count_batch(model.version, proba, classes)
-        self._remember(model, "/predict/batch", batch, proba, classes, ids, request_id, began)
+        self._count_batch(model.version, endpoint, proba, classes)
+        self._remember(model, endpoint, batch, proba, classes, ids, request_id, began)
         explained = None
         if explain:
             # Off the loop beyond a few rows: TreeSHAP costs many times a prediction.
@@ -298,7 +311,9 @@ class Scorer:
             explained=explained,
         )
 
-    def _count_batch(self, version: str, proba: np.ndarray, classes: np.ndarray) -> None:
+    def _count_batch(
+        self, version: str, endpoint: str, proba: np.ndarray, classes: np.ndarray
+    ) -> None:
         vm = self._version_metrics(version)
         observe_many(vm.prediction_value, proba)
         observe_many(vm.score_distribution, proba)
@@ -307,19 +322,20 @@ class Scorer:
             vm.positive.inc(positives)
         if classes.size - positives:
             vm.negative.inc(classes.size - positives)
-        vm.batch_size.observe(classes.size)
+        vm.size(endpoint).observe(classes.size)
 
     def _version_metrics(self, version: str) -> _VersionMetrics:
         vm = self._by_version.get(version)
         if vm is None:
             m = self.metrics
             vm = _VersionMetrics(
+                version=version,
                 prediction_value=m.prediction_value.labels(version),
                 score_distribution=m.score_distribution.labels(version),
                 negative=m.predictions.labels("0", version),
                 positive=m.predictions.labels("1", version),
-                single_size=m.batch_size.labels("/predict", version),
-                batch_size=m.batch_size.labels("/predict/batch", version),
+                batch_size=m.batch_size,
+                sizes={e: m.batch_size.labels(e, version) for e in ("/predict", "/predict/batch")},
             )
             self._by_version[version] = vm
         return vm
