@@ -161,6 +161,26 @@ def test_triton_client_one_row_a_version_and_a_2d_input(
     assert result.get_response()["model_version"] == champion.version
 
 
+def test_triton_client_gets_explanations(
+    client: triton.InferenceServerClient,
+    rows: list[dict[str, Any]],
+    expected: list[float],
+    champion: Manifest,
+) -> None:
+    """The explanation outputs through a third-party client: the request's ``explain``
+    parameter, binary outputs decoded by tritonclient itself, base + contributions = log-odds."""
+    result = client.infer(
+        "porto",
+        _triton_inputs(rows, champion, binary=True),
+        parameters={"explain": True},
+        headers=headers(),
+    )
+    contributions = result.as_numpy("contributions")
+    assert contributions.shape == (ROWS, len(champion.feature_schema.names))
+    raw = result.as_numpy("base_value") + contributions.sum(axis=1)
+    np.testing.assert_allclose(1 / (1 + np.exp(-raw)), expected, atol=1e-9)
+
+
 def test_triton_client_sees_the_protocols_errors(
     client: triton.InferenceServerClient, rows: list[dict[str, Any]], champion: Manifest
 ) -> None:

@@ -90,10 +90,13 @@ def test_model_metadata_lists_the_features_and_every_servable_version(
     assert [i.name for i in meta.inputs] == champion.feature_schema.names
     assert {i.datatype for i in meta.inputs} == {"FP64", "INT64"}
     assert all(i.shape == [-1] for i in meta.inputs)
-    assert [(o.name, o.datatype) for o in meta.outputs] == [
-        ("probability", "FP64"),
-        ("class", "INT64"),
-        ("prediction_id", "BYTES"),
+    width = len(champion.feature_schema.names)
+    assert [(o.name, o.datatype, o.shape) for o in meta.outputs] == [
+        ("probability", "FP64", [-1]),
+        ("class", "INT64", [-1]),
+        ("prediction_id", "BYTES", [-1]),
+        ("contributions", "FP64", [-1, width]),
+        ("base_value", "FP64", [-1]),
     ]
     assert meta.versions == [champion.version, "champion", "latest"]
     for ref in (champion.version, "champion", "latest"):
@@ -618,3 +621,67 @@ def test_v2_predictions_are_logged_and_counted(
     assert ok in text
     bad = f'inference_errors_total{{endpoint="{INFER_ROUTE}",model="{version}",status="400"}} 1.0'
     assert bad in text
+
+
+# --- explanations -------------------------------------------------------------------------------
+@pytest.mark.parametrize("rows", [1, 30])
+def test_explain_adds_contributions_that_sum_to_the_log_odds(
+    client: TestClient, records: list[dict[str, Any]], champion: Manifest, rows: int
+) -> None:
+    """``parameters.explain``: contributions [n, features] in the metadata's input order and
+    base_value [n], base + a row's contributions = its log-odds (1e-6), the same numbers as
+    /predict/batch?explain=true; without it, neither output."""
+    sent = records[:rows]
+    names = champion.feature_schema.names
+    body = {"inputs": [matrix(sent, champion)], "parameters": {"explain": True}}
+    answer = client.post("/v2/models/porto/infer", json=body)
+    assert answer.status_code == 200, answer.text
+    got = answer.json()["outputs"]
+    assert [o["name"] for o in got] == [
+        "probability",
+        "class",
+        "prediction_id",
+        "contributions",
+        "base_value",
+    ]
+    shapes = {o["name"]: o["shape"] for o in got}
+    assert shapes["contributions"] == [rows, len(names)] and shapes["base_value"] == [rows]
+    data = outputs(answer.json())
+    contributions = np.asarray(data["contributions"]).reshape(rows, len(names))
+    raw = np.asarray(data["base_value"]) + contributions.sum(axis=1)
+    probabilities = np.asarray(data["probability"])
+    np.testing.assert_allclose(1 / (1 + np.exp(-raw)), probabilities, atol=1e-9)
+    explained = client.post("/predict/batch?explain=true", json=sent).json()["predictions"]
+    for i, item in enumerate(explained):
+        e = item["explanation"]
+        assert data["base_value"][i] == pytest.approx(e["base_value"], abs=1e-9)
+        np.testing.assert_allclose(contributions[i], list(e["contributions"].values()), atol=1e-9)
+    plain = client.post("/v2/models/porto/infer", json={"inputs": [matrix(sent, champion)]})
+    assert [o["name"] for o in plain.json()["outputs"]] == ["probability", "class", "prediction_id"]
+
+
+def test_explanation_outputs_by_name_in_binary_and_their_limits(
+    make_client: Callable[..., TestClient], records: list[dict[str, Any]], champion: Manifest
+) -> None:
+    client = make_client(explain_max_rows=3)
+    names = champion.feature_schema.names
+    body = {
+        "inputs": [matrix(records[:3], champion)],
+        "outputs": [
+            {"name": "base_value"},
+            {"name": "contributions", "parameters": {"binary_data": True}},
+        ],
+    }
+    answer = client.post("/v2/models/porto/infer", json=body)
+    assert answer.status_code == 200, answer.text
+    header_length = int(answer.headers["inference-header-content-length"])
+    header = orjson.loads(answer.content[:header_length])
+    base, contributions = header["outputs"]
+    assert base["name"] == "base_value" and len(base["data"]) == 3
+    assert contributions["parameters"]["binary_data_size"] == 3 * len(names) * 8
+    values = np.frombuffer(answer.content[header_length:], dtype="<f8").reshape(3, len(names))
+    assert np.isfinite(values).all()
+    too_many = {"inputs": [matrix(records[:4], champion)], "parameters": {"explain": True}}
+    assert_error(client.post("/v2/models/porto/infer", json=too_many), 413, "explain=true")
+    bad = {"inputs": [matrix(records[:1], champion)], "parameters": {"explain": "yes"}}
+    assert_error(client.post("/v2/models/porto/infer", json=bad), 400, "explain", "true or false")

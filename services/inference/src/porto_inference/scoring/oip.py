@@ -33,6 +33,7 @@ import orjson
 from porto.bundle import Manifest
 from porto.contracts.oip import ModelMetadata, TensorMetadata
 from porto.errors import NotFoundError, PortoError
+from porto.flavors.base import Contributions
 from porto.schema import FeatureKind, FeatureSchema, FeatureSpec
 
 from porto_inference.errors import BadRequestError, PayloadTooLargeError, ValidationFailedError
@@ -43,7 +44,16 @@ from porto_inference.scoring.payload import parse_json
 EXTENSIONS = ["binary_tensor_data"]
 #: Outputs of every model, in the order an answer lists them when the request names none.
 OUTPUTS = ("probability", "class", "prediction_id")
-OUTPUT_TYPES = {"probability": "FP64", "class": "INT64", "prediction_id": "BYTES"}
+#: With ``parameters.explain`` (or when asked for by name): each row's per-feature contributions
+#: to its raw score ([rows, features], features in the metadata's input order) and their base.
+EXPLAIN_OUTPUTS = ("contributions", "base_value")
+OUTPUT_TYPES = {
+    "probability": "FP64",
+    "class": "INT64",
+    "prediction_id": "BYTES",
+    "contributions": "FP64",
+    "base_value": "FP64",
+}
 
 #: Python types a JSON tensor of each datatype may hold. A JSON null in a floating-point tensor
 #: is a missing value (JSON has no NaN); true and false in a numeric tensor are 1 and 0, as
@@ -117,6 +127,8 @@ class InferBody:
     outputs: list[tuple[str, bool]]
     """(name, binary) of each output to answer, in the order to answer them."""
     rows: int
+    explain: bool = False
+    """Whether the explanation outputs are answered (``parameters.explain``, or asked for)."""
 
 
 def _error(message: str) -> BadRequestError:
@@ -186,14 +198,17 @@ def read_infer(body: bytes, header_length: int | None, max_rows: int) -> InferBo
             [{"field": names[0], "message": "empty batch"}],
         )
     binary_all = _flag(parameters, "binary_data_output", "the request") or False
+    explain = _flag(parameters, "explain", "the request") or False
+    outputs = _read_outputs(request.get("outputs"), binary_all, explain)
     return InferBody(
         id=request_id,
         names=names,
         datatypes=datatypes,
         shapes=shapes,
         columns=columns,
-        outputs=_read_outputs(request.get("outputs"), binary_all),
+        outputs=outputs,
         rows=rows,
+        explain=any(name in EXPLAIN_OUTPUTS for name, _ in outputs),
     )
 
 
@@ -417,9 +432,10 @@ def _bytes_elements(where: str, raw: bytes) -> list[str]:
     return out
 
 
-def _read_outputs(requested: Any, binary_all: bool) -> list[tuple[str, bool]]:
+def _read_outputs(requested: Any, binary_all: bool, explain: bool) -> list[tuple[str, bool]]:
     if requested is None:
-        return [(name, binary_all) for name in OUTPUTS]
+        names = OUTPUTS + EXPLAIN_OUTPUTS if explain else OUTPUTS
+        return [(name, binary_all) for name in names]
     if type(requested) is not list:
         raise _error("'outputs' must be a list of {name} objects")
     out: list[tuple[str, bool]] = []
@@ -427,8 +443,8 @@ def _read_outputs(requested: Any, binary_all: bool) -> list[tuple[str, bool]]:
         name = item.get("name") if type(item) is dict else None
         if type(name) is not str:
             raise _error(f"outputs[{position}] has no name")
-        if name not in OUTPUTS:
-            raise _error(f"unknown output {name!r}: the outputs are {', '.join(OUTPUTS)}")
+        if name not in OUTPUT_TYPES:
+            raise _error(f"unknown output {name!r}: the outputs are {', '.join(OUTPUT_TYPES)}")
         if any(name == seen for seen, _ in out):
             raise _error(f"output {name!r} is requested twice")
         binary = _flag(_parameters(item, f"output {name!r}"), "binary_data", f"output {name!r}")
@@ -575,14 +591,18 @@ def answer(
     probabilities: np.ndarray,
     classes: np.ndarray,
     prediction_ids: list[str],
+    contributions: Contributions | None = None,
 ) -> Answer:
     """The response to ``body``, as :class:`porto.contracts.oip.InferenceResponse` serialises it
     (JSON outputs), written without a pydantic object per row."""
     n = len(prediction_ids)
+    c = contributions
     values: dict[str, Callable[[], list[Any]]] = {
         "probability": probabilities.tolist,
         "class": lambda: np.asarray(classes, dtype=np.int64).tolist(),
         "prediction_id": lambda: prediction_ids,
+        "contributions": lambda: _explained(c).values.ravel().tolist(),
+        "base_value": lambda: _explained(c).base.tolist(),
     }
     encoders: dict[str, Callable[[], bytes]] = {
         "probability": lambda: np.asarray(probabilities, dtype="<f8").tobytes(),
@@ -590,11 +610,14 @@ def answer(
         "prediction_id": lambda: b"".join(
             len(b).to_bytes(4, "little") + b for b in (p.encode() for p in prediction_ids)
         ),
+        "contributions": lambda: np.asarray(_explained(c).values, dtype="<f8").tobytes(),
+        "base_value": lambda: np.asarray(_explained(c).base, dtype="<f8").tobytes(),
     }
     outputs: list[dict[str, Any]] = []
     blobs: list[bytes] = []
     for name, binary in body.outputs:
-        output: dict[str, Any] = {"name": name, "shape": [n], "datatype": OUTPUT_TYPES[name]}
+        shape = [n, _explained(c).values.shape[1]] if name == "contributions" else [n]
+        output: dict[str, Any] = {"name": name, "shape": shape, "datatype": OUTPUT_TYPES[name]}
         if binary:
             blob = encoders[name]()
             blobs.append(blob)
@@ -611,6 +634,12 @@ def answer(
     if not blobs:
         return Answer(header, None)
     return Answer(b"".join([header, *blobs]), len(header))
+
+
+def _explained(contributions: Contributions | None) -> Contributions:
+    if contributions is None:  # read_infer sets explain whenever an explanation output is asked
+        raise RuntimeError("an explanation output without an explanation")
+    return contributions
 
 
 # --- metadata -----------------------------------------------------------------------------------
@@ -632,8 +661,14 @@ def model_metadata(manifest: Manifest, versions: list[str]) -> ModelMetadata:
             for spec in manifest.feature_schema.features
         ],
         outputs=[
-            TensorMetadata(name=name, datatype=OUTPUT_TYPES[name], shape=[-1])  # type: ignore[arg-type]
-            for name in OUTPUTS
+            TensorMetadata(
+                name=name,
+                datatype=OUTPUT_TYPES[name],  # type: ignore[arg-type]
+                shape=[-1, len(manifest.feature_schema.features)]
+                if name == "contributions"
+                else [-1],
+            )
+            for name in OUTPUTS + EXPLAIN_OUTPUTS
         ],
     )
 

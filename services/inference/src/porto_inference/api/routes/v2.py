@@ -274,7 +274,11 @@ feature order (GET /v2/models/{model_name} lists them). Datatypes FP32/FP64, INT
 BYTES (categories as text; numbers as text are read as numbers); null in a floating-point tensor
 is a missing value, true/false in a numeric one 1/0. Outputs `probability` (FP64), `class`
 (INT64, 1 when probability >= the model's threshold, which `parameters.threshold` gives) and
-`prediction_id` (BYTES, for /feedback), each [n]; name some in `outputs` to get only those. The
+`prediction_id` (BYTES, for /feedback), each [n]; name some in `outputs` to get only those. With
+`parameters.explain` true (or when named in `outputs`) also `contributions` (FP64 [n, features],
+each feature's exact contribution to the raw score in log-odds, features in the metadata's input
+order) and `base_value` (FP64 [n]): base + a row's contributions = its log-odds; at most
+EXPLAIN_MAX_ROWS rows (413). The
 binary tensor data extension (`Inference-Header-Content-Length`, `binary_data_size`,
 `binary_data` / `binary_data_output`) works both ways. Row and byte limits are /predict/batch's."""
 
@@ -301,13 +305,20 @@ async def _infer(request: Request, version: str | None) -> Response:
     state.model_version = model.version
     rows = records(infer, model.codec.schema, allow_missing=model.codec.allow_missing)
     endpoint = INFER if version is None else INFER_VERSION
+    explain = infer.explain
     if len(rows) == 1:
         one = await scorer.score_record(
-            model, rows[0], request_id=state.request_id, began=began, endpoint=endpoint
+            model,
+            rows[0],
+            request_id=state.request_id,
+            began=began,
+            endpoint=endpoint,
+            explain=explain,
         )
         probabilities = np.array([one.probability])
         classes = np.array([one.class_])
         ids = [one.prediction_id]
+        explained = one.explained
     else:
         batch = await scorer.score_batch(
             model,
@@ -315,8 +326,10 @@ async def _infer(request: Request, version: str | None) -> Response:
             request_id=state.request_id,
             began=began,
             endpoint=endpoint,
+            explain=explain,
         )
         probabilities, classes, ids = batch.probabilities, batch.classes, batch.prediction_ids
+        explained = batch.explained
     state.rows = len(ids)
     if settings.log_features and header_length is None:
         state.features = body.decode(errors="replace")
@@ -328,6 +341,7 @@ async def _infer(request: Request, version: str | None) -> Response:
         probabilities=probabilities,
         classes=classes,
         prediction_ids=ids,
+        contributions=None if explained is None else explained.contributions,
     )
     if out.header_length is None:
         return Response(out.content, media_type="application/json")
