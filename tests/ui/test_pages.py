@@ -147,6 +147,13 @@ def test_single_prediction(live: Stack) -> None:
     assert shown["Probability of a claim"] == f"{direct['probability']:.4f}"
     assert shown["Threshold"] == f"{direct['threshold']:.4f}"
     assert shown["Class"].startswith(str(direct["class"]))
+    # Why this score: the explanation's waterfall, and the sum it shows is the API's.
+    explained = httpx.post(f"{live.api_url}/predict?explain=true", json=record).json()
+    explanation = explained["explanation"]
+    page = texts(at)
+    assert "Why this score" in page
+    assert f"raw score {explanation['raw_score']:+.4f}" in page
+    assert len(at.get("vega_lite_chart")) >= 1
 
     # A random example changes the inputs, stays within the seen ranges, and scores.
     before = [n.value for n in at.number_input]
