@@ -392,7 +392,7 @@ def run_scoring(
         manifest.completed_at = datetime.now(UTC)
         _save(out, manifest)
         for key in out.list_keys(""):
-            if key.startswith("part-") and key not in {p.key for p in parts}:
+            if _is_run_file(key) and key.startswith("part-") and key not in {p.key for p in parts}:
                 out.delete(key)
         out.put_bytes(SUCCESS, f"{rows_done}\n".encode(), "text/plain")
     seconds = time.perf_counter() - began
@@ -449,10 +449,16 @@ def _start(
             f"{out.uri} already holds {len(leftovers)} file(s) and no porto-score run: pass "
             "--overwrite to replace them, or choose another output"
         )
-    if leftovers:
-        out.delete_prefix("")
+    # --overwrite removes what porto-score writes, never anything else a user keeps there.
+    for key in leftovers:
+        if _is_run_file(key):
+            out.delete(key)
     _save(out, fresh)
     return fresh
+
+
+def _is_run_file(key: str) -> bool:
+    return key in (RUN_MANIFEST, SUCCESS) or (key.startswith("part-") and "/" not in key)
 
 
 def _verified(out: ArtifactStore, part: PartEntry) -> bool:

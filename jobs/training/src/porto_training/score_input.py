@@ -200,9 +200,12 @@ def _frames(data: LocalInput, columns: list[str], chunk_rows: int) -> Iterator[p
             yield batch.to_pandas()
         return
     try:
-        reader = pd.read_csv(data.path, usecols=columns, chunksize=chunk_rows, low_memory=False)
+        # Every column is parsed (no ``usecols``): with it, pandas silently drops the surplus
+        # fields of a malformed line instead of naming the line.
+        reader = pd.read_csv(data.path, chunksize=chunk_rows, low_memory=False)
         with reader:
-            yield from reader
+            for frame in reader:
+                yield frame[columns]
     except pd.errors.EmptyDataError as exc:
         raise DataError(f"input {data.source} is empty") from exc
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
