@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -284,6 +285,9 @@ def test_refuses_another_input_or_model_unless_overwrite(
         run_scoring(_request(source, model_name=LINEAR), models, out)
     result = run_scoring(_request(source, overwrite=True), models, out)
     assert result.parts_written == 1
+    # The same run resumes even with overwrite (a retried scheduled Job keeps its parts).
+    again = run_scoring(_request(source, overwrite=True), models, out)
+    assert (again.parts_kept, again.parts_written) == (1, 0)
     assert read_output(out)["id"].tolist() == data["id"].iloc[1_000:2_000].tolist()
     # A directory holding something else is never written into.
     other = FileStore(tmp_path / "other")
@@ -374,7 +378,7 @@ def test_bad_input_is_one_error_line(
     assert "Traceback" not in result.output
 
 
-def _put(frame: pd.DataFrame, row: int, column: str, value: object) -> str:
+def _put(frame: pd.DataFrame, row: int, column: str, value: Any) -> str:
     frame.loc[frame.index[row], column] = value
     return frame.to_csv(index=False)
 

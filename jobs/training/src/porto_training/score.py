@@ -428,14 +428,14 @@ def _start(
         started_at=now,
         updated_at=now,
     )
-    existing = None if request.overwrite else read_run_manifest(out)
-    if existing is not None:
-        differences = existing.differences(fresh)
-        if differences:
-            raise ConfigError(
-                f"{out.uri} holds the output of another run ({'; '.join(differences)}): pass "
-                "--overwrite to replace it, or choose another output"
-            )
+    try:
+        existing = read_run_manifest(out)
+    except ConfigError:
+        if not request.overwrite:
+            raise
+        existing = None
+    differences = existing.differences(fresh) if existing is not None else []
+    if existing is not None and not differences:
         out.delete(SUCCESS)
         existing.status = "running"
         existing.completed_at = None
@@ -443,13 +443,19 @@ def _start(
         existing.input.source = data.source
         _save(out, existing)
         return existing
+    if differences and not request.overwrite:
+        raise ConfigError(
+            f"{out.uri} holds the output of another run ({'; '.join(differences)}): pass "
+            "--overwrite to replace it, or choose another output"
+        )
     leftovers = out.list_keys("")
-    if leftovers and not request.overwrite:
+    if leftovers and existing is None and not request.overwrite:
         raise ConfigError(
             f"{out.uri} already holds {len(leftovers)} file(s) and no porto-score run: pass "
             "--overwrite to replace them, or choose another output"
         )
-    # --overwrite removes what porto-score writes, never anything else a user keeps there.
+    # --overwrite removes what porto-score writes, never anything else a user keeps there; the
+    # same run is resumed, not replaced, so a retried Job keeps its parts even with it.
     for key in leftovers:
         if _is_run_file(key):
             out.delete(key)

@@ -146,7 +146,10 @@ def score(
     overwrite: Annotated[
         bool,
         typer.Option(
-            "--overwrite", help="Replace an output holding another run instead of refusing."
+            "--overwrite",
+            envvar="PORTO_SCORE_OVERWRITE",
+            help="Replace an output holding another run (another input, model version or "
+            "options) instead of refusing; the same run still resumes.",
         ),
     ] = False,
     as_json: Annotated[
