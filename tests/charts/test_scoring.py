@@ -7,6 +7,7 @@ alert picks up."""
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import porto_training
 import pytest
 import typer
 from charts.chartlib import (
+    REPO,
     SCENARIOS,
     by_kind,
     env_of,
@@ -100,6 +102,16 @@ def test_a_job_per_revision_runs_porto_score_with_the_values() -> None:
     assert _parsed(_container(named(second, "Job", JOB)))["model_version"] == (
         "20261125-140512-3f2a"
     )
+
+
+def test_porto_score_is_a_console_script_of_the_training_image() -> None:
+    """The chart replaces the image's ENTRYPOINT (porto-train) with porto-score, which the
+    image's `uv sync --package porto-training` installs beside it."""
+    container = _container(named(render("scoring"), "Job", JOB))
+    project = tomllib.loads((REPO / "jobs/training/pyproject.toml").read_text())["project"]
+    assert project["scripts"][container["command"][0]] == "porto_training.score_cli:main"
+    dockerfile = (REPO / "jobs/training/Dockerfile").read_text()
+    assert "--package porto-training" in dockerfile
 
 
 def test_defaults_score_the_champion_into_the_registry_as_parquet() -> None:

@@ -442,6 +442,20 @@ def test_s3_input_and_output_on_minio(
         run_scoring(_request(f"s3://{bucket}/in/none.csv"), models, FileStore(tmp_path / "x"))
 
 
+def test_parquet_chunks_ignore_row_groups(
+    models: ArtifactStore, data: pd.DataFrame, tmp_path: Path
+) -> None:
+    """Row groups of 1,000 rows, chunks of 2,500: every part but the last holds 2,500 rows."""
+    source = tmp_path / "groups.parquet"
+    data.to_parquet(source, index=False, row_group_size=1_000)
+    out = FileStore(tmp_path / "out")
+    result = run_scoring(_request(source, chunk_rows=2_500), models, out)
+    assert [p.rows for p in result.manifest.parts] == [2_500] * 4 + [2_000]
+    scored = read_output(out)
+    assert scored["id"].tolist() == data["id"].tolist()
+    np.testing.assert_allclose(scored["probability"], _expected(models, data), rtol=0, atol=1e-12)
+
+
 def test_reads_the_output_back_as_one_frame(
     models: ArtifactStore, files: dict[str, Path], tmp_path: Path
 ) -> None:

@@ -185,19 +185,7 @@ def iter_chunks(data: LocalInput, columns: list[str], chunk_rows: int) -> Iterat
 
 def _frames(data: LocalInput, columns: list[str], chunk_rows: int) -> Iterator[pd.DataFrame]:
     if data.format == "parquet":
-        batches = _parquet_file(data.path, data.source).iter_batches(
-            batch_size=chunk_rows, columns=columns
-        )
-        while True:
-            try:
-                batch = next(batches)
-            except StopIteration:
-                return
-            except Exception as exc:  # pyarrow's errors for a damaged file
-                raise DataError(
-                    f"cannot read input {data.source} as Parquet: {_first_line(exc)}"
-                ) from exc
-            yield batch.to_pandas()
+        yield from _parquet_frames(data, columns, chunk_rows)
         return
     try:
         # Every column is parsed (no ``usecols``): with it, pandas silently drops the surplus
@@ -211,6 +199,40 @@ def _frames(data: LocalInput, columns: list[str], chunk_rows: int) -> Iterator[p
     except (pd.errors.ParserError, UnicodeDecodeError, ValueError) as exc:
         # pandas names the line: "Expected 58 fields in line 7, saw 59".
         raise DataError(f"cannot parse input {data.source} as CSV: {_first_line(exc)}") from exc
+
+
+def _parquet_frames(
+    data: LocalInput, columns: list[str], chunk_rows: int
+) -> Iterator[pd.DataFrame]:
+    """pyarrow's record batches regrouped into exactly ``chunk_rows`` rows each (the last one
+    shorter): a batch never spans two row groups, so batches alone would cut chunks wherever the
+    file's writer cut its row groups."""
+    import pyarrow as pa
+
+    batches = _parquet_file(data.path, data.source).iter_batches(
+        batch_size=chunk_rows, columns=columns
+    )
+    pending: list[Any] = []
+    count = 0
+    while True:
+        try:
+            batch = next(batches)
+        except StopIteration:
+            break
+        except Exception as exc:  # pyarrow's errors for a damaged file
+            raise DataError(
+                f"cannot read input {data.source} as Parquet: {_first_line(exc)}"
+            ) from exc
+        while batch.num_rows:
+            take = min(chunk_rows - count, batch.num_rows)
+            pending.append(batch.slice(0, take))
+            count += take
+            batch = batch.slice(take)
+            if count == chunk_rows:
+                yield pa.Table.from_batches(pending).to_pandas()
+                pending, count = [], 0
+    if pending:
+        yield pa.Table.from_batches(pending).to_pandas()
 
 
 def check_values(chunk: Chunk, schema: FeatureSchema, fmt: str) -> None:
