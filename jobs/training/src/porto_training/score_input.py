@@ -205,8 +205,8 @@ def _parquet_frames(
     data: LocalInput, columns: list[str], chunk_rows: int
 ) -> Iterator[pd.DataFrame]:
     """pyarrow's record batches regrouped into exactly ``chunk_rows`` rows each (the last one
-    shorter): ``batch_size`` is only a maximum (pyarrow releases before 9 cut batches at row-group
-    boundaries), and a resumed run needs chunk ``k`` to be the same rows whatever the version."""
+    shorter): pyarrow documents ``batch_size`` as a maximum only, and a resumed run needs chunk
+    ``k`` to be the same rows whatever the pyarrow version or the file's row groups."""
     import pyarrow as pa
 
     batches = _parquet_file(data.path, data.source).iter_batches(
