@@ -321,6 +321,7 @@ def _write(tmp_path: Path, name: str, content: str | bytes) -> str:
     [
         (lambda d, p: str(p / "nothing.csv"), "does not exist"),
         (lambda d, p: _write(p, "empty.csv", ""), "is empty"),
+        (lambda d, p: _write(p, "header.csv", d.iloc[:0].to_csv(index=False)), "no data rows"),
         (lambda d, p: _write(p, "bad.parquet", b"PAR1 not parquet"), "as Parquet"),
         (
             lambda d, p: _write(p, "x.csv", d.assign(colour="red").to_csv(index=False)),
@@ -352,6 +353,7 @@ def _write(tmp_path: Path, name: str, content: str | bytes) -> str:
     ids=[
         "missing",
         "empty",
+        "header",
         "parquet",
         "unknown",
         "missing-col",

@@ -35,7 +35,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 from porto.bundle import Manifest, read_file
-from porto.errors import ConfigError, IntegrityError, NotFoundError
+from porto.errors import ConfigError, DataError, IntegrityError, NotFoundError
 from porto.flavors import Model, load_model
 from porto.hashing import sha256_bytes
 from porto.registry import Registry
@@ -339,6 +339,8 @@ def run_scoring(
     )
     with open_input(request.source, request.input_format, s3_options) as data:
         columns = check_columns(read_columns(data), schema)
+        if data.rows == 0:
+            raise DataError(f"input {data.source} has a header but no data rows")
         out.check()
         manifest = _start(request, out, data, info)
         kept = {p.index: p for p in manifest.parts}
@@ -386,13 +388,15 @@ def run_scoring(
                 on_part(
                     PartEvent(part, fresh, rows_done, data.rows, scored / elapsed if scored else 0)
                 )
+        if not parts:  # a gzipped CSV's rows are only known once read
+            raise DataError(f"input {data.source} has a header but no data rows")
         manifest.parts = parts
         manifest.status = "complete"
         manifest.rows = rows_done
         manifest.completed_at = datetime.now(UTC)
         _save(out, manifest)
         for key in out.list_keys(""):
-            if _is_run_file(key) and key.startswith("part-") and key not in {p.key for p in parts}:
+            if _is_run_file(key) and key not in {p.key for p in parts} | {RUN_MANIFEST, SUCCESS}:
                 out.delete(key)
         out.put_bytes(SUCCESS, f"{rows_done}\n".encode(), "text/plain")
     seconds = time.perf_counter() - began
