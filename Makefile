@@ -8,7 +8,7 @@ RUN := $(UV) run --frozen
 PORTO_HOME ?= .porto
 export PORTO_HOME
 
-.PHONY: help install lint format test test-deps test-fast demo train bench-train data-kaggle tools clean
+.PHONY: help install lint format test test-deps test-fast demo train bench-train bench-score data-kaggle tools clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z0-9_-]+:.*?## ' $(MAKEFILE_LIST) | sort | \
@@ -51,6 +51,9 @@ train: install ## Train with jobs/training/config.yaml (pass ARGS="--help" for o
 
 bench-train: install ## Train on 595,212 synthetic rows; print wall time, peak RSS, AUC vs oracle
 	$(RUN) python bench/bench_train.py
+
+bench-score: install ## porto-score on 595,212 synthetic rows (CSV, Parquet); print rows/s and peak RSS (ARGS="--explain")
+	$(RUN) python bench/bench_score.py $(ARGS)
 
 data-kaggle: install ## Download the real Porto Seguro data with the kaggle CLI (needs credentials)
 	scripts/fetch-kaggle.sh
