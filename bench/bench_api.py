@@ -770,8 +770,11 @@ def main() -> int:
             drain(api.url)  # the API's log backlog from a previous run must not load this one
             connections = paced_connections or args.connections
             common = {"threads": args.threads, "connections": connections, "work": work}
-            # A short warm-up so every worker has loaded and touched the path.
+            # A short warm-up so every worker has loaded and touched the path; then the log's
+            # backlog of that burst is written before the measured run starts (a paced run
+            # would otherwise measure the writer catching up with a full-rate burst).
             wrk(wrk_bin, url, bodies[body], ctype, seconds=2, **common)  # type: ignore[arg-type]
+            drain(api.url)
             cpu_before = cpu_seconds(server.process.pid), cpu_seconds(postgres_pid)
             log_before = [metric(api.url, m) for m in LOG_METRICS]
             results[name] = wrk(
