@@ -63,7 +63,7 @@ def test_batches_json_and_csv(
     client: TestClient, records: list[dict[str, Any]], trained: TrainedModel, champion: Manifest
 ) -> None:
     names = champion.feature_schema.names
-    rows = records[:40]  # above the inline limit: explained in a thread
+    rows = records[:40]
     raw = _raw(trained, rows)
     r = client.post("/predict/batch", params={"explain": "1"}, json=rows)
     assert r.status_code == 200, r.text

@@ -431,13 +431,12 @@ class LogWriter:
     async def _write_isolating(
         self,
         records: list[tuple[Any, ...]],
-        schemas: dict[tuple[str, str], list[str]] | None = None,
+        schemas: dict[tuple[str, str], list[str]],
     ) -> int:
         """Write ``records``; when PostgreSQL refuses the data (not the connection), split the
         batch in halves until the refused rows stand alone, quarantine those and write the rest.
         A batch with k bad rows costs about 2·k·log2(n) extra writes; a clean one costs one.
         Return how many rows were quarantined."""
-        schemas = schemas or {}
         try:
             await self._write(records, schemas)
             return 0

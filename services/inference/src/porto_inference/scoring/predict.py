@@ -40,8 +40,6 @@ from porto_inference.scoring.payload import media_type, parse_json
 
 #: Batches at least this large are scored in a thread, so the event loop keeps answering.
 THREAD_ROWS = 2048
-#: Explanations of batches larger than this are computed in a thread.
-EXPLAIN_INLINE_ROWS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +153,12 @@ def _empty_batch() -> ValidationFailedError:
     )
 
 
+async def _explained(model: ServedModel, batch: EncodedBatch) -> Explained:
+    """``batch``'s explanation, computed in a thread even for one row: TreeSHAP costs
+    milliseconds per row, which would stall every other request on the loop."""
+    return Explained(model.codec.names, await asyncio.to_thread(model.explain, batch))
+
+
 def _strip_rows(exc: ValidationFailedError) -> ValidationFailedError:
     """A one-record batch's error as a single record's: no row index."""
     details: list[ErrorDetail] = [
@@ -251,7 +255,7 @@ class Scorer:
             model_name=model.name,
             model_version=model.version,
             id=None if batch.ids is None else batch.ids[:1],
-            explained=Explained(model.codec.names, model.explain(batch)) if explain else None,
+            explained=await _explained(model, batch) if explain else None,
         )
 
     async def score_batch(
@@ -291,15 +295,7 @@ class Scorer:
         ids = new_prediction_ids(batch.rows)
         self._count_batch(model.version, endpoint, proba, classes)
         self._remember(model, endpoint, batch, proba, classes, ids, request_id, began)
-        explained = None
-        if explain:
-            # Off the loop beyond a few rows: TreeSHAP costs many times a prediction.
-            contributions = (
-                model.explain(batch)
-                if batch.rows <= EXPLAIN_INLINE_ROWS
-                else await asyncio.to_thread(model.explain, batch)
-            )
-            explained = Explained(model.codec.names, contributions)
+        explained = await _explained(model, batch) if explain else None
         return BatchPredictions(
             model_name=model.name,
             model_version=model.version,
