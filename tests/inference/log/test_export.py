@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 import duckdb
+import porto_inference.log.export as export_module
 import pyarrow.parquet as pq
 import pytest
 from harness.minio import MinioServer
@@ -501,7 +502,13 @@ def test_a_partition_being_exported_is_dropped_later_not_waited_for(populated: s
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> Callable[..., tuple[int, str, str]]:
+def cli(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., tuple[int, str, str]]:
+    # The command's clock is the module's: a run crossing midnight (UTC) must not turn the
+    # populated "today" into a closed day, nor TODAY into yesterday.
+    monkeypatch.setattr(export_module, "utc_today", lambda: TODAY)
+
     def run(*args: str) -> tuple[int, str, str]:
         code = main(["log-export", *args])
         out, err = capsys.readouterr()

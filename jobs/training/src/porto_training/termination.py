@@ -6,6 +6,10 @@ loop, which swallows it and returns a model trained part of the way, then publis
 handler raises :class:`Terminated` and also sets a flag: CatBoost's iteration callback stops the
 loop when it sees it, and every stage boundary (``Progress.stage``) raises :class:`Terminated`
 again, so nothing after a stopped stage runs and nothing is published.
+
+Not while a module is being imported: an exception raised there can land in an extension
+module's initialisation (Cython catches it, prints its traceback as a warning and goes on), so
+the handler only sets the flag and the next check point stops the run.
 """
 
 from __future__ import annotations
@@ -33,9 +37,19 @@ def check() -> None:
         raise Terminated
 
 
+def _importing(frame: FrameType | None) -> bool:
+    """Whether ``frame`` runs inside the import system (a module's body or importlib itself)."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
+
+
 def _on_sigterm(signum: int, frame: FrameType | None) -> None:
     _received.set()
-    raise Terminated
+    if not _importing(frame):
+        raise Terminated
 
 
 def install() -> None:

@@ -8,7 +8,7 @@ porto failure prints ``error: <message>`` on stderr and exits 1, without a trace
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Annotated, Any
 
 import typer
@@ -121,7 +121,7 @@ def log_export(
 
     from porto_inference.log.database import database_url as resolve_url
     from porto_inference.log.database import redact
-    from porto_inference.log.export import export_days
+    from porto_inference.log.export import export_days, utc_today
     from porto_inference.settings import load_settings
 
     if sum((day is not None, before is not None, all_closed)) != 1:
@@ -132,7 +132,7 @@ def log_export(
     if to:
         overrides["log_export_uri"] = to
     settings = load_settings(**overrides)
-    today = datetime.now(UTC).date()
+    today = utc_today()
     only = _day("--day", day) if day is not None else None
     until = _day("--before", before) if before is not None else None
     url = resolve_url(settings)

@@ -108,6 +108,11 @@ ON CONFLICT (day) DO UPDATE SET uri = excluded.uri, rows = excluded.rows,
 """
 
 
+def utc_today() -> date:
+    """Today's UTC date: the first day that is not closed (one place, so tests can pin it)."""
+    return datetime.now(UTC).date()
+
+
 class ExportError(PortoError):
     """A day that cannot be exported as asked (today's, no partition, already running)."""
 
