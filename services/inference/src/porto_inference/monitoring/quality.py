@@ -65,6 +65,51 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float | None:
     return float(u / (positives * negatives))
 
 
+def gini(auc: float | None) -> float | None:
+    """The normalised Gini coefficient of a ROC-AUC (2·AUC − 1; None stays None)."""
+    return None if auc is None else 2.0 * auc - 1.0
+
+
+#: Equal-width probability bins of :func:`calibration`'s expected calibration error.
+CALIBRATION_BINS = 10
+
+
+@dataclass
+class Calibration:
+    """How well probabilities match outcomes over labelled rows."""
+
+    samples: int
+    mean_score: float
+    """The mean predicted probability."""
+    positive_rate: float
+    """The observed share of positive labels (a calibrated model's mean score is close)."""
+    brier: float
+    """Mean squared error of the probabilities (lower is better)."""
+    ece: float
+    """Expected calibration error: over :data:`CALIBRATION_BINS` equal-width bins, the
+    row-weighted mean of |mean score − positive rate| (0 is perfectly calibrated)."""
+
+
+def calibration(scores: np.ndarray, labels: np.ndarray) -> Calibration | None:
+    """Calibration of ``scores`` (probabilities) against 0/1 ``labels``; None without rows."""
+    n = len(labels)
+    if n == 0:
+        return None
+    s = np.asarray(scores, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.float64)
+    bins = np.minimum((s * CALIBRATION_BINS).astype(np.int64), CALIBRATION_BINS - 1)
+    score_sums = np.bincount(bins, weights=s, minlength=CALIBRATION_BINS)
+    label_sums = np.bincount(bins, weights=y, minlength=CALIBRATION_BINS)
+    ece = float(np.abs(score_sums - label_sums).sum() / n)
+    return Calibration(
+        samples=n,
+        mean_score=float(s.mean()),
+        positive_rate=float(y.mean()),
+        brier=float(np.mean((s - y) ** 2)),
+        ece=ece,
+    )
+
+
 class QualityMonitor:
     """Recomputes the live quality gauges from the prediction log."""
 

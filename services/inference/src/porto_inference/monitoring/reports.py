@@ -48,7 +48,7 @@ from porto.reference import (
 )
 from porto.schema import FeatureKind, FeatureSchema, categorical_series
 
-from porto_inference.monitoring.quality import quality
+from porto_inference.monitoring.quality import gini, quality
 
 if TYPE_CHECKING:
     from porto_inference.scoring.service import InferenceService
@@ -335,7 +335,7 @@ def _figures(scores: np.ndarray, predicted: np.ndarray, labels: np.ndarray) -> Q
         precision=q.precision,
         recall=q.recall,
         roc_auc=q.roc_auc,
-        gini=None if q.roc_auc is None else 2.0 * q.roc_auc - 1.0,
+        gini=gini(q.roc_auc),
     )
 
 
