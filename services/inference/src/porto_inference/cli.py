@@ -1,5 +1,5 @@
 """``porto-inference``: serve the API, apply database migrations, export the prediction log's
-closed days as Parquet, check a model, list settings.
+closed days as Parquet, replay logged requests with any version, check a model, list settings.
 
 Every option has an environment variable (``PORTO_INFERENCE_*``); options given here win. A
 porto failure prints ``error: <message>`` on stderr and exits 1, without a traceback.
@@ -147,6 +147,79 @@ def log_export(
         f"{len(exported)} day(s) exported, {len(done) - len(exported)} already there "
         f"({sum(d.rows for d in done):,} rows) from {redact(url)} to {settings.resolved_export_uri}"
     )
+
+
+@app.command()
+def replay(
+    version: Annotated[
+        str, typer.Option(help="The version or alias to replay with (e.g. champion).")
+    ],
+    from_: Annotated[
+        str,
+        typer.Option("--from", help="Start of the window, ISO 8601 (UTC unless an offset)."),
+    ],
+    to: Annotated[str, typer.Option("--to", help="End of the window (exclusive), ISO 8601.")],
+    limit: Annotated[
+        int | None, typer.Option(min=1, help="Most rows replayed, oldest first (default: all).")
+    ] = None,
+    model_version: Annotated[
+        str | None, typer.Option(help="Only rows served by this version.")
+    ] = None,
+    endpoint: Annotated[
+        str | None, typer.Option(help="Only rows logged by this route (e.g. /predict).")
+    ] = None,
+    record: Annotated[
+        bool,
+        typer.Option(
+            "--record", help="Write the scores to challenger_predictions (source 'replay')."
+        ),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="postgresql:// URL (DATABASE_URL; default: the embedded server)."),
+    ] = None,
+) -> None:
+    """Score the logged requests of [--from, --to) with --version and compare with what was
+    served, and with the labels where there are some. Progress on stderr, the report on
+    stdout."""
+    from pydantic import SecretStr
+
+    from porto_inference import replay_cli
+    from porto_inference.log.database import database_url as resolve_url
+    from porto_inference.scoring.replay import window_of
+    from porto_inference.settings import load_settings
+
+    overrides: dict[str, Any] = {"prediction_log": True}
+    if database_url:
+        overrides["database_url"] = SecretStr(database_url)
+    settings = load_settings(**overrides)
+    window = window_of(
+        replay_cli.parse_time("--from", from_),
+        replay_cli.parse_time("--to", to),
+        settings.model_name,
+        model_version=model_version,
+        endpoint=endpoint,
+        limit=limit,
+    )
+    model = replay_cli.load_model(settings, version)
+    url = resolve_url(settings)
+    assert url is not None
+    report = asyncio.run(
+        replay_cli.run(
+            settings,
+            url,
+            model,
+            window,
+            requested=version,
+            record=record,
+            progress=lambda line: typer.echo(line, err=True),
+        )
+    )
+    if as_json:
+        typer.echo(report.model_dump_json(by_alias=True, indent=2))
+    else:
+        typer.echo(replay_cli.table(report))
 
 
 @app.command()

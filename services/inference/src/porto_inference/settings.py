@@ -156,6 +156,12 @@ class Settings(PortoSettings):
         description="Rows per request with explain=true; more is answered 413 (an exact "
         "explanation costs many times a prediction).",
     )
+    replay_max_rows: int = Field(
+        default=10_000,
+        ge=1,
+        description="Most logged rows one POST /monitoring/replay scores (its default limit); "
+        "a larger limit is answered 413. The CLI `porto-inference replay` has no such bound.",
+    )
     max_body_bytes: int = Field(
         default=64 * 1024 * 1024, ge=1024, description="Request body limit; more is answered 413."
     )

@@ -31,6 +31,7 @@ from porto_inference.api.routes import (
     monitoring,
     predict,
     promotion,
+    replay,
     v2,
 )
 from porto_inference.api.routes import metrics as metrics_route
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     for router in (promotion.router, monitoring.router):
         app.include_router(router)
+    app.include_router(replay.router)
 
     @app.get("/", include_in_schema=False)
     async def get_root() -> dict[str, str]:
