@@ -84,9 +84,9 @@ class Window:
 class ReplayLog:
     """Reads a window of the log and records replayed scores, on one asyncpg connection."""
 
-    def __init__(self, conn: Any, *, fetch_rows: int = FETCH_ROWS) -> None:
+    def __init__(self, conn: Any, *, fetch_rows: int | None = None) -> None:
         self.conn = conn
-        self.fetch_rows = fetch_rows
+        self.fetch_rows = FETCH_ROWS if fetch_rows is None else fetch_rows
         self._names: dict[str, list[str] | None] = {}
 
     async def chunks(self, window: Window) -> AsyncIterator[LoggedChunk]:
