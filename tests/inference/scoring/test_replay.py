@@ -311,6 +311,8 @@ def test_refusals_are_4xx_naming_the_problem(
         (_window(version="champion", filters={"served": "x"}), "filters.served"),
         (_window(version="champion", extra=1), "extra"),
         ({"version": "champion"}, "from"),
+        (_window(version="champion", filters={"endpoint": "/pre\u0000dict"}), "filters.endpoint"),
+        ({"version": "champion", "from": "0001-01-01T00:00:00+05:00", "to": now}, "from"),
     ]:
         error = _error(post(body), 422)
         assert any(d["field"] == field for d in error["details"]), (body, error)

@@ -42,6 +42,7 @@ from porto_inference.errors import (
 )
 from porto_inference.log.replay import LoggedChunk, ReplayConnection, ReplayLog, Window
 from porto_inference.monitoring.quality import calibration, gini, quality
+from porto_inference.scoring.batch import unstorable
 from porto_inference.scoring.codec import FeatureCodec
 from porto_inference.scoring.model import ServedModel
 
@@ -177,9 +178,24 @@ def window_of(
     endpoint: str | None = None,
     limit: int | None = None,
 ) -> Window:
-    """The window to replay; ValidationFailedError (422) unless ``start`` < ``end`` and
-    ``limit`` (when given) is at least 1."""
-    start, end = utc(start), utc(end)
+    """The window to replay; ValidationFailedError (422) unless ``start`` < ``end`` (both
+    within what PostgreSQL stores), ``limit`` (when given) is at least 1 and the filters are
+    text PostgreSQL can compare (no U+0000)."""
+    try:
+        start, end = utc(start), utc(end)
+    except OverflowError:  # 0001-01-01 with a positive offset, 9999-12-31 with a negative one
+        raise ValidationFailedError(
+            "the window is out of range: from and to must lie between years 1 and 9999 in UTC",
+            [{"field": "from", "message": "out of range"}],
+        ) from None
+    for name, value in (
+        ("filters.model_name", model_name),
+        ("filters.model_version", model_version),
+        ("filters.endpoint", endpoint),
+    ):
+        problem = None if value is None else unstorable(value)
+        if problem is not None:
+            raise ValidationFailedError(f"{name} {problem}", [{"field": name, "message": problem}])
     if start >= end:
         raise ValidationFailedError(
             f"the window is empty: from ({start.isoformat()}) must be before to "
