@@ -53,6 +53,13 @@ class Home:
     champion: Manifest
     other: Manifest
 
+    @property
+    def example(self) -> dict[str, Any]:
+        """A record the champion scores."""
+        from porto.schema import typical_record
+
+        return dict(typical_record(self.champion.feature_schema))
+
     def model(self, manifest: Manifest) -> ServedModel:
         """The version loaded as the service loads it."""
         return ServedModel.load(
@@ -329,6 +336,17 @@ def test_a_log_that_is_off_is_a_503_and_the_key_is_required(
     assert "prediction log is off" in error["message"]
     keyed = make_client(home=home.path, api_key="k" * 8 + "0123456789abcdefghijklmnopqrstuv")
     assert keyed.post("/monitoring/replay", json=_window(version="champion")).status_code == 401
+
+
+def test_a_database_that_is_down_is_a_503(
+    home: Home, make_client: Callable[..., TestClient]
+) -> None:
+    url = f"postgresql://porto:secret@127.0.0.1:{free_port()}/porto"
+    client = make_client(home=home.path, prediction_log=True, database_url=url)
+    error = _error(client.post("/monitoring/replay", json=_window(version="champion")), 503)
+    assert error["type"] == "database_unavailable" and "not reachable" in error["message"]
+    assert "secret" not in error["message"]
+    assert client.post("/predict", json=dict(home.example)).status_code == 200
 
 
 def test_predict_keeps_answering_while_a_replay_scores(
