@@ -346,8 +346,8 @@ class ChallengerMetrics:
         )
         self.shadow_skipped = Counter(
             "challenger_shadow_skipped_total",
-            "Rows not scored (or not kept) in shadow, by why: queue_full, not_loaded, "
-            "encode_error, score_error, database.",
+            "Rows not scored (or not kept) in shadow, once per challenger, by why: queue_full, "
+            "not_loaded, encode_error, score_error, database, error.",
             ["reason"],
             registry=registry,
         )

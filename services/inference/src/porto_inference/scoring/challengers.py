@@ -72,11 +72,13 @@ class ShadowPlan:
 
     champion: ServedModel
     pairs: tuple[_Pair, ...]
+    missing: int
+    """Configured challengers not loaded (their rows are counted as skipped)."""
 
     def keep(self, records: list[Any] | None) -> list[Any] | None:
         """``records`` as the challengers need them after the champion's codec has run: a
         shallow copy of each record when one of them reads a column the codec takes out."""
-        if records is None or not any(p.copy for p in self.pairs):
+        if records is None or not self.pairs or not any(p.copy for p in self.pairs):
             return records
         return [dict(r) if type(r) is dict else r for r in records]
 
@@ -209,8 +211,8 @@ class Challengers:
         return model
 
     def plan(self, champion: ServedModel) -> ShadowPlan | None:
-        """The challengers that shadow this request, or None (not sampled, nothing loaded, the
-        prediction log off)."""
+        """The challengers that shadow this request, or None (not sampled, the prediction log
+        off)."""
         share = self.settings.shadow_share
         if self._task is None or not share or random.random() >= share:
             return None
@@ -219,11 +221,8 @@ class Challengers:
             for slot in self.slots
             if slot.model is not None and slot.model.version != champion.version
         )
-        if not pairs:
-            if any(slot.model is None for slot in self.slots):
-                self.metrics.shadow_skipped.labels("not_loaded").inc()
-            return None
-        return ShadowPlan(champion, pairs)
+        missing = sum(slot.model is None for slot in self.slots)
+        return ShadowPlan(champion, pairs, missing)
 
     def _pair(self, champion: ServedModel, challenger: ServedModel) -> _Pair:
         key = (champion.version, challenger.version)
@@ -250,11 +249,15 @@ class Challengers:
         prediction_ids: list[str],
         created_at: datetime,
     ) -> None:
-        """Queue a served request for shadow scoring; skipped and counted when the queue is
-        full."""
+        """Queue a served request for shadow scoring; skipped and counted (rows times
+        challengers) when the queue is full or no challenger is loaded."""
         n = len(prediction_ids)
+        if plan.missing:
+            self.metrics.shadow_skipped.labels("not_loaded").inc(n * plan.missing)
+        if not plan.pairs:
+            return
         if self.queued_rows + n > self.settings.shadow_queue_max_rows:
-            self.metrics.shadow_skipped.labels("queue_full").inc(n)
+            self.metrics.shadow_skipped.labels("queue_full").inc(n * len(plan.pairs))
             self._warn("queue_full", "shadow queue full: requests are not shadowed")
             return
         self.queued_rows += n
@@ -271,7 +274,8 @@ class Challengers:
             try:
                 await self._shadow(jobs)
             except Exception as exc:  # never let the task die: count, log, go on
-                self.metrics.shadow_skipped.labels("error").inc(rows)
+                pairs = sum(len(j.prediction_ids) * len(j.plan.pairs) for j in jobs)
+                self.metrics.shadow_skipped.labels("error").inc(pairs)
                 self._warn("error", "shadow scoring failed: %s", exc)
             finally:
                 self.queued_rows -= rows
