@@ -333,6 +333,13 @@ class InputMetrics:
         )
 
 
+#: What the comparison gauges are computed on (their help text's second half).
+COMPARED_ON = (
+    "on the labelled rows both the champion (role=champion) and the challenger model_version "
+    "(role=challenger) scored, over the quality window."
+)
+
+
 class ChallengerMetrics:
     """Shadow scoring of challengers (per worker, summed) and the champion-versus-challenger
     comparison every worker computes alike from the database (``mostrecent``)."""
@@ -365,21 +372,33 @@ class ChallengerMetrics:
             registry=registry,
         )
         labels = ["model_version", "role"]
-        self.compare_auc, self.compare_gini, self.compare_f1, self.compare_ece = (
-            Gauge(
-                f"challenger_{name}",
-                f"{what} on the labelled rows both the champion (role=champion) and the "
-                "challenger model_version (role=challenger) scored, over the quality window.",
-                labels,
-                multiprocess_mode="mostrecent",
-                registry=registry,
-            )
-            for name, what in (
-                ("roc_auc", "Realized ROC-AUC"),
-                ("gini", "Realized normalised Gini"),
-                ("f1", "Realized F1 at each model's threshold"),
-                ("ece", "Expected calibration error"),
-            )
+        self.compare_auc = Gauge(
+            "challenger_roc_auc",
+            "Realized ROC-AUC " + COMPARED_ON,
+            labels,
+            multiprocess_mode="mostrecent",
+            registry=registry,
+        )
+        self.compare_gini = Gauge(
+            "challenger_gini",
+            "Realized normalised Gini " + COMPARED_ON,
+            labels,
+            multiprocess_mode="mostrecent",
+            registry=registry,
+        )
+        self.compare_f1 = Gauge(
+            "challenger_f1",
+            "Realized F1 at each model's threshold " + COMPARED_ON,
+            labels,
+            multiprocess_mode="mostrecent",
+            registry=registry,
+        )
+        self.compare_ece = Gauge(
+            "challenger_ece",
+            "Expected calibration error " + COMPARED_ON,
+            labels,
+            multiprocess_mode="mostrecent",
+            registry=registry,
         )
         self.compare_labels = Gauge(
             "challenger_labels",

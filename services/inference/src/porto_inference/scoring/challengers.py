@@ -52,6 +52,8 @@ log = logging.getLogger("porto_inference.challengers")
 LOG_EVERY_S = 60.0
 #: Most queued requests one turn of the shadow task scores and writes together.
 DRAIN_JOBS = 256
+#: Why rows go unscored in shadow (``challenger_shadow_skipped_total``'s ``reason``).
+SKIP_REASONS = ("queue_full", "not_loaded", "encode_error", "score_error", "database", "error")
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,6 +132,9 @@ class Challengers:
             logger=log,
         )
         self._first_load: asyncio.Task[None] | None = None
+        if self.enabled:  # every reason at 0, so rate() and the dashboard have a series
+            for reason in SKIP_REASONS:
+                metrics.shadow_skipped.labels(reason)
 
     @property
     def enabled(self) -> bool:
