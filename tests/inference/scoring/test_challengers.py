@@ -112,7 +112,14 @@ def test_shadow_scores_carry_the_served_ids_and_equal_the_challengers_own(
     client = _client(make_client, other_features, pg_url)
     ready = client.get("/ready").json()
     assert ready["challengers"] == [
-        {"ref": "challenger", "version": CHALLENGER, "loaded": True, "canary": False, "error": None}
+        {
+            "ref": "challenger",
+            "version": CHALLENGER,
+            "loaded": True,
+            "canary": False,
+            "error": None,
+            "shadow_error": None,
+        }
     ]
     served: list[tuple[str, dict[str, Any]]] = []  # (prediction id, record as sent)
     for record in records[:3]:
@@ -291,6 +298,9 @@ def test_database_down_leaves_answers_alone(
             assert time.monotonic() < deadline, client.get("/metrics").text
             time.sleep(0.1)
         assert client.post("/predict/batch", json=records[:5]).status_code == 200
+        (state,) = client.get("/ready").json()["challengers"]
+        assert state["loaded"] is True
+        assert state["shadow_error"].startswith("database at ")
     finally:
         postgres_server.start()
 
@@ -388,3 +398,37 @@ def test_no_challengers_is_an_empty_comparison(make_client: Callable[..., TestCl
     assert client.get("/ready").json()["challengers"] == []
     # Without a prediction log there is nothing to compare: the monitoring routes' 503.
     assert client.get("/monitoring/challengers").status_code == 503
+
+
+@pytest.mark.integration
+def test_rows_a_challenger_cannot_read_are_counted_and_reported(
+    make_client: Callable[..., TestClient],
+    pg_url: str,
+    other_features: Path,
+    records: list[dict[str, Any]],
+) -> None:
+    """V2 rows of a 2-D tensor hold the champion's features only: the challenger, which also
+    needs ps_calc_*, cannot read them. The answer is the champion's as always."""
+    client = _client(make_client, other_features, pg_url)
+    names = Registry(FileStore(other_features / "artifacts"), "porto").get(CHAMPION)
+    data = [[float(r[n]) for n in names.feature_schema.names] for r in records[:4]]
+    body = {
+        "inputs": [{"name": "input", "shape": [4, len(data[0])], "datatype": "FP64", "data": data}]
+    }
+    answer = client.post("/v2/models/porto/infer", json=body)
+    assert answer.status_code == 200, answer.text
+    deadline = time.monotonic() + 30
+    while _metric(client, "challenger_shadow_skipped_total", reason="encode_error") < 4:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    (state,) = client.get("/ready").json()["challengers"]
+    assert state["shadow_error"].startswith("encode_error at ")
+    assert "ps_calc" in state["shadow_error"]
+    # The next rows it can read clear the report.
+    assert client.post("/predict", json=records[10]).status_code == 200
+    assert flush_log(client)
+    _shadow_rows(pg_url, 1)
+    deadline = time.monotonic() + 30
+    while client.get("/ready").json()["challengers"][0]["shadow_error"] is not None:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)

@@ -65,6 +65,11 @@ class ChallengerState(BaseModel):
     error: str | None = Field(
         default=None, description="Why it is skipped (cannot load); retried every poll interval."
     )
+    shadow_error: str | None = Field(
+        default=None,
+        description="The latest shadow failure of this worker (rows dropped, counted in "
+        "challenger_shadow_skipped_total), until its next shadow rows are written.",
+    )
 
 
 class ReadyResponse(BaseModel):

@@ -29,7 +29,7 @@ import logging
 import random
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -123,6 +123,8 @@ class Challengers:
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._pairs: dict[tuple[str, str], _Pair] = {}
         self._logged: dict[str, float] = {}
+        #: The latest shadow failure per challenger version ("" for every challenger).
+        self._failures: dict[str, str] = {}
         self._task: asyncio.Task[None] | None = None
         self._loader = PeriodicTask(
             "challenger-loader",
@@ -198,6 +200,8 @@ class Challengers:
                 loaded=slot.model is not None,
                 canary=i == 0 and self.settings.canary_share > 0,
                 error=slot.error,
+                shadow_error=self._failures.get(slot.model.version if slot.model else "")
+                or self._failures.get(""),
             )
             for i, slot in enumerate(self.slots)
         ]
@@ -263,7 +267,7 @@ class Challengers:
             return
         if self.queued_rows + n > self.settings.shadow_queue_max_rows:
             self.metrics.shadow_skipped.labels("queue_full").inc(n * len(plan.pairs))
-            self._warn("queue_full", "shadow queue full: requests are not shadowed")
+            self._fail("", "queue_full", "the shadow queue is full: requests are not shadowed")
             return
         self.queued_rows += n
         self.metrics.shadow_queue.inc(n)
@@ -281,7 +285,7 @@ class Challengers:
             except Exception as exc:  # never let the task die: count, log, go on
                 pairs = sum(len(j.prediction_ids) * len(j.plan.pairs) for j in jobs)
                 self.metrics.shadow_skipped.labels("error").inc(pairs)
-                self._warn("error", "shadow scoring failed: %s", exc)
+                self._fail("", "error", f"shadow scoring failed: {exc}")
             finally:
                 self.queued_rows -= rows
                 self.metrics.shadow_queue.dec(rows)
@@ -293,9 +297,12 @@ class Challengers:
                 await write_scores(self.prediction_log.db, scores)
             except Exception as exc:  # the database down or refusing: lose these rows
                 self.metrics.shadow_skipped.labels("database").inc(len(scores.prediction_ids))
-                self._warn("database", "shadow scores not written: %s: %s", type(exc).__name__, exc)
+                message = f"shadow scores not written: {type(exc).__name__}: {exc}"
+                self._fail(scores.model_version, "database", message)
                 continue
             self.metrics.shadow_rows.labels(scores.model_version).inc(len(scores.prediction_ids))
+            self._failures.pop(scores.model_version, None)
+            self._failures.pop("", None)
 
     def _score_all(self, jobs: list[_Job]) -> list[ChallengerScores]:
         """Score every job with each of its challengers (in a thread); one result per
@@ -308,12 +315,8 @@ class Challengers:
                     batch = _input(pair, job)
                 except Exception as exc:
                     self.metrics.shadow_skipped.labels("encode_error").inc(len(job.prediction_ids))
-                    self._warn(
-                        f"encode:{model.version}",
-                        "challenger %s cannot read the input: %s",
-                        model.version,
-                        getattr(exc, "message", exc),
-                    )
+                    message = f"cannot read the input: {getattr(exc, 'message', exc)}"
+                    self._fail(model.version, "encode_error", message)
                     continue
                 try:
                     proba = np.asarray(model.predict(batch), dtype=np.float64)
@@ -321,12 +324,7 @@ class Challengers:
                         raise ValueError(f"{len(proba)} scores for {len(job.prediction_ids)} rows")
                 except Exception as exc:
                     self.metrics.shadow_skipped.labels("score_error").inc(len(job.prediction_ids))
-                    self._warn(
-                        f"score:{model.version}",
-                        "challenger %s failed to score: %s",
-                        model.version,
-                        exc,
-                    )
+                    self._fail(model.version, "score_error", f"failed to score: {exc}")
                     continue
                 result = out.get(model.version)
                 if result is None:
@@ -344,6 +342,12 @@ class Challengers:
                 result.scores.extend(proba.tolist())
                 result.classes.extend((proba >= model.threshold).astype(int).tolist())
         return list(out.values())
+
+    def _fail(self, version: str, kind: str, message: str) -> None:
+        """Remember a shadow failure for /ready and log it (at most once a minute per kind)."""
+        at = datetime.now(UTC).isoformat(timespec="seconds")
+        self._failures[version] = f"{kind} at {at}: {message}"
+        self._warn(f"{kind}:{version}", "challenger %s: %s", version or "(all)", message)
 
     def _warn(self, kind: str, message: str, *args: Any) -> None:
         """Log ``message`` unless a line of this ``kind`` went out within :data:`LOG_EVERY_S`."""
