@@ -1,6 +1,7 @@
 """porto / Model quality: five panels (F1, predictions per minute, request rate and latency, score
 distribution, predictions by class), then live quality from feedback against the served model's
-training metrics, input drift and data quality, and training Jobs.
+training metrics, champion against challengers on the same labels, input drift and data quality,
+and training Jobs.
 """
 
 from __future__ import annotations
@@ -174,6 +175,75 @@ LIVE = (
     ),
 )
 
+#: The comparison gauges: champion (role) against each challenger version on the same labels.
+COMPARED = (
+    ("challenger_roc_auc", "AUC"),
+    ("challenger_gini", "Gini"),
+)
+
+CHALLENGERS = (
+    Row("Challengers"),
+    timeseries(
+        "Champion vs challenger: ROC-AUC and Gini",
+        "Realized ROC-AUC and normalised Gini of the champion and of each challenger version "
+        "on the same labelled rows (shadow scores joined with the served predictions' labels), "
+        "over the feedback window. No data until challengers are configured "
+        "(PORTO_INFERENCE_CHALLENGERS) and their rows are labelled.",
+        "none",
+        *(
+            Query(
+                f"max by (model_version, role) ({metric}{{{S}}})",
+                f"{name} {{{{role}}}} (vs {{{{model_version}}}})",
+            )
+            for metric, name in COMPARED
+        ),
+        min=-1,
+        max=1,
+    ),
+    timeseries(
+        "Champion vs challenger: F1 and calibration",
+        "F1 at each model's own threshold and expected calibration error (ECE, lower is "
+        "better) of champion and challenger on the same labelled rows.",
+        "none",
+        Query(
+            f"max by (model_version, role) (challenger_f1{{{S}}})",
+            "F1 {{role}} (vs {{model_version}})",
+        ),
+        Query(
+            f"max by (model_version, role) (challenger_ece{{{S}}})",
+            "ECE {{role}} (vs {{model_version}})",
+        ),
+        min=0,
+        max=1,
+    ),
+    stat(
+        "Labels behind the comparison",
+        "Labelled rows both the champion and the challenger version scored, in the feedback "
+        "window: the promotion suggestion (GET /monitoring/challengers) wants "
+        "PORTO_INFERENCE_PROMOTE_MIN_LABELS of them.",
+        "short",
+        Query(f"max by (model_version) (challenger_labels{{{S}}})", "{{model_version}}"),
+        width=6,
+        decimals=0,
+    ),
+    timeseries(
+        "Shadow scoring",
+        "Rows challengers scored in shadow per second, by version, and rows they skipped, by "
+        "why (queue full, not loaded, input refused, scoring or database errors).",
+        "short",
+        Query(
+            f"sum by (model_version) (rate(challenger_shadow_rows_total{{{S}}}[{RATE}]))",
+            "scored {{model_version}}",
+        ),
+        Query(
+            f"sum by (reason) (rate(challenger_shadow_skipped_total{{{S}}}[{RATE}]))",
+            "skipped {{reason}}",
+        ),
+        min=0,
+        width=18,
+    ),
+)
+
 DATA = (
     Row("Drift and data quality"),
     bargauge(
@@ -289,5 +359,5 @@ DASHBOARD = Dashboard(
     "data quality of the model the porto inference API serves.",
     tags=(*TAGS, "model-quality"),
     variables=(NAMESPACE, SERVICE_VAR, MODEL_VERSION),
-    items=(*OVERVIEW, *LIVE, *DATA, *SERVED),
+    items=(*OVERVIEW, *LIVE, *CHALLENGERS, *DATA, *SERVED),
 )

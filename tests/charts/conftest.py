@@ -9,9 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from harness.tools import MissingToolError, tool_path
-
 from harness import kubeschemas
+from harness.tools import MissingToolError, tool_path
 
 
 @pytest.fixture(scope="session")

@@ -125,7 +125,7 @@ def test_add_on_versions_move_together() -> None:
         f"traefik --repo https://traefik.github.io/charts --version {VERSIONS.traefik} " in addons
     )
     assert f"/gateway-api/releases/download/{VERSIONS.gateway_api}/standard-install.yaml" in addons
-    assert PROMETHEUS_OPERATOR == VERSIONS.operators[VERSIONS.kube_prometheus_stack]
+    assert VERSIONS.operators[VERSIONS.kube_prometheus_stack] == PROMETHEUS_OPERATOR
     assert GATEWAY_API_CRDS.version == VERSIONS.gateway_api
     assert f"prometheus-operator {PROMETHEUS_OPERATOR};" in addons
     # The Makefile reads the same pins (an override on the command line moves the operator too).

@@ -9,7 +9,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from charts.chartlib import CHART, SCENARIOS, by_kind, containers, env_of, pod_templates, render
+import yaml
+from charts.chartlib import (
+    CHART,
+    SCENARIOS,
+    by_kind,
+    containers,
+    env_of,
+    helm,
+    pod_templates,
+    render,
+    template_args,
+)
 from charts.envcontract import (
     LAUNCHER_COMMAND,
     LAUNCHER_SOURCES,
@@ -184,6 +195,7 @@ CLUSTER_OVERRIDES = {
     "workers": 2,  # the code counts the node's CPUs, not the pod's limit
     "log_retention_days": 30,  # local mode keeps everything; a cluster's log must not grow forever
     "log_export_uri": "",  # a ConfigMap value cannot be null; "" means the same: the model store
+    "challengers": "",  # the env's spelling of the empty list (comma-separated names)
 }
 
 
@@ -203,6 +215,39 @@ def test_chart_settings_follow_the_code_defaults_unless_overridden_on_purpose() 
             drift[name] = (value, expected)
     assert not drift, f"values.yaml vs settings.py (chart, expected): {drift}"
     assert set(CLUSTER_OVERRIDES) <= set(config)
+
+
+def test_challenger_values_reach_the_service_as_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The values README's "Challengers" names turn shadow and canary on: the service reads them
+    back as its own settings (off by default)."""
+    import os
+
+    def settings_of(*sets: str) -> Settings:
+        for var in list(os.environ):
+            if var.startswith("PORTO_") or var == "DATABASE_URL":
+                monkeypatch.delenv(var)
+        # --set reads 0.25 as a string (the schema wants a number): shares go as JSON.
+        args = template_args("default")
+        for expression in sets:
+            args += ["--set-json" if "share" in expression else "--set", expression]
+        docs = [d for d in yaml.safe_load_all(helm(*args).stdout) if d]
+        pods = pod_templates(docs)
+        (container,) = [c for p in pods for c in containers(p.spec) if c["name"] == "inference"]
+        for name, entry in env_of(container, docs).items():
+            value = str(entry["value"]) if "value" in entry else _secret_value(name, entry, docs)
+            monkeypatch.setenv(name, value)
+        return Settings()
+
+    off = settings_of()
+    assert (off.challengers, off.canary_share) == ([], 0.0)
+    on = settings_of(
+        "inference.config.challengers=challenger\\,20260102-000000-bbbb",
+        "inference.config.shadow_share=0.25",
+        "inference.config.canary_share=0.05",
+        "inference.config.promote_min_labels=2000",
+    )
+    assert on.challengers == ["challenger", "20260102-000000-bbbb"]
+    assert (on.shadow_share, on.canary_share, on.promote_min_labels) == (0.25, 0.05, 2000)
 
 
 # --- the UI --------------------------------------------------------------------------------------

@@ -23,7 +23,6 @@ from charts.chartlib import (
     standalone,
     template_args,
 )
-
 from harness import kubeschemas
 
 

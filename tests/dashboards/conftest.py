@@ -187,6 +187,21 @@ def _train(store_dir: Path) -> tuple[str, list[str]]:
     return str(manifest.version), list(manifest.feature_schema.names)
 
 
+def _copy_as_challenger(store_dir: Path, version: str) -> str:
+    """The champion's bundle again under a new version, aliased ``challenger``: shadow scores it
+    beside the champion, so the "Challengers" row has figures (equal ones) to draw."""
+    from porto.bundle import new_version, read_file, read_manifest, write_bundle
+    from porto.registry import Registry
+    from porto.store import FileStore
+
+    store = FileStore(store_dir)
+    manifest = read_manifest(store, "porto", version)
+    files = {rel: read_file(store, manifest, rel) for rel in manifest.files}
+    copy = write_bundle(store, manifest.model_copy(update={"version": new_version()}), files)
+    Registry(store, "porto").set_alias("challenger", copy.version)
+    return copy.version
+
+
 def _send_round(api_url: str, records: list[dict[str, Any]], labels: list[int]) -> Counter[str]:
     """One round of traffic: single predictions from four client threads (so both gunicorn
     workers answer), batches of 20, one row with an unseen category, four kinds of bad request,
@@ -308,6 +323,7 @@ def monitoring(
     timings: dict[str, float] = {}
     began = time.monotonic()
     version, features = _train(root / "artifacts")
+    _copy_as_challenger(root / "artifacts", version)
     timings["train"] = time.monotonic() - began
 
     database_url = postgres_server.create_database("porto_dashboards")
@@ -322,6 +338,7 @@ def monitoring(
         "PORTO_INFERENCE_DRIFT_INTERVAL_S": "1",
         "PORTO_INFERENCE_LOG_REQUESTS": "false",
         "PORTO_INFERENCE_MODEL_THREADS": "1",
+        "PORTO_INFERENCE_CHALLENGERS": "challenger",
     }
     kube = KubeFixture()
     kubelet = FixtureExporter(kube.kubelet)
@@ -387,6 +404,7 @@ def monitoring(
         began = time.monotonic()
         for expr in (
             f'model_f1_score{{namespace="{NAMESPACE}"}}',
+            f'challenger_roc_auc{{namespace="{NAMESPACE}"}}',
             f'feature_drift_psi{{namespace="{NAMESPACE}"}}',
             f'feature_unseen_categories_total{{namespace="{NAMESPACE}"}}',
             f'feedback_total{{namespace="{NAMESPACE}"}}',

@@ -29,7 +29,7 @@ def reset(url: str) -> None:
         url,
         "DROP TABLE IF EXISTS prediction_log, pending_feedback, prediction_log_rejected, "
         "prediction_log_writes, prediction_log_unpartitioned, prediction_log_exports, "
-        "prediction_log_schemas, "
+        "prediction_log_schemas, challenger_predictions, "
         "porto_schema_migrations CASCADE",
     )
 

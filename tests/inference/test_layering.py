@@ -185,9 +185,9 @@ def test_scoring_never_imports_api_even_for_annotations() -> None:
 
 
 #: The modules one POST /predict passes through, in the order a reader follows it: the route and
-#: what it calls in api/, then scoring/ (reading the body, the model that answers, micro-batching,
-#: the log entry, the model, its codec and their data types), then the entry points of
-#: monitoring/ and log/.
+#: what it calls in api/, then scoring/ (reading the body, the model that answers, the challengers'
+#: canary and shadow queue, micro-batching, the log entry, the model, its codec and their data
+#: types), then the entry points of monitoring/ and log/.
 PREDICT_WALK = [
     f"{PACKAGE}.{name}"
     for name in (
@@ -196,6 +196,7 @@ PREDICT_WALK = [
         "api.routes.body",
         "scoring.predict",
         "scoring.payload",
+        "scoring.challengers",
         "scoring.model_manager",
         "scoring.microbatch",
         "scoring.log_entry",
@@ -207,6 +208,7 @@ PREDICT_WALK = [
         "monitoring.drift",
         "monitoring.metrics",
         "log.store",
+        "log.challengers",
     )
 ]
 ROOM_ORDER = {"api": 0, "scoring": 1, "monitoring": 2, "log": 2}

@@ -123,6 +123,37 @@ def test_bad_values_are_one_clear_error() -> None:
         load_settings(batch_max_rows=0)
 
 
+def test_challengers_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PORTO_INFERENCE_CHALLENGERS", " challenger, 20260102-000000-bbbb ,")
+    monkeypatch.setenv("PORTO_INFERENCE_CANARY_SHARE", "0.1")
+    settings = load_settings()
+    assert settings.challengers == ["challenger", "20260102-000000-bbbb"]
+    assert (settings.shadow_share, settings.canary_share) == (1.0, 0.1)
+    monkeypatch.setenv("PORTO_INFERENCE_CHALLENGERS", "")
+    monkeypatch.setenv("PORTO_INFERENCE_CANARY_SHARE", "0")
+    assert load_settings().challengers == []
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"shadow_share": 1.5}, "PORTO_INFERENCE_SHADOW_SHARE: Input should be less than or"),
+        ({"shadow_share": -0.1}, "PORTO_INFERENCE_SHADOW_SHARE: Input should be greater than"),
+        ({"canary_share": 2}, "PORTO_INFERENCE_CANARY_SHARE"),
+        ({"canary_share": 0.2}, "CANARY_SHARE=0.2 needs a challenger to serve"),
+        ({"challengers": "a,a"}, "challengers name a version twice"),
+        ({"challengers": "a b"}, "'a b' is not a version or alias name"),
+        ({"challengers": "champion"}, "names the served alias 'champion'"),
+        ({"shadow_queue_max_rows": 0}, "PORTO_INFERENCE_SHADOW_QUEUE_MAX_ROWS"),
+        ({"promote_min_labels": 0}, "PORTO_INFERENCE_PROMOTE_MIN_LABELS"),
+        ({"promote_min_auc_gain": -1}, "PORTO_INFERENCE_PROMOTE_MIN_AUC_GAIN"),
+    ],
+)
+def test_challenger_settings_are_checked(overrides: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_settings(**overrides)
+
+
 def test_cli_env_lists_every_variable() -> None:
     out = subprocess.run(
         [sys.executable, "-m", "porto_inference", "env"],

@@ -7,6 +7,7 @@ Started once per session and only when a test asks for it, so the unit tests her
 
 from __future__ import annotations
 
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ import httpx
 import pytest
 from harness.ports import free_port
 from harness.postgres import PostgresServer
+from harness.timing import DEADLINE
 from inference.servers import running_server
 from porto.reference import ReferenceStats
 from porto.schema import FeatureSchema
@@ -88,6 +90,14 @@ def _traffic(api_url: str, records: list[dict[str, Any]]) -> None:
         client.post("/feedback", json=labels).raise_for_status()
 
 
+def _challenger_loaded(api_url: str) -> None:
+    """Wait until the API has its challenger loaded, so the traffic is shadowed."""
+    deadline = time.monotonic() + DEADLINE
+    while not all(c["loaded"] for c in httpx.get(f"{api_url}/ready").json()["challengers"]):
+        assert time.monotonic() < deadline, "the challenger never loaded"
+        time.sleep(0.1)
+
+
 @pytest.fixture(scope="session")
 def stack(
     tmp_path_factory: pytest.TempPathFactory, postgres_server: PostgresServer
@@ -105,7 +115,9 @@ def stack(
         poll_interval_s=1,
         quality_interval_s=2,
         feedback_flush_timeout_s=10,
+        challengers=challenger,
     ) as server:
+        _challenger_loaded(server.url)
         records = _records(features, 400, seed=42)
         _traffic(server.url, records)
         yield Stack(home, server.url, champion, challenger, features, records)

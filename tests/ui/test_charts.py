@@ -6,7 +6,11 @@ import pytest
 from porto.contracts.api import Explanation, VersionSummary
 from porto.contracts.insights import LearningCurve
 from porto.contracts.monitoring import (
+    ChallengerReport,
     FeatureDrift,
+    ModelFigures,
+    PairedBucket,
+    PromotionSuggestion,
     PsiThresholds,
     ScoreBucket,
     ScoreHistory,
@@ -20,7 +24,7 @@ from porto.contracts.plots import (
     RocPlot,
     ScoreDistributionPlot,
 )
-from porto_ui import charts, comparison
+from porto_ui import challengers, charts, comparison
 
 
 def _spec(chart: charts.Chart) -> None:
@@ -202,3 +206,111 @@ def test_contribution_waterfall() -> None:
     assert rows[0]["start"] == -2.0
     assert rows[-1]["end"] == pytest.approx(explanation.raw_score)
     assert {r["direction"] for r in rows} == {"towards 1", "towards 0"}
+
+
+def _challenger_report() -> ChallengerReport:
+    def figures(auc: float, n: int) -> ModelFigures:
+        return ModelFigures(
+            samples=n,
+            positives=n // 4,
+            f1=0.3,
+            precision=0.4,
+            recall=0.25,
+            roc_auc=auc,
+            gini=2 * auc - 1,
+            brier=0.1,
+            ece=0.05,
+            mean_score=0.2,
+            positive_rate=0.25,
+        )
+
+    series = [
+        PairedBucket(
+            start=f"2026-01-01T0{h}:00:00+00:00",
+            labels=40,
+            champion=figures(0.6, 40),
+            challenger=figures(0.7, 40),
+        )
+        for h in range(3)
+    ]
+    return ChallengerReport(
+        model_version="v2",
+        champion_versions=["v1"],
+        labels=120,
+        champion=figures(0.6, 120),
+        challenger=figures(0.7, 120),
+        series=series,
+        promotion=PromotionSuggestion(
+            promote=True,
+            reason="promote v2: ...",
+            auc_gain=0.1,
+            labels=120,
+            min_labels=100,
+            min_auc_gain=0.01,
+            how="POST /models/v2/promote",
+        ),
+    )
+
+
+def test_champion_against_challenger_charts() -> None:
+    report = _challenger_report()
+    for figure in challengers.FIGURES:
+        spec = challengers.comparison_chart(report, figure).to_dict()
+        rows = next(iter(spec["datasets"].values()))
+        assert len(rows) == 6  # three buckets, two models
+        assert {r["model"] for r in rows} == {"champion", "challenger"}
+        assert {r["labels"] for r in rows} == {40}
+    gini = challengers.comparison_chart(report, "gini").to_dict()
+    assert gini["encoding"]["y"]["scale"]["domain"] == [-1, 1]
+    bars = next(iter(challengers.labels_chart(report).to_dict()["datasets"].values()))
+    assert [b["labels"] for b in bars] == [40, 40, 40]
+    table = challengers.figures_table(report)
+    assert list(table["model"]) == ["champion (v1)", "challenger (v2)"]
+    assert list(table["roc_auc"]) == [0.6, 0.7]
+
+
+def _render_comparison(configured: bool, reports: bool) -> None:
+    from porto.contracts.monitoring import ChallengerComparison
+    from porto.contracts.serving import ChallengerState
+    from porto_ui import challengers
+
+    from ui.test_charts import _challenger_report
+
+    states = [ChallengerState(ref="challenger", version=None, loaded=False, canary=False)]
+    challengers.render(
+        ChallengerComparison(
+            minutes=60,
+            bucket_minutes=10,
+            limit=10_000,
+            shadow_share=1.0,
+            canary_share=0.0,
+            configured=states if configured else [],
+            challengers=[_challenger_report()] if reports else [],
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("configured", "reports", "said"),
+    [
+        (False, False, "No challengers configured"),
+        (True, False, "No labelled predictions a challenger scored"),
+        (True, True, "**v2**: promote v2"),
+    ],
+)
+def test_the_comparison_section_says_what_there_is(
+    configured: bool, reports: bool, said: str
+) -> None:
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_function(
+        _render_comparison, kwargs={"configured": configured, "reports": reports}
+    )
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    shown = "\n".join(
+        str(e.value) for kind in ("info", "success", "warning") for e in getattr(at, kind)
+    )
+    assert said in shown
+    if configured:
+        assert "Challenger `challenger` is skipped: not loaded yet" in shown

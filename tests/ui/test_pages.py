@@ -123,9 +123,15 @@ def test_every_page_renders_with_its_widgets(live: Stack) -> None:
         "Score distribution over time",
         "Drift against the training reference",
         "Live quality from feedback",
+        "Champion vs challenger",
         "Latest predictions",
     ]
-    assert len(at.get("vega_lite_chart")) >= 6
+    assert len(at.get("vega_lite_chart")) >= 11
+    # The challenger scored the batch in shadow; its labels are the champion's.
+    assert f"**{live.challenger}**: " in texts(at)
+    compared = at.dataframe[-2].value
+    assert list(compared["samples"]) == [300, 300]
+    assert compared["model"].iloc[1] == f"challenger ({live.challenger})"
     latest = at.dataframe[-1].value
     assert len(latest) == 50
     assert set(latest["model_version"]) == {live.champion}

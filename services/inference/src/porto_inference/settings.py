@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from porto.settings_base import PortoSettings, is_placeholder
 from porto.store import S3Options
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 ENV_PREFIX = "PORTO_INFERENCE_"
 
@@ -287,6 +287,84 @@ class Settings(PortoSettings):
     drift_window_rows: int = Field(
         default=10_000, ge=100, description="Sliding window of recent rows compared by PSI."
     )
+
+    # --- challengers (shadow and canary) ---------------------------------------------------------
+    challengers: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Challenger aliases or versions, comma-separated (e.g. `challenger`); empty "
+        "turns shadow and canary off. The first one is the canary.",
+    )
+    shadow_share: float = Field(
+        default=1.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of the champion's requests (those naming no version) that every "
+        "challenger also scores in shadow, off the request path (0 = none, 1 = all).",
+    )
+    canary_share: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Share of requests naming no version that the first challenger serves "
+        "instead of the champion (0 = none).",
+    )
+    shadow_queue_max_rows: int = Field(
+        default=10_000,
+        ge=1,
+        description="Rows waiting for shadow scoring per worker; past it requests are not "
+        "shadowed (counted in challenger_shadow_skipped_total).",
+    )
+    promote_min_auc_gain: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=1.0,
+        description="Promotion suggestion: the challenger's realized ROC-AUC must beat the "
+        "champion's by at least this on the same labelled rows.",
+    )
+    promote_min_labels: int = Field(
+        default=500,
+        ge=1,
+        description="Promotion suggestion: labelled rows (both classes) both models scored.",
+    )
+
+    @field_validator("challengers", mode="before")
+    @classmethod
+    def _split_challengers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                import json
+
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("challengers")
+    @classmethod
+    def _check_challengers(cls, value: list[str]) -> list[str]:
+        for ref in value:
+            if not ref or len(ref) > 128 or any(c.isspace() or c in "/\\" for c in ref):
+                raise ValueError(
+                    f"challenger {ref!r} is not a version or alias name (no spaces or slashes, "
+                    "at most 128 characters)"
+                )
+        if len(set(value)) != len(value):
+            raise ValueError(f"challengers name a version twice: {','.join(value)}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_challenger_modes(self) -> Settings:
+        if self.model_alias in self.challengers:
+            raise ValueError(
+                f"{ENV_PREFIX}CHALLENGERS names the served alias {self.model_alias!r}: a "
+                "challenger must be another alias or version"
+            )
+        if self.canary_share > 0 and not self.challengers:
+            raise ValueError(
+                f"{ENV_PREFIX}CANARY_SHARE={self.canary_share} needs a challenger to serve: set "
+                f"{ENV_PREFIX}CHALLENGERS (e.g. `challenger`) or the share to 0"
+            )
+        return self
 
     @field_validator("log_level")
     @classmethod

@@ -22,6 +22,7 @@ import streamlit as st
 from porto.bundle import Manifest
 from porto.contracts.api import BatchResponse, ErrorResponse, ModelsResponse, PredictResponse
 from porto.contracts.monitoring import (
+    ChallengerComparison,
     DriftReport,
     LiveQuality,
     RecentPredictions,
@@ -260,6 +261,15 @@ class ApiClient:
             minutes=minutes,
             bucket_minutes=bucket_minutes,
             model_version=model_version,
+        )
+
+    def challengers(self, *, minutes: int, bucket_minutes: int) -> ChallengerComparison:
+        """GET /monitoring/challengers: champion against each challenger on the same labels."""
+        return self._monitoring(
+            ChallengerComparison,
+            "challengers",
+            minutes=minutes,
+            bucket_minutes=bucket_minutes,
         )
 
     def _monitoring(

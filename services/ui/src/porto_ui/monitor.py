@@ -1,5 +1,6 @@
-"""Live monitoring from the prediction log: traffic, scores over time, drift, live quality and
-the latest predictions — each section one ``GET /monitoring/*`` call.
+"""Live monitoring from the prediction log: traffic, scores over time, drift, live quality,
+champion against challengers and the latest predictions — each section one
+``GET /monitoring/*`` call.
 
 Each section handles its own failure: a prediction log that is off or down (503) or a missing
 API key (401) is said in that section, and the rest of the page still shows.
@@ -21,7 +22,7 @@ from porto.contracts.monitoring import (
     Throughput,
 )
 
-from porto_ui import charts
+from porto_ui import challengers, charts
 from porto_ui.client import ApiClient, ApiRejectedError
 
 #: Time windows offered: label → (minutes, score bucket minutes, quality bucket minutes).
@@ -243,6 +244,13 @@ def render(
     st.subheader("Live quality from feedback")
     if q is not None:
         quality(q)
+    st.subheader("Champion vs challenger")
+    ch = section(
+        "Champion vs challenger",
+        lambda: client.challengers(minutes=minutes, bucket_minutes=quality_bucket),
+    )
+    if ch is not None:
+        challengers.render(ch)
     st.subheader("Latest predictions")
     recent = section(
         "Latest predictions",

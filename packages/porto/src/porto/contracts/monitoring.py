@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, JsonValue
 
+from porto.contracts.serving import ChallengerState
+
 
 class LoggedPrediction(BaseModel):
     """One row of the prediction log."""
@@ -176,3 +178,65 @@ class LiveQuality(BaseModel):
     bucket_minutes: int
     labelled: int
     versions: list[VersionQuality]
+
+
+class ModelFigures(QualityFigures):
+    """One model's realized quality on labelled rows, with its calibration."""
+
+    brier: float | None = Field(description="Mean squared error of the probabilities.")
+    ece: float | None = Field(
+        description="Expected calibration error over ten equal-width score bins."
+    )
+    mean_score: float | None
+    positive_rate: float | None = Field(description="Observed share of positive labels.")
+
+
+class PairedBucket(BaseModel):
+    """Champion and challenger on the same labelled rows predicted in one time bucket."""
+
+    start: str
+    labels: int = Field(description="Labelled rows behind both points.")
+    champion: ModelFigures
+    challenger: ModelFigures
+
+
+class PromotionSuggestion(BaseModel):
+    """Whether the figures say the challenger should become the champion."""
+
+    promote: bool
+    reason: str = Field(description="Why (or why not), with the figures.")
+    auc_gain: float | None = Field(description="Challenger ROC-AUC minus the champion's.")
+    labels: int
+    min_labels: int
+    min_auc_gain: float
+    how: str | None = Field(
+        default=None, description="The promotion route and CLI command, when suggested."
+    )
+
+
+class ChallengerReport(BaseModel):
+    """One challenger version against the champion on the rows both scored, paired by
+    prediction id (shadow scores joined with the served rows' labels)."""
+
+    model_version: str
+    champion_versions: list[str] = Field(description="The served versions it was paired with.")
+    labels: int
+    champion: ModelFigures
+    challenger: ModelFigures
+    series: list[PairedBucket] = Field(description="By prediction time, oldest first.")
+    promotion: PromotionSuggestion
+
+
+class ChallengerComparison(BaseModel):
+    """``GET /monitoring/challengers``: every challenger version with shadow scores in the
+    window, against the champion on the same labelled rows."""
+
+    minutes: int
+    bucket_minutes: int
+    limit: int
+    shadow_share: float
+    canary_share: float
+    configured: list[ChallengerState] = Field(
+        description="The configured challengers as the answering worker sees them."
+    )
+    challengers: list[ChallengerReport]

@@ -55,6 +55,23 @@ class DatabaseStatus(BaseModel):
     quarantined_rows: int = 0
 
 
+class ChallengerState(BaseModel):
+    """A configured challenger as one worker sees it (``GET /ready``, the comparison answer)."""
+
+    ref: str = Field(description="The alias or version configured (CHALLENGERS).")
+    version: str | None = Field(description="The version it names and this worker has loaded.")
+    loaded: bool
+    canary: bool = Field(description="Whether it is the canary (the first challenger).")
+    error: str | None = Field(
+        default=None, description="Why it is skipped (cannot load); retried every poll interval."
+    )
+    shadow_error: str | None = Field(
+        default=None,
+        description="The latest shadow failure of this worker (rows dropped, counted in "
+        "challenger_shadow_skipped_total), until its next shadow rows are written.",
+    )
+
+
 class ReadyResponse(BaseModel):
     """``GET /ready``: 200 with ``ready`` once a model is loaded, else 503 ``not_ready``."""
 
@@ -62,6 +79,10 @@ class ReadyResponse(BaseModel):
     model: ServedModel | None = None
     model_error: LoadError | None = None
     database: DatabaseStatus | None = None
+    challengers: list[ChallengerState] = Field(
+        default_factory=list,
+        description="Configured challengers (shadow, canary); empty when none is configured.",
+    )
 
 
 class PromoteResponse(BaseModel):

@@ -39,6 +39,7 @@ from porto_inference.api.schemas import batch_body, predict_body
 from porto_inference.log.database import database_url, stop_embedded
 from porto_inference.log.store import PredictionLog
 from porto_inference.logs import AccessLog, configure_logging
+from porto_inference.monitoring.challengers import ChallengerMonitor
 from porto_inference.monitoring.drift import DriftMonitor
 from porto_inference.monitoring.metrics import DriftCollector, Metrics, ModelInfoCollector
 from porto_inference.monitoring.quality import QualityMonitor
@@ -79,6 +80,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await manager.start()
     drift.start()
     quality.start()
+    service.challengers.start()
+    comparison = ChallengerMonitor(settings, metrics, prediction_log)
+    comparison.start()
     # Everything loaded so far (libraries, the model) lives as long as the process: keep it out
     # of the garbage collector's way, so a full collection scans only per-request garbage
     # instead of stalling requests for tens of milliseconds.
@@ -96,6 +100,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await comparison.stop()
+        await service.challengers.stop()
         await quality.stop()
         await drift.stop()
         await manager.stop()

@@ -333,8 +333,90 @@ class InputMetrics:
         )
 
 
+#: What the comparison gauges are computed on (their help text's second half).
+COMPARED_ON = (
+    "on the labelled rows both the champion (role=champion) and the challenger model_version "
+    "(role=challenger) scored, over the quality window."
+)
+
+
+class ChallengerMetrics:
+    """Shadow scoring of challengers (per worker, summed) and the champion-versus-challenger
+    comparison every worker computes alike from the database (``mostrecent``)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.shadow_rows = Counter(
+            "challenger_shadow_rows_total",
+            "Rows a challenger scored in shadow and wrote to challenger_predictions.",
+            ["model_version"],
+            registry=registry,
+        )
+        self.shadow_skipped = Counter(
+            "challenger_shadow_skipped_total",
+            "Rows not scored (or not kept) in shadow, once per challenger, by why: queue_full, "
+            "not_loaded, encode_error, score_error, database, error.",
+            ["reason"],
+            registry=registry,
+        )
+        self.shadow_queue = Gauge(
+            "challenger_shadow_queue_rows",
+            "Rows waiting for shadow scoring.",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.challenger_loaded = Gauge(
+            "challenger_loaded",
+            "1 while every live worker has the configured challenger loaded (0: skipped).",
+            ["challenger"],
+            multiprocess_mode="livemin",
+            registry=registry,
+        )
+        labels = ["model_version", "role"]
+        self.compare_auc = Gauge(
+            "challenger_roc_auc",
+            "Realized ROC-AUC " + COMPARED_ON,
+            labels,
+            multiprocess_mode="mostrecent",
+            registry=registry,
+        )
+        self.compare_gini = Gauge(
+            "challenger_gini",
+            "Realized normalised Gini " + COMPARED_ON,
+            labels,
+            multiprocess_mode="mostrecent",
+            registry=registry,
+        )
+        self.compare_f1 = Gauge(
+            "challenger_f1",
+            "Realized F1 at each model's threshold " + COMPARED_ON,
+            labels,
+            multiprocess_mode="mostrecent",
+            registry=registry,
+        )
+        self.compare_ece = Gauge(
+            "challenger_ece",
+            "Expected calibration error " + COMPARED_ON,
+            labels,
+            multiprocess_mode="mostrecent",
+            registry=registry,
+        )
+        self.compare_labels = Gauge(
+            "challenger_labels",
+            "Labelled rows behind the challenger_* comparison gauges.",
+            ["model_version"],
+            multiprocess_mode="mostrecent",
+            registry=registry,
+        )
+
+
 class Metrics(
-    RequestMetrics, PredictionMetrics, QualityMetrics, ModelMetrics, LogMetrics, InputMetrics
+    RequestMetrics,
+    PredictionMetrics,
+    QualityMetrics,
+    ModelMetrics,
+    LogMetrics,
+    InputMetrics,
+    ChallengerMetrics,
 ):
     """The service's metrics, registered in ``registry`` (a fresh one per app, so tests that build
     several apps in one process count from zero).
@@ -355,6 +437,7 @@ class Metrics(
         ModelMetrics.__init__(self, self.registry)
         LogMetrics.__init__(self, self.registry)
         InputMetrics.__init__(self, self.registry)
+        ChallengerMetrics.__init__(self, self.registry)
 
     def add_collector(self, collector: Collector) -> None:
         """Export per-worker state at scrape time (model info, drift window)."""

@@ -15,6 +15,7 @@ import asyncio
 import math
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import numpy as np
@@ -31,6 +32,7 @@ from porto_inference.log.store import PredictionLog
 from porto_inference.monitoring.drift import DriftMonitor
 from porto_inference.monitoring.metrics import Metrics, observe_many
 from porto_inference.scoring.batch import EncodedBatch
+from porto_inference.scoring.challengers import Challengers, ShadowPlan
 from porto_inference.scoring.csv_input import CSV_TYPES, check_row_limit
 from porto_inference.scoring.log_entry import log_entry
 from porto_inference.scoring.microbatch import MicroBatcher
@@ -203,6 +205,7 @@ class Scorer:
         micro_batch_max: int,
         batch_max_rows: int,
         explain_max_rows: int = 1_000,
+        challengers: Challengers | None = None,
     ) -> None:
         self.models = models
         self.metrics = metrics
@@ -211,11 +214,25 @@ class Scorer:
         self.batch_max_rows = batch_max_rows
         self.explain_max_rows = explain_max_rows
         self.batcher = MicroBatcher(micro_batch_max)
+        #: Shadow and canary (None or empty: off).
+        self.challengers = challengers if challengers is not None and challengers.enabled else None
         self._by_version: dict[str, _VersionMetrics] = {}
 
     async def model(self, version: str | None) -> ServedModel:
-        """The model that answers: the served one, or the version or alias ``version`` names."""
+        """The model that answers: the served one, or the version or alias ``version`` names.
+        A request that names none may be a canary's (served by the first challenger)."""
+        if version is None and self.challengers is not None:
+            canary = self.challengers.canary()
+            if canary is not None:
+                return canary
         return await self.models.get(version)
+
+    def _shadow_plan(self, model: ServedModel, shadow: bool) -> ShadowPlan | None:
+        """Which challengers shadow this request: only one that named no version and that the
+        champion serves (not a canary's)."""
+        if not shadow or self.challengers is None or model is not self.models.current:
+            return None
+        return self.challengers.plan(model)
 
     async def score_record(
         self,
@@ -226,10 +243,14 @@ class Scorer:
         began: float,
         explain: bool = False,
         endpoint: str = "/predict",
+        shadow: bool = False,
     ) -> Prediction:
         """Score one record (named features, wrapped, or positional). ``began`` is when the
         request's scoring started (``time.perf_counter()``), for the logged latency;
-        ``endpoint`` is the route counted in ``batch_size`` and logged with the row."""
+        ``endpoint`` is the route counted in ``batch_size`` and logged with the row. ``shadow``:
+        the request named no version, so challengers may score it in shadow afterwards."""
+        plan = self._shadow_plan(model, shadow)
+        kept = plan.keep([record]) if plan is not None else None
         try:
             batch = model.codec.encode_items([record])
         except ValidationFailedError as exc:
@@ -246,7 +267,11 @@ class Scorer:
         vm.score_distribution.observe(p)
         (vm.positive if cls else vm.negative).inc()
         vm.size(endpoint).observe(1)
-        self._remember(model, endpoint, batch, proba, [cls], [pid], request_id, began)
+        created = self._remember(model, endpoint, batch, proba, [cls], [pid], request_id, began)
+        if plan is not None and created is not None and self.challengers is not None:
+            self.challengers.submit(
+                plan, batch, records=kept, csv=None, prediction_ids=[pid], created_at=created
+            )
         return Prediction(
             prediction_id=pid,
             probability=p,
@@ -267,9 +292,12 @@ class Scorer:
         began: float,
         explain: bool = False,
         endpoint: str = "/predict/batch",
+        shadow: bool = False,
     ) -> BatchPredictions:
         """Score a batch read by :func:`read_batch`; results keep the input order. ``endpoint``
-        as for :meth:`score_record`."""
+        and ``shadow`` as for :meth:`score_record`."""
+        plan = self._shadow_plan(model, shadow)
+        kept = plan.keep(body.records) if plan is not None else None
         if body.csv is not None:
             batch = model.codec.encode_csv(body.csv)
         else:
@@ -294,7 +322,11 @@ class Scorer:
         classes = (proba >= threshold).astype(np.int8)
         ids = new_prediction_ids(batch.rows)
         self._count_batch(model.version, endpoint, proba, classes)
-        self._remember(model, endpoint, batch, proba, classes, ids, request_id, began)
+        created = self._remember(model, endpoint, batch, proba, classes, ids, request_id, began)
+        if plan is not None and created is not None and self.challengers is not None:
+            self.challengers.submit(
+                plan, batch, records=kept, csv=body.csv, prediction_ids=ids, created_at=created
+            )
         explained = await _explained(model, batch) if explain else None
         return BatchPredictions(
             model_name=model.name,
@@ -346,8 +378,9 @@ class Scorer:
         ids: list[str],
         request_id: str | None,
         began: float,
-    ) -> None:
-        """Drift bookkeeping and the prediction log entry (both O(1) here)."""
+    ) -> datetime | None:
+        """Drift bookkeeping and the prediction log entry (both O(1) here); the entry's time,
+        None when nothing was logged."""
         self.drift.observe(model, batch, proba)
         log = self.prediction_log
         if log.enabled and not log.reject_if_full(batch.rows):
@@ -362,4 +395,6 @@ class Scorer:
                 request_id=request_id,
                 latency_ms=latency_ms,
             )
-            log.submit(entry)
+            if log.submit(entry):
+                return entry.created_at
+        return None

@@ -14,6 +14,7 @@ from porto_inference.monitoring.drift import DriftMonitor
 from porto_inference.monitoring.metrics import Metrics
 from porto_inference.monitoring.quality import QualityMonitor
 from porto_inference.scoring.catalog import Catalog
+from porto_inference.scoring.challengers import Challengers
 from porto_inference.scoring.feedback import FeedbackRecorder
 from porto_inference.scoring.model_manager import ModelManager
 from porto_inference.scoring.predict import Scorer
@@ -21,8 +22,8 @@ from porto_inference.settings import Settings
 
 
 class InferenceService:
-    """Settings, metrics, model manager, prediction log and monitors, and the three request
-    handlers built on them."""
+    """Settings, metrics, model manager, prediction log and monitors, the challengers, and the
+    three request handlers built on them."""
 
     def __init__(
         self,
@@ -39,6 +40,7 @@ class InferenceService:
         self.prediction_log = prediction_log
         self.drift = drift
         self.quality = quality
+        self.challengers = Challengers(settings, metrics, models, prediction_log)
         self.scorer = Scorer(
             models,
             metrics,
@@ -47,6 +49,7 @@ class InferenceService:
             micro_batch_max=settings.micro_batch_max,
             batch_max_rows=settings.batch_max_rows,
             explain_max_rows=settings.explain_max_rows,
+            challengers=self.challengers,
         )
         self.feedback = FeedbackRecorder(
             models, prediction_log, batch_max_rows=settings.batch_max_rows

@@ -1,4 +1,5 @@
-"""Monitoring: live traffic, scores, drift and quality from the prediction log, self-refreshing."""
+"""Monitoring: live traffic, scores, drift, quality and champion against challengers from the
+prediction log, self-refreshing."""
 
 from __future__ import annotations
 

@@ -27,7 +27,9 @@ async def get_ready(service: ServiceDep, response: Response) -> ReadyResponse:
     load error and the prediction log database's state (which does not gate readiness).
     `model.fallback` is set while this worker serves a fallback because the version its alias
     names cannot be loaded: that alias and version, `reason`, `error`, and the `source` of the
-    served version (`previously served`, the fallback alias, or `newest verified version`)."""
+    served version (`previously served`, the fallback alias, or `newest verified version`).
+    `challengers` lists the configured challengers: the version each names, whether this worker
+    has it loaded, and why not."""
     described = service.models.describe()
     served = described["served"]
     response.status_code = 200 if served is not None else 503
@@ -36,4 +38,5 @@ async def get_ready(service: ServiceDep, response: Response) -> ReadyResponse:
         model=served,
         model_error=described["last_error"],
         database=DatabaseStatus.model_validate(service.prediction_log.status()),
+        challengers=service.challengers.states(),
     )

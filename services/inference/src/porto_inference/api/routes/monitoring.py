@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 from porto.contracts.monitoring import (
+    ChallengerComparison,
     DriftReport,
     LiveQuality,
     RecentPredictions,
@@ -20,6 +21,7 @@ from porto.contracts.monitoring import (
 from porto_inference.api.deps import ApiKeyDep, ServiceDep
 from porto_inference.api.schemas import ERRORS
 from porto_inference.errors import ValidationFailedError
+from porto_inference.monitoring.challengers import compare
 from porto_inference.monitoring.reports import MAX_BUCKETS, Monitoring
 
 router = APIRouter(prefix="/monitoring", tags=["monitoring"], dependencies=[ApiKeyDep])
@@ -159,4 +161,34 @@ async def get_quality(
     _check_buckets(minutes, bucket_minutes)
     return await Monitoring(service).live_quality(
         minutes=minutes, limit=limit, bucket_minutes=bucket_minutes, model_version=model_version
+    )
+
+
+@router.get(
+    "/challengers",
+    summary="Champion against challengers on the same labels",
+    response_model=ChallengerComparison,
+    responses=ERRORS,
+)
+async def get_challengers(
+    service: ServiceDep,
+    minutes: Minutes = 1440,
+    limit: Annotated[
+        int, Query(ge=1, le=100_000, description="Most recent paired labelled rows used.")
+    ] = 10_000,
+    bucket_minutes: BucketMinutes = 60,
+) -> ChallengerComparison:
+    """Per challenger version with shadow scores: realized ROC-AUC, Gini, F1 (each at its own
+    threshold) and calibration (ECE, Brier, mean score against positive rate) of champion and
+    challenger on the same labelled rows, over the window and per prediction-time bucket with
+    the labels behind each point, and whether to promote it (PROMOTE_MIN_AUC_GAIN on at least
+    PROMOTE_MIN_LABELS labels)."""
+    _check_buckets(minutes, bucket_minutes)
+    return await compare(
+        service.prediction_log,
+        service.settings,
+        service.challengers.states(),
+        minutes=minutes,
+        bucket_minutes=bucket_minutes,
+        limit=limit,
     )

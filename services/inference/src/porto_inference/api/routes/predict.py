@@ -196,7 +196,12 @@ async def predict_record(request: Request) -> Response:
     state = request.state
     state.model_version = model.version
     prediction = await scorer.score_record(
-        model, record, request_id=state.request_id, began=began, explain=explain
+        model,
+        record,
+        request_id=state.request_id,
+        began=began,
+        explain=explain,
+        shadow=version is None,
     )
     state.rows = 1
     if settings.log_features:
@@ -233,7 +238,12 @@ async def predict_batch(request: Request) -> Response:
     state = request.state
     state.model_version = model.version
     scored = await scorer.score_batch(
-        model, batch, request_id=state.request_id, began=began, explain=explain
+        model,
+        batch,
+        request_id=state.request_id,
+        began=began,
+        explain=explain,
+        shadow=version is None,
     )
     state.rows = scored.count
     return _answer(batch_json(scored))

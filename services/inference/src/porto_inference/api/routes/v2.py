@@ -314,6 +314,7 @@ async def _infer(request: Request, version: str | None) -> Response:
             began=began,
             endpoint=endpoint,
             explain=explain,
+            shadow=version is None,
         )
         probabilities = np.array([one.probability])
         classes = np.array([one.class_])
@@ -327,6 +328,7 @@ async def _infer(request: Request, version: str | None) -> Response:
             began=began,
             endpoint=endpoint,
             explain=explain,
+            shadow=version is None,
         )
         probabilities, classes, ids = batch.probabilities, batch.classes, batch.prediction_ids
         explained = batch.explained
