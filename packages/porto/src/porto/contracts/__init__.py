@@ -5,6 +5,7 @@
 - ``api``: the inference API's prediction, feedback and model answers
 - ``serving``: what a worker serves (``/ready``, promotion)
 - ``monitoring``: the ``/monitoring/*`` answers
+- ``report``: a version's report and model card (``/models/{version}/report``)
 
 They import pydantic and porto's light modules only: the UI, which installs no model library,
 reads every one of them.

@@ -31,6 +31,7 @@ from porto_inference.api.routes import (
     monitoring,
     predict,
     promotion,
+    reports,
     v2,
 )
 from porto_inference.api.routes import metrics as metrics_route
@@ -137,7 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         v2.router,
     ):
         app.include_router(router)
-    for router in (promotion.router, monitoring.router):
+    for router in (promotion.router, monitoring.router, reports.router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

@@ -1,0 +1,520 @@
+"""A model version's report: the model card, what training measured and drew, and — from the
+prediction log — drift per feature over time, realized quality and data-quality counts.
+
+Transport-agnostic: the API route and ``porto-inference report`` both call :func:`build_report`
+with the artifact store, the registry and (when there is one) the prediction log's reads. The
+figures reuse what the live pages use, so they agree: PSI with :mod:`porto.reference`'s bins
+against the version's ``reference.json`` and :func:`~porto_inference.monitoring.reports.live_values`
+as ``/monitoring/drift`` does, quality with :func:`~porto_inference.monitoring.quality.quality`,
+:func:`~porto_inference.monitoring.quality.gini` and
+:func:`~porto_inference.monitoring.quality.calibration`.
+
+The log sections read a bounded random sample per time bucket (``sample_per_bucket`` rows) and
+at most ``label_limit`` labelled rows, each query pruned to the window's day partitions. When the
+log is off or its database does not answer, those sections say so (``available: false`` and the
+reason) and the rest of the report is complete: the card and training come from the bundle alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import PurePosixPath
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from porto.bundle import Manifest, read_file, read_json
+from porto.contracts.insights import IMPORTANCE_FILE, MUTUAL_INFO_FILE, FeatureRanking
+from porto.contracts.plots import PLOTS, plot_file
+from porto.contracts.report import (
+    CardData,
+    CardFeature,
+    DataQualitySection,
+    DriftBucket,
+    DriftSection,
+    FeatureDataQuality,
+    FeatureDriftSummary,
+    ModelCard,
+    QualitySection,
+    RealizedQuality,
+    ReportPlot,
+    ReportWindow,
+    TrainingSection,
+    VersionReport,
+)
+from porto.contracts.run import ClassificationMetrics, RunMetrics
+from porto.reference import REFERENCE_FILE, ReferenceStats, bin_counts, missing_categories, psi
+from porto.registry import Registry
+from porto.schema import FeatureKind
+from porto.store import ArtifactStore
+from pydantic import ValidationError
+
+from porto_inference.errors import DatabaseUnavailableError
+from porto_inference.log.queries import LogQueries
+from porto_inference.log.report_queries import labelled_rows, sampled_rows, served_counts
+from porto_inference.monitoring.quality import calibration, gini, quality
+from porto_inference.monitoring.reports import PSI_MAJOR, PSI_MODERATE, live_values, severity
+
+#: Most time buckets a report may have (bounds the queries: one sample per bucket).
+MAX_REPORT_BUCKETS = 366
+#: Most served rows a report samples over all its buckets (bounds its memory and time).
+MAX_SAMPLE_ROWS = 200_000
+#: The image files of a bundle a report embeds.
+IMAGE_SUFFIXES = {".png": "image/png", ".svg": "image/svg+xml"}
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """The window the log sections read and their bounds (validated by the callers)."""
+
+    days: int = 7
+    bucket_hours: int = 24
+    sample_per_bucket: int = 2000
+    label_limit: int = 50_000
+
+    @property
+    def bucket_s(self) -> int:
+        """Width of a bucket in seconds."""
+        return self.bucket_hours * 3600
+
+    @property
+    def buckets(self) -> int:
+        """How many buckets the window holds (the last one is the current, partial one)."""
+        return max(1, math.ceil(self.days * 24 / self.bucket_hours))
+
+
+@dataclass
+class BuiltReport:
+    """The report and the bundle images its HTML embeds (file → (bytes, media type))."""
+
+    report: VersionReport
+    images: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+
+
+def report_window(options: ReportOptions, now: datetime) -> tuple[datetime, datetime]:
+    """``[since, until)``: whole buckets aligned on the epoch (UTC days for 24 hours), the last
+    one holding ``now``."""
+    step = options.bucket_s
+    last = datetime.fromtimestamp(now.timestamp() // step * step, UTC)
+    since = last - timedelta(seconds=step * (options.buckets - 1))
+    return since, last + timedelta(seconds=step)
+
+
+async def build_report(
+    store: ArtifactStore,
+    registry: Registry,
+    version: str,
+    log: LogQueries | None,
+    options: ReportOptions,
+    *,
+    now: datetime | None = None,
+) -> BuiltReport:
+    """The report of ``version`` (a concrete version; resolve aliases first). ``log`` None or
+    disabled: the log sections say the prediction log is off."""
+    now = now or datetime.now(UTC)
+    manifest = await asyncio.to_thread(registry.get, version)
+    aliases = await asyncio.to_thread(registry.aliases)
+    named = sorted(a for a, v in aliases.items() if v == manifest.version)
+    training, images = await asyncio.to_thread(training_section, store, manifest)
+    reference = None
+    if REFERENCE_FILE in manifest.files:
+        raw = await asyncio.to_thread(read_json, store, manifest, REFERENCE_FILE)
+        reference = ReferenceStats.model_validate(raw)
+    since, until = report_window(options, now)
+    window = ReportWindow(
+        days=options.days,
+        bucket_hours=options.bucket_hours,
+        since=since.isoformat(),
+        until=until.isoformat(),
+        sample_per_bucket=options.sample_per_bucket,
+    )
+    drift, data_quality, realized = await _log_sections(
+        log, manifest, reference, options, since, until
+    )
+    report = VersionReport(
+        generated_at=now.isoformat(),
+        model_name=manifest.name,
+        model_version=manifest.version,
+        window=window,
+        card=model_card(manifest, named),
+        training=training,
+        drift=drift,
+        quality=realized,
+        data_quality=data_quality,
+    )
+    return BuiltReport(report=report, images=images)
+
+
+async def _log_sections(
+    log: LogQueries | None,
+    manifest: Manifest,
+    reference: ReferenceStats | None,
+    options: ReportOptions,
+    since: datetime,
+    until: datetime,
+) -> tuple[DriftSection, DataQualitySection, QualitySection]:
+    """The three sections the prediction log fills, or each marked unavailable with why."""
+    if log is None or not log.db.enabled:
+        why = "the prediction log is off (PORTO_INFERENCE_PREDICTION_LOG=false)"
+        return _unavailable(why)
+    name, version, step = manifest.name, manifest.version, options.bucket_s
+    try:
+        sample = await sampled_rows(
+            log, name, version, since, until, step, options.sample_per_bucket
+        )
+        served = await served_counts(log, name, version, since, until, step)
+        labelled = await labelled_rows(log, name, version, since, until, options.label_limit)
+    except DatabaseUnavailableError as exc:
+        return _unavailable(exc.message)
+    buckets = [since + timedelta(seconds=step * i) for i in range(options.buckets)]
+    drift, data_quality = await asyncio.to_thread(
+        drift_and_data_quality, manifest, reference, sample, served, buckets
+    )
+    realized = quality_section(labelled, since, step, options.label_limit)
+    return drift, data_quality, realized
+
+
+def _unavailable(reason: str) -> tuple[DriftSection, DataQualitySection, QualitySection]:
+    return (
+        DriftSection(available=False, reason=reason),
+        DataQualitySection(available=False, reason=reason),
+        QualitySection(available=False, reason=reason),
+    )
+
+
+# --- the bundle: training and the card ---------------------------------------------------------
+def training_section(
+    store: ArtifactStore, manifest: Manifest
+) -> tuple[TrainingSection, dict[str, tuple[bytes, str]]]:
+    """The bundle's metrics, plots (their data and images) and feature rankings."""
+    files = manifest.files
+    stems: list[str] = [n for n in PLOTS if plot_file(n) in files or f"plots/{n}.png" in files]
+    for rel in sorted(files):
+        path = PurePosixPath(rel)
+        wanted = path.suffix in (".json", *IMAGE_SUFFIXES)
+        if path.parent.name == "plots" and path.stem not in stems and wanted:
+            stems.append(path.stem)
+    plots: list[ReportPlot] = []
+    images: dict[str, tuple[bytes, str]] = {}
+    for stem in stems:
+        data = None
+        data_file = plot_file(stem) if plot_file(stem) in files else None
+        if data_file is not None:
+            loaded = read_json(store, manifest, data_file)
+            data = loaded if isinstance(loaded, dict) else {"values": loaded}
+        image = next(
+            (f"plots/{stem}{s}" for s in IMAGE_SUFFIXES if f"plots/{stem}{s}" in files), None
+        )
+        if image is not None:
+            images[image] = (read_file(store, manifest, image), IMAGE_SUFFIXES[image[-4:]])
+        title = str(data.get("title")) if data and data.get("title") else _titled(stem)
+        plots.append(
+            ReportPlot(name=stem, title=title, image=image, data_file=data_file, data=data)
+        )
+    rankings: dict[str, FeatureRanking | None] = {}
+    for key, rel in (("mi", MUTUAL_INFO_FILE), ("importance", IMPORTANCE_FILE)):
+        rankings[key] = (
+            FeatureRanking.model_validate(read_json(store, manifest, rel)) if rel in files else None
+        )
+    section = TrainingSection(
+        metrics=manifest.metrics,
+        plots=plots,
+        mutual_information=rankings["mi"],
+        importance=rankings["importance"],
+    )
+    return section, images
+
+
+def _titled(stem: str) -> str:
+    return stem.replace("_", " ").capitalize()
+
+
+def holdout_metrics(metrics: dict[str, Any]) -> tuple[str, dict[str, float]]:
+    """Which rows the metrics describe and every number training recorded on them: the
+    classification figures of a run's metrics, else the numbers of a bundle of another shape
+    (top level, and its ``test`` object if it has one)."""
+    try:
+        run = RunMetrics.model_validate(metrics)
+    except ValidationError:
+        found: dict[str, float] = {}
+        for source in (metrics, metrics.get("test")):
+            if isinstance(source, dict):
+                for key, value in source.items():
+                    if isinstance(value, (int, float)) and not isinstance(value, bool):
+                        found[key] = float(value)
+        holdout = metrics.get("holdout")
+        return (str(holdout) if holdout else "test"), found
+    figures = {
+        name: float(value)
+        for name, value in run.model_dump(include=set(ClassificationMetrics.model_fields)).items()
+        if isinstance(value, (int, float))
+    }
+    figures.update({f"validation_{k}": float(v) for k, v in run.validation.model_dump().items()})
+    if run.oracle_roc_auc is not None:
+        figures["oracle_roc_auc"] = run.oracle_roc_auc
+    return run.holdout, figures
+
+
+def model_card(manifest: Manifest, aliases: list[str]) -> ModelCard:
+    """The card: the bundle's facts, and intended use and limits from the training config's
+    ``model_card`` (``intended_use``, ``limitations``) when it has them, else written here from
+    the bundle."""
+    schema = manifest.feature_schema
+    dataset = manifest.dataset
+    labels = manifest.label_mapping
+    rate = dataset.positives / dataset.rows if dataset.rows else 0.0
+    marker = schema.missing_value
+    marker_text = "null" if marker is None else f"null or {marker:g}"
+    features = [
+        CardFeature(
+            name=spec.name,
+            kind=str(spec.kind),
+            dtype=spec.dtype,
+            missing=f"{marker_text}; {spec.missing_rate:.2%} missing in training",
+            training_missing_rate=spec.missing_rate,
+            categories=len(spec.categories) if spec.categories is not None else None,
+        )
+        for spec in schema.features
+    ]
+    holdout, figures = holdout_metrics(manifest.metrics)
+    data = CardData(
+        source=dataset.source,
+        fingerprint=dataset.fingerprint,
+        rows=dataset.rows,
+        columns=dataset.columns,
+        positives=dataset.positives,
+        positive_rate=rate,
+        synthetic=dataset.synthetic,
+        target=schema.target,
+        id_column=schema.id_column,
+        missing_value=marker,
+        positive_label=str(labels.positive_label),
+        negative_label=str(labels.negative_label),
+        ignored_columns=list(schema.ignored),
+    )
+    given = manifest.config.get("model_card")
+    given = given if isinstance(given, dict) else {}
+    intended = given.get("intended_use")
+    limits = given.get("limitations")
+    from_config = isinstance(intended, str) and bool(intended.strip())
+    card_limits = (
+        [str(x) for x in limits]
+        if isinstance(limits, list) and limits
+        else _generated_limits(manifest, rate, holdout, figures)
+    )
+    return ModelCard(
+        name=manifest.name,
+        version=manifest.version,
+        created_at=manifest.created_at.isoformat(),
+        model_type=manifest.model_type,
+        code_version=manifest.code_version,
+        aliases=aliases,
+        threshold=manifest.threshold,
+        data=data,
+        features=features,
+        intended_use=str(intended) if from_config else _generated_use(manifest, data),
+        limitations=card_limits,
+        holdout=holdout,
+        holdout_metrics=figures,
+        card_source="config" if from_config else "generated",
+    )
+
+
+def _generated_use(manifest: Manifest, data: CardData) -> str:
+    kinds = pd.Series([str(f.kind) for f in manifest.feature_schema.features]).value_counts()
+    by_kind = ", ".join(f"{n} {k}" for k, n in kinds.items())
+    return (
+        f"Binary classification: the probability that a record's {data.target!r} is "
+        f"{data.positive_label!r} (class 1) rather than {data.negative_label!r} (class 0), for "
+        f"records with the {len(manifest.feature_schema.features)} features of the training "
+        f"schema ({by_kind}). The class is 1 at a probability of {manifest.threshold:.4f} or "
+        "more (the threshold of maximal F1 on the validation rows). Meant for ranking and "
+        "flagging records drawn like the training data, with the action on a flagged record "
+        "decided and reviewed by people; not for records of another population or schema."
+    )
+
+
+def _generated_limits(
+    manifest: Manifest, rate: float, holdout: str, figures: dict[str, float]
+) -> list[str]:
+    dataset = manifest.dataset
+    out = [
+        f"Label rate in training: {rate:.2%} ({dataset.positives:,} of {dataset.rows:,} rows). "
+        "Probabilities are calibrated to that rate; precision at the threshold is bounded by how "
+        "rare positives are, and both shift when the live rate differs.",
+        f"Data window: {dataset.source} (fingerprint {dataset.fingerprint[:16]}), as of "
+        f"{manifest.created_at:%Y-%m-%d}. No guarantee outside the training distribution: values "
+        "beyond the ranges seen in training, categories never seen (counted as unseen below) and "
+        "a drifting population degrade the scores; watch the drift and data-quality sections.",
+        f"Holdout figures ({holdout} rows"
+        + (f", {int(figures['rows']):,} of them" if "rows" in figures else "")
+        + ") describe data like the training data; realized quality needs feedback labels.",
+    ]
+    if dataset.synthetic:
+        out.append("Trained on synthetic data: a demonstration, not a basis for decisions.")
+    if manifest.feature_schema.ignored:
+        out.append(
+            f"{len(manifest.feature_schema.ignored)} column(s) of the data are ignored by the "
+            "model (accepted and discarded): "
+            + ", ".join(manifest.feature_schema.ignored[:10])
+            + ("…" if len(manifest.feature_schema.ignored) > 10 else "")
+        )
+    out.append("Scores correlate with the label; they explain no cause.")
+    return out
+
+
+# --- the log: drift, data quality, realized quality --------------------------------------------
+def drift_and_data_quality(
+    manifest: Manifest,
+    reference: ReferenceStats | None,
+    sample: list[dict[str, Any]],
+    served: dict[datetime, int],
+    buckets: list[datetime],
+) -> tuple[DriftSection, DataQualitySection]:
+    """PSI per feature per bucket (and over the window) of the sampled rows against
+    ``reference``, and the missing values and unseen categories of the same rows."""
+    schema = manifest.feature_schema
+    missing = missing_categories(schema)
+    total_served = sum(served.values())
+    all_scores = np.asarray([float(r["score"]) for r in sample], dtype=np.float64)
+    frame = _frame(sample, schema.names)
+    values = {
+        spec.name: live_values(frame[spec.name], spec.kind, schema) for spec in schema.features
+    }
+    dq: list[FeatureDataQuality] = []
+    n = len(sample)
+    for spec in schema.features:
+        col = values[spec.name]
+        if spec.kind is FeatureKind.CATEGORICAL:
+            is_missing = np.isin(col, list(missing))
+            known = set(spec.categories or [])
+            unseen: int | None = int(sum(1 for v in col[~is_missing] if v not in known))
+        else:
+            is_missing = np.isnan(col.astype("float64"))
+            unseen = None
+        count = int(is_missing.sum())
+        dq.append(
+            FeatureDataQuality(
+                feature=spec.name,
+                kind=str(spec.kind),
+                missing=count,
+                missing_rate=count / n if n else 0.0,
+                training_missing_rate=spec.missing_rate,
+                unseen=unseen,
+            )
+        )
+    data_quality = DataQualitySection(available=True, served=total_served, rows=n, features=dq)
+    if reference is None:
+        why = f"version {manifest.version} has no {REFERENCE_FILE}: no training distribution"
+        return DriftSection(available=False, reason=why), data_quality
+    position = {start: i for i, start in enumerate(buckets)}
+    bucket_of = np.fromiter(
+        (position.get(r["bucket"], -1) for r in sample), dtype=np.int64, count=n
+    )
+    out_buckets: list[DriftBucket] = []
+    totals: dict[str, np.ndarray] = {}
+    max_psi: dict[str, float] = {}
+    for i, start in enumerate(buckets):
+        mask = bucket_of == i
+        rows = int(mask.sum())
+        figures: dict[str, float] = {}
+        for ref in reference.features:
+            if ref.name not in values:
+                continue
+            counts = bin_counts(ref, values[ref.name][mask], missing) if rows else None
+            if counts is None:
+                continue
+            totals[ref.name] = totals.get(ref.name, np.zeros(len(ref.fractions))) + counts
+            figures[ref.name] = psi(ref.fractions, counts)
+            max_psi[ref.name] = max(max_psi.get(ref.name, 0.0), figures[ref.name])
+        score_psi = None
+        if rows:
+            scores = np.clip(all_scores[mask], 0.0, 1.0)
+            hist = np.histogram(scores, bins=np.asarray(reference.score.edges))[0]
+            score_psi = psi(reference.score.fractions, hist)
+        out_buckets.append(
+            DriftBucket(
+                start=start.isoformat(),
+                served=served.get(start, 0),
+                sampled=rows,
+                psi=figures,
+                score_psi=score_psi,
+            )
+        )
+    summary = []
+    for ref in reference.features:
+        if ref.name in totals:
+            value = psi(ref.fractions, totals[ref.name])
+            summary.append(
+                FeatureDriftSummary(
+                    feature=ref.name,
+                    psi=value,
+                    severity=severity(value),
+                    max_bucket_psi=max_psi[ref.name],
+                )
+            )
+    summary.sort(key=lambda f: f.psi, reverse=True)
+    drift = DriftSection(
+        available=True,
+        moderate=PSI_MODERATE,
+        major=PSI_MAJOR,
+        features=summary,
+        buckets=out_buckets,
+    )
+    return drift, data_quality
+
+
+def _frame(sample: list[dict[str, Any]], names: list[str]) -> pd.DataFrame:
+    """The sampled rows' features as columns in model order (absent ones as None)."""
+    records = [r["features"] if isinstance(r["features"], dict) else {} for r in sample]
+    frame = pd.DataFrame.from_records(records) if records else pd.DataFrame()
+    for name in names:
+        if name not in frame.columns:
+            frame[name] = pd.Series([None] * len(sample), dtype=object)
+    return frame
+
+
+def realized(
+    scores: np.ndarray, predicted: np.ndarray, labels: np.ndarray, start: str | None
+) -> RealizedQuality:
+    """Quality and calibration of labelled rows."""
+    q = quality(scores, predicted, labels)
+    cal = calibration(scores, labels)
+    return RealizedQuality(
+        start=start,
+        labelled=q.samples,
+        positives=int(labels.sum()),
+        roc_auc=q.roc_auc,
+        gini=gini(q.roc_auc),
+        f1=q.f1,
+        precision=q.precision,
+        recall=q.recall,
+        brier=None if cal is None else cal.brier,
+        ece=None if cal is None else cal.ece,
+        mean_score=None if cal is None else cal.mean_score,
+        positive_rate=None if cal is None else cal.positive_rate,
+    )
+
+
+def quality_section(rows: list[Any], since: datetime, step: int, limit: int) -> QualitySection:
+    """Realized quality of the labelled ``rows`` overall and per bucket of prediction time."""
+    if not rows:
+        return QualitySection(available=True, limit=limit)
+    scores = np.asarray([float(r["score"]) for r in rows])
+    predicted = np.asarray([int(r["predicted_class"]) for r in rows])
+    labels = np.asarray([int(r["label"]) for r in rows])
+    offsets = np.asarray([(r["created_at"] - since).total_seconds() // step for r in rows])
+    buckets = []
+    for k in np.unique(offsets):
+        sel = offsets == k
+        start = (since + timedelta(seconds=step * int(k))).isoformat()
+        buckets.append(realized(scores[sel], predicted[sel], labels[sel], start))
+    return QualitySection(
+        available=True,
+        limit=limit,
+        overall=realized(scores, predicted, labels, None),
+        buckets=buckets,
+    )
