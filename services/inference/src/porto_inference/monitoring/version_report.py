@@ -50,13 +50,15 @@ from porto.reference import REFERENCE_FILE, ReferenceStats, bin_counts, missing_
 from porto.registry import Registry
 from porto.schema import FeatureKind
 from porto.store import ArtifactStore
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 
-from porto_inference.errors import DatabaseUnavailableError
+from porto_inference.errors import DatabaseUnavailableError, ValidationFailedError
 from porto_inference.log.queries import LogQueries
 from porto_inference.log.report_queries import labelled_rows, sampled_rows, served_counts
 from porto_inference.monitoring.quality import calibration, gini, quality
 from porto_inference.monitoring.reports import PSI_MAJOR, PSI_MODERATE, live_values, severity
+from porto_inference.settings import Settings
 
 #: Most time buckets a report may have (bounds the queries: one sample per bucket).
 MAX_REPORT_BUCKETS = 366
@@ -92,6 +94,56 @@ class BuiltReport:
 
     report: VersionReport
     images: dict[str, tuple[bytes, str]] = field(default_factory=dict)
+
+
+def report_options(days: int, bucket_hours: int, sample: int) -> ReportOptions:
+    """The options, or ValidationFailedError (422) naming the parameter that makes the report
+    too large (the route and the CLI check ranges of each parameter themselves)."""
+    options = ReportOptions(days=days, bucket_hours=bucket_hours, sample_per_bucket=sample)
+    if options.buckets > MAX_REPORT_BUCKETS:
+        raise ValidationFailedError(
+            f"{days} days in buckets of {bucket_hours} h make {options.buckets} buckets, more "
+            f"than {MAX_REPORT_BUCKETS}: widen the buckets or shorten the window",
+            [{"field": "bucket_hours", "message": f"at most {MAX_REPORT_BUCKETS} buckets"}],
+        )
+    if options.buckets * sample > MAX_SAMPLE_ROWS:
+        raise ValidationFailedError(
+            f"{options.buckets} buckets of {sample} sampled rows exceed {MAX_SAMPLE_ROWS:,} rows: "
+            "sample fewer rows per bucket or use fewer buckets",
+            [{"field": "sample", "message": f"buckets x sample at most {MAX_SAMPLE_ROWS}"}],
+        )
+    return options
+
+
+async def write_report(
+    settings: Settings, ref: str, format: str, days: int, bucket_hours: int, sample: int
+) -> str:
+    """``porto-inference report``: the report of the version ``ref`` names, from the configured
+    store and prediction log (its own short-lived pool; the log sections say why when the
+    database does not answer), rendered as ``html`` or ``json``."""
+    from porto.store import open_store
+
+    from porto_inference.log.database import database_url
+    from porto_inference.log.pool import LogPool
+    from porto_inference.monitoring.metrics import LogMetrics
+    from porto_inference.monitoring.report_html import render_html
+
+    options = report_options(days, bucket_hours, sample)
+    uri = settings.resolved_store_uri
+    store = open_store(uri, settings.s3_options() if uri.startswith("s3://") else None)
+    registry = Registry(store, settings.model_name)
+    version = await asyncio.to_thread(registry.resolve, ref)
+    url = await asyncio.to_thread(database_url, settings)
+    log = LogQueries(LogPool(settings, LogMetrics(CollectorRegistry()), url))
+    try:
+        if url is not None:
+            await log.db.connect()
+        built = await build_report(store, registry, version, log, options)
+    finally:
+        await log.db.close()
+    if format == "html":
+        return render_html(built.report, built.images)
+    return built.report.model_dump_json(indent=2) + "\n"
 
 
 def report_window(options: ReportOptions, now: datetime) -> tuple[datetime, datetime]:

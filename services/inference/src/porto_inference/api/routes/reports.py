@@ -17,35 +17,10 @@ from starlette.responses import HTMLResponse, JSONResponse, Response
 from porto_inference.api.deps import ApiKeyDep, ServiceDep
 from porto_inference.api.routes.models import VersionPath
 from porto_inference.api.schemas import ERRORS
-from porto_inference.errors import ValidationFailedError
 from porto_inference.monitoring.report_html import render_html
-from porto_inference.monitoring.version_report import (
-    MAX_REPORT_BUCKETS,
-    MAX_SAMPLE_ROWS,
-    ReportOptions,
-    build_report,
-)
+from porto_inference.monitoring.version_report import build_report, report_options
 
 router = APIRouter(tags=["models"], dependencies=[ApiKeyDep])
-
-
-def report_options(days: int, bucket_hours: int, sample: int) -> ReportOptions:
-    """The options, or ValidationFailedError (422) naming the parameter that makes the report
-    too large."""
-    options = ReportOptions(days=days, bucket_hours=bucket_hours, sample_per_bucket=sample)
-    if options.buckets > MAX_REPORT_BUCKETS:
-        raise ValidationFailedError(
-            f"{days} days in buckets of {bucket_hours} h make {options.buckets} buckets, more "
-            f"than {MAX_REPORT_BUCKETS}: widen the buckets or shorten the window",
-            [{"field": "bucket_hours", "message": f"at most {MAX_REPORT_BUCKETS} buckets"}],
-        )
-    if options.buckets * sample > MAX_SAMPLE_ROWS:
-        raise ValidationFailedError(
-            f"{options.buckets} buckets of {sample} sampled rows exceed {MAX_SAMPLE_ROWS:,} rows: "
-            "sample fewer rows per bucket or use fewer buckets",
-            [{"field": "sample", "message": f"buckets × sample at most {MAX_SAMPLE_ROWS}"}],
-        )
-    return options
 
 
 @router.get(
