@@ -7,9 +7,11 @@ escaped, and every failure is a 4xx — or, for the log, a 200 that says why a s
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
+import secrets
 from collections.abc import Callable, Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -18,15 +20,16 @@ from typing import Any
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
+from harness.minio import MinioServer
 from harness.ports import free_port
 from inference.pg import flush_log
-from porto.bundle import Manifest, read_json
+from porto.bundle import Manifest, read_file, read_json, write_bundle
 from porto.contracts.insights import MUTUAL_INFO_FILE
 from porto.contracts.report import VersionReport
 from porto.reference import missing_categories
 from porto.registry import Registry
 from porto.schema import FeatureKind, canonical_category
-from porto.store import FileStore
+from porto.store import FileStore, S3Options, open_store
 from porto_inference.cli import main
 from porto_inference.monitoring.quality import calibration, gini, quality
 from porto_inference.monitoring.report_html import render_html
@@ -381,3 +384,33 @@ def test_cli_writes_the_report(
     assert "--format" in capsys.readouterr().err
     assert main(["report", "champion", "--days", "90", "--bucket-hours", "1"]) == 1
     assert "buckets" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_report_from_an_s3_store(
+    minio_server: MinioServer,
+    s3_options: S3Options,
+    make_client: Callable[..., TestClient],
+    trained_manifest: Manifest,
+    home: Path,
+) -> None:
+    """The same report with the bundle in MinIO, as in the chart."""
+    source = FileStore(home / "artifacts")
+    files = {rel: read_file(source, trained_manifest, rel) for rel in trained_manifest.files}
+    uri = f"s3://porto-reports/{secrets.token_hex(4)}"
+    store = open_store(uri, dataclasses.replace(s3_options, create_bucket=True))
+    final = write_bundle(store, trained_manifest.model_copy(update={"files": {}}), files)
+    Registry(store, "porto").register(final, promote=True)
+    client = make_client(
+        store_uri=uri,
+        s3_endpoint_url=minio_server.endpoint,
+        s3_access_key=minio_server.access_key,
+        s3_secret_key=minio_server.secret_key,
+    )
+    answer = client.get("/models/champion/report", params={"format": "html"})
+    assert answer.status_code == 200, answer.text
+    checker = _check_html(answer.text)
+    assert len([x for x in checker.links if x.startswith("data:image/png;base64,")]) >= 4
+    report = VersionReport.model_validate(client.get("/models/champion/report").json())
+    assert report.card.data.fingerprint == trained_manifest.dataset.fingerprint
+    assert report.training.mutual_information is not None
