@@ -33,6 +33,7 @@ from porto.store import FileStore, S3Options, open_store
 from porto_inference.cli import main
 from porto_inference.monitoring.quality import calibration, gini, quality
 from porto_inference.monitoring.report_html import render_html
+from porto_inference.monitoring.version_report import model_card
 
 CRAFTED = "<script>alert('x')</script>"
 
@@ -414,3 +415,25 @@ def test_report_from_an_s3_store(
     report = VersionReport.model_validate(client.get("/models/champion/report").json())
     assert report.card.data.fingerprint == trained_manifest.dataset.fingerprint
     assert report.training.mutual_information is not None
+
+
+def test_card_text_from_the_training_config(trained_manifest: Manifest) -> None:
+    """The training config's model_card (as training records it in the manifest) wins over the
+    generated text; half of it gives half."""
+    from porto_training.config import load_config
+
+    use = "Rank renewal offers for the pricing team; never to refuse cover."
+    config = load_config(
+        updates={"model_card.intended_use": use, "model_card.limitations": ["Only motor policies."]}
+    )
+    given = trained_manifest.model_copy(update={"config": config.model_dump(mode="json")})
+    card = model_card(given, [])
+    assert (card.intended_use, card.limitations, card.card_source) == (
+        use,
+        ["Only motor policies."],
+        "config",
+    )
+    half = load_config(updates={"model_card.intended_use": use}).model_dump(mode="json")
+    card = model_card(trained_manifest.model_copy(update={"config": half}), [])
+    assert card.card_source == "mixed" and any("Label rate" in x for x in card.limitations)
+    assert model_card(trained_manifest, []).card_source == "generated"

@@ -68,7 +68,7 @@ class ModelCard(BaseModel):
     )
     card_source: str = Field(
         description="'config' when intended use and limits come from the training config "
-        "(model_card), 'generated' when porto wrote them from the bundle."
+        "(model_card), 'generated' when porto wrote them from the bundle, 'mixed' for one each."
     )
 
 

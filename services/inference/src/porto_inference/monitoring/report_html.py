@@ -134,7 +134,10 @@ def _card(card: ModelCard) -> str:
             for f in card.features
         ),
     )
-    source = "the training config" if card.card_source == "config" else "porto, from the bundle"
+    source = {
+        "config": "the training config (model_card)",
+        "generated": "porto, from the bundle",
+    }.get(card.card_source, "the training config (model_card) and porto, from the bundle")
     return (
         '<section id="model-card"><h2>Model card</h2>'
         + kv

@@ -351,11 +351,10 @@ def model_card(manifest: Manifest, aliases: list[str]) -> ModelCard:
     given = given if isinstance(given, dict) else {}
     intended = given.get("intended_use")
     limits = given.get("limitations")
-    from_config = isinstance(intended, str) and bool(intended.strip())
-    card_limits = (
-        [str(x) for x in limits]
-        if isinstance(limits, list) and limits
-        else _generated_limits(manifest, rate, holdout, figures)
+    use_given = isinstance(intended, str) and bool(intended.strip())
+    limits_given = isinstance(limits, list) and bool(limits)
+    source = {(True, True): "config", (False, False): "generated"}.get(
+        (use_given, limits_given), "mixed"
     )
     return ModelCard(
         name=manifest.name,
@@ -367,11 +366,15 @@ def model_card(manifest: Manifest, aliases: list[str]) -> ModelCard:
         threshold=manifest.threshold,
         data=data,
         features=features,
-        intended_use=str(intended) if from_config else _generated_use(manifest, data),
-        limitations=card_limits,
+        intended_use=str(intended) if use_given else _generated_use(manifest, data),
+        limitations=(
+            [str(x) for x in limits]
+            if limits_given and isinstance(limits, list)
+            else _generated_limits(manifest, rate, holdout, figures)
+        ),
         holdout=holdout,
         holdout_metrics=figures,
-        card_source="config" if from_config else "generated",
+        card_source=source,
     )
 
 
