@@ -43,7 +43,7 @@ th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}
 figure{margin:0;border:1px solid #ddd;padding:.4rem;break-inside:avoid}
 figure img{max-width:100%;height:auto}figcaption{font-size:.85rem;color:#444}
 .stable{background:#e8f5e9}.moderate{background:#fff3cd}.major{background:#f8d7da}
-.kv th{width:14rem}section{break-inside:auto}
+.kv th{width:14rem}section{break-inside:auto}.wide{overflow-x:auto}
 @media print{body{margin:0;max-width:none}h2{break-after:avoid}a{color:inherit}}
 """
 
@@ -64,9 +64,10 @@ def _num(value: float | int | None, digits: int = 4) -> str:
 def _table(head: Sequence[str], rows: Iterable[Sequence[str]], cls: str = "") -> str:
     """A table; cells are HTML already (escape data before)."""
     header = "".join(f"<th>{e(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(rows_cell for rows_cell in row) + "</tr>" for row in rows)
+    thead = f"<thead><tr>{header}</tr></thead>" if any(head) else ""
+    body = "".join("<tr>" + "".join(row) + "</tr>" for row in rows)
     klass = f' class="{e(cls)}"' if cls else ""
-    return f"<table{klass}><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table{klass}>{thead}<tbody>{body}</tbody></table>"
 
 
 def _td(value: Any, *, numeric: bool = False, cls: str = "") -> str:
@@ -248,7 +249,7 @@ def line_chart_svg(
         if n:
             out.append(
                 f'<text x="{x(i):.1f}" y="{height - 22}" text-anchor="middle" font-size="10">'
-                f"{e(starts[i][:16])}</text>"
+                f"{e(_short(starts[i]))}</text>"
             )
     for k, (name, values) in enumerate(series.items()):
         colour = COLOURS[k % len(COLOURS)]
@@ -300,29 +301,46 @@ def _drift(drift: DriftSection) -> str:
         ),
     )
     shown = [b for b in drift.buckets if b.sampled]
-    names = [f.feature for f in drift.features]
     grid = _table(
-        ["bucket", "served", "sampled", "score PSI", *names],
-        (
+        ["feature", *(_short(b.start) for b in shown)],
+        [
+            [f"<th>{e(label)}</th>", *(_td(f"{value:,}", numeric=True) for value in values)]
+            for label, values in (
+                ("rows served", [b.served for b in shown]),
+                ("rows sampled", [b.sampled for b in shown]),
+            )
+        ]
+        + [
+            ["<th>score</th>", *(_td(_num(b.score_psi), numeric=True) for b in shown)],
+        ]
+        + [
             [
-                _td(b.start[:16]),
-                _td(b.served, numeric=True),
-                _td(b.sampled, numeric=True),
-                _td(_num(b.score_psi), numeric=True),
+                _td(f.feature),
                 *(
-                    _td(_num(b.psi.get(n)), numeric=True, cls=_severity(b.psi.get(n), drift))
-                    for n in names
+                    _td(
+                        _num(b.psi.get(f.feature)),
+                        numeric=True,
+                        cls=_severity(b.psi.get(f.feature), drift),
+                    )
+                    for b in shown
                 ),
             ]
-            for b in shown
-        ),
+            for f in drift.features
+        ],
     )
     return (
         head
         + f"<p>PSI &lt; {drift.moderate:g} stable, up to {drift.major:g} moderate, above major. "
         + f"The {len(worst)} most drifted features over time:</p><figure>{chart}</figure>"
-        + f"<h3>Over the window</h3>{summary}<h3>Per bucket</h3>{grid}</section>"
+        + f"<h3>Over the window</h3>{summary}"
+        + "<h3>Per bucket (buckets with served rows; PSI per feature)</h3>"
+        + f'<div class="wide">{grid}</div></section>'
     )
+
+
+def _short(start: str) -> str:
+    """A bucket's start as ``YYYY-MM-DD HH:MM`` (UTC)."""
+    return start[:16].replace("T", " ")
 
 
 def _severity(value: float | None, drift: DriftSection) -> str:
@@ -357,7 +375,7 @@ def _quality(section: QualitySection) -> str:
     cols = ["bucket (prediction time)", "labels", "positives", "ROC-AUC", "Gini", "F1"]
     cols += ["precision", "recall", "Brier", "ECE", "mean score", "positive rate"]
     rows = [_quality_row(section.overall, "whole window")]
-    rows += [_quality_row(b, (b.start or "")[:16]) for b in section.buckets]
+    rows += [_quality_row(b, _short(b.start or "")) for b in section.buckets]
     return head + _table(cols, rows) + "</section>"
 
 
