@@ -22,6 +22,7 @@ import pytest
 from fastapi.testclient import TestClient
 from harness.minio import MinioServer
 from harness.ports import free_port
+from inference.bundles import TrainedModel, publish
 from inference.pg import flush_log
 from porto.bundle import Manifest, read_file, read_json, write_bundle
 from porto.contracts.insights import MUTUAL_INFO_FILE
@@ -437,3 +438,28 @@ def test_card_text_from_the_training_config(trained_manifest: Manifest) -> None:
     card = model_card(trained_manifest.model_copy(update={"config": half}), [])
     assert card.card_source == "mixed" and any("Label rate" in x for x in card.limitations)
     assert model_card(trained_manifest, []).card_source == "generated"
+
+
+def test_a_bundle_of_another_shape(
+    make_client: Callable[..., TestClient], trained: TrainedModel, tmp_path: Path
+) -> None:
+    """A hand-made bundle: metrics of another shape, a PNG without data, an unreadable
+    mutual-information file, no reference: the report says what it has, never a 5xx."""
+    publish(
+        open_store(str(tmp_path / "artifacts")),
+        trained,
+        promote=True,
+        extra_files={MUTUAL_INFO_FILE: b'{"not": "a ranking"}'},
+    )
+    client = make_client(home=tmp_path)
+    answer = client.get("/models/champion/report")
+    assert answer.status_code == 200, answer.text
+    report = VersionReport.model_validate(answer.json())
+    assert report.card.holdout_metrics == {"roc_auc": 0.7, "f1": 0.2, "train_rows": 3000.0}
+    assert [(p.name, p.image, p.data) for p in report.training.plots] == [
+        ("roc", "plots/roc.png", None)
+    ]
+    assert report.training.mutual_information is None
+    html = client.get("/models/champion/report", params={"format": "html"}).text
+    _check_html(html)
+    assert "has no mutual information" in html

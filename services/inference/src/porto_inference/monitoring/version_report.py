@@ -22,7 +22,7 @@ import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -51,7 +51,7 @@ from porto.registry import Registry
 from porto.schema import FeatureKind
 from porto.store import ArtifactStore
 from prometheus_client import CollectorRegistry
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from porto_inference.errors import DatabaseUnavailableError, ValidationFailedError
 from porto_inference.log.queries import LogQueries
@@ -174,7 +174,7 @@ async def build_report(
     reference = None
     if REFERENCE_FILE in manifest.files:
         raw = await asyncio.to_thread(read_json, store, manifest, REFERENCE_FILE)
-        reference = ReferenceStats.model_validate(raw)
+        reference = _parsed(ReferenceStats, raw)
     since, until = report_window(options, now)
     window = ReportWindow(
         days=options.days,
@@ -269,7 +269,7 @@ def training_section(
     rankings: dict[str, FeatureRanking | None] = {}
     for key, rel in (("mi", MUTUAL_INFO_FILE), ("importance", IMPORTANCE_FILE)):
         rankings[key] = (
-            FeatureRanking.model_validate(read_json(store, manifest, rel)) if rel in files else None
+            _parsed(FeatureRanking, read_json(store, manifest, rel)) if rel in files else None
         )
     section = TrainingSection(
         metrics=manifest.metrics,
@@ -278,6 +278,18 @@ def training_section(
         importance=rankings["importance"],
     )
     return section, images
+
+
+Parsed = TypeVar("Parsed", bound=BaseModel)
+
+
+def _parsed(contract: type[Parsed], raw: Any) -> Parsed | None:
+    """``raw`` as ``contract``, or None for a file of another shape (a bundle of another porto
+    version): the report goes without that part rather than fail."""
+    try:
+        return contract.model_validate(raw)
+    except ValidationError:
+        return None
 
 
 def _titled(stem: str) -> str:
@@ -445,8 +457,8 @@ def drift_and_data_quality(
         col = values[spec.name]
         if spec.kind is FeatureKind.CATEGORICAL:
             is_missing = np.isin(col, list(missing))
-            known = set(spec.categories or [])
-            unseen: int | None = int(sum(1 for v in col[~is_missing] if v not in known))
+            present = pd.Series(col[~is_missing], dtype=object)
+            unseen: int | None = int((~present.isin(spec.categories or [])).sum())
         else:
             is_missing = np.isnan(col.astype("float64"))
             unseen = None
@@ -463,7 +475,9 @@ def drift_and_data_quality(
         )
     data_quality = DataQualitySection(available=True, served=total_served, rows=n, features=dq)
     if reference is None:
-        why = f"version {manifest.version} has no {REFERENCE_FILE}: no training distribution"
+        why = (
+            f"version {manifest.version} has no readable {REFERENCE_FILE}: no training distribution"
+        )
         return DriftSection(available=False, reason=why), data_quality
     position = {start: i for i, start in enumerate(buckets)}
     bucket_of = np.fromiter(
