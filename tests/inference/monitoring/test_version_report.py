@@ -32,9 +32,9 @@ from porto.registry import Registry
 from porto.schema import FeatureKind, canonical_category
 from porto.store import FileStore, S3Options, open_store
 from porto_inference.cli import main
+from porto_inference.monitoring.model_card import model_card
 from porto_inference.monitoring.quality import calibration, gini, quality
 from porto_inference.monitoring.report_html import render_html
-from porto_inference.monitoring.version_report import model_card
 
 CRAFTED = "<script>alert('x')</script>"
 
@@ -386,6 +386,21 @@ def test_cli_writes_the_report(
     assert "--format" in capsys.readouterr().err
     assert main(["report", "champion", "--days", "90", "--bucket-hours", "1"]) == 1
     assert "buckets" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_cli_with_the_database_down(
+    home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PORTO_HOME", str(home))
+    monkeypatch.setenv("PORTO_INFERENCE_DB_CONNECT_TIMEOUT_S", "2")
+    dead = f"postgresql://porto:porto@127.0.0.1:{free_port()}/porto"
+    assert main(["report", "champion", "--format", "json", "--database-url", dead]) == 0
+    out = capsys.readouterr().out
+    # Earlier apps of this test process log JSON lines to stdout; a real CLI logs to stderr.
+    body = json.loads(out[out.index('{\n  "format"') :])
+    assert body["card"]["data"]["rows"] > 0
+    assert not body["drift"]["available"] and "database" in body["drift"]["reason"]
 
 
 @pytest.mark.integration

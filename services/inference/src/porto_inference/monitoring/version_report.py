@@ -2,7 +2,8 @@
 prediction log — drift per feature over time, realized quality and data-quality counts.
 
 Transport-agnostic: the API route and ``porto-inference report`` both call :func:`build_report`
-with the artifact store, the registry and (when there is one) the prediction log's reads. The
+with the artifact store, the registry and (when there is one) the prediction log's reads; the
+card and the training section come from the bundle (:mod:`.model_card`). The
 figures reuse what the live pages use, so they agree: PSI with :mod:`porto.reference`'s bins
 against the version's ``reference.json`` and :func:`~porto_inference.monitoring.reports.live_values`
 as ``/monitoring/drift`` does, quality with :func:`~porto_inference.monitoring.quality.quality`,
@@ -21,41 +22,33 @@ import asyncio
 import math
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import PurePosixPath
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
-from porto.bundle import Manifest, read_file, read_json
-from porto.contracts.insights import IMPORTANCE_FILE, MUTUAL_INFO_FILE, FeatureRanking
-from porto.contracts.plots import PLOTS, plot_file
+from porto.bundle import Manifest, read_json
 from porto.contracts.report import (
-    CardData,
-    CardFeature,
     DataQualitySection,
     DriftBucket,
     DriftSection,
     FeatureDataQuality,
     FeatureDriftSummary,
-    ModelCard,
     QualitySection,
     RealizedQuality,
-    ReportPlot,
     ReportWindow,
-    TrainingSection,
     VersionReport,
 )
-from porto.contracts.run import ClassificationMetrics, RunMetrics
+from porto.errors import PortoError
 from porto.reference import REFERENCE_FILE, ReferenceStats, bin_counts, missing_categories, psi
 from porto.registry import Registry
 from porto.schema import FeatureKind
 from porto.store import ArtifactStore
 from prometheus_client import CollectorRegistry
-from pydantic import BaseModel, ValidationError
 
 from porto_inference.errors import DatabaseUnavailableError, ValidationFailedError
 from porto_inference.log.queries import LogQueries
 from porto_inference.log.report_queries import labelled_rows, sampled_rows, served_counts
+from porto_inference.monitoring.model_card import model_card, parsed, training_section
 from porto_inference.monitoring.quality import calibration, gini, quality
 from porto_inference.monitoring.reports import PSI_MAJOR, PSI_MODERATE, live_values, severity
 from porto_inference.settings import Settings
@@ -64,8 +57,6 @@ from porto_inference.settings import Settings
 MAX_REPORT_BUCKETS = 366
 #: Most served rows a report samples over all its buckets (bounds its memory and time).
 MAX_SAMPLE_ROWS = 200_000
-#: The image files of a bundle a report embeds.
-IMAGE_SUFFIXES = {".png": "image/png", ".svg": "image/svg+xml"}
 
 
 @dataclass(frozen=True)
@@ -133,12 +124,16 @@ async def write_report(
     store = open_store(uri, settings.s3_options() if uri.startswith("s3://") else None)
     registry = Registry(store, settings.model_name)
     version = await asyncio.to_thread(registry.resolve, ref)
-    url = await asyncio.to_thread(database_url, settings)
+    try:
+        url = await asyncio.to_thread(database_url, settings)
+        cannot = None
+    except PortoError as exc:  # no embedded server here (the image): the bundle parts still
+        url, cannot = None, exc.message
     log = LogQueries(LogPool(settings, LogMetrics(CollectorRegistry()), url))
     try:
         if url is not None:
             await log.db.connect()
-        built = await build_report(store, registry, version, log, options)
+        built = await build_report(store, registry, version, log, options, log_off_reason=cannot)
     finally:
         await log.db.close()
     if format == "html":
@@ -163,9 +158,10 @@ async def build_report(
     options: ReportOptions,
     *,
     now: datetime | None = None,
+    log_off_reason: str | None = None,
 ) -> BuiltReport:
     """The report of ``version`` (a concrete version; resolve aliases first). ``log`` None or
-    disabled: the log sections say the prediction log is off."""
+    disabled: the log sections say the prediction log is off (or ``log_off_reason``)."""
     now = now or datetime.now(UTC)
     manifest = await asyncio.to_thread(registry.get, version)
     aliases = await asyncio.to_thread(registry.aliases)
@@ -174,7 +170,7 @@ async def build_report(
     reference = None
     if REFERENCE_FILE in manifest.files:
         raw = await asyncio.to_thread(read_json, store, manifest, REFERENCE_FILE)
-        reference = _parsed(ReferenceStats, raw)
+        reference = parsed(ReferenceStats, raw)
     since, until = report_window(options, now)
     window = ReportWindow(
         days=options.days,
@@ -184,7 +180,7 @@ async def build_report(
         sample_per_bucket=options.sample_per_bucket,
     )
     drift, data_quality, realized = await _log_sections(
-        log, manifest, reference, options, since, until
+        log, manifest, reference, options, since, until, log_off_reason
     )
     report = VersionReport(
         generated_at=now.isoformat(),
@@ -207,10 +203,11 @@ async def _log_sections(
     options: ReportOptions,
     since: datetime,
     until: datetime,
+    off_reason: str | None,
 ) -> tuple[DriftSection, DataQualitySection, QualitySection]:
     """The three sections the prediction log fills, or each marked unavailable with why."""
     if log is None or not log.db.enabled:
-        why = "the prediction log is off (PORTO_INFERENCE_PREDICTION_LOG=false)"
+        why = off_reason or "the prediction log is off (PORTO_INFERENCE_PREDICTION_LOG=false)"
         return _unavailable(why)
     name, version, step = manifest.name, manifest.version, options.bucket_s
     try:
@@ -235,202 +232,6 @@ def _unavailable(reason: str) -> tuple[DriftSection, DataQualitySection, Quality
         DataQualitySection(available=False, reason=reason),
         QualitySection(available=False, reason=reason),
     )
-
-
-# --- the bundle: training and the card ---------------------------------------------------------
-def training_section(
-    store: ArtifactStore, manifest: Manifest
-) -> tuple[TrainingSection, dict[str, tuple[bytes, str]]]:
-    """The bundle's metrics, plots (their data and images) and feature rankings."""
-    files = manifest.files
-    stems: list[str] = [n for n in PLOTS if plot_file(n) in files or f"plots/{n}.png" in files]
-    for rel in sorted(files):
-        path = PurePosixPath(rel)
-        wanted = path.suffix in (".json", *IMAGE_SUFFIXES)
-        if path.parent.name == "plots" and path.stem not in stems and wanted:
-            stems.append(path.stem)
-    plots: list[ReportPlot] = []
-    images: dict[str, tuple[bytes, str]] = {}
-    for stem in stems:
-        data = None
-        data_file = plot_file(stem) if plot_file(stem) in files else None
-        if data_file is not None:
-            loaded = read_json(store, manifest, data_file)
-            data = loaded if isinstance(loaded, dict) else {"values": loaded}
-        image = next(
-            (f"plots/{stem}{s}" for s in IMAGE_SUFFIXES if f"plots/{stem}{s}" in files), None
-        )
-        if image is not None:
-            images[image] = (read_file(store, manifest, image), IMAGE_SUFFIXES[image[-4:]])
-        title = str(data.get("title")) if data and data.get("title") else _titled(stem)
-        plots.append(
-            ReportPlot(name=stem, title=title, image=image, data_file=data_file, data=data)
-        )
-    rankings: dict[str, FeatureRanking | None] = {}
-    for key, rel in (("mi", MUTUAL_INFO_FILE), ("importance", IMPORTANCE_FILE)):
-        rankings[key] = (
-            _parsed(FeatureRanking, read_json(store, manifest, rel)) if rel in files else None
-        )
-    section = TrainingSection(
-        metrics=manifest.metrics,
-        plots=plots,
-        mutual_information=rankings["mi"],
-        importance=rankings["importance"],
-    )
-    return section, images
-
-
-Parsed = TypeVar("Parsed", bound=BaseModel)
-
-
-def _parsed(contract: type[Parsed], raw: Any) -> Parsed | None:
-    """``raw`` as ``contract``, or None for a file of another shape (a bundle of another porto
-    version): the report goes without that part rather than fail."""
-    try:
-        return contract.model_validate(raw)
-    except ValidationError:
-        return None
-
-
-def _titled(stem: str) -> str:
-    return stem.replace("_", " ").capitalize()
-
-
-def holdout_metrics(metrics: dict[str, Any]) -> tuple[str, dict[str, float]]:
-    """Which rows the metrics describe and every number training recorded on them: the
-    classification figures of a run's metrics, else the numbers of a bundle of another shape
-    (top level, and its ``test`` object if it has one)."""
-    try:
-        run = RunMetrics.model_validate(metrics)
-    except ValidationError:
-        found: dict[str, float] = {}
-        for source in (metrics, metrics.get("test")):
-            if isinstance(source, dict):
-                for key, value in source.items():
-                    if isinstance(value, (int, float)) and not isinstance(value, bool):
-                        found[key] = float(value)
-        holdout = metrics.get("holdout")
-        return (str(holdout) if holdout else "test"), found
-    figures = {
-        name: float(value)
-        for name, value in run.model_dump(include=set(ClassificationMetrics.model_fields)).items()
-        if isinstance(value, (int, float))
-    }
-    figures.update({f"validation_{k}": float(v) for k, v in run.validation.model_dump().items()})
-    if run.oracle_roc_auc is not None:
-        figures["oracle_roc_auc"] = run.oracle_roc_auc
-    return run.holdout, figures
-
-
-def model_card(manifest: Manifest, aliases: list[str]) -> ModelCard:
-    """The card: the bundle's facts, and intended use and limits from the training config's
-    ``model_card`` (``intended_use``, ``limitations``) when it has them, else written here from
-    the bundle."""
-    schema = manifest.feature_schema
-    dataset = manifest.dataset
-    labels = manifest.label_mapping
-    rate = dataset.positives / dataset.rows if dataset.rows else 0.0
-    marker = schema.missing_value
-    marker_text = "null" if marker is None else f"null or {marker:g}"
-    features = [
-        CardFeature(
-            name=spec.name,
-            kind=str(spec.kind),
-            dtype=spec.dtype,
-            missing=f"{marker_text}; {spec.missing_rate:.2%} missing in training",
-            training_missing_rate=spec.missing_rate,
-            categories=len(spec.categories) if spec.categories is not None else None,
-        )
-        for spec in schema.features
-    ]
-    holdout, figures = holdout_metrics(manifest.metrics)
-    data = CardData(
-        source=dataset.source,
-        fingerprint=dataset.fingerprint,
-        rows=dataset.rows,
-        columns=dataset.columns,
-        positives=dataset.positives,
-        positive_rate=rate,
-        synthetic=dataset.synthetic,
-        target=schema.target,
-        id_column=schema.id_column,
-        missing_value=marker,
-        positive_label=str(labels.positive_label),
-        negative_label=str(labels.negative_label),
-        ignored_columns=list(schema.ignored),
-    )
-    given = manifest.config.get("model_card")
-    given = given if isinstance(given, dict) else {}
-    intended = given.get("intended_use")
-    limits = given.get("limitations")
-    use_given = isinstance(intended, str) and bool(intended.strip())
-    limits_given = isinstance(limits, list) and bool(limits)
-    source = {(True, True): "config", (False, False): "generated"}.get(
-        (use_given, limits_given), "mixed"
-    )
-    return ModelCard(
-        name=manifest.name,
-        version=manifest.version,
-        created_at=manifest.created_at.isoformat(),
-        model_type=manifest.model_type,
-        code_version=manifest.code_version,
-        aliases=aliases,
-        threshold=manifest.threshold,
-        data=data,
-        features=features,
-        intended_use=str(intended) if use_given else _generated_use(manifest, data),
-        limitations=(
-            [str(x) for x in limits]
-            if limits_given and isinstance(limits, list)
-            else _generated_limits(manifest, rate, holdout, figures)
-        ),
-        holdout=holdout,
-        holdout_metrics=figures,
-        card_source=source,
-    )
-
-
-def _generated_use(manifest: Manifest, data: CardData) -> str:
-    kinds = pd.Series([str(f.kind) for f in manifest.feature_schema.features]).value_counts()
-    by_kind = ", ".join(f"{n} {k}" for k, n in kinds.items())
-    return (
-        f"Binary classification: the probability that a record's {data.target!r} is "
-        f"{data.positive_label!r} (class 1) rather than {data.negative_label!r} (class 0), for "
-        f"records with the {len(manifest.feature_schema.features)} features of the training "
-        f"schema ({by_kind}). The class is 1 at a probability of {manifest.threshold:.4f} or "
-        "more (the threshold of maximal F1 on the validation rows). Meant for ranking and "
-        "flagging records drawn like the training data, with the action on a flagged record "
-        "decided and reviewed by people; not for records of another population or schema."
-    )
-
-
-def _generated_limits(
-    manifest: Manifest, rate: float, holdout: str, figures: dict[str, float]
-) -> list[str]:
-    dataset = manifest.dataset
-    out = [
-        f"Label rate in training: {rate:.2%} ({dataset.positives:,} of {dataset.rows:,} rows). "
-        "Probabilities are calibrated to that rate; precision at the threshold is bounded by how "
-        "rare positives are, and both shift when the live rate differs.",
-        f"Data window: {dataset.source} (fingerprint {dataset.fingerprint[:16]}), as of "
-        f"{manifest.created_at:%Y-%m-%d}. No guarantee outside the training distribution: values "
-        "beyond the ranges seen in training, categories never seen (counted as unseen below) and "
-        "a drifting population degrade the scores; watch the drift and data-quality sections.",
-        f"Holdout figures ({holdout} rows"
-        + (f", {int(figures['rows']):,} of them" if "rows" in figures else "")
-        + ") describe data like the training data; realized quality needs feedback labels.",
-    ]
-    if dataset.synthetic:
-        out.append("Trained on synthetic data: a demonstration, not a basis for decisions.")
-    if manifest.feature_schema.ignored:
-        out.append(
-            f"{len(manifest.feature_schema.ignored)} column(s) of the data are ignored by the "
-            "model (accepted and discarded): "
-            + ", ".join(manifest.feature_schema.ignored[:10])
-            + ("…" if len(manifest.feature_schema.ignored) > 10 else "")
-        )
-    out.append("Scores correlate with the label; they explain no cause.")
-    return out
 
 
 # --- the log: drift, data quality, realized quality --------------------------------------------
