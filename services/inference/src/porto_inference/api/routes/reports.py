@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from porto.contracts.report import VersionReport
-from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.responses import HTMLResponse, Response
 
 from porto_inference.api.deps import ApiKeyDep, ServiceDep
 from porto_inference.api.routes.models import VersionPath
@@ -66,4 +66,5 @@ async def get_model_report(
     headers = {"Content-Disposition": f'attachment; filename="{filename}"'} if download else {}
     if format == "html":
         return HTMLResponse(render_html(report, built.images), headers=headers)
-    return JSONResponse(report.model_dump(mode="json"), headers=headers)
+    # pydantic's own JSON: a NaN a bundle might hold becomes null instead of failing the answer.
+    return Response(report.model_dump_json(), media_type="application/json", headers=headers)
