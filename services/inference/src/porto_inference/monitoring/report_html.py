@@ -58,6 +58,10 @@ def _num(value: float | int | None, digits: int = 4) -> str:
         return "—"
     if isinstance(value, int) and not isinstance(value, bool):
         return f"{value:,}"
+    if value != value:  # NaN
+        return "—"
+    if float(value).is_integer() and abs(value) >= 2:  # counts stored as floats (rows: 750.0)
+        return f"{int(value):,}"
     return f"{value:.{digits}f}"
 
 
