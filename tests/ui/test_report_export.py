@@ -24,10 +24,7 @@ pytestmark = pytest.mark.integration
 def test_training_page_offers_both_exports(stack: Stack, ui_env: Callable[..., None]) -> None:
     ui_env(stack.api_url)
     at = open_page("training")
-    assert [d.label for d in at.download_button] == [
-        "Export report (HTML)",
-        "Export report (JSON)",
-    ]
+    assert [d.label for d in at.download_button] == ["HTML report", "JSON report"]
     assert at.number_input(key="training-report-days").value == 7
     at.selectbox(key="training-version").set_value(stack.challenger).run()
     assert not at.exception

@@ -20,8 +20,8 @@ from porto_ui.settings import UISettings
 
 #: Download format → (label, media type).
 FORMATS = {
-    "html": ("Export report (HTML)", "text/html"),
-    "json": ("Export report (JSON)", "application/json"),
+    "html": ("HTML report", "text/html"),
+    "json": ("JSON report", "application/json"),
 }
 
 
@@ -61,4 +61,6 @@ def render(config: UISettings, manifest: Manifest, *, key: str) -> None:
             mime=media,
             key=f"{key}-{fmt}",
             icon=":material/download:",
+            help=f"Download the report of {manifest.version} as {fmt.upper()} "
+            "(built by the API when clicked)",
         )
