@@ -327,6 +327,12 @@ def test_log_sections_match_direct_computations(
     assert bucket.score_psi == pytest.approx(live["score"]["psi"])
     by_name = {f.feature: f.psi for f in drift.features}
     assert by_name == pytest.approx({f["feature"]: f["psi"] for f in live["features"]})
+    # and as the live gauges (drift.py) binned the same 240 rows when they were scored
+    monitor = client.app.state.service.drift  # type: ignore[attr-defined]
+    client.portal.call(monitor.process)
+    assert monitor.window_rows == 240
+    assert bucket.psi == pytest.approx(monitor.psi)
+    assert bucket.score_psi == pytest.approx(monitor.score_psi)
 
     # hourly buckets over two days: the rows fall in the current hour's bucket
     hourly = client.get(f"/models/{m.version}/report", params={"days": 2, "bucket_hours": 1}).json()
