@@ -24,6 +24,7 @@ from harness.minio import MinioServer
 from harness.ports import free_port
 from inference.bundles import TrainedModel, publish
 from inference.pg import flush_log
+from inference.servers import total
 from porto.bundle import Manifest, read_file, read_json, write_bundle
 from porto.contracts.insights import MUTUAL_INFO_FILE
 from porto.contracts.report import VersionReport
@@ -333,6 +334,12 @@ def test_log_sections_match_direct_computations(
     assert monitor.window_rows == 240
     assert bucket.psi == pytest.approx(monitor.psi)
     assert bucket.score_psi == pytest.approx(monitor.score_psi)
+    # the data-quality counts, as the live counters (drift.py counts every scored row)
+    metrics = client.get("/metrics").text
+    for name, (n_missing, n_unseen) in expected.items():
+        assert total(metrics, "feature_missing_values_total", feature=name) == n_missing
+        if n_unseen is not None:
+            assert total(metrics, "feature_unseen_categories_total", feature=name) == n_unseen
 
     # hourly buckets over two days: the rows fall in the current hour's bucket
     hourly = client.get(f"/models/{m.version}/report", params={"days": 2, "bucket_hours": 1}).json()
