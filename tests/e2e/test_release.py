@@ -11,6 +11,7 @@ import importlib.util
 import json
 import socket
 import subprocess
+import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
@@ -81,6 +82,29 @@ def test_prediction_log_reaches_postgres(target: Target, forward: Forward) -> No
         return bool(database["state"] == "up" and database["written_rows"] > 0)
 
     eventually(written, timeout=120, what="a prediction written to PostgreSQL")
+
+
+def test_report_of_the_served_version(target: Target, forward: Forward, api_key: str) -> None:
+    """GET /models/champion/report in the chart: card and training from the bundle in MinIO,
+    the log sections from the chart's PostgreSQL (the predictions above); the key required."""
+    base = forward(target.namespace, target.inference, 8000)
+    url = f"{base}/models/champion/report?days=1"
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        _get(url)
+    assert refused.value.code == 401
+    report = _get(url, {"X-API-Key": api_key}, timeout=60)
+    assert report["card"]["data"]["fingerprint"] and report["training"]["plots"]
+    assert report["training"]["mutual_information"]["values"]
+    assert report["data_quality"]["available"] and report["data_quality"]["served"] > 0
+    assert report["drift"]["available"] and report["drift"]["features"]
+    request = urllib.request.Request(
+        f"{url}&format=html&download=true", headers={"X-API-Key": api_key}
+    )
+    with urllib.request.urlopen(request, timeout=60) as resp:
+        assert resp.headers["Content-Type"].startswith("text/html")
+        assert resp.headers["Content-Disposition"].startswith("attachment; filename=")
+        body = resp.read().decode()
+    assert "Model card" in body and "<script" not in body
 
 
 def test_api_through_the_ingress(target: Target) -> None:

@@ -174,6 +174,30 @@ def test_every_page_in_a_real_browser(
     assert re.search(r'porto_ui_api_requests_total\{endpoint="/predict",outcome="ok"\} [1-9]', text)
 
 
+def test_export_report_downloads_in_a_real_browser(
+    ui: tuple[UIProcess, int], browser: Any, stack: Stack, tmp_path: Path
+) -> None:
+    """The Training page's "Export report" buttons: a click downloads the selected version's
+    report from the API under its file name (HTML, then JSON)."""
+    process, _ = ui
+    page = browser
+    open_page(page, process.url, "training", "Training")
+    for label, suffix, start in (("HTML", "html", "<!DOCTYPE html>"), ("JSON", "json", "{")):
+        button = page.get_by_role("button", name=f"{label} report")
+        button.scroll_into_view_if_needed()
+        with page.expect_download(timeout=TIMEOUT_MS) as info:
+            button.click()
+        download = info.value
+        assert download.suggested_filename == f"porto-porto-{stack.champion}-report.{suffix}"
+        saved = tmp_path / download.suggested_filename
+        download.save_as(str(saved))
+        text = saved.read_text()
+        assert text.startswith(start) and stack.champion in text
+        assert "Realized quality" in text or '"quality"' in text
+    no_errors(page, "export report")
+    shot(page, "5b-training-export")
+
+
 def test_every_page_at_its_own_url_with_nothing_from_outside(
     ui: tuple[UIProcess, int], browser: Any
 ) -> None:

@@ -164,6 +164,18 @@ class OutputConfig(_Strict):
     name: str = Field(default=DEFAULT_MODEL_NAME, description="Model name in the registry.")
 
 
+class ModelCardConfig(_Strict):
+    """What the model card says the model is for and where it stops (the version's report,
+    ``GET /models/{version}/report``); left empty, the report writes both from the bundle."""
+
+    intended_use: str | None = Field(
+        default=None, description="Who uses the scores, for what decision, on which population."
+    )
+    limitations: list[str] = Field(
+        default_factory=list, description="Known limits, one sentence each."
+    )
+
+
 class TrainingConfig(_Strict):
     """Everything one training run depends on."""
 
@@ -174,6 +186,7 @@ class TrainingConfig(_Strict):
     search: SearchConfig = Field(default_factory=SearchConfig)
     insights: InsightConfig = Field(default_factory=InsightConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
+    model_card: ModelCardConfig = Field(default_factory=ModelCardConfig)
 
 
 def default_config_path() -> Path:

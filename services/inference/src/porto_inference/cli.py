@@ -1,5 +1,6 @@
 """``porto-inference``: serve the API, apply database migrations, export the prediction log's
-closed days as Parquet, replay logged requests with any version, check a model, list settings.
+closed days as Parquet, replay logged requests with any version, check a model, write a
+version's report, list settings.
 
 Every option has an environment variable (``PORTO_INFERENCE_*``); options given here win. A
 porto failure prints ``error: <message>`` on stderr and exits 1, without a traceback.
@@ -245,6 +246,52 @@ def check() -> None:
         f"({len(model.codec.cat_names)} categorical), threshold {model.threshold:.4f}, "
         f"verified and loaded in {model.load_seconds:.2f}s from {store.uri}"
     )
+
+
+@app.command()
+def report(
+    version: Annotated[str, typer.Argument(help="A version id or an alias such as champion.")],
+    format: Annotated[str, typer.Option("--format", "-f", help="html or json.")] = "html",
+    output: Annotated[
+        str | None, typer.Option("--output", "-o", help="File to write (default: stdout).")
+    ] = None,
+    days: Annotated[int, typer.Option(help="Log window: the last N days (1-90).")] = 7,
+    bucket_hours: Annotated[int, typer.Option(help="Bucket width in hours (1-168).")] = 24,
+    sample: Annotated[int, typer.Option(help="Served rows sampled per bucket (10-20000).")] = 2000,
+    database_url: Annotated[
+        str | None,
+        typer.Option(help="postgresql:// URL (DATABASE_URL; default: the embedded server)."),
+    ] = None,
+) -> None:
+    """Write a version's report and model card (as GET /models/{version}/report answers it):
+    card, training metrics and plots, mutual information, and from the prediction log drift
+    per feature over time, realized quality and data-quality counts."""
+    from pathlib import Path
+
+    from pydantic import SecretStr
+
+    from porto_inference.monitoring.version_report import write_report
+    from porto_inference.settings import load_settings
+
+    if format not in ("html", "json"):
+        raise ConfigError(f"--format {format!r}: give html or json")
+    for option, value, low, high in (
+        ("--days", days, 1, 90),
+        ("--bucket-hours", bucket_hours, 1, 168),
+        ("--sample", sample, 10, 20_000),
+    ):
+        if not low <= value <= high:
+            raise ConfigError(f"{option} {value}: give a number from {low} to {high}")
+    overrides: dict[str, Any] = {}
+    if database_url:
+        overrides["database_url"] = SecretStr(database_url)
+    settings = load_settings(**overrides)
+    text = asyncio.run(write_report(settings, version, format, days, bucket_hours, sample))
+    if output is None:
+        typer.echo(text, nl=False)
+    else:
+        Path(output).write_text(text, encoding="utf-8")
+        typer.echo(f"wrote the {format} report of {version} to {output}", err=True)
 
 
 @app.command()

@@ -172,6 +172,17 @@ class ApiClient:
             endpoint="/models/{version}/artifacts/{file}",
         ).content
 
+    def report(self, version: str, fmt: str, *, days: int = 7) -> bytes:
+        """GET /models/{version}/report as a download: ``html`` (one self-contained file) or
+        ``json``; building it reads the prediction log, hence the batch timeout."""
+        return self._request(
+            "GET",
+            f"/models/{_segment(version)}/report",
+            endpoint="/models/{version}/report",
+            slow=True,
+            params={"format": fmt, "days": days, "download": "true"},
+        ).content
+
     def predict(
         self, record: Record, model_version: str | None, *, explain: bool = False
     ) -> PredictResponse:

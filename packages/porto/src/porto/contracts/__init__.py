@@ -6,6 +6,7 @@
 - ``serving``: what a worker serves (``/ready``, promotion)
 - ``monitoring``: the ``/monitoring/*`` answers
 - ``replay``: a replay's request and report (``POST /monitoring/replay``, the CLI's ``--json``)
+- ``report``: a version's report and model card (``/models/{version}/report``)
 
 They import pydantic and porto's light modules only: the UI, which installs no model library,
 reads every one of them.

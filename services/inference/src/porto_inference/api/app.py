@@ -32,6 +32,7 @@ from porto_inference.api.routes import (
     predict,
     promotion,
     replay,
+    reports,
     v2,
 )
 from porto_inference.api.routes import metrics as metrics_route
@@ -144,7 +145,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         v2.router,
     ):
         app.include_router(router)
-    for router in (promotion.router, monitoring.router):
+    for router in (promotion.router, monitoring.router, reports.router):
         app.include_router(router)
     app.include_router(replay.router)
 

@@ -40,8 +40,9 @@ def authorize(request: Request) -> None:
     """Refuse the request (401) unless it carries the configured API key; no-op without one
     (local mode only: production settings refuse to start without a strong key).
 
-    The routes behind it: /predict and /predict/batch (called directly), /feedback and
-    /monitoring/* (router dependency), POST /models/reload and POST /models/{version}/promote.
+    The routes behind it: /predict and /predict/batch (called directly), /feedback,
+    /monitoring/* and GET /models/{version}/report (router dependency), POST /models/reload and
+    POST /models/{version}/promote.
     /health, /ready, /metrics, the docs and the read-only GET /models…, /schema stay open.
 
     A plain function as well as a dependency: the prediction routes call it directly, because

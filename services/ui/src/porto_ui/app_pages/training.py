@@ -6,7 +6,7 @@ from __future__ import annotations
 import streamlit as st
 from porto.contracts.run import RunMetrics
 
-from porto_ui import insights, train_action
+from porto_ui import insights, report_export, train_action
 from porto_ui.client import cached_manifest, cached_models, settings
 from porto_ui.layout import champion_of, version_picker
 
@@ -38,6 +38,7 @@ with left:
 with right:
     st.subheader("Version")
     insights.metadata(manifest, metrics, entry.aliases)
+    report_export.render(config, manifest, key="training-report")
 with st.expander("Training config", icon=":material/settings:"):
     st.json(manifest.config, expanded=2)
 with st.expander(f"Feature schema ({len(manifest.feature_schema.features)} features)"):
