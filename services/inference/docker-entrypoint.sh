@@ -46,7 +46,7 @@ case "$1" in
         prepare_metrics_dir
         exec porto-inference "$@"
         ;;
-    migrate | log-export | replay | check | env)
+    migrate | log-export | replay | report | check | env)
         exec porto-inference "$@"
         ;;
     *)

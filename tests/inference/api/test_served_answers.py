@@ -54,7 +54,8 @@ def test_serving_and_monitoring_answers_are_their_contracts(
     client = make_client(prediction_log=True, database_url=pg_url)
 
     ready = _assert_contract(ReadyResponse, client.get("/ready"))
-    assert list(ready) == ["status", "model", "model_error", "database"]
+    assert list(ready) == ["status", "model", "model_error", "database", "challengers"]
+    assert ready["challengers"] == []  # none configured
     assert list(ready["model"]) == [
         "name",
         "version",
