@@ -361,6 +361,10 @@ def test_every_dashboard_query_and_alert_evaluates_on_the_scraped_pods(
                     variable["allValue"] if variable.get("includeAll") else options[0]
                 )
             for query in panel_queries(dashboard):
+                if "challenger_" in query.expr:
+                    # The node's release configures no challenger (one needs a second version
+                    # under an alias): tests/dashboards/test_live.py draws these panels with one.
+                    continue
                 expr = expand(query.expr, values)
                 if query.instant:
                     result = _query(prometheus, expr)

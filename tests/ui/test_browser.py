@@ -185,6 +185,7 @@ def test_export_report_downloads_in_a_real_browser(
     for label, suffix, start in (("HTML", "html", "<!DOCTYPE html>"), ("JSON", "json", "{")):
         button = page.get_by_role("button", name=f"{label} report")
         button.scroll_into_view_if_needed()
+        settle(page)
         with page.expect_download(timeout=TIMEOUT_MS) as info:
             button.click()
         download = info.value

@@ -60,6 +60,9 @@ def render(config: UISettings, manifest: Manifest, *, key: str) -> None:
             file_name=report_filename(manifest, fmt),
             mime=media,
             key=f"{key}-{fmt}",
+            # No rerun on a click: a rerun would register the deferred data anew while the
+            # browser fetches it (and rebuild the whole page for a download).
+            on_click="ignore",
             icon=":material/download:",
             help=f"Download the report of {manifest.version} as {fmt.upper()} "
             "(built by the API when clicked)",
