@@ -95,8 +95,9 @@ def test_report_of_the_served_version(target: Target, forward: Forward, api_key:
     report = _get(url, {"X-API-Key": api_key}, timeout=60)
     assert report["card"]["data"]["fingerprint"] and report["training"]["plots"]
     assert report["training"]["mutual_information"]["values"]
-    assert report["data_quality"]["available"] and report["data_quality"]["served"] > 0
-    assert report["drift"]["available"] and report["drift"]["features"]
+    quality, drift = report["data_quality"], report["drift"]
+    assert quality["available"] and quality["served"] > 0, (quality, report["window"])
+    assert drift["available"] and drift["features"], drift
     request = urllib.request.Request(
         f"{url}&format=html&download=true", headers={"X-API-Key": api_key}
     )

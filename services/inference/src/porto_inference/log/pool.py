@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import TYPE_CHECKING, Any
 
 from porto_inference.errors import DatabaseUnavailableError
@@ -23,6 +24,8 @@ log = logging.getLogger("porto_inference.prediction_log")
 
 #: Longest a monitoring query may run; a slow one fails (503) instead of piling up.
 QUERY_TIMEOUT_S = 10.0
+#: Least time between two connection attempts a read makes on a pool that is not up.
+RECONNECT_INTERVAL_S = 1.0
 #: What a lost or unreachable database raises before asyncpg is imported (no database: no log).
 _DB_ERRORS: tuple[type[BaseException], ...] = (OSError, asyncio.TimeoutError, ConnectionError)
 
@@ -44,6 +47,8 @@ class LogPool:
         self.state = "disabled" if url is None else "connecting"
         self.last_error: str | None = None
         self.migrated = False
+        self._connecting: asyncio.Lock | None = None
+        self._next_attempt = 0.0
         #: What "the database cannot be reached or answer" raises.
         self.errors = _db_errors() if url is not None else _DB_ERRORS
 
@@ -106,7 +111,7 @@ class LogPool:
                 "the prediction log is off (PORTO_INFERENCE_PREDICTION_LOG=false): "
                 "there is nothing to monitor"
             )
-        if self.pool is None:
+        if not self.ready and not await self._reconnect():
             raise DatabaseUnavailableError(
                 f"the prediction log database is not reachable: {self.last_error or 'connecting'}"
             )
@@ -118,6 +123,21 @@ class LogPool:
             raise DatabaseUnavailableError(
                 f"the prediction log database did not answer: {type(exc).__name__}: {exc}"
             ) from exc
+
+    async def _reconnect(self) -> bool:
+        """Connect a pool that is not up, for a read: a worker whose first connect failed (the
+        database started after it) must not answer every later read with that old error. One
+        attempt at a time, at most one per :data:`RECONNECT_INTERVAL_S`."""
+        if self._connecting is None:
+            self._connecting = asyncio.Lock()
+        async with self._connecting:
+            if self.ready:
+                return True
+            if time.monotonic() < self._next_attempt:
+                return False
+            ok = await self.connect()
+            self._next_attempt = 0.0 if ok else time.monotonic() + RECONNECT_INTERVAL_S
+            return ok
 
     async def close(self) -> None:
         """Close the pool (terminate it when a connection hangs)."""
