@@ -18,8 +18,7 @@ from porto.errors import ConfigError, NotFoundError
 from porto.registry import Registry
 from porto.store import open_store
 
-from porto_inference.errors import DatabaseUnavailableError
-from porto_inference.log.database import migrate, redact
+from porto_inference.log.database import command_connection, redact
 from porto_inference.log.replay import ReplayLog, Window
 from porto_inference.scoring.model import ServedModel
 from porto_inference.scoring.replay import replay
@@ -67,27 +66,10 @@ async def run(
     """Replay ``window`` of the log at ``url`` with ``model``; DatabaseUnavailableError (one
     line, the URL without its password) when the database cannot be reached or fails, and
     NotFoundError when the window holds no row."""
-    import asyncpg
-
-    failures = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
-    try:
-        conn = await asyncpg.connect(url, timeout=settings.db_connect_timeout_s)
-    except failures as exc:
-        raise DatabaseUnavailableError(
-            f"cannot reach the prediction log's database at {redact(url)}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
-    try:
-        await migrate(conn)
+    async with command_connection(settings, url, "the replay") as conn:
         report = await replay(
             ReplayLog(conn), model, window, requested=requested, record=record, progress=progress
         )
-    except failures as exc:
-        raise DatabaseUnavailableError(
-            f"the prediction log's database failed during the replay: {type(exc).__name__}: {exc}"
-        ) from exc
-    finally:
-        await conn.close()
     if report.rows_read == 0:
         filters = "".join(
             f", {name} {value!r}"

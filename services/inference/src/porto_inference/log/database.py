@@ -15,12 +15,15 @@ from __future__ import annotations
 import hashlib
 import logging
 import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
 
 from porto.errors import ConfigError
 
+from porto_inference.errors import DatabaseUnavailableError
 from porto_inference.settings import Settings
 
 log = logging.getLogger("porto_inference.database")
@@ -113,6 +116,33 @@ async def migrate_url(url: str, timeout: float = 10.0) -> list[str]:
     conn = await asyncpg.connect(url, timeout=timeout)
     try:
         return await migrate(conn)
+    finally:
+        await conn.close()
+
+
+@asynccontextmanager
+async def command_connection(settings: Settings, url: str, during: str) -> AsyncIterator[Any]:
+    """A migrated connection for a one-shot command (``log-export``, ``replay``).
+
+    DatabaseUnavailableError (one line, the URL without its password) when the database cannot
+    be reached, or when it fails ``during`` the command's work."""
+    import asyncpg
+
+    failures = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
+    try:
+        conn = await asyncpg.connect(url, timeout=settings.db_connect_timeout_s)
+    except failures as exc:
+        raise DatabaseUnavailableError(
+            f"cannot reach the prediction log's database at {redact(url)}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    try:
+        await migrate(conn)
+        yield conn
+    except failures as exc:
+        raise DatabaseUnavailableError(
+            f"the prediction log's database failed during {during}: {type(exc).__name__}: {exc}"
+        ) from exc
     finally:
         await conn.close()
 

@@ -46,8 +46,7 @@ from porto.errors import NotFoundError, PortoError
 from porto.store import ArtifactStore, Upload, open_store
 from pydantic import BaseModel, ValidationError
 
-from porto_inference.errors import DatabaseUnavailableError
-from porto_inference.log.database import migrate, redact
+from porto_inference.log.database import command_connection
 from porto_inference.log.features import NAMES_SQL, decode_features
 from porto_inference.log.parquet import Column, ParquetWriter
 from porto_inference.log.partitions import PARTITIONS_SQL, partition_day
@@ -397,8 +396,6 @@ async def export_days(
 
     Fails before any work, with one clear error, for today's day, a store that cannot be
     reached and a database that cannot (StoreError, DatabaseUnavailableError)."""
-    import asyncpg
-
     if day is not None and day >= today:
         raise ExportError(
             f"{day} is {'today' if day == today else 'in the future'} (UTC): its partition is "
@@ -407,24 +404,9 @@ async def export_days(
     uri = settings.resolved_export_uri
     store = open_store(uri, settings.s3_options() if uri.startswith("s3://") else None)
     store.check()
-    failures = (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError)
-    try:
-        conn = await asyncpg.connect(url, timeout=settings.db_connect_timeout_s)
-    except failures as exc:
-        raise DatabaseUnavailableError(
-            f"cannot reach the prediction log's database at {redact(url)}: "
-            f"{type(exc).__name__}: {exc}"
-        ) from exc
-    try:
-        await migrate(conn)
+    async with command_connection(settings, url, "the export") as conn:
         exporter = LogExporter(conn, store, progress=progress)
         days = [day] if day is not None else await exporter.closed_days(today, before)
         if not days:
             exporter.progress(f"no closed day to export before {min(today, before or today)}")
         return [await exporter.export(d, today=today, force=force) for d in days]
-    except failures as exc:
-        raise DatabaseUnavailableError(
-            f"the prediction log's database failed during the export: {type(exc).__name__}: {exc}"
-        ) from exc
-    finally:
-        await conn.close()

@@ -166,7 +166,7 @@ class Feedback:
         ``refused`` (ids). DatabaseUnavailableError if PostgreSQL cannot be reached."""
         unknown = [pid for pid in labels if not is_uuid(pid)]
         valid = {str(uuid.UUID(pid)): label for pid, label in labels.items() if is_uuid(pid)}
-        if self.db.pool is None and not await self.db.connect():
+        if not await self.db.ensure_ready():
             raise DatabaseUnavailableError(
                 f"the prediction log database is down: {self.db.last_error}"
             )

@@ -111,7 +111,7 @@ class LogPool:
                 "the prediction log is off (PORTO_INFERENCE_PREDICTION_LOG=false): "
                 "there is nothing to monitor"
             )
-        if not self.ready and not await self._reconnect():
+        if not await self.ensure_ready():
             raise DatabaseUnavailableError(
                 f"the prediction log database is not reachable: {self.last_error or 'connecting'}"
             )
@@ -124,10 +124,13 @@ class LogPool:
                 f"the prediction log database did not answer: {type(exc).__name__}: {exc}"
             ) from exc
 
-    async def _reconnect(self) -> bool:
-        """Connect a pool that is not up, for a read: a worker whose first connect failed (the
-        database started after it) must not answer every later read with that old error. One
-        attempt at a time, at most one per :data:`RECONNECT_INTERVAL_S`."""
+    async def ensure_ready(self) -> bool:
+        """Whether the pool is up, connecting (and migrating) it first when it is not: a worker
+        whose first connect failed (the database started after it) must not answer every later
+        read, label or replay with that old error. One attempt at a time, at most one per
+        :data:`RECONNECT_INTERVAL_S`."""
+        if self.ready:
+            return True
         if self._connecting is None:
             self._connecting = asyncio.Lock()
         async with self._connecting:

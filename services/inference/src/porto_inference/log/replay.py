@@ -172,7 +172,7 @@ class ReplayConnection:
                 "the prediction log is off (PORTO_INFERENCE_PREDICTION_LOG=false): there is "
                 "nothing to replay"
             )
-        if not db.ready and not await db.connect():
+        if not await db.ensure_ready():
             raise DatabaseUnavailableError(
                 f"the prediction log database is not reachable: {db.last_error or 'connecting'}"
             )
