@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from porto_inference.log.copy_binary import encode_rows
+
 #: The ``prediction_log`` columns a record fills, in record order (the rest have defaults).
 COLUMNS = (
     "prediction_id",
@@ -53,6 +55,7 @@ class LogEntry:
     (``prediction_log_schemas``) for the view that gives the features back by name."""
     seq: int = 0
     records: list[tuple[Any, ...]] | None = field(default=None, repr=False)
+    binary: bytes | None = field(default=None, repr=False)
 
     @property
     def rows(self) -> int:
@@ -64,6 +67,13 @@ class LogEntry:
         if self.records is None:
             self.records = self._one_record() if self.rows == 1 else self._many_records()
         return self.records
+
+    def encoded(self) -> bytes:
+        """The rows as binary COPY rows (:mod:`porto_inference.log.copy_binary`; built once,
+        kept for retries)."""
+        if self.binary is None:
+            self.binary = encode_rows(self)
+        return self.binary
 
     def _one_record(self) -> list[tuple[Any, ...]]:
         """A one-row request's record, without the per-column iterators of the general case

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -241,14 +242,13 @@ class Feedback:
             await _apply(conn, await conn.fetch(TAKE_PENDING_IDS_SQL, pending, horizon), horizon)
         return pending, refused
 
-    async def apply_to_written(self, records: list[tuple[Any, ...]]) -> None:
-        """Apply parked labels to the rows a flush just wrote (only when some are parked: one
-        index probe otherwise)."""
+    async def apply_to_written(self, prediction_ids: Callable[[], list[str]]) -> None:
+        """Apply parked labels to the rows a flush just wrote, whose ids ``prediction_ids``
+        lists (called only when some are parked: one index probe otherwise)."""
         async with self.db.pool.acquire() as conn:
             if await conn.fetchval(ANY_PENDING_SQL):
                 async with conn.transaction():
-                    ids = [r[0] for r in records]
-                    taken = await conn.fetch(TAKE_PENDING_FOR_SQL, ids)
+                    taken = await conn.fetch(TAKE_PENDING_FOR_SQL, prediction_ids())
                     await _apply(conn, taken, self.young_horizon_s)
 
     async def sweep(self) -> None:

@@ -109,6 +109,22 @@ class Partitions:
         #: Whether a run has found a row yet (until then the writer runs one after its first
         #: write, so the oldest-row gauge does not wait a whole interval).
         self.oldest_known = False
+        #: The UTC days that had a partition at the last run (the writer copies a chunk of one
+        #: day straight into its partition: no routing of each row through the parent).
+        self.days: frozenset[date] = frozenset()
+
+    def table_for(self, first: datetime, last: datetime) -> str:
+        """The table to COPY rows created between ``first`` and ``last`` into: their day's
+        partition when both fall on one UTC day that had one at the last run, otherwise the
+        partitioned table (which routes each row)."""
+        day = first.astimezone(UTC).date()
+        if day in self.days and last.astimezone(UTC).date() == day:
+            return f"prediction_log_p{day:%Y%m%d}"
+        return "prediction_log"
+
+    def forget_days(self) -> None:
+        """Copy through the partitioned table until the next run (a partition was missing)."""
+        self.days = frozenset()
 
     async def maintain(self, today: date | None = None) -> LogSize:
         """Create the partitions ahead and apply retention (when this worker holds the lock),
@@ -195,6 +211,8 @@ class Partitions:
     async def _measure(self, conn: Any) -> LogSize:
         rows = await conn.fetch(PARTITIONS_SQL)
         total = sum(int(r["bytes"]) for r in rows)
+        days = (partition_day(r["name"]) for r in rows)
+        self.days = frozenset(day for day in days if day is not None)
         # The default partition first (it may hold anything), then the day partitions, oldest
         # first, until one has rows.
         names = sorted(

@@ -27,8 +27,10 @@ import logging
 import threading
 import time
 from collections import deque
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from porto_inference.log.copy_binary import COPY_COLUMNS, copy_data
 from porto_inference.log.entry import COLUMNS, LogEntry
 from porto_inference.log.feedback import Feedback
 from porto_inference.log.partitions import MAINTENANCE_S, Partitions
@@ -88,10 +90,15 @@ CLAIM_SQL = (
 )
 
 
-def batch_key(records: list[tuple[Any, ...]]) -> str:
+def batch_key(first_id: str, rows: int) -> str:
     """The key of one COPY: its first prediction id and its row count. Prediction ids are
-    unique, and a retry writes exactly the same records, so the key names one write."""
-    return f"{records[0][0]}/{len(records)}"
+    unique, and a retry writes exactly the same rows, so the key names one write."""
+    return f"{first_id}/{rows}"
+
+
+def _prediction_ids(chunk: list[LogEntry]) -> list[str]:
+    """The prediction ids of a chunk's rows."""
+    return [pid for entry in chunk for pid in entry.prediction_ids]
 
 
 def _json_value(value: Any) -> str:
@@ -375,12 +382,11 @@ class LogWriter:
         database (rows PostgreSQL refuses are isolated and quarantined, never retried)."""
         while self._pending():
             chunk, rows = self._next_chunk()
-            records = [record for entry in chunk for record in entry.build()]
             schemas = self._new_schemas(chunk)
             began = time.perf_counter()
             try:
-                rejected = await self._write_isolating(records, schemas)
-                await self.feedback.apply_to_written(records)
+                rejected = await self._write_chunk(chunk, rows, schemas)
+                await self.feedback.apply_to_written(partial(_prediction_ids, chunk))
             except self.db.errors as exc:
                 if type(exc).__name__ == "UndefinedTableError":
                     self.db.migrated = False  # dropped under us: migrate again, then retry
@@ -414,10 +420,35 @@ class LogWriter:
                 found[key] = list(entry.feature_names)
         return found
 
-    async def _write(
-        self, records: list[tuple[Any, ...]], schemas: dict[tuple[str, str], list[str]]
+    async def _write_chunk(
+        self, chunk: list[LogEntry], rows: int, schemas: dict[tuple[str, str], list[str]]
+    ) -> int:
+        """Write a chunk as one binary COPY (:mod:`~porto_inference.log.copy_binary`), into
+        its day's partition when it has one; when PostgreSQL refuses the data, row by row
+        isolation through :meth:`_write_isolating`. Return how many rows were quarantined."""
+        table = self.partitions.table_for(
+            min(e.created_at for e in chunk), max(e.created_at for e in chunk)
+        )
+        key = batch_key(chunk[0].prediction_ids[0], rows)
+        try:
+            await self._copy(key, schemas, table, copy_data(chunk))
+            return 0
+        except self._data_errors as exc:
+            if "partition constraint" in str(exc):
+                raise  # a day partition was attached meanwhile: retried (it is not the data)
+        except self.db.errors as exc:
+            if table == "prediction_log" or type(exc).__name__ != "UndefinedTableError":
+                raise
+            self.partitions.forget_days()  # dropped under us: through the parent, now
+            await self._copy(key, schemas, "prediction_log", copy_data(chunk))
+            return 0
+        records = [record for entry in chunk for record in entry.build()]
+        return await self._write_isolating(records, schemas)
+
+    async def _copy(
+        self, key: str, schemas: dict[tuple[str, str], list[str]], table: str, data: bytes
     ) -> None:
-        """COPY ``records`` in one transaction with their write key (and the feature names of
+        """COPY binary rows in one transaction with their write key (and the feature names of
         versions logged for the first time), unless that key is already there (an earlier
         attempt committed; its acknowledgement was lost)."""
         async with self.db.pool.acquire() as conn, conn.transaction():
@@ -425,7 +456,23 @@ class LogWriter:
                 await conn.executemany(
                     SCHEMA_SQL, [(*key, names) for key, names in schemas.items()]
                 )
-            if await conn.fetchval(CLAIM_SQL, batch_key(records)):
+            if await conn.fetchval(CLAIM_SQL, key):
+                # a memoryview: asyncpg would take bytes for a file name (os.fspath takes them)
+                await conn.copy_to_table(
+                    table, source=memoryview(data), columns=list(COPY_COLUMNS), format="binary"
+                )
+
+    async def _write(
+        self, records: list[tuple[Any, ...]], schemas: dict[tuple[str, str], list[str]]
+    ) -> None:
+        """COPY ``records`` (the slow path's tuples) in one transaction with their write key,
+        as :meth:`_copy` does."""
+        async with self.db.pool.acquire() as conn, conn.transaction():
+            if schemas:
+                await conn.executemany(
+                    SCHEMA_SQL, [(*key, names) for key, names in schemas.items()]
+                )
+            if await conn.fetchval(CLAIM_SQL, batch_key(records[0][0], len(records))):
                 await conn.copy_records_to_table("prediction_log", records=records, columns=COLUMNS)
 
     async def _write_isolating(

@@ -1,0 +1,134 @@
+"""A prediction log entry as PostgreSQL's binary ``COPY`` rows, built a request at a time.
+
+asyncpg's ``copy_records_to_table`` encodes every value of every row on its own (about 2 µs per
+logged row, the writer's whole cost). Most of a logged row is the same for every row of its
+request (time, model, version, endpoint, request id, threshold, latency), and the rest is fixed
+width (prediction id, score, class) except the features and the record id. So an entry is
+encoded in a few numpy calls: the fixed-width part of all its rows as one structured array, and
+the variable parts interleaved with it by one ``bytes.join``.
+
+The column order is :data:`COPY_COLUMNS` (``COPY`` takes any order): the fixed-width columns
+first, then the features, then the record id. Format: PostgreSQL's documented binary copy
+format (a signature and header, per row a 16-bit field count and, per field, a 32-bit length,
+-1 for null, and the value in network byte order; a 16-bit -1 ends the data).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from itertools import chain, repeat
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from porto_inference.log.entry import LogEntry
+
+#: The prediction_log columns in the order the binary rows hold them.
+COPY_COLUMNS = (
+    "prediction_id",
+    "created_at",
+    "model_name",
+    "model_version",
+    "endpoint",
+    "request_id",
+    "threshold",
+    "latency_ms",
+    "score",
+    "predicted_class",
+    "features",
+    "record_id",
+)
+
+#: The start of a binary COPY stream: signature, flags (none), header extension length (0).
+HEADER = b"PGCOPY\n\xff\r\n\x00" + (0).to_bytes(4, "big") + (0).to_bytes(4, "big")
+#: The end of a binary COPY stream: a field count of -1.
+TRAILER = (-1).to_bytes(2, "big", signed=True)
+
+_PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+_NULL = (-1).to_bytes(4, "big", signed=True)
+
+
+def _field(value: bytes | None) -> bytes:
+    """One field: its length and its bytes, or the null marker."""
+    return _NULL if value is None else len(value).to_bytes(4, "big") + value
+
+
+def _text(value: str | None) -> bytes:
+    return _field(None if value is None else value.encode("utf-8"))
+
+
+def _timestamp(value: datetime) -> bytes:
+    """A timestamptz: microseconds since 2000-01-01 UTC."""
+    micros = (value - _PG_EPOCH) // _MICROSECOND
+    return _field(micros.to_bytes(8, "big", signed=True))
+
+
+_MICROSECOND = datetime.resolution
+
+
+def _uuids(ids: list[str]) -> np.ndarray:
+    """The 16 bytes of each UUID string, as an (n, 16) uint8 array (one hex decode for all)."""
+    packed = bytes.fromhex("".join(ids).replace("-", ""))
+    if len(packed) != 16 * len(ids):
+        raise ValueError("a prediction id is not a UUID")
+    return np.frombuffer(packed, dtype=np.uint8).reshape(len(ids), 16)
+
+
+def encode_rows(entry: LogEntry) -> bytes:
+    """The entry's rows as binary COPY rows (no header, no trailer), in :data:`COPY_COLUMNS`
+    order."""
+    n = entry.rows
+    if n == 0:
+        return b""
+    shared = b"".join(
+        (
+            _timestamp(entry.created_at),
+            _text(entry.model_name),
+            _text(entry.model_version),
+            _text(entry.endpoint),
+            _text(entry.request_id),
+            _field(struct.pack(">d", entry.threshold)),
+            _field(struct.pack(">f", entry.latency_ms)),
+        )
+    )
+    fixed = np.dtype(
+        [
+            ("fields", ">i2"),
+            ("id_len", ">i4"),
+            ("id", "u1", (16,)),
+            ("shared", f"V{len(shared)}"),
+            ("score_len", ">i4"),
+            ("score", ">f8"),
+            ("class_len", ">i4"),
+            ("class", ">i2"),
+            ("features_len", ">i4"),
+        ]
+    )
+    features = entry.features
+    head = np.empty(n, dtype=fixed)
+    head["fields"] = len(COPY_COLUMNS)
+    head["id_len"] = 16
+    head["id"] = _uuids(entry.prediction_ids)
+    head["shared"] = np.frombuffer(shared, dtype=f"V{len(shared)}")[0]
+    head["score_len"] = 8
+    head["score"] = entry.scores
+    head["class_len"] = 2
+    head["class"] = np.asarray(entry.classes)
+    head["features_len"] = np.fromiter(map(len, features), dtype=np.int64, count=n)
+    blob = head.tobytes()
+    size = fixed.itemsize
+    heads = [blob[i : i + size] for i in range(0, n * size, size)]
+    tails: Iterable[bytes]
+    if entry.record_ids is None:
+        tails = repeat(_NULL, n)
+    else:
+        tails = [_text(None if v is None else str(v)) for v in entry.record_ids]
+    return b"".join(chain.from_iterable(zip(heads, features, tails, strict=True)))
+
+
+def copy_data(entries: Iterable[LogEntry]) -> bytes:
+    """A whole binary COPY stream of ``entries``' rows."""
+    return b"".join((HEADER, *(entry.encoded() for entry in entries), TRAILER))

@@ -1,0 +1,177 @@
+"""The writer's binary COPY rows against a real PostgreSQL: what they store is, column for
+column, what asyncpg's own encoding of the same entries stores; a chunk of one day goes
+straight into its partition, and a partition dropped under the writer costs no row."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from typing import Any
+
+import asyncpg
+import numpy as np
+import pytest
+from harness.postgres import PostgresServer
+from inference.pg import reset, sql
+from porto_inference.ids import new_prediction_ids
+from porto_inference.log.copy_binary import COPY_COLUMNS, copy_data, encode_rows
+from porto_inference.log.database import migrate
+from porto_inference.log.entry import COLUMNS, LogEntry
+from porto_inference.log.partitions import Partitions
+from porto_inference.log.pool import LogPool
+from porto_inference.log.store import PredictionLog
+from porto_inference.monitoring.metrics import LogMetrics
+from porto_inference.settings import Settings
+from prometheus_client import CollectorRegistry
+
+pytestmark = pytest.mark.integration
+
+STORED = (*COLUMNS, "label", "label_time")
+
+
+@pytest.fixture
+def url(postgres_server: PostgresServer) -> Iterator[str]:
+    reset(postgres_server.dsn)
+    yield postgres_server.dsn
+    reset(postgres_server.dsn)
+
+
+def _entry(
+    rows: int,
+    *,
+    record_ids: list[Any] | None = None,
+    request_id: str | None = "req-1",
+    created_at: datetime | None = None,
+    endpoint: str = "/predict/batch",
+) -> LogEntry:
+    return LogEntry(
+        created_at=created_at or datetime(2026, 3, 4, 5, 6, 7, 891_234, tzinfo=UTC),
+        model_name="pörto",
+        model_version="20260304-050607-abcd",
+        endpoint=endpoint,
+        request_id=request_id,
+        prediction_ids=new_prediction_ids(rows),
+        scores=np.linspace(0.0, 1.0, rows) if rows > 1 else np.array([0.123456789012345]),
+        classes=(np.arange(rows) % 2).astype(np.int8),
+        threshold=0.3141592653589793,
+        latency_ms=12.345678,
+        record_ids=record_ids,
+        features=[f'[{i},"çat é",null,-1.5e-7]'.encode() for i in range(rows)],
+    )
+
+
+ENTRIES = [
+    lambda: _entry(1),
+    lambda: _entry(1, record_ids=[None], request_id=None, endpoint="/predict"),
+    lambda: _entry(5, record_ids=[1, None, "ü-7", 'quote"d', 3.5]),
+    lambda: _entry(1000),
+    lambda: _entry(3, record_ids=[{"a": [1, 2]}, 2**63, ""]),
+]
+
+
+def _stored(url: str, ids: list[str]) -> list[dict[str, Any]]:
+    """The stored rows of ``ids``, in their order."""
+    rows = sql(
+        url,
+        f"SELECT {', '.join(STORED)} FROM prediction_log WHERE prediction_id = ANY($1::uuid[])",
+        ids,
+    )
+    by_id = {str(r["prediction_id"]): r for r in rows}
+    return [by_id[i] for i in ids if i in by_id]
+
+
+def test_binary_rows_store_what_asyncpg_encoding_stores(url: str) -> None:
+    """Each entry written both ways (the same rows under new ids the second time) reads back
+    equal in every column but the id."""
+    binary = [make() for make in ENTRIES]
+    general = [make() for make in ENTRIES]
+    for a, b in zip(binary, general, strict=True):
+        b.record_ids, b.created_at = a.record_ids, a.created_at
+
+    async def write() -> None:
+        conn = await asyncpg.connect(url)
+        try:
+            await migrate(conn)
+            await conn.copy_to_table(
+                "prediction_log",
+                source=memoryview(copy_data(binary)),
+                columns=list(COPY_COLUMNS),
+                format="binary",
+            )
+            records = [r for e in general for r in e.build()]
+            await conn.copy_records_to_table("prediction_log", records=records, columns=COLUMNS)
+        finally:
+            await conn.close()
+
+    asyncio.run(write())
+    for a, b in zip(binary, general, strict=True):
+        got, want = _stored(url, a.prediction_ids), _stored(url, b.prediction_ids)
+        assert len(got) == len(want) == a.rows
+        for row_a, row_b in zip(got, want, strict=True):
+            row_a.pop("prediction_id"), row_b.pop("prediction_id")
+            assert row_a == row_b
+    first = _stored(url, binary[2].prediction_ids)
+    assert [r["record_id"] for r in first] == ["1", None, "ü-7", 'quote"d', "3.5"]
+    assert first[0]["created_at"] == binary[2].created_at
+    assert first[0]["threshold"] == 0.3141592653589793
+    assert first[0]["features"] == b'[0,"\xc3\xa7at \xc3\xa9",null,-1.5e-7]'
+
+
+def test_an_entry_is_encoded_once_and_a_bad_id_is_refused() -> None:
+    entry = _entry(3)
+    assert entry.encoded() is entry.encoded()
+    assert entry.encoded() == encode_rows(entry)
+    assert encode_rows(_entry(0)) == b""
+    broken = _entry(2)
+    broken.prediction_ids = ["not-a-uuid", broken.prediction_ids[1]]
+    with pytest.raises(ValueError):
+        encode_rows(broken)
+
+
+def test_a_chunk_of_one_day_goes_to_its_partition() -> None:
+    settings = Settings(prediction_log=True, database_url="postgresql://unused")
+    registry = CollectorRegistry()
+    metrics = LogMetrics(registry)
+    partitions = Partitions(settings, metrics, LogPool(settings, metrics, None))
+    noon = datetime(2026, 3, 4, 12, tzinfo=UTC)
+    assert partitions.table_for(noon, noon) == "prediction_log"  # nothing measured yet
+    partitions.days = frozenset({date(2026, 3, 4)})
+    assert partitions.table_for(noon, noon + timedelta(hours=11)) == "prediction_log_p20260304"
+    assert partitions.table_for(noon, noon + timedelta(hours=12)) == "prediction_log"
+    assert partitions.table_for(noon - timedelta(days=1), noon) == "prediction_log"
+    partitions.forget_days()
+    assert partitions.table_for(noon, noon) == "prediction_log"
+
+
+def test_rows_reach_the_day_partition_and_survive_a_dropped_one(url: str) -> None:
+    """The writer copies today's rows into today's partition; when that partition is dropped
+    under it (its days were measured before), the next chunk goes through the partitioned
+    table (the default partition takes it) and nothing is lost or counted as an outage."""
+    settings = Settings(prediction_log=True, database_url=url, log_flush_interval_s=3600)
+    today = datetime.now(UTC).date()
+    name = f"prediction_log_p{today:%Y%m%d}"
+
+    async def run() -> tuple[int, int]:
+        log = PredictionLog(settings, LogMetrics(CollectorRegistry()), url)
+        await log.start()
+        try:
+            assert today in log.writer.partitions.days
+            first = _entry(100, created_at=datetime.now(UTC))
+            assert log.submit(first)
+            assert await log.flush(60)
+            query = partial(asyncio.to_thread, sql, url)
+            in_partition = (await query(f"SELECT count(*) AS n FROM {name}"))[0]["n"]
+            await query(f"DROP TABLE {name}")
+            assert today in log.writer.partitions.days  # not measured again yet
+            second = _entry(50, created_at=datetime.now(UTC))
+            assert log.submit(second)
+            assert await log.flush(60)
+            assert log.writer.partitions.days == frozenset()
+            in_default = (await query("SELECT count(*) AS n FROM prediction_log_default"))[0]["n"]
+            return in_partition, in_default
+        finally:
+            await log.stop()
+
+    assert asyncio.run(run()) == (100, 50)
