@@ -16,7 +16,7 @@ import pytest
 from harness.postgres import PostgresServer
 from inference.pg import reset, sql
 from porto_inference.ids import new_prediction_ids
-from porto_inference.log.copy_binary import COPY_COLUMNS, copy_data, encode_rows
+from porto_inference.log.copy_binary import COPY_COLUMNS, copy_data, encode_rows, encoded
 from porto_inference.log.database import migrate
 from porto_inference.log.entry import COLUMNS, LogEntry
 from porto_inference.log.partitions import Partitions
@@ -121,8 +121,8 @@ def test_binary_rows_store_what_asyncpg_encoding_stores(url: str) -> None:
 
 def test_an_entry_is_encoded_once_and_a_bad_id_is_refused() -> None:
     entry = _entry(3)
-    assert entry.encoded() is entry.encoded()
-    assert entry.encoded() == encode_rows(entry)
+    assert encoded(entry) is encoded(entry) is entry.binary
+    assert encoded(entry) == encode_rows(entry)
     assert encode_rows(_entry(0)) == b""
     broken = _entry(2)
     broken.prediction_ids = ["not-a-uuid", broken.prediction_ids[1]]

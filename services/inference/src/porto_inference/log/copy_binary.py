@@ -19,12 +19,10 @@ import struct
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from itertools import chain, repeat
-from typing import TYPE_CHECKING
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from porto_inference.log.entry import LogEntry
+from porto_inference.log.entry import LogEntry
 
 #: The prediction_log columns in the order the binary rows hold them.
 COPY_COLUMNS = (
@@ -129,6 +127,13 @@ def encode_rows(entry: LogEntry) -> bytes:
     return b"".join(chain.from_iterable(zip(heads, features, tails, strict=True)))
 
 
+def encoded(entry: LogEntry) -> bytes:
+    """:func:`encode_rows` of ``entry``, kept on it (a retried chunk is not encoded again)."""
+    if entry.binary is None:
+        entry.binary = encode_rows(entry)
+    return entry.binary
+
+
 def copy_data(entries: Iterable[LogEntry]) -> bytes:
     """A whole binary COPY stream of ``entries``' rows."""
-    return b"".join((HEADER, *(entry.encoded() for entry in entries), TRAILER))
+    return b"".join((HEADER, *map(encoded, entries), TRAILER))

@@ -10,8 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from porto_inference.log.copy_binary import encode_rows
-
 #: The ``prediction_log`` columns a record fills, in record order (the rest have defaults).
 COLUMNS = (
     "prediction_id",
@@ -56,6 +54,8 @@ class LogEntry:
     seq: int = 0
     records: list[tuple[Any, ...]] | None = field(default=None, repr=False)
     binary: bytes | None = field(default=None, repr=False)
+    """The rows as binary COPY rows (:func:`porto_inference.log.copy_binary.encoded`; built
+    once, kept for retries)."""
 
     @property
     def rows(self) -> int:
@@ -67,13 +67,6 @@ class LogEntry:
         if self.records is None:
             self.records = self._one_record() if self.rows == 1 else self._many_records()
         return self.records
-
-    def encoded(self) -> bytes:
-        """The rows as binary COPY rows (:mod:`porto_inference.log.copy_binary`; built once,
-        kept for retries)."""
-        if self.binary is None:
-            self.binary = encode_rows(self)
-        return self.binary
 
     def _one_record(self) -> list[tuple[Any, ...]]:
         """A one-row request's record, without the per-column iterators of the general case

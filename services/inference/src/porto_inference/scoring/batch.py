@@ -39,6 +39,9 @@ class EncodedBatch:
     ids: list[Any] | None
     raw: list[Any] | None
     """Records as received (dicts or positional lists), for the prediction log; None for CSV."""
+    values: list[tuple[Any, ...]] | None = None
+    """Each record's feature values as received, in model order, when the codec took them out
+    anyway (large batches of named features): the prediction log's rows, looked up once."""
 
     @property
     def rows(self) -> int:

@@ -242,12 +242,18 @@ class FeatureCodec:
         vocabs = self.current_vocabs()
         if n and all(type(p) is dict and len(p) == width for p in payloads):
             try:
-                num_rows = [self._num_by_name(p) for p in payloads]
-                cat_rows = [self._cat_by_name(p) for p in payloads]
+                if n > SMALL_ROWS:
+                    values = list(map(self.values_by_name, payloads))
+                else:
+                    num_rows = [self._num_by_name(p) for p in payloads]
+                    cat_rows = [self._cat_by_name(p) for p in payloads]
             except KeyError:
                 pass
             else:
-                batch = self._fast(num_rows, cat_rows, vocabs, ids, payloads)
+                if n > SMALL_ROWS:
+                    batch = self._fast_values(values, vocabs, ids, payloads)
+                else:
+                    batch = self._fast(num_rows, cat_rows, vocabs, ids, payloads)
                 if batch is not None:
                     return batch
         elif n and all(type(p) is list for p in payloads):
@@ -310,6 +316,32 @@ class FeatureCodec:
             return None
         return EncodedBatch(num=num, codes=codes, vocabs=vocabs, ids=ids, raw=raw)
 
+    def _fast_values(
+        self,
+        values: list[tuple[Any, ...]],
+        vocabs: list[Vocabulary],
+        ids: list[Any] | None,
+        raw: list[Any],
+    ) -> EncodedBatch | None:
+        """:meth:`_fast` for many records whose values in model order are taken out already:
+        one object grid, its numeric columns converted in one call (what ``np.array(rows,
+        float64)`` converts, the same way), its categorical columns coded column by column.
+        The values stay with the batch for the prediction log."""
+        n = len(values)
+        try:
+            grid = np.array(values, dtype=object)
+            if grid.shape != (n, len(self.names)):
+                return None  # lists as values, nested into the grid
+            num = grid[:, self.num_pos].astype(np.float64)
+        except (TypeError, ValueError, OverflowError):
+            return None
+        if not self.numbers_ok(num):
+            return None
+        codes = self._column_codes([grid[:, pos].tolist() for pos in self.cat_pos], vocabs, n)
+        if codes is None:
+            return None
+        return EncodedBatch(num=num, codes=codes, vocabs=vocabs, ids=ids, raw=raw, values=values)
+
     def _codes(
         self, cat_rows: list[tuple[Any, ...]], vocabs: list[Vocabulary]
     ) -> np.ndarray | None:
@@ -331,8 +363,16 @@ class FeatureCodec:
                 )
             except (KeyError, TypeError):
                 pass  # a new value somewhere: code it below, column by column
-        codes = np.empty((n, k), dtype=np.int32)
-        for j, column in enumerate(zip(*cat_rows, strict=True)):
+        return self._column_codes(list(zip(*cat_rows, strict=True)), vocabs, n)
+
+    @staticmethod
+    def _column_codes(
+        columns: list[Sequence[Any]], vocabs: list[Vocabulary], n: int
+    ) -> np.ndarray | None:
+        """Category codes of ``n`` rows given column by column (one numpy call per column);
+        None if a value cannot be a category."""
+        codes = np.empty((n, len(columns)), dtype=np.int32)
+        for j, column in enumerate(columns):
             raw_codes = vocabs[j].raw
             try:
                 codes[:, j] = np.fromiter(map(raw_codes.__getitem__, column), np.int32, n)

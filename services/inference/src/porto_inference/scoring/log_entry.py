@@ -53,8 +53,11 @@ def feature_values(batch: EncodedBatch, codec: FeatureCodec) -> list[bytes]:
     with their JSON types, absent ones null), or as parsed for CSV (numbers, category text,
     null for missing)."""
     raw = batch.raw
-    if raw is None:
-        rows: list[Any] = _parsed_rows(batch, codec)
+    rows: list[Any]
+    if batch.values is not None:
+        rows = batch.values
+    elif raw is None:
+        rows = _parsed_rows(batch, codec)
     elif len(raw) == 1 and type(raw[0]) is dict:  # the single-record request
         return [_owned(orjson.dumps(_in_order(raw[0], codec)))]
     else:
