@@ -834,7 +834,7 @@ def csv_table(draw: st.DrawFn, schema: Schema) -> Body:
             for column, cell in texts.items():
                 lf = cell.replace("\r\n", "\n").replace("\r", "\n")
                 logged[column] = csv_category(lf, schema.numeric_categories[column])
-    return Body(data, "text/csv", must, harm, rows=list(rows), ids=ids)
+    return Body(data, "text/csv", must, harm, rows=[CsvRow(r) for r in rows], ids=ids)
 
 
 @st.composite
@@ -1031,7 +1031,9 @@ def _csv_body(schema: Schema, columns: list[str], rows: list[dict[str, str]], en
                 features[name] = None if number is None or number == -1 else number
         logged.append(features)
     ids = [csv_id(r[schema.id_column]) if schema.id_column in columns else None for r in rows]
-    return Body(text.encode(), "text/csv", True, "corpus", rows=logged, ids=ids)
+    return Body(
+        text.encode(), "text/csv", True, "corpus", rows=[CsvRow(r) for r in logged], ids=ids
+    )
 
 
 def csv_corpus(schema: Schema) -> list[Body]:
@@ -1185,12 +1187,37 @@ class Run:
         return figures
 
 
+class CsvRow(dict[str, Any]):
+    """A CSV row's features as the model reads them: categories as their category (text),
+    numbers as floats, None for missing. The log holds a body of numbers' cells as sent and
+    other bodies' as parsed: either must denote these."""
+
+
+def _csv_read(logged: Any, sent: Any) -> bool:
+    """Whether a logged CSV value denotes ``sent`` (see :class:`CsvRow`)."""
+    if type(sent) is str:  # a category; a number logged as sent is its canonical spelling
+        if logged is None:
+            return sent == "-1"
+        if type(logged) in (int, float):
+            return sent == ("-1" if logged == -1 else canonical_category(logged))
+        return type(logged) is str and logged == sent
+    if logged is None or (type(logged) in (int, float) and logged == -1):
+        return sent is None
+    return sent is not None and type(logged) in (int, float) and float(logged) == sent
+
+
 def same(logged: Any, sent: Any) -> bool:
     """Whether the features read back from jsonb are the ones sent. jsonb keeps numbers as
     decimals and prints them without an exponent, so a float may come back as an integer (of
     the same value as a float); everything else must match exactly."""
     if type(sent) is float:
         return type(logged) in (int, float) and float(logged) == sent
+    if type(sent) is CsvRow:
+        return (
+            type(logged) is dict
+            and logged.keys() == sent.keys()
+            and all(_csv_read(logged[k], v) for k, v in sent.items())
+        )
     if type(sent) is dict:
         return (
             type(logged) is dict

@@ -69,16 +69,53 @@ def test_one_record_positional_rows_and_wrapped_records(
     assert [orjson.loads(v) for v in values] == [[sent[n] for n in codec.names], positional[1]]
 
 
-def test_csv_rows_are_logged_as_parsed(frame: pd.DataFrame, codec: FeatureCodec) -> None:
-    body = frame.drop(columns=["target"]).head(20).to_csv(index=False).encode()
-    batch = codec.encode_csv(body)
-    logged = _named(feature_values(batch, codec), codec)
+@pytest.mark.parametrize(
+    "layout", ["features in model order", "id first", "columns shuffled, target kept"]
+)
+def test_csv_bodies_of_numbers_are_logged_as_sent(
+    frame: pd.DataFrame, codec: FeatureCodec, layout: str
+) -> None:
+    """A CSV body of numbers: each row's cells as sent (integers stay integers, the missing
+    marker stays, an empty cell is null), in model order, whatever the column order."""
+    table = frame.head(20).astype({"ps_car_13": object, "ps_ind_02_cat": object})
+    table.loc[table.index[3], "ps_car_13"] = ""
+    table.loc[table.index[4], "ps_ind_02_cat"] = ""
+    if layout == "features in model order":
+        table = table[codec.names]
+    elif layout == "id first":
+        table = table[["id", *codec.names]]
+    else:
+        table = table[list(reversed(table.columns))]
+    body = table.to_csv(index=False).encode()
+    logged = _named(feature_values(codec.encode_csv(body), codec), codec)
+    sent = [
+        orjson.loads(f"[{line}]".replace(",,", ",null,").replace(",]", ",null]"))
+        for line in body.decode().split("\n")[1:-1]
+    ]
+    header = list(table.columns)
+    want = [{name: row[header.index(name)] for name in codec.names} for row in sent]
+    assert logged == want
+    assert logged[3]["ps_car_13"] is None and logged[4]["ps_ind_02_cat"] is None
+    assert -1 in logged[0].values() or any(-1 in r.values() for r in logged)
+    assert [type(v) for v in logged[0].values()] == [type(want[0][n]) for n in codec.names]
+
+
+def test_other_csv_bodies_are_logged_as_parsed(frame: pd.DataFrame, codec: FeatureCodec) -> None:
+    """A CSV body the general reader takes (here: a quoted cell): numbers as parsed floats,
+    the missing marker null, categories as their text."""
+    table = frame.drop(columns=["target"]).head(20).astype({"ps_car_11_cat": object})
+    table.loc[:, "ps_car_11_cat"] = [f'"{v}"' for v in table["ps_car_11_cat"]]
+    body = table.to_csv(index=False, quoting=3).encode()  # QUOTE_NONE: the quotes as written
+    assert b'"' in body
+    logged = _named(feature_values(codec.encode_csv(body), codec), codec)
     assert len(logged) == 20
     for row, (_, original) in zip(logged, frame.head(20).iterrows(), strict=True):
         assert list(row) == codec.names
         for name in codec.num_names:
             want = original[name]
             assert row[name] is None if want == -1 else row[name] == pytest.approx(want)
+        cat = original["ps_car_11_cat"]
+        assert row["ps_car_11_cat"] == (None if cat == -1 else str(int(cat)))
 
 
 def test_text_that_looks_like_a_row_boundary_and_absent_features() -> None:

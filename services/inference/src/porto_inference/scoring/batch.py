@@ -42,6 +42,9 @@ class EncodedBatch:
     values: list[tuple[Any, ...]] | None = None
     """Each record's feature values as received, in model order, when the codec took them out
     anyway (large batches of named features): the prediction log's rows, looked up once."""
+    logged: list[bytes] | None = None
+    """Each record's features as the prediction log stores them (a JSON array in model order),
+    when the reader had that text for free (CSV bodies of numbers)."""
 
     @property
     def rows(self) -> int:

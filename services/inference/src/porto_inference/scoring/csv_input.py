@@ -30,6 +30,7 @@ import re
 import sys
 import warnings
 from collections.abc import Iterator
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
@@ -206,7 +207,42 @@ def _numbers_only(codec: CsvCodec, body: bytes, header: list[str]) -> EncodedBat
         except KeyError:
             found = np.array([vocab.code(v) or 0 for v in values], dtype=np.int32)
         codes[present, j] = found
-    return EncodedBatch(num=num, codes=codes, vocabs=vocabs, ids=ids, raw=None)
+    return EncodedBatch(
+        num=num,
+        codes=codes,
+        vocabs=vocabs,
+        ids=ids,
+        raw=None,
+        logged=_logged_rows(codec, header, text, rows),
+    )
+
+
+#: The first cell of every row of a body turned into JSON (the id column, when it comes first).
+_FIRST_CELL = re.compile(rb"\[[^,\]]*,")
+
+
+def _logged_rows(
+    codec: CsvCodec, header: list[str], text: bytes, rows: list[list[Any]]
+) -> list[bytes] | None:
+    """The prediction log's rows of a body of numbers (each a JSON array of the features in
+    model order, the cells as sent): cut straight from the body's JSON when its columns are
+    the features in model order, after the id column or not; else picked from the parsed rows.
+    None when a feature's column is absent (the log builds its rows from the batch then)."""
+    names = codec.names
+    if header == names or (header[0] == codec.id_column and header[1:] == names):
+        inner = text[1:-1]
+        if header != names:
+            inner = _FIRST_CELL.sub(b"[", inner)
+        parts = inner.replace(b"],[", b"]\x00[").split(b"\x00")
+        return parts if len(parts) == len(rows) else None
+    at = {name: i for i, name in enumerate(header)}
+    if not all(name in at for name in names):
+        return None
+    pick = itemgetter(*(at[name] for name in names))
+    values = (
+        [pick(row) for row in rows] if len(names) > 1 else [(row[at[names[0]]],) for row in rows]
+    )
+    return orjson.dumps(values)[1:-1].replace(b"],[", b"]\x00[").split(b"\x00")
 
 
 def _new_codes(vocab: Vocabulary, column: list[Any], name: str, problems: Problems) -> np.ndarray:

@@ -50,10 +50,13 @@ def log_entry(
 
 def feature_values(batch: EncodedBatch, codec: FeatureCodec) -> list[bytes]:
     """One JSON array per row: the features in model order, as received (JSON records' values
-    with their JSON types, absent ones null), or as parsed for CSV (numbers, category text,
-    null for missing)."""
+    with their JSON types, absent ones null; a CSV body of numbers: each cell's number as sent,
+    empty ones null), or as parsed for other CSV bodies (numbers, category text, null for
+    missing)."""
     raw = batch.raw
     rows: list[Any]
+    if batch.logged is not None:
+        return batch.logged
     if batch.values is not None:
         rows = batch.values
     elif raw is None:
