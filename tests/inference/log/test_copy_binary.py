@@ -16,6 +16,7 @@ import pytest
 from harness.postgres import PostgresServer
 from inference.pg import reset, sql
 from porto_inference.ids import new_prediction_ids
+from porto_inference.log import copy_binary
 from porto_inference.log.copy_binary import COPY_COLUMNS, copy_data, encode_rows, encoded
 from porto_inference.log.database import migrate
 from porto_inference.log.entry import COLUMNS, LogEntry
@@ -175,3 +176,18 @@ def test_rows_reach_the_day_partition_and_survive_a_dropped_one(url: str) -> Non
             await log.stop()
 
     assert asyncio.run(run()) == (100, 50)
+
+
+@pytest.mark.parametrize("rows", [1, 2, 8])
+def test_small_entries_packed_row_by_row_equal_the_vectorised_rows(
+    rows: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for make in (
+        lambda: _entry(rows),
+        lambda: _entry(rows, record_ids=[None, "é", 3, None, 5, 6, 7, 8][:rows], request_id=None),
+    ):
+        entry = make()
+        packed = encode_rows(entry)
+        monkeypatch.setattr(copy_binary, "SMALL_ENTRY", 0)
+        assert encode_rows(entry) == packed
+        monkeypatch.undo()

@@ -18,7 +18,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from itertools import chain, repeat
+from typing import Any
 
 import numpy as np
 
@@ -75,13 +77,34 @@ def _uuids(ids: list[str]) -> np.ndarray:
     return np.frombuffer(packed, dtype=np.uint8).reshape(len(ids), 16)
 
 
-def encode_rows(entry: LogEntry) -> bytes:
-    """The entry's rows as binary COPY rows (no header, no trailer), in :data:`COPY_COLUMNS`
-    order."""
-    n = entry.rows
-    if n == 0:
-        return b""
-    shared = b"".join(
+#: Up to this many rows, an entry's rows are packed one by one (numpy's set-up costs more).
+SMALL_ENTRY = 8
+#: A row's head up to its shared columns, and from the score to the features' length.
+_ID_HEAD = struct.Struct(">hi16s")
+_SCORE_TO_FEATURES = struct.Struct(">idihi")
+
+
+@lru_cache(maxsize=64)
+def _row_head(shared_size: int) -> np.dtype[Any]:
+    """The fixed-width part of a row whose shared columns take ``shared_size`` bytes."""
+    return np.dtype(
+        [
+            ("fields", ">i2"),
+            ("id_len", ">i4"),
+            ("id", "u1", (16,)),
+            ("shared", f"V{shared_size}"),
+            ("score_len", ">i4"),
+            ("score", ">f8"),
+            ("class_len", ">i4"),
+            ("class", ">i2"),
+            ("features_len", ">i4"),
+        ]
+    )
+
+
+def _shared(entry: LogEntry) -> bytes:
+    """The columns every row of the entry shares, encoded once."""
+    return b"".join(
         (
             _timestamp(entry.created_at),
             _text(entry.model_name),
@@ -92,20 +115,36 @@ def encode_rows(entry: LogEntry) -> bytes:
             _field(struct.pack(">f", entry.latency_ms)),
         )
     )
-    fixed = np.dtype(
-        [
-            ("fields", ">i2"),
-            ("id_len", ">i4"),
-            ("id", "u1", (16,)),
-            ("shared", f"V{len(shared)}"),
-            ("score_len", ">i4"),
-            ("score", ">f8"),
-            ("class_len", ">i4"),
-            ("class", ">i2"),
-            ("features_len", ">i4"),
-        ]
-    )
+
+
+def _record_ids(entry: LogEntry) -> Iterable[bytes]:
+    if entry.record_ids is None:
+        return repeat(_NULL, entry.rows)
+    return [_text(None if v is None else str(v)) for v in entry.record_ids]
+
+
+def encode_rows(entry: LogEntry) -> bytes:
+    """The entry's rows as binary COPY rows (no header, no trailer), in :data:`COPY_COLUMNS`
+    order."""
+    n = entry.rows
+    if n == 0:
+        return b""
+    shared = _shared(entry)
     features = entry.features
+    if n <= SMALL_ENTRY:
+        ids = _uuids(entry.prediction_ids).tobytes()
+        scores, classes = entry.scores, entry.classes
+        parts: list[bytes] = []
+        for i, tail in enumerate(_record_ids(entry)):
+            parts += (
+                _ID_HEAD.pack(len(COPY_COLUMNS), 16, ids[16 * i : 16 * i + 16]),
+                shared,
+                _SCORE_TO_FEATURES.pack(8, scores[i], 2, classes[i], len(features[i])),
+                features[i],
+                tail,
+            )
+        return b"".join(parts)
+    fixed = _row_head(len(shared))
     head = np.empty(n, dtype=fixed)
     head["fields"] = len(COPY_COLUMNS)
     head["id_len"] = 16
@@ -119,12 +158,7 @@ def encode_rows(entry: LogEntry) -> bytes:
     blob = head.tobytes()
     size = fixed.itemsize
     heads = [blob[i : i + size] for i in range(0, n * size, size)]
-    tails: Iterable[bytes]
-    if entry.record_ids is None:
-        tails = repeat(_NULL, n)
-    else:
-        tails = [_text(None if v is None else str(v)) for v in entry.record_ids]
-    return b"".join(chain.from_iterable(zip(heads, features, tails, strict=True)))
+    return b"".join(chain.from_iterable(zip(heads, features, _record_ids(entry), strict=True)))
 
 
 def encoded(entry: LogEntry) -> bytes:
