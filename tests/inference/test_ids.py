@@ -6,7 +6,8 @@ import os
 import time
 import uuid
 
-from porto_inference.ids import id_timestamp, is_uuid, new_prediction_ids
+import pytest
+from porto_inference.ids import MANY_IDS, id_timestamp, is_uuid, new_prediction_ids
 
 
 def test_ids_are_uuid7_with_the_current_time() -> None:
@@ -19,6 +20,21 @@ def test_ids_are_uuid7_with_the_current_time() -> None:
     assert id_timestamp(str(uuid.uuid4())) is None
     assert id_timestamp("nonsense") is None
     assert is_uuid(ids[0].upper()) and not is_uuid("x") and not is_uuid(3)
+
+
+@pytest.mark.parametrize("count", [1, MANY_IDS - 1, MANY_IDS, 5000])
+def test_one_at_a_time_and_many_at_once_make_the_same_kind_of_id(count: int) -> None:
+    before = time.time()
+    ids = new_prediction_ids(count)
+    assert len(ids) == len(set(ids)) == count
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text  # lower-case hex, dashes where they belong
+        assert parsed.version == 7 and parsed.variant == uuid.RFC_4122
+        assert before - 0.002 <= (parsed.int >> 80) / 1000 <= time.time() + 0.002
+    if count >= MANY_IDS:  # 74 random bits: every bit position varies across 5,000 ids
+        bits = [uuid.UUID(i).int & ((1 << 74) - 1) for i in ids]
+        assert count < 100 or all(len({(b >> k) & 1 for b in bits}) == 2 for k in (0, 31, 47, 61))
 
 
 def test_forked_children_do_not_repeat_the_parents_ids() -> None:

@@ -12,6 +12,8 @@ import threading
 import time
 import uuid
 
+import numpy as np
+
 _VARIANT = "89ab"
 _CHARS_PER_ID = 20
 _POOL_IDS = 512
@@ -49,9 +51,18 @@ class _Entropy:
 _ENTROPY = _Entropy()
 
 
+#: From this many ids on, they are made in a few numpy calls instead of one at a time.
+MANY_IDS = 64
+_HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
+#: Where each of a UUID's 32 hex digits goes in its 36-character spelling (dashes between).
+_DIGIT_AT = np.array([i + (i >= 8) + (i >= 12) + (i >= 16) + (i >= 20) for i in range(32)])
+
+
 def new_prediction_ids(count: int) -> list[str]:
     """Return ``count`` new UUIDv7 strings sharing this millisecond."""
     millis = time.time_ns() // 1_000_000
+    if count >= MANY_IDS:
+        return _many_ids(count, millis)
     ts = f"{millis:012x}"
     head = f"{ts[:8]}-{ts[8:]}-7"
     rand = _ENTROPY.take(_CHARS_PER_ID * count)
@@ -60,6 +71,23 @@ def new_prediction_ids(count: int) -> list[str]:
         r = rand[i : i + _CHARS_PER_ID]
         out.append(f"{head}{r[0:3]}-{_VARIANT[int(r[3], 16) & 3]}{r[4:7]}-{r[7:19]}")
     return out
+
+
+def _many_ids(count: int, millis: int) -> list[str]:
+    """:func:`new_prediction_ids` for many ids: the 16 bytes of each (48-bit time, version 7,
+    74 random bits from the OS, the RFC 9562 variant) spelled in hex for all ids at once."""
+    raw = np.empty((count, 16), dtype=np.uint8)
+    raw[:, :6] = np.frombuffer(millis.to_bytes(6, "big"), dtype=np.uint8)
+    raw[:, 6:] = np.frombuffer(os.urandom(10 * count), dtype=np.uint8).reshape(count, 10)
+    raw[:, 6] = 0x70 | (raw[:, 6] & 0x0F)
+    raw[:, 8] = 0x80 | (raw[:, 8] & 0x3F)
+    digits = np.empty((count, 32), dtype=np.uint8)
+    digits[:, 0::2] = _HEX_DIGITS[raw >> 4]
+    digits[:, 1::2] = _HEX_DIGITS[raw & 0x0F]
+    spelled = np.full((count, 36), ord("-"), dtype=np.uint8)
+    spelled[:, _DIGIT_AT] = digits
+    text = spelled.tobytes().decode("ascii")
+    return [text[i : i + 36] for i in range(0, 36 * count, 36)]
 
 
 def random_hex(chars: int) -> str:
