@@ -24,18 +24,12 @@ from typing import Any
 
 import numpy as np
 
-from porto_inference.log.entry import LogEntry
+from porto_inference.log.entry import COLUMNS, LogEntry
 
-#: The prediction_log columns in the order the binary rows hold them.
+#: The prediction_log columns in the order the binary rows hold them: the log entry's columns
+#: (:data:`~porto_inference.log.entry.COLUMNS`) with the two of variable width moved last.
 COPY_COLUMNS = (
-    "prediction_id",
-    "created_at",
-    "model_name",
-    "model_version",
-    "endpoint",
-    "request_id",
-    "threshold",
-    "latency_ms",
+    *(c for c in COLUMNS if c not in ("record_id", "features", "score", "predicted_class")),
     "score",
     "predicted_class",
     "features",
