@@ -112,9 +112,11 @@ def _shared(entry: LogEntry) -> bytes:
 
 
 def _record_ids(entry: LogEntry) -> Iterable[bytes]:
+    """Each row's record id field (text, or null)."""
     if entry.record_ids is None:
         return repeat(_NULL, entry.rows)
-    return [_text(None if v is None else str(v)) for v in entry.record_ids]
+    texts = [None if v is None else str(v).encode() for v in entry.record_ids]
+    return [_NULL if t is None else len(t).to_bytes(4, "big") + t for t in texts]
 
 
 def encode_rows(entry: LogEntry) -> bytes:
