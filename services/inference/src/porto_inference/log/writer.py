@@ -27,6 +27,7 @@ import logging
 import threading
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -448,32 +449,46 @@ class LogWriter:
     async def _copy(
         self, key: str, schemas: dict[tuple[str, str], list[str]], table: str, data: bytes
     ) -> None:
-        """COPY binary rows in one transaction with their write key (and the feature names of
-        versions logged for the first time), unless that key is already there (an earlier
-        attempt committed; its acknowledgement was lost)."""
-        async with self.db.pool.acquire() as conn, conn.transaction():
-            if schemas:
-                await conn.executemany(
-                    SCHEMA_SQL, [(*key, names) for key, names in schemas.items()]
-                )
-            if await conn.fetchval(CLAIM_SQL, key):
-                # a memoryview: asyncpg would take bytes for a file name (os.fspath takes them)
-                await conn.copy_to_table(
-                    table, source=memoryview(data), columns=list(COPY_COLUMNS), format="binary"
-                )
+        """COPY binary rows into ``table`` under the write key ``key`` (see :meth:`_claimed`)."""
+        # a memoryview: asyncpg would take bytes for a file name (os.fspath takes them)
+        source = memoryview(data)
+        await self._claimed(
+            key,
+            schemas,
+            lambda conn: conn.copy_to_table(
+                table, source=source, columns=list(COPY_COLUMNS), format="binary"
+            ),
+        )
 
     async def _write(
         self, records: list[tuple[Any, ...]], schemas: dict[tuple[str, str], list[str]]
     ) -> None:
-        """COPY ``records`` (the slow path's tuples) in one transaction with their write key,
-        as :meth:`_copy` does."""
+        """COPY ``records`` (the isolating path's tuples, encoded by asyncpg) under their write
+        key (see :meth:`_claimed`)."""
+        await self._claimed(
+            batch_key(records[0][0], len(records)),
+            schemas,
+            lambda conn: conn.copy_records_to_table(
+                "prediction_log", records=records, columns=COLUMNS
+            ),
+        )
+
+    async def _claimed(
+        self,
+        key: str,
+        schemas: dict[tuple[str, str], list[str]],
+        copy: Callable[[Any], Awaitable[Any]],
+    ) -> None:
+        """Run ``copy`` on a connection in one transaction with the write key ``key`` (and the
+        feature names of versions logged for the first time), unless that key is already there
+        (an earlier attempt committed; its acknowledgement was lost)."""
         async with self.db.pool.acquire() as conn, conn.transaction():
             if schemas:
                 await conn.executemany(
-                    SCHEMA_SQL, [(*key, names) for key, names in schemas.items()]
+                    SCHEMA_SQL, [(*version, names) for version, names in schemas.items()]
                 )
-            if await conn.fetchval(CLAIM_SQL, batch_key(records[0][0], len(records))):
-                await conn.copy_records_to_table("prediction_log", records=records, columns=COLUMNS)
+            if await conn.fetchval(CLAIM_SQL, key):
+                await copy(conn)
 
     async def _write_isolating(
         self,
