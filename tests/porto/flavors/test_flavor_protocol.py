@@ -37,6 +37,9 @@ class FrameInput:
     def object_rows(self) -> np.ndarray:
         return self.data.astype(object).to_numpy()
 
+    def coded(self) -> None:
+        return None
+
     def frame(self, *, categorical: bool) -> pd.DataFrame:
         if not categorical:
             return self.data

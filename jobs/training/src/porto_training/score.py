@@ -206,6 +206,10 @@ class FrameInput:
         """The rows as an object array in model column order."""
         return self.frame(categorical=False).to_numpy(dtype=object)
 
+    def coded(self) -> None:
+        """Not held: a frame has no category codes (flavors use the frame)."""
+        return None
+
     def frame(self, *, categorical: bool) -> pd.DataFrame:
         """The rows as the model frame (categories as categoricals when ``categorical``)."""
         if categorical not in self._built:

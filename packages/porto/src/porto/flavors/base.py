@@ -11,6 +11,7 @@ installs porto without them and still imports the core.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,6 +43,20 @@ class FitObserver(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class CodedRows:
+    """Rows as numbers and category codes, the shape inference's codec holds them in.
+
+    ``numbers``: one column per numeric feature, in model order, float64 with NaN for missing.
+    ``codes``: one column per categorical feature, in model order; a code indexes that feature's
+    list in ``categories`` (canonical strings; a list may grow, never reorder).
+    """
+
+    numbers: np.ndarray
+    codes: np.ndarray
+    categories: Sequence[Sequence[str]]
+
+
 class ModelInput(Protocol):
     """Rows to score, offered in the shapes a flavor may prefer; each shape is built only when
     the flavor asks for it (inference builds them straight from its encoded batch)."""
@@ -64,6 +79,11 @@ class ModelInput(Protocol):
     def frame(self, *, categorical: bool) -> pd.DataFrame:
         """The rows as a frame in model column order: numbers as float64 with NaN, categories as
         canonical strings (``categorical``: as pandas categoricals of those strings)."""
+        ...
+
+    def coded(self) -> CodedRows | None:
+        """The rows as numbers and category codes, when the caller holds them that way (None
+        otherwise: the flavor then asks for another shape)."""
         ...
 
 

@@ -20,7 +20,7 @@ import pandas as pd
 from porto.bundle import Manifest, read_file, read_json, read_manifest
 from porto.errors import IntegrityError
 from porto.flavors import Model, load_model
-from porto.flavors.base import SMALL_BATCH, Contributions
+from porto.flavors.base import SMALL_BATCH, CodedRows, Contributions
 from porto.reference import REFERENCE_FILE, ReferenceStats
 from porto.schema import typical_record
 from porto.store import ArtifactStore
@@ -154,6 +154,11 @@ class BatchInput:
     def object_rows(self) -> np.ndarray:
         """The batch as an object array in model column order."""
         return self.codec.object_rows(self.batch)
+
+    def coded(self) -> CodedRows:
+        """The codec's own arrays: numbers, category codes and each feature's strings."""
+        batch = self.batch
+        return CodedRows(batch.num, batch.codes, [v.strings for v in batch.vocabs])
 
     def frame(self, *, categorical: bool) -> pd.DataFrame:
         """The batch as a frame in model column order: numbers as float64 with NaN, categories
