@@ -368,7 +368,37 @@ def model_floor(model: Any, schema: Any) -> dict[str, float]:
     for _ in range(10):
         model.predict_proba(batch, thread_count=1)
     per_batch = (time.perf_counter() - began) / 10
-    return {"single_ms": single * 1000, "rows_per_s": 1000 / per_batch}
+    return {
+        "single_ms": single * 1000,
+        "rows_per_s": 1000 / per_batch,
+        **trees_floor(model, schema),
+    }
+
+
+def trees_floor(model: Any, schema: Any) -> dict[str, float]:
+    """The compiled trees (porto.flavors.catboost_trees) against CatBoost on the same coded
+    rows, one row and TREE_ROWS rows per call, one core."""
+    from porto.flavors.base import CodedRows
+    from porto.flavors.catboost import TREE_ROWS
+    from porto.flavors.catboost_trees import compile_trees, probe_rows
+
+    evaluator = compile_trees(model, schema)
+    if evaluator is None:
+        return {}
+    probes = probe_rows(schema, rows=1000, seed=7)
+    out: dict[str, float] = {}
+    for rows in (1, TREE_ROWS):
+        chunks = [
+            CodedRows(probes.numbers[i : i + rows], probes.codes[i : i + rows], probes.categories)
+            for i in range(0, 1000 - rows, rows)
+        ]
+        evaluator.predict(chunks[0])
+        began = time.perf_counter()
+        for chunk in chunks:
+            evaluator.predict(chunk)
+        out[f"trees_{rows}_us"] = (time.perf_counter() - began) / len(chunks) * 1e6
+    out["tree_rows"] = TREE_ROWS
+    return out
 
 
 def cpu_seconds(pid: int) -> float:
@@ -920,6 +950,13 @@ def report(
         f"({1000 / mf['single_ms']:.0f} rows/s on one core)"
     )
     print(f"  {'model floor, 1000-row batches':<34} {mf['rows_per_s']:>9.0f} rows/s on one core")
+    if "trees_1_us" in mf:
+        few = int(mf["tree_rows"])
+        print(
+            f"  {'compiled trees, one row':<34} {mf['trees_1_us'] / 1000:>9.3f} ms     "
+            f"(CatBoost: {mf['single_ms']:.3f} ms; "
+            f"{few} rows: {mf[f'trees_{few}_us'] / 1000:.3f} ms)"
+        )
     print(
         f"  {'prediction log':<34} {log_figures['prediction_log_written_total']:>9.0f} rows "
         f"written, {log_figures['prediction_log_dropped_total']:.0f} dropped (queue full), "

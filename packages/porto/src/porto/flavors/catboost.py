@@ -27,9 +27,10 @@ from porto.schema import FeatureKind, FeatureSchema
 
 CATBOOST = "catboost"
 #: Up to this many rows, a model the tree evaluator compiled is scored by it instead of through
-#: CatBoost's per-call set-up (about 85 µs; the evaluator: about 23 µs for one row of 300
-#: depth-6 trees, and as much as CatBoost at about 16 rows: bench/bench_trees.py).
-TREE_ROWS = 8
+#: CatBoost, whose per-call set-up dominates a few rows. Measured on 2 shared cores with
+#: bench_api's model (300 depth-6 trees), per call: 1 row 0.024 ms against CatBoost's 0.100,
+#: 8 rows 0.062 / 0.150, 24 rows 0.122 / 0.218; above, CatBoost reads a categorical frame.
+TREE_ROWS = SMALL_BATCH
 
 #: Settings porto always sets: the observer replaces CatBoost's own logging, and a training job
 #: must not litter its working directory with ``catboost_info/``.
