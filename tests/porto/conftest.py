@@ -7,10 +7,12 @@ import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+import pandas as pd
 import pytest
 from harness.minio import MinioServer
 from porto.bundle import DatasetInfo, Manifest
-from porto.schema import FeatureSchema, infer_schema
+from porto.schema import FeatureSchema, infer_schema, model_frame
 from porto.store import ArtifactStore, FileStore, S3Options, S3Store
 from porto.synthetic import SyntheticData, generate
 
@@ -25,6 +27,16 @@ def synthetic_small() -> SyntheticData:
 def small_schema(synthetic_small: SyntheticData) -> FeatureSchema:
     """The feature schema inferred from ``synthetic_small`` with Porto's conventions."""
     return infer_schema(synthetic_small.frame, target="target", id_column="id", missing_value=-1)
+
+
+@pytest.fixture(scope="session")
+def xy(
+    synthetic_small: SyntheticData, small_schema: FeatureSchema
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """The first 2,000 synthetic rows as model input, with their targets (the flavor tests fit
+    on the first 1,000)."""
+    frame = synthetic_small.frame.iloc[:2000]
+    return model_frame(frame, small_schema), frame["target"].to_numpy()
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ from porto.flavors import flavor, load_model
 from porto.flavors.base import CodedRows
 from porto.flavors.catboost import TREE_ROWS, CatBoostModel
 from porto.flavors.catboost_trees import TreeEvaluator, compile_trees, probe_rows
-from porto.schema import FeatureKind, FeatureSchema, model_frame
-from porto.synthetic import SyntheticData
+from porto.schema import FeatureKind, FeatureSchema
 
 BASE = {"iterations": 60, "verbose": False, "allow_writing_files": False, "thread_count": 2}
 KINDS: dict[str, dict[str, Any]] = {
@@ -38,14 +37,6 @@ EXERCISES = {
     "Counter CTRs": {"OnlineCtr", "Counter"},
     "missing values as the largest": {"AsTrue", "OneHotFeature"},
 }
-
-
-@pytest.fixture(scope="module")
-def xy(
-    synthetic_small: SyntheticData, small_schema: FeatureSchema
-) -> tuple[pd.DataFrame, np.ndarray]:
-    frame = synthetic_small.frame.iloc[:2000]
-    return model_frame(frame, small_schema), frame["target"].to_numpy()
 
 
 def _fit(params: dict[str, Any], schema: FeatureSchema, xy: tuple[pd.DataFrame, Any]) -> Any:

@@ -12,8 +12,7 @@ import pytest
 from porto.errors import IntegrityError
 from porto.flavors import FLAVOR_NAMES, MODEL_FILES, flavor, load_model
 from porto.flavors.base import SMALL_BATCH, Fitted
-from porto.schema import FeatureKind, FeatureSchema, model_frame
-from porto.synthetic import SyntheticData
+from porto.schema import FeatureKind, FeatureSchema
 
 #: Small models: each flavor's section of the training config, sized for a test.
 TINY_PARAMS = {"catboost": {"iterations": 30, "depth": 3, "thread_count": 2}, "sklearn": {}}
@@ -63,14 +62,6 @@ class Recorder:
 
     def stop_requested(self) -> bool:
         return self.stop
-
-
-@pytest.fixture(scope="module")
-def xy(
-    synthetic_small: SyntheticData, small_schema: FeatureSchema
-) -> tuple[pd.DataFrame, np.ndarray]:
-    frame = synthetic_small.frame.iloc[:1500]
-    return model_frame(frame, small_schema), frame["target"].to_numpy()
 
 
 def _fit(
