@@ -43,7 +43,7 @@ from porto_inference.errors import (
     PayloadTooLargeError,
     ValidationFailedError,
 )
-from porto_inference.scoring.batch import MAX_TEXT_CHARS, EncodedBatch, Problems
+from porto_inference.scoring.batch import MAX_TEXT_CHARS, EncodedBatch, Problems, split_rows
 from porto_inference.scoring.vocabulary import Vocabulary
 
 if TYPE_CHECKING:
@@ -233,7 +233,7 @@ def _logged_rows(
         inner = text[1:-1]
         if header != names:
             inner = _FIRST_CELL.sub(b"[", inner)
-        parts = inner.replace(b"],[", b"]\x00[").split(b"\x00")
+        parts = split_rows(inner)
         return parts if len(parts) == len(rows) else None
     at = {name: i for i, name in enumerate(header)}
     if not all(name in at for name in names):
@@ -242,7 +242,7 @@ def _logged_rows(
     values = (
         [pick(row) for row in rows] if len(names) > 1 else [(row[at[names[0]]],) for row in rows]
     )
-    return orjson.dumps(values)[1:-1].replace(b"],[", b"]\x00[").split(b"\x00")
+    return split_rows(orjson.dumps(values)[1:-1])
 
 
 def _new_codes(vocab: Vocabulary, column: list[Any], name: str, problems: Problems) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 import orjson
 
 from porto_inference.log.store import LogEntry
-from porto_inference.scoring.batch import EncodedBatch
+from porto_inference.scoring.batch import EncodedBatch, split_rows
 from porto_inference.scoring.codec import FeatureCodec
 from porto_inference.scoring.model import ServedModel
 
@@ -71,10 +71,9 @@ def feature_values(batch: EncodedBatch, codec: FeatureCodec) -> list[bytes]:
     n = len(rows)
     if n == 0:
         return []
-    # One dumps call for the whole batch, cut at the row boundaries: "],[" occurs exactly n-1
-    # times unless a category's text holds it, in which case each row is dumped alone. NUL
-    # never occurs in orjson's output (it escapes U+0000), so it can mark the cuts.
-    parts = orjson.dumps(rows)[1:-1].replace(b"],[", b"]\x00[").split(b"\x00")
+    # One dumps call for the whole batch, cut at the row boundaries (each row dumped alone when
+    # a category's text holds a boundary).
+    parts = split_rows(orjson.dumps(rows)[1:-1])
     if len(parts) != n:
         return [_owned(orjson.dumps(r)) for r in rows]
     return parts
