@@ -169,3 +169,29 @@ def test_the_flavor_scores_small_batches_with_the_trees(
     assert by_trees.asked == ["coded"] and by_catboost.asked == ["coded", "object_rows"]
     np.testing.assert_allclose(got, want, rtol=0, atol=0)
     np.testing.assert_allclose(want, model.predict_proba(x.iloc[:TREE_ROWS])[:, 1], rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("kind", "broken"),
+    [
+        ("one-hot, depth 1 (the training default)", "catboost_category_hash"),
+        ("CTRs of several priors, depth 6", "projection_hash"),
+    ],
+)
+def test_an_evaluator_that_disagrees_with_catboost_is_not_used(
+    kind: str,
+    broken: str,
+    small_schema: FeatureSchema,
+    xy: tuple[pd.DataFrame, np.ndarray],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The load-time check is what makes the evaluator safe: break how it keys categories and
+    the probe rows catch it."""
+    from porto.flavors import catboost_trees
+
+    model = _fit(KINDS[kind], small_schema, xy)
+    assert compile_trees(model, small_schema) is not None
+    monkeypatch.setattr(catboost_trees, broken, lambda value: 12345)
+    assert compile_trees(model, small_schema) is None
+    assert "differs from it by" in caplog.text

@@ -376,17 +376,22 @@ def _self_check(evaluator: TreeEvaluator, estimator: Any, schema: FeatureSchema)
     the float borders the model actually splits on added to the probes."""
     from catboost import Pool
 
-    borders = evaluator.float_borders()
-    probes = probe_rows(schema, rows=max(256, 3 * len(borders)))
+    by_column: dict[int, list[float]] = {}
+    for column, border in evaluator.float_borders():
+        by_column.setdefault(column, []).append(border)
+    widest = max(map(len, by_column.values()), default=0)
+    probes = probe_rows(schema, rows=max(256, 3 * widest))
     numbers = probes.numbers.copy()
-    # Each border exactly, and the float32 values either side of it, in rows of their own.
+    # Each border exactly and the float32 values either side of it: a column's i-th border in
+    # rows 3i to 3i+2 (rows hold one border of every column, so a model with many borders
+    # needs no more rows than its column with the most).
     with np.errstate(over="ignore"):
-        for i, (column, border) in enumerate(borders):
-            at = np.float32(border)
-            below = np.nextafter(at, np.float32(-np.inf))
-            above = np.nextafter(at, np.float32(np.inf))
-            for k, value in enumerate((at, below, above)):
-                numbers[3 * i + k, column] = float(value)
+        for column, values in by_column.items():
+            for i, border in enumerate(values):
+                at = np.float32(border)
+                below = np.nextafter(at, np.float32(-np.inf))
+                above = np.nextafter(at, np.float32(np.inf))
+                numbers[3 * i : 3 * i + 3, column] = [float(at), float(below), float(above)]
     probes = CodedRows(numbers=numbers, codes=probes.codes, categories=probes.categories)
     matrix = np.empty((len(numbers), len(schema.features)), dtype=object)
     num_j = cat_j = 0
@@ -400,5 +405,13 @@ def _self_check(evaluator: TreeEvaluator, estimator: Any, schema: FeatureSchema)
             num_j += 1
     pool = Pool(matrix, cat_features=schema.categorical_indices or None, thread_count=1)
     expected = estimator.predict(pool, prediction_type="Probability", thread_count=1)[:, 1]
-    got = evaluator.predict(probes)
+    # In chunks, as the evaluator is used: its arrays grow with rows × trees × depth.
+    got = np.concatenate(
+        [
+            evaluator.predict(
+                CodedRows(numbers[i : i + 256], probes.codes[i : i + 256], probes.categories)
+            )
+            for i in range(0, len(numbers), 256)
+        ]
+    )
     return float(np.max(np.abs(got - expected))) if len(got) else 0.0
