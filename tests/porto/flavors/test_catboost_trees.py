@@ -195,3 +195,25 @@ def test_an_evaluator_that_disagrees_with_catboost_is_not_used(
     monkeypatch.setattr(catboost_trees, broken, lambda value: 12345)
     assert compile_trees(model, small_schema) is None
     assert "differs from it by" in caplog.text
+
+
+def test_unseen_categories_share_one_row_of_bits(
+    small_schema: FeatureSchema, xy: tuple[pd.DataFrame, np.ndarray]
+) -> None:
+    """A vocabulary that grows by thousands of strings the model never saw (the codec keeps up
+    to 100,000 per feature) costs a code each, not a row of bits each, and scores as CatBoost."""
+    model = _fit(KINDS["CTRs of several priors, depth 6"], small_schema, xy)
+    evaluator = compile_trees(model, small_schema)
+    assert evaluator is not None
+    probes = probe_rows(small_schema, rows=64, seed=4)
+    lists = [list(c) for c in probes.categories]
+    evaluator.predict(CodedRows(probes.numbers, probes.codes, lists))
+    patterns = len(evaluator._codes.table)
+    first = len(lists[0])
+    lists[0].extend(f"never seen {i}" for i in range(5000))
+    codes = probes.codes.copy()
+    codes[:, 0] = first + np.arange(64) * 78
+    rows = CodedRows(probes.numbers, codes, lists)
+    np.testing.assert_array_equal(evaluator.predict(rows), _catboost(model, rows, small_schema))
+    assert len(evaluator._codes.pattern) >= sum(map(len, lists)) - 16 * len(lists)
+    assert len(evaluator._codes.table) <= patterns + 1

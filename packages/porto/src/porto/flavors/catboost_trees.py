@@ -230,15 +230,17 @@ class TreeEvaluator:
             needed = codes.max(axis=0) + 1 if codes.size else current.sizes
             if (needed <= current.sizes).all() and current is self._codes:
                 return current
-            rows: list[list[np.ndarray]] = []
+            patterns = dict(current.patterns)
+            pattern_of: list[list[int]] = []
             for j in range(self.n_cat):
-                strings, known = categories[j], list(current.rows[j])
+                strings, known = categories[j], list(current.pattern_of[j])
                 # Some slack, so a stream of new categories does not rebuild on every request.
                 want = max(int(needed[j]), len(known) + len(known) // 4 + 8)
                 for text in strings[len(known) : min(len(strings), want)]:
-                    known.append(self._category_bits(j, catboost_category_hash(text)))
-                rows.append(known)
-            self._codes = _CodeTable.build(categories, rows, len(self._cat_bits))
+                    bits = self._category_bits(j, catboost_category_hash(text)).tobytes()
+                    known.append(patterns.setdefault(bits, len(patterns)))
+                pattern_of.append(known)
+            self._codes = _CodeTable.build(categories, pattern_of, patterns, len(self._cat_bits))
             return self._codes
 
     def predict(self, rows: CodedRows) -> np.ndarray:
@@ -253,7 +255,8 @@ class TreeEvaluator:
             codes, known = rows.codes, self._codes
             if not known.serves(rows.categories) or (codes >= known.sizes).any():
                 known = self._code_table(codes, rows.categories)
-            bits[:, self._n_float : self._cat_end] = known.table[codes + known.offsets].any(axis=1)
+            patterns = known.pattern[codes + known.offsets]
+            bits[:, self._n_float : self._cat_end] = known.table[patterns].any(axis=1)
         index = bits[:, self._splits].astype(np.int64) @ self._weights
         # Tree by tree, as CatBoost adds them (cumsum is sequential; sum is pairwise), and the
         # sigmoid with the C library's exp (numpy's differs in the last bit for some values):
@@ -271,29 +274,50 @@ def _sigmoid(raw: float) -> float:
 
 @dataclass(frozen=True)
 class _CodeTable:
-    """Per category code, the category bits it sets: one row per (feature, code), at
-    ``offsets[feature] + code``; replaced whole, never changed, so readers need no lock."""
+    """Per category code, the category bits it sets. Codes map to bit patterns (``pattern``,
+    at ``offsets[feature] + code``), patterns to bits (``table``): every category the model
+    never saw sets the same bits, so a vocabulary that grows by thousands of unseen strings
+    adds four bytes per string, not a row of bits. Replaced whole, never changed, so readers
+    need no lock."""
 
     sources: tuple[Sequence[str], ...]
     """The category lists the codes index."""
-    rows: tuple[tuple[np.ndarray, ...], ...]
+    pattern_of: tuple[tuple[int, ...], ...]
+    patterns: dict[bytes, int]
     sizes: np.ndarray
     offsets: np.ndarray
+    pattern: np.ndarray
     table: np.ndarray
 
     @classmethod
     def empty(cls, features: int, bits: int, sources: Sequence[Sequence[str]] = ()) -> _CodeTable:
-        return cls.build(sources, [[] for _ in range(features)], bits)
+        return cls.build(sources, [[] for _ in range(features)], {}, bits)
 
     @classmethod
     def build(
-        cls, sources: Sequence[Sequence[str]], rows: Sequence[Sequence[np.ndarray]], bits: int
+        cls,
+        sources: Sequence[Sequence[str]],
+        pattern_of: Sequence[Sequence[int]],
+        patterns: dict[bytes, int],
+        bits: int,
     ) -> _CodeTable:
-        sizes = np.array([len(r) for r in rows], dtype=np.int64)
+        sizes = np.array([len(p) for p in pattern_of], dtype=np.int64)
         offsets = np.concatenate(([0], np.cumsum(sizes)[:-1])).astype(np.int64)
-        flat = [row for feature in rows for row in feature]
-        table = np.array(flat, dtype=bool) if flat else np.zeros((0, bits), dtype=bool)
-        return cls(tuple(sources), tuple(tuple(r) for r in rows), sizes, offsets, table)
+        pattern = np.fromiter(
+            (p for feature in pattern_of for p in feature), np.int64, int(sizes.sum())
+        )
+        table = np.zeros((len(patterns), bits), dtype=bool)
+        for key, row in patterns.items():
+            table[row] = np.frombuffer(key, dtype=bool)
+        return cls(
+            tuple(sources),
+            tuple(tuple(p) for p in pattern_of),
+            patterns,
+            sizes,
+            offsets,
+            pattern,
+            table,
+        )
 
     def serves(self, categories: Sequence[Sequence[str]]) -> bool:
         """Whether the codes index these very lists."""
