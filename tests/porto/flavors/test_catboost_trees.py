@@ -217,3 +217,21 @@ def test_unseen_categories_share_one_row_of_bits(
     np.testing.assert_array_equal(evaluator.predict(rows), _catboost(model, rows, small_schema))
     assert len(evaluator._codes.pattern) >= sum(map(len, lists)) - 16 * len(lists)
     assert len(evaluator._codes.table) <= patterns + 1
+
+
+def test_a_model_that_refuses_the_probe_rows_is_left_to_catboost(
+    small_schema: FeatureSchema,
+    xy: tuple[pd.DataFrame, np.ndarray],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """If CatBoost cannot score the probe rows, the check cannot vouch for the trees: the
+    model still loads and CatBoost scores everything."""
+    from catboost import CatBoostError
+
+    model = _fit(KINDS["one-hot, depth 1 (the training default)"], small_schema, xy)
+
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise CatBoostError("features data: missing values are forbidden")
+
+    monkeypatch.setattr(model, "predict", refuse)
+    assert compile_trees(model, small_schema) is None

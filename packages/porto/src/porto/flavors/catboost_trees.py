@@ -355,7 +355,11 @@ def compile_trees(estimator: Any, schema: FeatureSchema) -> TreeEvaluator | None
     except (UnsupportedModelError, KeyError, TypeError, ValueError) as exc:
         log.debug("CatBoost scores every batch: the model has %s", exc)
         return None
-    difference = _self_check(evaluator, estimator, schema)
+    try:
+        difference = _self_check(evaluator, estimator, schema)
+    except Exception as exc:  # e.g. a model trained with nan_mode Forbidden refuses the probes
+        log.debug("CatBoost scores every batch: the probe rows failed (%s)", exc)
+        return None
     if difference > TOLERANCE:
         log.warning(
             "CatBoost scores every batch: the tree evaluator differs from it by %.3g", difference
