@@ -24,8 +24,9 @@ log = logging.getLogger("porto_inference.microbatch")
 #: bytes arrived in the next I/O polls join too: under load that doubles the batch (about +20 %
 #: single-row throughput measured), and it costs a request alone a few microseconds. With
 #: single rows scored by the compiled trees, 3 rounds against 2 (by hand: bench_api's model and
-#: bodies, 2 workers, every row logged, six 10 s runs paced at 3,350 req/s each): p99 12.8-17.7
-#: ms against 14.9-30.2, the maximum rate the same (6,700-7,200 req/s); 1 round: p99 47-63 ms.
+#: bodies, 2 workers, every row logged, eight 10 s runs each at 3,350 req/s, the two settings
+#: interleaved): p99 11.3-22.7 ms, median 15.4, against 12.6-58.6, median 24.9; the maximum rate
+#: the same (6,500-7,600 req/s). 1 round: p99 47-63 ms.
 WAIT_ROUNDS = 3
 
 _Pending = tuple[ServedModel, EncodedBatch, "asyncio.Future[np.ndarray]"]
