@@ -116,7 +116,7 @@ class TreeEvaluator:
         for t, d, key in pending:
             splits[t, d] = bit_of[key]
         self._splits = splits
-        self._weights = (1 << np.arange(splits.shape[1], dtype=np.int64)).astype(np.int64)
+        self._weights = 1 << np.arange(splits.shape[1], dtype=np.int64)
         self._leaf_base = (np.arange(len(trees), dtype=np.int64) << depth)[None, :]
         self._leaves = leaves.ravel()
         self._n_float = len(self._float_bits)
