@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from typing import Protocol, TypeVar
 
 import pytest
 from harness.containers import remove_leftovers
 from harness.crds import cluster_crd_documents
-from harness.docker import DockerEngine, EngineError
+from harness.docker import DockerEngine, EngineError, trim_build_cache
 from harness.kube import KubeControlPlane
 from harness.minio import MinioServer
 from harness.postgres import PostgresServer
@@ -127,4 +127,6 @@ def docker_engine() -> Iterator[DockerEngine]:
         yield engine
     finally:
         remove_leftovers(engine)
+        with suppress(EngineError):  # a full disk must not hide the run's results
+            trim_build_cache(engine)
         engine.stop()

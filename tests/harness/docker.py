@@ -44,6 +44,13 @@ ALL_IMAGES = ("inference", "ui", "training", "minio", "postgres")
 #: The host's CA bundle: package downloads from this machine go through a TLS-intercepting proxy
 #: whose CA it holds (make images EXTRA_CA=...). Only the install phase's build downloads.
 HOST_CA = Path("/etc/ssl/certs/ca-certificates.crt")
+#: How much BuildKit cache the harness's own engine keeps (``docker builder prune
+#: --keep-storage``: least recently used first goes). Every code change leaves new layers (the
+#: venv copies are ~0.8 GB each): unbounded, the cache had grown to 44 GB of a machine's disk
+#: and a run failed with "no space left on device". 12 GB holds a full build's layers and the
+#: package cache mounts, so the suite's offline rebuild still finds every download.
+BUILD_CACHE_KEEP_ENV = "PORTO_BUILD_CACHE_KEEP"
+BUILD_CACHE_KEEP = "12GB"
 
 
 class EngineError(RuntimeError):
@@ -262,6 +269,26 @@ def make_images(engine: DockerEngine, *args: str, timeout: float = 3600) -> str:
     return text
 
 
+def trim_build_cache(engine: DockerEngine) -> str | None:
+    """Prune the engine's BuildKit cache down to ``PORTO_BUILD_CACHE_KEEP`` (default
+    :data:`BUILD_CACHE_KEEP`), least recently used first; the CLI's summary line, or None for an
+    engine the harness did not start (a developer's own is never pruned). EngineError when the
+    engine refuses."""
+    if engine.external:
+        return None
+    keep = os.environ.get(BUILD_CACHE_KEEP_ENV) or BUILD_CACHE_KEEP
+    out = engine.docker(
+        "builder", "prune", "--force", "--keep-storage", keep, check=False, timeout=900
+    )
+    if out.returncode != 0:
+        raise EngineError(
+            f"trimming the build cache to {BUILD_CACHE_KEEP_ENV}={keep} failed: "
+            f"{out.stderr.strip()}"
+        )
+    lines = out.stdout.strip().splitlines()
+    return lines[-1] if lines else ""
+
+
 def suite_build_args(*, offline: bool, images: Sequence[str] = ALL_IMAGES) -> list[str]:
     """``make images`` arguments of the install phase's prebuild (``offline=False``: it
     downloads) and of the suite's build (``offline=True``: Python steps from the cache alone)."""
@@ -283,6 +310,7 @@ def _main(argv: Sequence[str]) -> int:
     try:
         with DockerEngine() as engine:
             print(make_images(engine, *suite_build_args(offline=False, images=images)).strip())
+            print(f"build cache trimmed: {trim_build_cache(engine)}")
     except EngineError as err:
         print(f"error: {err}")
         return 1

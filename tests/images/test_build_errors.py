@@ -138,3 +138,46 @@ def test_a_second_engine_on_the_same_data_root_is_refused(docker_engine: DockerE
         pytest.skip("the harness did not start this engine")
     with pytest.raises(EngineError, match="another porto Docker engine uses"):
         DockerEngine(data_root=docker_engine.data_root).start()
+
+
+def _build_cache_bytes(engine: DockerEngine) -> float:
+    """The engine's BuildKit cache size, as ``docker system df`` reports it."""
+    import json
+
+    for line in engine.docker("system", "df", "--format", "{{json .}}").stdout.splitlines():
+        row = json.loads(line)
+        if row["Type"] == "Build Cache":
+            size = row["Size"]
+            for unit, factor in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3), ("B", 1.0)):
+                if size.endswith(unit):
+                    return float(size[: -len(unit)]) * factor
+    raise AssertionError("docker system df reports no build cache line")
+
+
+def test_the_build_cache_is_trimmed_to_its_bound(
+    docker_engine: DockerEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prune command this Docker accepts, with a bound in the units the setting takes. The
+    bound is the cache's size plus a megabyte (evicting nothing the suite's later builds use);
+    which entries go first is BuildKit's least-recently-used order, not tested here."""
+    import harness.docker as docker
+
+    if docker_engine.external:
+        assert docker.trim_build_cache(docker_engine) is None  # never a developer's own engine
+        return
+    bound = int(_build_cache_bytes(docker_engine)) + 1_000_000
+    monkeypatch.setenv(docker.BUILD_CACHE_KEEP_ENV, f"{bound}B")
+    summary = docker.trim_build_cache(docker_engine)
+    assert summary is not None and "reclaimed" in summary.lower(), summary
+    assert _build_cache_bytes(docker_engine) <= bound
+    monkeypatch.setenv(docker.BUILD_CACHE_KEEP_ENV, "twelve gigabytes")
+    refused = r"PORTO_BUILD_CACHE_KEEP=twelve gigabytes failed: .*invalid size"
+    with pytest.raises(EngineError, match=refused):
+        docker.trim_build_cache(docker_engine)
+
+
+def test_a_developers_engine_is_never_pruned() -> None:
+    import harness.docker as docker
+
+    engine = docker.DockerEngine(host="unix:///nonexistent/docker.sock")
+    assert docker.trim_build_cache(engine) is None
