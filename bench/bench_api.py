@@ -477,7 +477,7 @@ def prediction_log_run(
             "prediction_log_dropped_total",
         )
         before = {m: metric(server.url, m) for m in counted}
-        cpu_before = cpu_seconds(server.process.pid) + cpu_seconds(postgres_pid)
+        api_before, pg_before = cpu_seconds(server.process.pid), cpu_seconds(postgres_pid)
         r = wrk(wrk_bin, server.url + url_path, body, ctype, seconds=args.log_duration, **common)
         stopped = time.monotonic()
         if name == "on":
@@ -498,13 +498,16 @@ def prediction_log_run(
                 - before["prediction_log_dropped_total"]
             )
         rows = r["requests"] * 1000
-        cpu = cpu_seconds(server.process.pid) + cpu_seconds(postgres_pid) - cpu_before
+        api_cpu = cpu_seconds(server.process.pid) - api_before
+        pg_cpu = cpu_seconds(postgres_pid) - pg_before
         figures[f"{name}_rows_per_s"] = r["rps"] * 1000
-        figures[f"{name}_cpu_per_1000"] = cpu / max(rows, 1) * 1000
+        figures[f"{name}_cpu_per_1000"] = (api_cpu + pg_cpu) / max(rows, 1) * 1000
+        figures[f"{name}_pg_cpu_per_1000"] = pg_cpu / max(rows, 1) * 1000
         figures[f"{name}_failed"] = r["non2xx"] + r["socket_errors"]
         print(
             f"  log {name:<3} batch 1000 for {args.log_duration}s: {r['rps'] * 1000:>9.0f} rows/s, "
-            f"{figures[f'{name}_cpu_per_1000']:.4f} CPU-s per 1,000 rows",
+            f"{figures[f'{name}_cpu_per_1000']:.4f} CPU-s per 1,000 rows "
+            f"(PostgreSQL {figures[f'{name}_pg_cpu_per_1000']:.4f})",
             flush=True,
         )
     figures["rows_in_table"] = _count_rows(postgres.dsn)
@@ -650,7 +653,8 @@ def report_log(f: dict[str, float], floor: dict[str, float], ingest: dict[str, f
     print(f"  {'last row in PostgreSQL after the load':<40} {f['catch_up_s']:>9.1f} s")
     print(
         f"  {'CPU per 1,000 rows, log off / on':<40} {f['off_cpu_per_1000']:>9.4f} / "
-        f"{f['on_cpu_per_1000']:.4f} CPU-s (API workers + PostgreSQL)"
+        f"{f['on_cpu_per_1000']:.4f} CPU-s (API workers + PostgreSQL; PostgreSQL alone "
+        f"{f['off_pg_cpu_per_1000']:.4f} / {f['on_pg_cpu_per_1000']:.4f})"
     )
     capacity = 1000 / cost if cost > 0 else float("inf")
     print(

@@ -180,6 +180,15 @@ class Settings(PortoSettings):
         ge=1,
         description="Concurrent single-row requests scored in one model call (1 disables).",
     )
+    gc_young_threshold: int = Field(
+        default=50_000,
+        ge=0,
+        description="Net container allocations between young garbage collections in a worker "
+        "(Python's default is 700; 0 keeps it). A 1,000-row JSON batch allocates thousands of "
+        "short-lived dicts, which at 700 trigger about five collections per request, each "
+        "scanning the live batch again (~8 % of a batch's CPU); almost everything a request "
+        "allocates is freed by reference counting before 50,000 accumulate.",
+    )
 
     # --- logging ---------------------------------------------------------------------------------
     log_level: str = Field(default="INFO", description="Level of the JSON logs on stdout.")

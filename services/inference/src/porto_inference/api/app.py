@@ -89,6 +89,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     # instead of stalling requests for tens of milliseconds.
     gc.collect()
     gc.freeze()
+    thresholds = gc.get_threshold()
+    if settings.gc_young_threshold:
+        gc.set_threshold(settings.gc_young_threshold, *thresholds[1:])
     served = manager.describe()["served"]
     log.info(
         "porto inference ready",
@@ -111,6 +114,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await asyncio.to_thread(stop_embedded, settings)
         if app.state.access_log is not None:
             app.state.access_log.flush()
+        gc.set_threshold(*thresholds)  # the process may outlive the app (tests, embedding)
         log.info("porto inference stopped", extra={"prediction_log": prediction_log.status()})
 
 
