@@ -456,10 +456,11 @@ def prediction_log_run(
     work: Path,
     args: argparse.Namespace,
 ) -> dict[str, float]:
-    """1,000-row JSON batches at the maximum rate for ``--log-duration`` seconds against the API
-    with the log off, then with every row logged: rates, CPU per 1,000 rows (API workers and
-    PostgreSQL, the drain after the load included), rows dropped, and how long after the load
-    stopped the last accepted row reached PostgreSQL."""
+    """1,000-row JSON batches at the maximum rate against the API with every row logged for
+    ``--log-duration`` seconds, and with the log off for as long, half before and half after
+    (so a machine that speeds up or slows down over the runs shifts both sides alike): rates,
+    CPU per 1,000 rows (API workers and PostgreSQL, the drain after the load included), rows
+    dropped, and how long after the load stopped the last accepted row reached PostgreSQL."""
     figures: dict[str, float] = {}
     common: dict[str, Any] = {
         "threads": args.threads,
@@ -467,7 +468,16 @@ def prediction_log_run(
         "work": work,
     }
     url_path, body, ctype = "/predict/batch", bodies["batch1000"], "application/json"
-    for name, server in (("off", api_nolog), ("on", api)):
+    half = max(1, args.log_duration // 2)
+    totals = {
+        name: {"requests": 0.0, "seconds": 0.0, "api": 0.0, "pg": 0.0, "failed": 0.0}
+        for name in ("off", "on")
+    }
+    for name, server, seconds in (
+        ("off", api_nolog, half),
+        ("on", api, args.log_duration),
+        ("off", api_nolog, args.log_duration - half),
+    ):
         drain(api.url)
         wrk(wrk_bin, server.url + url_path, body, ctype, seconds=2, **common)
         drain(api.url)
@@ -478,7 +488,7 @@ def prediction_log_run(
         )
         before = {m: metric(server.url, m) for m in counted}
         api_before, pg_before = cpu_seconds(server.process.pid), cpu_seconds(postgres_pid)
-        r = wrk(wrk_bin, server.url + url_path, body, ctype, seconds=args.log_duration, **common)
+        r = wrk(wrk_bin, server.url + url_path, body, ctype, seconds=seconds, **common)
         stopped = time.monotonic()
         if name == "on":
             accepted = metric(api.url, "predictions_total") - before["predictions_total"]
@@ -497,19 +507,22 @@ def prediction_log_run(
                 metric(api.url, "prediction_log_dropped_total")
                 - before["prediction_log_dropped_total"]
             )
-        rows = r["requests"] * 1000
-        api_cpu = cpu_seconds(server.process.pid) - api_before
-        pg_cpu = cpu_seconds(postgres_pid) - pg_before
-        figures[f"{name}_rows_per_s"] = r["rps"] * 1000
-        figures[f"{name}_cpu_per_1000"] = (api_cpu + pg_cpu) / max(rows, 1) * 1000
-        figures[f"{name}_pg_cpu_per_1000"] = pg_cpu / max(rows, 1) * 1000
-        figures[f"{name}_failed"] = r["non2xx"] + r["socket_errors"]
+        total = totals[name]
+        total["requests"] += r["requests"]
+        total["seconds"] += r["requests"] / r["rps"] if r["rps"] else seconds
+        total["api"] += cpu_seconds(server.process.pid) - api_before
+        total["pg"] += cpu_seconds(postgres_pid) - pg_before
+        total["failed"] += r["non2xx"] + r["socket_errors"]
         print(
-            f"  log {name:<3} batch 1000 for {args.log_duration}s: {r['rps'] * 1000:>9.0f} rows/s, "
-            f"{figures[f'{name}_cpu_per_1000']:.4f} CPU-s per 1,000 rows "
-            f"(PostgreSQL {figures[f'{name}_pg_cpu_per_1000']:.4f})",
+            f"  log {name:<3} batch 1000 for {seconds}s: {r['rps'] * 1000:>9.0f} rows/s",
             flush=True,
         )
+    for name, total in totals.items():
+        rows = total["requests"] * 1000
+        figures[f"{name}_rows_per_s"] = rows / max(total["seconds"], 1e-9)
+        figures[f"{name}_cpu_per_1000"] = (total["api"] + total["pg"]) / max(rows, 1) * 1000
+        figures[f"{name}_pg_cpu_per_1000"] = total["pg"] / max(rows, 1) * 1000
+        figures[f"{name}_failed"] = total["failed"]
     figures["rows_in_table"] = _count_rows(postgres.dsn)
     return figures
 
