@@ -421,6 +421,33 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+def postgres_cpu_by_role(pid: int) -> dict[str, float]:
+    """CPU time so far of PostgreSQL's processes by role (``client backend`` for every
+    connection's, ``checkpointer``, ``walwriter``, ``autovacuum worker`` …), from their titles;
+    backends that have exited are in ``exited``."""
+    import psutil
+
+    out: dict[str, float] = {}
+    try:
+        root = psutil.Process(pid)
+        own = root.cpu_times()
+        out["postmaster"] = own.user + own.system
+        out["exited"] = own.children_user + own.children_system
+        for proc in root.children(recursive=True):
+            try:
+                title = " ".join(proc.cmdline())
+                times = proc.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            role = title.removeprefix("postgres: ").strip()
+            if "(" in role or role.startswith(("porto ", "postgres ")):
+                role = "client backend"
+            out[role] = out.get(role, 0.0) + times.user + times.system
+    except psutil.NoSuchProcess:
+        pass
+    return out
+
+
 def drain(url: str, timeout: float = 60.0) -> None:
     """Wait until the API's prediction log queue is empty (or ``timeout``)."""
     deadline = time.monotonic() + timeout
@@ -488,6 +515,7 @@ def prediction_log_run(
         )
         before = {m: metric(server.url, m) for m in counted}
         api_before, pg_before = cpu_seconds(server.process.pid), cpu_seconds(postgres_pid)
+        roles_before = postgres_cpu_by_role(postgres_pid)
         r = wrk(wrk_bin, server.url + url_path, body, ctype, seconds=seconds, **common)
         stopped = time.monotonic()
         if name == "on":
@@ -507,6 +535,12 @@ def prediction_log_run(
                 metric(api.url, "prediction_log_dropped_total")
                 - before["prediction_log_dropped_total"]
             )
+        if name == "on":
+            roles_after = postgres_cpu_by_role(postgres_pid)
+            rows_on = max(r["requests"] * 1000, 1)
+            for role, cpu in roles_after.items():
+                if cpu > roles_before.get(role, 0.0):
+                    figures[f"pg_role:{role}"] = (cpu - roles_before.get(role, 0.0)) / rows_on * 1e6
         total = totals[name]
         total["requests"] += r["requests"]
         total["seconds"] += r["requests"] / r["rps"] if r["rps"] else seconds
@@ -669,6 +703,11 @@ def report_log(f: dict[str, float], floor: dict[str, float], ingest: dict[str, f
         f"{f['on_cpu_per_1000']:.4f} CPU-s (API workers + PostgreSQL; PostgreSQL alone "
         f"{f['off_pg_cpu_per_1000']:.4f} / {f['on_pg_cpu_per_1000']:.4f})"
     )
+    by_role = sorted(
+        ((k[8:], v) for k, v in f.items() if k.startswith("pg_role:")), key=lambda x: -x[1]
+    )
+    roles = ", ".join(f"{role} {us:.2f}" for role, us in by_role)
+    print(f"  {'PostgreSQL per logged row, by process':<40} {roles} (us)")
     capacity = 1000 / cost if cost > 0 else float("inf")
     print(
         f"  {'logging cost':<40} {cost:>9.4f} CPU-s per 1,000 rows "
