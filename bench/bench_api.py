@@ -580,11 +580,13 @@ def _count_rows(dsn: str) -> float:
 
 
 #: The log's vacuum and analyze runs so far, all partitions (autovacuum's and manual ones).
-MAINTENANCE_SQL = """
-SELECT coalesce(sum(autovacuum_count + vacuum_count), 0) + 0.0 AS vacuums,
-       coalesce(sum(autoanalyze_count + analyze_count), 0) + 0.0 AS analyzes
-FROM pg_stat_user_tables WHERE relname LIKE 'prediction_log%'
-"""
+VACUUMS_SQL = (
+    "SELECT coalesce(sum(autovacuum_count + vacuum_count), 0) FROM pg_stat_user_tables "
+    "WHERE relname LIKE 'prediction_log%'"
+)
+ANALYZES_SQL = VACUUMS_SQL.replace(
+    "autovacuum_count + vacuum_count", "autoanalyze_count + analyze_count"
+)
 
 
 def _sql(dsn: str, query: str) -> Any:
@@ -606,19 +608,8 @@ def _sql(dsn: str, query: str) -> Any:
 
 
 def _maintenance_runs(dsn: str) -> tuple[float, float]:
-    import asyncio
-
-    import asyncpg
-
-    async def run() -> tuple[float, float]:
-        conn = await asyncpg.connect(dsn)
-        try:
-            row = await conn.fetchrow(MAINTENANCE_SQL)
-            return float(row["vacuums"]), float(row["analyzes"])
-        finally:
-            await conn.close()
-
-    return asyncio.run(run())
+    """How many vacuum and analyze runs the log's tables have had so far."""
+    return float(_sql(dsn, VACUUMS_SQL)), float(_sql(dsn, ANALYZES_SQL))
 
 
 def postgres_copy_floor(dsn: str, postgres_pid: int, rows: int = 200_000) -> dict[str, float]:

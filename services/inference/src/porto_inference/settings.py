@@ -186,7 +186,7 @@ class Settings(PortoSettings):
         description="Net container allocations between young garbage collections in a worker "
         "(Python's default is 700; 0 keeps it). A 1,000-row JSON batch allocates thousands of "
         "short-lived dicts, which at 700 trigger about five collections per request, each "
-        "scanning the live batch again (~8 % of a batch's CPU); almost everything a request "
+        "scanning the live batch again (5–12 % of a batch's CPU); almost everything a request "
         "allocates is freed by reference counting before 50,000 accumulate.",
     )
 
