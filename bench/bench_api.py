@@ -424,7 +424,7 @@ def cpu_seconds(pid: int) -> float:
 def postgres_cpu_by_role(pid: int) -> dict[str, float]:
     """CPU time so far of PostgreSQL's processes by role (``client backend`` for every
     connection's, ``checkpointer``, ``walwriter``, ``autovacuum worker`` …), from their titles;
-    backends that have exited are in ``exited``."""
+    backends that have exited are in ``exited``. The values sum to :func:`cpu_seconds`."""
     import psutil
 
     out: dict[str, float] = {}
@@ -524,7 +524,7 @@ def prediction_log_run(
             "prediction_log_dropped_total",
         )
         before = {m: metric(server.url, m) for m in counted}
-        api_before, pg_before = cpu_seconds(server.process.pid), cpu_seconds(postgres_pid)
+        api_before = cpu_seconds(server.process.pid)
         roles_before = postgres_cpu_by_role(postgres_pid)
         maintenance_before = _maintenance_runs(postgres.dsn)
         r = wrk(wrk_bin, server.url + url_path, body, ctype, seconds=seconds, **common)
@@ -546,8 +546,8 @@ def prediction_log_run(
                 metric(api.url, "prediction_log_dropped_total")
                 - before["prediction_log_dropped_total"]
             )
+        roles_after = postgres_cpu_by_role(postgres_pid)
         if name == "on":
-            roles_after = postgres_cpu_by_role(postgres_pid)
             maintenance = _maintenance_runs(postgres.dsn)
             figures["vacuums"] = maintenance[0] - maintenance_before[0]
             figures["analyzes"] = maintenance[1] - maintenance_before[1]
@@ -559,7 +559,7 @@ def prediction_log_run(
         total["requests"] += r["requests"]
         total["seconds"] += r["requests"] / r["rps"] if r["rps"] else seconds
         total["api"] += cpu_seconds(server.process.pid) - api_before
-        total["pg"] += cpu_seconds(postgres_pid) - pg_before
+        total["pg"] += sum(roles_after.values()) - sum(roles_before.values())
         total["failed"] += r["non2xx"] + r["socket_errors"]
         print(
             f"  log {name:<3} batch 1000 for {seconds}s: {r['rps'] * 1000:>9.0f} rows/s",
