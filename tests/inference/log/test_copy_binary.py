@@ -17,7 +17,14 @@ from harness.postgres import PostgresServer
 from inference.pg import reset, sql
 from porto_inference.ids import new_prediction_ids
 from porto_inference.log import copy_binary
-from porto_inference.log.copy_binary import COPY_COLUMNS, copy_data, encode_rows, encoded
+from porto_inference.log.copy_binary import (
+    COPY_COLUMNS,
+    copy_data,
+    encode_rows,
+    encoded,
+    pack,
+    restore_features,
+)
 from porto_inference.log.database import migrate
 from porto_inference.log.entry import COLUMNS, LogEntry
 from porto_inference.log.partitions import Partitions
@@ -191,3 +198,35 @@ def test_small_entries_packed_row_by_row_equal_the_vectorised_rows(
         monkeypatch.setattr(copy_binary, "SMALL_ENTRY", 0)
         assert encode_rows(entry) == packed
         monkeypatch.undo()
+
+
+@pytest.mark.parametrize("make", ENTRIES)
+def test_a_packed_entry_gives_its_features_back(make: Any) -> None:
+    """pack encodes the entry and lets go of its feature texts; restore_features reads them
+    back from the rows, byte for byte, for the row-by-row writes that isolate a bad row."""
+    entry = make()
+    features = list(entry.features)
+    assert pack(entry)
+    assert entry.features == []
+    assert entry.binary == encode_rows(_with(entry, features))
+    restore_features(entry)
+    assert entry.features == features
+    restore_features(entry)  # nothing to do the second time
+    assert entry.features == features
+
+
+def _with(entry: LogEntry, features: list[bytes]) -> LogEntry:
+    """A copy of ``entry`` holding ``features`` and no encoded rows."""
+    from dataclasses import replace
+
+    return replace(entry, features=features, binary=None, records=None)
+
+
+def test_an_entry_that_cannot_be_packed_is_left_for_the_writer() -> None:
+    broken = _entry(2)
+    broken.prediction_ids = ["not-a-uuid", broken.prediction_ids[1]]
+    features = list(broken.features)
+    assert not pack(broken)
+    assert broken.binary is None and broken.features == features
+    restore_features(broken)
+    assert broken.features == features
