@@ -227,3 +227,56 @@ def test_monitoring_queries_read_only_the_partitions_of_their_window(url: str) -
         scanned = _scanned(url, query, *args)
         assert _day_name(today) in scanned, query
         assert not scanned & old, (query, sorted(scanned & old))
+
+
+def _insert_vacuum_off(url: str) -> set[str]:
+    """The partitions whose insert-triggered autovacuum is off (migration 0008)."""
+    rows = sql(
+        url,
+        "SELECT c.relname AS name FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid "
+        "WHERE i.inhparent = 'prediction_log'::regclass "
+        "AND c.reloptions @> ARRAY['autovacuum_vacuum_insert_threshold=-1']",
+    )
+    return {r["name"] for r in rows}
+
+
+def test_insert_vacuums_are_off_while_a_day_is_written_and_back_once_it_closes(url: str) -> None:
+    today = datetime.now(UTC).date()
+    asyncio.run(_maintain(url, today, 0))
+    open_days = {_day_name(today + timedelta(days=d)) for d in range(DAYS_AHEAD + 1)}
+    assert _insert_vacuum_off(url) == open_days
+    yesterday = today - timedelta(days=1)
+    sql(url, "SELECT porto_log_partition($1)", yesterday)  # a late day: created open
+    assert _day_name(yesterday) in _insert_vacuum_off(url)
+
+    asyncio.run(_maintain(url, today, 0))
+    assert _insert_vacuum_off(url) == open_days  # yesterday closed
+    options = sql(url, "SELECT reloptions FROM pg_class WHERE relname = $1", _day_name(yesterday))
+    assert options == [{"reloptions": None}]
+
+    asyncio.run(_maintain(url, today + timedelta(days=1), 0))  # a day later
+    assert _day_name(today) not in _insert_vacuum_off(url)
+    assert _day_name(today + timedelta(days=1)) in _insert_vacuum_off(url)
+    assert "prediction_log_default" not in _insert_vacuum_off(url)
+
+
+def test_the_migration_turns_insert_vacuums_off_on_existing_day_partitions(url: str) -> None:
+    today = datetime.now(UTC).date()
+    earlier = today - timedelta(days=3)
+
+    async def run() -> list[str]:
+        conn = await asyncpg.connect(url)
+        try:
+            await _migrate_up_to(conn, 7)
+            await conn.execute("SELECT porto_log_partition($1)", earlier)
+            return await migrate(conn)
+        finally:
+            await conn.close()
+
+    assert asyncio.run(run())[0] == "0008_open_day_vacuum"
+    day_partitions = {n for n in _partitions(url) if partition_day(n) is not None}
+    assert _day_name(earlier) in day_partitions
+    assert _insert_vacuum_off(url) == day_partitions
+    asyncio.run(_maintain(url, today, 0))  # the closed day is closed again
+    assert _day_name(earlier) not in _insert_vacuum_off(url)
+    assert _day_name(today) in _insert_vacuum_off(url)

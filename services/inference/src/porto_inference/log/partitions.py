@@ -67,6 +67,15 @@ FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
 WHERE i.inhparent = 'prediction_log'::regclass
 """
 
+#: The storage option that keeps autovacuum's insert-triggered vacuums off a day still being
+#: written (migration 0008); reset once the day has closed.
+OPEN_DAY_OPTION = "autovacuum_vacuum_insert_threshold"
+OPEN_PARTITIONS_SQL = f"""
+SELECT c.relname AS name
+FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid
+WHERE i.inhparent = 'prediction_log'::regclass AND c.reloptions @> ARRAY['{OPEN_DAY_OPTION}=-1']
+"""
+
 
 @dataclass(frozen=True)
 class LogSize:
@@ -134,6 +143,7 @@ class Partitions:
             async with conn.transaction():
                 if await conn.fetchval(LOCK_SQL, MAINTENANCE_LOCK_KEY):
                     await self._create_ahead(conn, today)
+                    await self._close_days(conn, today)
                     await self._apply_retention(conn, today)
                     await conn.execute(
                         "DELETE FROM prediction_log_writes "
@@ -151,6 +161,18 @@ class Partitions:
     async def _create_ahead(self, conn: Any, today: date) -> None:
         for offset in range(DAYS_AHEAD + 1):
             await conn.fetchval("SELECT porto_log_partition($1)", today + timedelta(days=offset))
+
+    async def _close_days(self, conn: Any, today: date) -> None:
+        """Turn autovacuum's insert-triggered vacuums back on for the day partitions before
+        ``today`` (off while a day is written: migration 0008), so each closed day is vacuumed
+        once, as a whole. (``ALTER TABLE .. RESET`` of a storage option takes a lock that
+        writes and reads pass.)"""
+        for row in await conn.fetch(OPEN_PARTITIONS_SQL):
+            day = partition_day(row["name"])
+            if day is not None and day < today:
+                await conn.execute(
+                    f"ALTER TABLE {quote_ident(row['name'])} RESET ({OPEN_DAY_OPTION})"
+                )
 
     async def _apply_retention(self, conn: Any, today: date) -> None:
         """Drop the day partitions wholly older than ``log_retention_days`` (and such rows in
