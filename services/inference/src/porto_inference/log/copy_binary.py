@@ -54,12 +54,6 @@ def _text(value: str | None) -> bytes:
     return _field(None if value is None else value.encode("utf-8"))
 
 
-def _timestamp(value: datetime) -> bytes:
-    """A timestamptz: microseconds since 2000-01-01 UTC."""
-    micros = (value - _PG_EPOCH) // _MICROSECOND
-    return _field(micros.to_bytes(8, "big", signed=True))
-
-
 _MICROSECOND = datetime.resolution
 
 
@@ -69,6 +63,15 @@ def _uuids(ids: list[str]) -> np.ndarray:
     if len(packed) != 16 * len(ids):
         raise ValueError("a prediction id is not a UUID")
     return np.frombuffer(packed, dtype=np.uint8).reshape(len(ids), 16)
+
+
+def _uuid_bytes(ids: list[str]) -> bytes:
+    """The 16 bytes of each UUID string, concatenated (:func:`_uuids` without numpy, for the
+    few ids of a small entry)."""
+    packed = bytes.fromhex("".join(ids).replace("-", ""))
+    if len(packed) != 16 * len(ids):
+        raise ValueError("a prediction id is not a UUID")
+    return packed
 
 
 #: Up to this many rows, an entry's rows are packed one by one (numpy's set-up costs more).
@@ -96,17 +99,27 @@ def _row_head(shared_size: int) -> np.dtype[Any]:
     )
 
 
+#: A timestamptz field (length 8, microseconds since 2000-01-01 UTC), and the threshold and
+#: latency fields.
+_TIMESTAMP = struct.Struct(">iq")
+_THRESHOLD_LATENCY = struct.Struct(">idif")
+
+
+@lru_cache(maxsize=256)
+def _model_fields(model_name: str, model_version: str, endpoint: str) -> bytes:
+    """The model name, version and endpoint fields (the same for every request of a route and
+    version, so encoded once)."""
+    return _text(model_name) + _text(model_version) + _text(endpoint)
+
+
 def _shared(entry: LogEntry) -> bytes:
     """The columns every row of the entry shares, encoded once."""
     return b"".join(
         (
-            _timestamp(entry.created_at),
-            _text(entry.model_name),
-            _text(entry.model_version),
-            _text(entry.endpoint),
+            _TIMESTAMP.pack(8, (entry.created_at - _PG_EPOCH) // _MICROSECOND),
+            _model_fields(entry.model_name, entry.model_version, entry.endpoint),
             _text(entry.request_id),
-            _field(struct.pack(">d", entry.threshold)),
-            _field(struct.pack(">f", entry.latency_ms)),
+            _THRESHOLD_LATENCY.pack(8, entry.threshold, 4, entry.latency_ms),
         )
     )
 
@@ -128,7 +141,7 @@ def encode_rows(entry: LogEntry) -> bytes:
     shared = _shared(entry)
     features = entry.features
     if n <= SMALL_ENTRY:
-        ids = _uuids(entry.prediction_ids).tobytes()
+        ids = _uuid_bytes(entry.prediction_ids)
         scores, classes = entry.scores, entry.classes
         parts: list[bytes] = []
         for i, tail in enumerate(_record_ids(entry)):
