@@ -6,8 +6,11 @@ import asyncio
 from typing import Any
 
 import asyncpg
+import numpy as np
 from fastapi.testclient import TestClient
 from harness.timing import DEADLINE
+from porto_inference.ids import new_prediction_ids
+from porto_inference.log.entry import LogEntry
 
 
 def sql(url: str, query: str, *args: Any) -> list[dict[str, Any]]:
@@ -44,3 +47,30 @@ def flush_log(client: TestClient, timeout: float = DEADLINE) -> bool:
     timeout."""
     service = client.app.state.service  # type: ignore[attr-defined]
     return bool(client.portal.call(service.prediction_log.flush, timeout))
+
+
+def log_entry(
+    rows: int,
+    features: list[bytes],
+    *,
+    record_ids: list[Any] | None = None,
+    request_id: str | None = "r",
+    endpoint: str = "/predict/batch",
+) -> LogEntry:
+    """A prediction log entry of ``rows`` rows scored now (score 0.25, class 0)."""
+    from datetime import UTC, datetime
+
+    return LogEntry(
+        created_at=datetime.now(UTC),
+        model_name="porto",
+        model_version="v1",
+        endpoint=endpoint,
+        request_id=request_id,
+        prediction_ids=new_prediction_ids(rows),
+        scores=np.full(rows, 0.25),
+        classes=np.zeros(rows, dtype=np.int8),
+        threshold=0.5,
+        latency_ms=1.0,
+        record_ids=record_ids,
+        features=features,
+    )

@@ -5,7 +5,6 @@ straight into its partition, and a partition dropped under the writer costs no r
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -13,8 +12,7 @@ from typing import Any
 import asyncpg
 import numpy as np
 import pytest
-from harness.postgres import PostgresServer
-from inference.pg import reset, sql
+from inference.pg import sql
 from porto_inference.ids import new_prediction_ids
 from porto_inference.log import copy_binary
 from porto_inference.log.copy_binary import (
@@ -37,13 +35,6 @@ from prometheus_client import CollectorRegistry
 pytestmark = pytest.mark.integration
 
 STORED = (*COLUMNS, "label", "label_time")
-
-
-@pytest.fixture
-def url(postgres_server: PostgresServer) -> Iterator[str]:
-    reset(postgres_server.dsn)
-    yield postgres_server.dsn
-    reset(postgres_server.dsn)
 
 
 def _entry(

@@ -5,24 +5,15 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
-from harness.postgres import PostgresServer
-from inference.pg import reset, sql
+from inference.pg import sql
 from porto.errors import ConfigError
 from porto_inference.log.database import EMBEDDED_DB_MISSING, load_migrations, migrate, redact
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def url(postgres_server: PostgresServer) -> Iterator[str]:
-    reset(postgres_server.dsn)
-    yield postgres_server.dsn
-    reset(postgres_server.dsn)
 
 
 def test_migrations_are_numbered_sql_files() -> None:

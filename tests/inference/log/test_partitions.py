@@ -7,14 +7,12 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
-from harness.postgres import PostgresServer
-from inference.pg import reset, sql
+from inference.pg import sql
 from porto_inference.log import queries
 from porto_inference.log.database import load_migrations, migrate
 from porto_inference.log.partitions import DAYS_AHEAD, Partitions, partition_day
@@ -32,13 +30,6 @@ SELECT gen_random_uuid(), t, 'porto', 'v1', '/predict', convert_to('{"x": 1}', '
        0.5, 1, 0.5
 FROM unnest($1::timestamptz[]) AS t
 """
-
-
-@pytest.fixture
-def url(postgres_server: PostgresServer) -> Iterator[str]:
-    reset(postgres_server.dsn)
-    yield postgres_server.dsn
-    reset(postgres_server.dsn)
 
 
 def _midday(day: date) -> datetime:

@@ -8,16 +8,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
 from typing import Any
 
-import numpy as np
 import orjson
 import pytest
 from fastapi.testclient import TestClient
 from harness.timing import DEADLINE
-from inference.pg import count, sql
-from porto_inference.ids import new_prediction_ids
+from inference.pg import count, log_entry, sql
 from porto_inference.log.store import LogEntry
 
 pytestmark = pytest.mark.integration
@@ -39,19 +36,11 @@ def _entry(
     record_ids: list[Any] | None = None,
     request_id: str | None = "r",
 ) -> LogEntry:
-    return LogEntry(
-        created_at=datetime.now(UTC),
-        model_name="porto",
-        model_version="v1",
-        endpoint="/predict/batch",
-        request_id=request_id,
-        prediction_ids=new_prediction_ids(rows),
-        scores=np.full(rows, 0.25),
-        classes=np.zeros(rows, dtype=np.int8),
-        threshold=0.5,
-        latency_ms=1.0,
+    return log_entry(
+        rows,
+        features if features is not None else [GOOD] * rows,
         record_ids=record_ids,
-        features=features if features is not None else [GOOD] * rows,
+        request_id=request_id,
     )
 
 

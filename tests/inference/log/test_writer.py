@@ -6,15 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
-from datetime import UTC, datetime
 
-import numpy as np
 import pytest
-from harness.postgres import PostgresServer
 from harness.timing import DEADLINE
-from inference.pg import reset, sql
-from porto_inference.ids import new_prediction_ids
+from inference.pg import log_entry, sql
 from porto_inference.log.entry import LogEntry
 from porto_inference.log.store import PredictionLog
 from porto_inference.monitoring.metrics import LogMetrics
@@ -24,28 +19,8 @@ from prometheus_client import CollectorRegistry
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def url(postgres_server: PostgresServer) -> Iterator[str]:
-    reset(postgres_server.dsn)
-    yield postgres_server.dsn
-    reset(postgres_server.dsn)
-
-
 def _entry(rows: int) -> LogEntry:
-    return LogEntry(
-        created_at=datetime.now(UTC),
-        model_name="porto",
-        model_version="v1",
-        endpoint="/predict",
-        request_id=None,
-        prediction_ids=new_prediction_ids(rows),
-        scores=np.full(rows, 0.25),
-        classes=np.zeros(rows, dtype=np.int8),
-        threshold=0.5,
-        latency_ms=1.0,
-        record_ids=None,
-        features=[b"[1,2.5,null]"] * rows,
-    )
+    return log_entry(rows, [b"[1,2.5,null]"] * rows, request_id=None, endpoint="/predict")
 
 
 def _copies(registry: CollectorRegistry) -> float:
