@@ -245,12 +245,15 @@ class Settings(PortoSettings):
     log_flush_rows: int = Field(
         default=20_000,
         ge=1,
-        description="Rows per COPY (the writer runs in its own thread: larger chunks cost "
-        "the request loop nothing, and PostgreSQL about 0.3 µs less per row than chunks of "
-        "5,000: fewer commits).",
+        description="Rows per COPY, at most (the writer runs in its own thread: larger chunks "
+        "cost the request loop nothing, and PostgreSQL about 0.3 µs less per row than chunks of "
+        "5,000: fewer commits); a full chunk is written as soon as it is queued.",
     )
     log_flush_interval_s: float = Field(
-        default=0.5, gt=0, description="Longest a row waits in the queue when the DB is up."
+        default=0.5,
+        gt=0,
+        description="Longest a row waits in the queue when the DB is up (plus the write before "
+        "it): under steady traffic the writer writes once per interval.",
     )
     log_retry_max_s: float = Field(
         default=10.0, gt=0, description="Longest back-off between reconnect attempts."
