@@ -221,7 +221,7 @@ def test_monitoring_queries_read_only_the_partitions_of_their_window(url: str) -
 
 
 def _insert_vacuum_off(url: str) -> set[str]:
-    """The partitions whose insert-triggered autovacuum is off (migration 0008)."""
+    """The partitions whose insert-triggered autovacuum is off."""
     rows = sql(
         url,
         "SELECT c.relname AS name FROM pg_inherits AS i JOIN pg_class AS c ON c.oid = i.inhrelid "
@@ -237,7 +237,9 @@ def test_insert_vacuums_are_off_while_a_day_is_written_and_back_once_it_closes(u
     open_days = {_day_name(today + timedelta(days=d)) for d in range(DAYS_AHEAD + 1)}
     assert _insert_vacuum_off(url) == open_days
     yesterday = today - timedelta(days=1)
-    sql(url, "SELECT porto_log_partition($1)", yesterday)  # a late day: created open
+    sql(url, "SELECT porto_log_partition($1)", yesterday)
+    # as maintenance left it while yesterday was today:
+    sql(url, f"ALTER TABLE {_day_name(yesterday)} SET (autovacuum_vacuum_insert_threshold = -1)")
     assert _day_name(yesterday) in _insert_vacuum_off(url)
 
     asyncio.run(_maintain(url, today, 0))
@@ -251,23 +253,17 @@ def test_insert_vacuums_are_off_while_a_day_is_written_and_back_once_it_closes(u
     assert "prediction_log_default" not in _insert_vacuum_off(url)
 
 
-def test_the_migration_turns_insert_vacuums_off_on_existing_day_partitions(url: str) -> None:
+def test_maintenance_marks_partitions_that_existed_before(url: str) -> None:
+    """Partitions made before porto paced vacuums (or by the conversion of migration 0004):
+    the first maintenance turns the option off on the open days and leaves the closed ones."""
     today = datetime.now(UTC).date()
     earlier = today - timedelta(days=3)
-
-    async def run() -> list[str]:
-        conn = await asyncpg.connect(url)
-        try:
-            await _migrate_up_to(conn, 7)
-            await conn.execute("SELECT porto_log_partition($1)", earlier)
-            return await migrate(conn)
-        finally:
-            await conn.close()
-
-    assert asyncio.run(run())[0] == "0008_open_day_vacuum"
-    day_partitions = {n for n in _partitions(url) if partition_day(n) is not None}
-    assert _day_name(earlier) in day_partitions
-    assert _insert_vacuum_off(url) == day_partitions
-    asyncio.run(_maintain(url, today, 0))  # the closed day is closed again
+    asyncio.run(_maintain(url, today, 0))
+    sql(url, "SELECT porto_log_partition($1)", earlier)
+    for offset in range(DAYS_AHEAD + 1):
+        name = _day_name(today + timedelta(days=offset))
+        sql(url, f"ALTER TABLE {name} RESET (autovacuum_vacuum_insert_threshold)")
+    assert _insert_vacuum_off(url) == set()
+    asyncio.run(_maintain(url, today, 0))
     assert _day_name(earlier) not in _insert_vacuum_off(url)
     assert _day_name(today) in _insert_vacuum_off(url)

@@ -57,21 +57,17 @@ def _text(value: str | None) -> bytes:
 _MICROSECOND = datetime.resolution
 
 
-def _uuids(ids: list[str]) -> np.ndarray:
-    """The 16 bytes of each UUID string, as an (n, 16) uint8 array (one hex decode for all)."""
-    packed = bytes.fromhex("".join(ids).replace("-", ""))
-    if len(packed) != 16 * len(ids):
-        raise ValueError("a prediction id is not a UUID")
-    return np.frombuffer(packed, dtype=np.uint8).reshape(len(ids), 16)
-
-
 def _uuid_bytes(ids: list[str]) -> bytes:
-    """The 16 bytes of each UUID string, concatenated (:func:`_uuids` without numpy, for the
-    few ids of a small entry)."""
+    """The 16 bytes of each UUID string, concatenated (one hex decode for all)."""
     packed = bytes.fromhex("".join(ids).replace("-", ""))
     if len(packed) != 16 * len(ids):
         raise ValueError("a prediction id is not a UUID")
     return packed
+
+
+def _uuids(ids: list[str]) -> np.ndarray:
+    """:func:`_uuid_bytes` as an (n, 16) uint8 array."""
+    return np.frombuffer(_uuid_bytes(ids), dtype=np.uint8).reshape(len(ids), 16)
 
 
 #: Up to this many rows, an entry's rows are packed one by one (numpy's set-up costs more).
@@ -192,8 +188,7 @@ def pack(entry: LogEntry) -> bool:
     the refused rows as before."""
     try:
         encoded(entry)
-    except ENCODE_ERRORS:
-        entry.binary = None
+    except ENCODE_ERRORS:  # (encoded sets entry.binary only once it succeeds)
         return False
     entry.features = []
     return True
