@@ -165,14 +165,18 @@ def _numbers_only(codec: CsvCodec, body: bytes, header: list[str]) -> EncodedBat
     vocabs = codec.current_vocabs()
     if not all(vocab.numeric for vocab in vocabs):
         return None
-    text = b"[[" + rest.replace(b"\n", b"],[") + b"]]"
-    if b",," in text:
-        text = text.replace(b",,", b",null,").replace(b",,", b",null,")
-    text = text.replace(b"[,", b"[null,").replace(b",]", b",null]")
+    text = b"".join((b"[[", rest.replace(b"\n", b"],["), b"]]"))
     try:
         rows = orjson.loads(text)
     except orjson.JSONDecodeError:
-        return None
+        # Empty cells (",," "[," ",]" are not JSON): each a null, then read again. Looking for
+        # them first would cost more than this parse on a body that has none, the commonest.
+        text = text.replace(b",,", b",null,").replace(b",,", b",null,")
+        text = text.replace(b"[,", b"[null,").replace(b",]", b",null]")
+        try:
+            rows = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return None
     n = len(rows)
     try:
         grid = np.array(rows, dtype=np.float64)
@@ -185,12 +189,16 @@ def _numbers_only(codec: CsvCodec, body: bytes, header: list[str]) -> EncodedBat
     if codec.id_column is not None and codec.id_column in at:
         i = at[codec.id_column]
         ids = [row[i] for row in rows]
-        if not all(type(v) is int or v is None for v in ids):
+        if not set(map(type, ids)) <= _ID_TYPES:
             return None
-    num = np.full((n, len(codec.num_names)), np.nan)
-    for j, name in enumerate(codec.num_names):
-        if name in at:
-            num[:, j] = grid[:, at[name]]
+    if all(name in at for name in codec.num_names):
+        # a C-ordered copy (``grid[:, cols]`` is not): numbers_ok writes into it through a view
+        num = grid.take([at[name] for name in codec.num_names], axis=1)
+    else:
+        num = np.full((n, len(codec.num_names)), np.nan)
+        for j, name in enumerate(codec.num_names):
+            if name in at:
+                num[:, j] = grid[:, at[name]]
     if not codec.numbers_ok(num):
         return None
     codes = np.empty((n, len(codec.cat_names)), dtype=np.int32)
@@ -201,6 +209,10 @@ def _numbers_only(codec: CsvCodec, body: bytes, header: list[str]) -> EncodedBat
             continue
         column = grid[:, at[name]]
         present = ~np.isnan(column)
+        found = vocab.number_codes(column[present])
+        if found is not None:
+            codes[present, j] = found
+            continue
         values = column[present].tolist()
         try:
             found = np.fromiter(map(vocab.raw.__getitem__, values), np.int32, len(values))
@@ -216,6 +228,9 @@ def _numbers_only(codec: CsvCodec, body: bytes, header: list[str]) -> EncodedBat
         logged=_logged_rows(codec, header, text, rows),
     )
 
+
+#: The types an id cell of a body of numbers may be read as: an integer, or empty.
+_ID_TYPES = frozenset({int, type(None)})
 
 #: The first cell of every row of a body turned into JSON (the id column, when it comes first).
 _FIRST_CELL = re.compile(rb"\[[^,\]]*,")

@@ -50,6 +50,7 @@ class Vocabulary:
         self._lock = threading.Lock()
         self._array: np.ndarray | None = None
         self._index: Any = None
+        self._numbers: tuple[int, np.ndarray, np.ndarray] | None = None
         self.chars = 0
         """Characters held for strings met after training (new strings and raw cache keys)."""
         self._budgeted = False
@@ -117,6 +118,42 @@ class Vocabulary:
             if type(value) is str:
                 self._spend(len(value))
         return code
+
+    def number_codes(self, values: np.ndarray) -> np.ndarray | None:
+        """The codes of float64 ``values`` (none NaN) as :attr:`raw` gives them, in a few numpy
+        calls instead of a dict lookup each; None when a value is not in :attr:`raw` (the caller
+        then looks them up one by one, adding new ones). For a column of numbers (a CSV body's
+        categories): 14 columns of 1,000 rows cost 0.6 ms one by one."""
+        table = self._numbers
+        if table is None or table[0] != len(self.raw):  # raw only grows: its size dates it
+            table = self._numbers = self._number_table()
+        keys, codes = table[1], table[2]
+        if not len(keys):
+            return None
+        at = np.searchsorted(keys, values)
+        np.minimum(at, len(keys) - 1, out=at)
+        if not np.array_equal(keys[at], values):
+            return None
+        return codes[at]
+
+    def _number_table(self) -> tuple[int, np.ndarray, np.ndarray]:
+        """(size of raw, its number keys as sorted float64, their codes). A number key is found
+        by any float equal to it, as a dict finds it (3 by 3.0); an int a float cannot hold
+        exactly is left out (no float finds it in the dict either)."""
+        size = len(self.raw)
+        pairs = []
+        for key, code in list(self.raw.items()):
+            if isinstance(key, (int, float)) and key == key:  # bool is an int
+                try:
+                    number = float(key)
+                except OverflowError:
+                    continue
+                if number == key:
+                    pairs.append((number, code))
+        pairs.sort()
+        keys = np.array([k for k, _ in pairs], dtype=np.float64)
+        codes = np.array([c for _, c in pairs], dtype=np.int32)
+        return size, keys, codes
 
     @property
     def array(self) -> np.ndarray:
