@@ -17,7 +17,10 @@ from porto_inference.ids import new_prediction_ids
 from porto_inference.log import copy_binary
 from porto_inference.log.copy_binary import (
     COPY_COLUMNS,
+    HEADER,
+    TRAILER,
     copy_data,
+    copy_pieces,
     encode_rows,
     encoded,
     pack,
@@ -67,6 +70,9 @@ ENTRIES = [
     lambda: _entry(5, record_ids=[1, None, "ü-7", 'quote"d', 3.5]),
     lambda: _entry(1000),
     lambda: _entry(3, record_ids=[{"a": [1, 2]}, 2**63, ""]),
+    # integer ids of a larger entry are spelled in one call (up to 64 bits; beyond, one by one)
+    lambda: _entry(12, record_ids=[-(2**63), *range(-5, 5), 2**64 - 1]),
+    lambda: _entry(12, record_ids=[2**64, *range(-5, 5), -(2**63) - 1]),
 ]
 
 
@@ -221,3 +227,17 @@ def test_an_entry_that_cannot_be_packed_is_left_for_the_writer() -> None:
     assert broken.binary is None and broken.features == features
     restore_features(broken)
     assert broken.features == features
+
+
+def test_the_stream_goes_in_pieces_of_about_the_piece_size() -> None:
+    entries = [_entry(n) for n in (1, 3, 1000, 2, 1, 1, 1000, 5, 30, 30, 30)]
+    whole = HEADER + b"".join(encoded(e) for e in entries) + TRAILER
+    size = 4096
+    pieces = list(copy_pieces(entries, size=size))
+    assert b"".join(pieces) == whole
+    large = [e.binary for e in entries if e.rows == 1000]
+    assert all(any(p is data for p in pieces) for data in large)  # sent as they are, not copied
+    small = [p for p in pieces if not any(p is data for data in large)]
+    largest_small_entry = max(len(encoded(e)) for e in entries if e.rows < 1000)
+    assert all(len(p) < size + largest_small_entry for p in small)
+    assert len(pieces) > 4  # the small entries were not all joined into one

@@ -27,11 +27,11 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-from porto_inference.log.copy_binary import COPY_COLUMNS, copy_data, pack, restore_features
+from porto_inference.log.copy_binary import COPY_COLUMNS, copy_pieces, pack, restore_features
 from porto_inference.log.entry import COLUMNS, LogEntry
 from porto_inference.log.feedback import Feedback
 from porto_inference.log.partitions import MAINTENANCE_S, Partitions
@@ -451,7 +451,7 @@ class LogWriter:
         )
         key = batch_key(chunk[0].prediction_ids[0], rows)
         try:
-            await self._copy(key, schemas, table, copy_data(chunk))
+            await self._copy(key, schemas, table, list(copy_pieces(chunk)))
             return 0
         except self._data_errors as exc:
             if "partition constraint" in str(exc):
@@ -460,7 +460,7 @@ class LogWriter:
             if table == "prediction_log" or type(exc).__name__ != "UndefinedTableError":
                 raise
             self.partitions.forget_days()  # dropped under us: through the parent, now
-            await self._copy(key, schemas, "prediction_log", copy_data(chunk))
+            await self._copy(key, schemas, "prediction_log", list(copy_pieces(chunk)))
             return 0
         for entry in chunk:
             restore_features(entry)
@@ -468,16 +468,21 @@ class LogWriter:
         return await self._write_isolating(records, schemas)
 
     async def _copy(
-        self, key: str, schemas: dict[tuple[str, str], list[str]], table: str, data: bytes
+        self, key: str, schemas: dict[tuple[str, str], list[str]], table: str, pieces: list[bytes]
     ) -> None:
-        """COPY binary rows into ``table`` under the write key ``key`` (see :meth:`_claimed`)."""
-        # a memoryview: asyncpg would take bytes for a file name (os.fspath takes them)
-        source = memoryview(data)
+        """COPY binary rows, the stream's ``pieces`` (:func:`copy_pieces`: all encoded before
+        the COPY starts, so a value that cannot be encoded fails it before it begins), into
+        ``table`` under the write key ``key`` (see :meth:`_claimed`)."""
+
+        async def stream() -> AsyncIterator[bytes]:
+            for piece in pieces:
+                yield piece
+
         await self._claimed(
             key,
             schemas,
             lambda conn: conn.copy_to_table(
-                table, source=source, columns=list(COPY_COLUMNS), format="binary"
+                table, source=stream(), columns=list(COPY_COLUMNS), format="binary"
             ),
         )
 
