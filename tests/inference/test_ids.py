@@ -6,8 +6,15 @@ import os
 import time
 import uuid
 
+import orjson
 import pytest
-from porto_inference.ids import MANY_IDS, id_timestamp, is_uuid, new_prediction_ids
+from porto_inference.ids import (
+    MANY_IDS,
+    PredictionIds,
+    id_timestamp,
+    is_uuid,
+    new_prediction_ids,
+)
 
 
 def test_ids_are_uuid7_with_the_current_time() -> None:
@@ -35,6 +42,10 @@ def test_one_at_a_time_and_many_at_once_make_the_same_kind_of_id(count: int) -> 
     if count >= MANY_IDS:  # 74 random bits: every bit position varies across 5,000 ids
         bits = [uuid.UUID(i).int & ((1 << 74) - 1) for i in ids]
         assert count < 100 or all(len({(b >> k) & 1 for b in bits}) == 2 for k in (0, 31, 47, 61))
+        # many ids carry their bytes, which the prediction log stores
+        assert isinstance(ids, PredictionIds)
+        assert ids.packed == b"".join(uuid.UUID(i).bytes for i in ids)
+        assert ids[:2] == list(ids)[:2] and orjson.loads(orjson.dumps(ids)) == list(ids)
 
 
 def test_forked_children_do_not_repeat_the_parents_ids() -> None:

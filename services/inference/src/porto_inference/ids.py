@@ -58,6 +58,17 @@ _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 _DIGIT_AT = np.array([i + (i >= 8) + (i >= 12) + (i >= 16) + (i >= 20) for i in range(32)])
 
 
+class PredictionIds(list[str]):
+    """Many new ids as strings, with their 16 bytes each, concatenated (``packed``): the
+    prediction log stores the bytes, which it would otherwise decode from the strings again."""
+
+    __slots__ = ("packed",)
+
+    def __init__(self, ids: list[str], packed: bytes) -> None:
+        super().__init__(ids)
+        self.packed = packed
+
+
 def new_prediction_ids(count: int) -> list[str]:
     """Return ``count`` new UUIDv7 strings sharing this millisecond."""
     millis = time.time_ns() // 1_000_000
@@ -87,7 +98,7 @@ def _many_ids(count: int, millis: int) -> list[str]:
     spelled = np.full((count, 36), ord("-"), dtype=np.uint8)
     spelled[:, _DIGIT_AT] = digits
     text = spelled.tobytes().decode("ascii")
-    return [text[i : i + 36] for i in range(0, 36 * count, 36)]
+    return PredictionIds([text[i : i + 36] for i in range(0, 36 * count, 36)], raw.tobytes())
 
 
 def random_hex(chars: int) -> str:

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import orjson
 
+from porto_inference.ids import PredictionIds
 from porto_inference.log.entry import COLUMNS, LogEntry
 
 #: The prediction_log columns in the order the binary rows hold them: the log entry's columns
@@ -59,7 +60,10 @@ _MICROSECOND = datetime.resolution
 
 
 def _uuid_bytes(ids: list[str]) -> bytes:
-    """The 16 bytes of each UUID string, concatenated (one hex decode for all)."""
+    """The 16 bytes of each UUID string, concatenated (one hex decode for all; none for new ids
+    that carry their bytes, :class:`~porto_inference.ids.PredictionIds`)."""
+    if type(ids) is PredictionIds:
+        return ids.packed
     packed = bytes.fromhex("".join(ids).replace("-", ""))
     if len(packed) != 16 * len(ids):
         raise ValueError("a prediction id is not a UUID")
