@@ -18,6 +18,7 @@ from harness.process import log_tail
 from harness.timing import DEADLINE
 from porto.errors import ConfigError
 from porto_training.progress import MetricsServer, Progress, TrainingMetrics
+from porto_training.termination import Terminated
 
 
 def _scrape(port: int) -> str | None:
@@ -129,6 +130,27 @@ def test_failed_run_sets_the_failed_stage() -> None:
     ):
         raise RuntimeError("boom")
     assert metrics.stage._value == metrics.stage._states.index("failed")
+
+
+def test_a_stage_that_ends_early_says_how(caplog: pytest.LogCaptureFixture) -> None:
+    """A stage is logged "done" only when it finished: "failed" on an error, "stopped" on
+    SIGTERM or Ctrl-C (a log that says "train: done" before a traceback misleads)."""
+    caplog.set_level(logging.INFO, logger="porto_training")
+    with (
+        pytest.raises(RuntimeError),
+        Progress(TrainingMetrics(), live=False) as progress,
+        progress.stage("train"),
+    ):
+        raise RuntimeError("boom")
+    with (
+        pytest.raises(Terminated),
+        Progress(TrainingMetrics(), live=False) as progress,
+        progress.stage("evaluate"),
+    ):
+        raise Terminated
+    assert re.search(r"train: failed in [0-9.]+ s", caplog.text)
+    assert re.search(r"evaluate: stopped in [0-9.]+ s", caplog.text)
+    assert "train: done" not in caplog.text and "evaluate: done" not in caplog.text
 
 
 def test_rich_display_runs(capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,7 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import typer
 from porto_training import termination
+from porto_training.cli_errors import EXIT_TERMINATED, porto_errors
 
 
 @pytest.fixture
@@ -53,3 +55,22 @@ def test_sigterm_during_an_import_is_only_flagged(
     assert termination.received()
     with pytest.raises(termination.Terminated):
         termination.check()
+
+
+def test_a_failure_after_sigterm_ends_as_terminated(
+    handler: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """SIGTERM's exception can land in an extension's callback, which prints and drops it; the
+    library then fails on its half-built state (CatBoost building its Pool raised "Undefined
+    value ... in NCB::ERawTargetType" and the run exited 1 with a traceback). Once SIGTERM has
+    arrived, any failure ends the command as terminated: exit 143, one error line."""
+    termination._received.set()
+    with pytest.raises(typer.Exit) as stopped, porto_errors():
+        raise RuntimeError("Undefined value 970309632 in NCB::ERawTargetType.")
+    assert stopped.value.exit_code == EXIT_TERMINATED == 143
+    assert capsys.readouterr().err.strip() == "error: terminated (SIGTERM)"
+
+
+def test_a_failure_without_sigterm_is_left_alone(handler: None) -> None:
+    with pytest.raises(RuntimeError, match="boom"), porto_errors():
+        raise RuntimeError("boom")

@@ -24,7 +24,8 @@ EXIT_TERMINATED = 143
 
 @contextmanager
 def porto_errors() -> Iterator[None]:
-    """Turn a PortoError into ``error: <message>`` and exit 1; Ctrl-C into exit 130."""
+    """Turn a PortoError into ``error: <message>`` and exit 1; Ctrl-C into exit 130; SIGTERM,
+    or any failure once SIGTERM has arrived, into exit 143."""
     try:
         yield
     except PortoError as exc:
@@ -37,3 +38,11 @@ def porto_errors() -> Iterator[None]:
             raise typer.Exit(EXIT_TERMINATED) from None
         typer.echo("error: interrupted", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception:
+        # SIGTERM's exception landed in an extension's callback, which printed and dropped it,
+        # and the library then failed on its own half-built state (CatBoost building its Pool:
+        # "Undefined value ... in NCB::ERawTargetType"). The run was stopped: say so, exit 143.
+        if termination.received():
+            typer.echo("error: terminated (SIGTERM)", err=True)
+            raise typer.Exit(EXIT_TERMINATED) from None
+        raise

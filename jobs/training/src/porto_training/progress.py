@@ -191,10 +191,15 @@ class Progress:
             self._task = self._rich.add_task(name, total=None, info=detail)
         else:
             log.info("%s: started%s", name, f" ({detail})" if detail else "")
+        outcome = "failed"
         try:
             termination.check()
             yield
             termination.check()
+            outcome = "done"
+        except (termination.Terminated, KeyboardInterrupt):
+            outcome = "stopped"
+            raise
         finally:
             seconds = time.perf_counter() - start
             self.timings[name] = self.timings.get(name, 0.0) + seconds
@@ -207,7 +212,7 @@ class Progress:
                 self._rich.update(self._task, info=f"{seconds:.1f}s {detail}".strip())
                 self._rich.stop_task(self._task)
             else:
-                log.info("%s: done in %.1f s", name, seconds)
+                log.info("%s: %s in %.1f s", name, outcome, seconds)
 
     def plan(self, iterations: int) -> None:
         """Announce the iteration budget of the current stage."""
