@@ -19,7 +19,6 @@ from porto_inference.log.copy_binary import (
     COPY_COLUMNS,
     HEADER,
     TRAILER,
-    copy_data,
     copy_pieces,
     encode_rows,
     encoded,
@@ -101,7 +100,7 @@ def test_binary_rows_store_what_asyncpg_encoding_stores(url: str) -> None:
             await migrate(conn)
             await conn.copy_to_table(
                 "prediction_log",
-                source=memoryview(copy_data(binary)),
+                source=memoryview(b"".join(copy_pieces(binary))),
                 columns=list(COPY_COLUMNS),
                 format="binary",
             )

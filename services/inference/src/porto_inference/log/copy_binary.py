@@ -266,8 +266,3 @@ def copy_pieces(entries: Iterable[LogEntry], size: int = PIECE_BYTES) -> Iterato
             parts, have = [], 0
     parts.append(TRAILER)
     yield b"".join(parts)
-
-
-def copy_data(entries: Iterable[LogEntry]) -> bytes:
-    """A whole binary COPY stream of ``entries``' rows."""
-    return b"".join(copy_pieces(entries))
