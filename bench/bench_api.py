@@ -15,13 +15,21 @@ Everything runs on loopback in one go, with the same gunicorn settings throughou
   paces requests on a fixed schedule and measures from the scheduled send time (wrk2-style, so a
   slow response cannot hide the requests queued behind it).
 
-Targets on a 2-core machine (load generator included): single-row ≥ 40 % of the HTTP floor,
-p99 ≤ 20 ms at half the maximum rate, 1,000-row JSON batches ≥ 60 % of the JSON floor.
+Then the prediction log's run (60 s of 1,000-row batches at the maximum rate, the log off and
+on), its ingest capacity alone and PostgreSQL's own COPY floor; last, what the three batch
+targets leave per row when they hold together, beside this run's floors and porto's own steps
+timed in-process (``bench/budget.py``).
+
+Targets (issue 18) on a 2-core machine, load generator included: single row ≥ 55 % of the
+FastAPI HTTP floor, p99 ≤ 10 ms at half the maximum rate, 1,000-row JSON batches ≥ 40 % of the
+orjson JSON floor, CSV ≥ 1.5× JSON; with every row logged, 0 dropped, the last row written ≤ 10 s
+after the load, the rate ≥ 75 % of the log-off rate, logging ≤ 0.015 CPU-s per 1,000 rows.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -36,6 +44,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the test harness's PostgreSQL server
 
+import budget  # noqa: E402  (bench/budget.py: the batch targets' CPU per row)
 import numpy as np  # noqa: E402
 import oip  # noqa: E402  (bench/oip.py: the Open Inference Protocol runs)
 import orjson  # noqa: E402
@@ -983,14 +992,51 @@ def main() -> int:
         api_nolog.stop()
         floor.stop()
         postgres.close()
+    mf = model_floor(model, schema) if results else {}
     if results:
-        report(results, model_floor(model, schema), log_figures, api_code)
+        report(results, mf, log_figures, api_code)
         oip.report(results, SINGLE, BATCH1000)
     if log_run is not None:
         report_log(log_run, copy_floor, ingest)
+    if results:
+        report_batch_budgets(home, manifest, bodies, results, mf, copy_floor, ingest)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0
+
+
+def report_batch_budgets(
+    home: Path,
+    manifest: Any,
+    bodies: dict[str, Path],
+    results: dict[str, dict[str, Any]],
+    mf: dict[str, float],
+    copy_floor: dict[str, float],
+    ingest: dict[str, float],
+) -> None:
+    """Time porto's steps in-process (the servers are stopped) and print what the three batch
+    targets leave per row beside this run's floors (bench/budget.py)."""
+    from porto.store import open_store
+    from porto_inference.scoring.model import ServedModel
+
+    served = ServedModel.load(open_store(str(home / "artifacts")), manifest.name, manifest.version)
+
+    def first(name: str) -> bytes:
+        return bodies[name].read_bytes().split(b"\n", 1)[0].replace(b"\\n", b"\n")
+
+    parse_us, predict_us, steps = budget.time_steps(
+        served, first("batch1000"), first("csv1000"), ingest["porto_us"]
+    )
+    model_us = min(1e6 / mf["rows_per_s"], predict_us)
+    floors = budget.Floors(
+        cores=os.cpu_count() or 1,
+        json_floor_rows_per_s=results[JSON_FLOOR]["rps"] * 1000,
+        parse_us=parse_us,
+        model_us=model_us,
+        copy_us=1e6 / copy_floor["rows_per_cpu_s"],
+    )
+    steps = dataclasses.replace(steps, score_extra_us=predict_us - model_us)
+    budget.report_budgets(budget.budgets(floors, steps), floors.cores)
 
 
 LOG_METRICS = ("prediction_log_written_total", "prediction_log_dropped_total")
