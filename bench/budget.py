@@ -197,13 +197,14 @@ def median_us(call: Callable[[], Any], per: int, repeat: int = 200) -> float:
 
 
 def time_steps(
-    served: Any, json_body: bytes, csv_body: bytes, writer_us: float
+    served: Any, json_body: bytes, csv_body: bytes, writer_us: float, model_floor_us: float
 ) -> tuple[float, float, Steps]:
     """Time porto's steps on the benchmark's bodies with ``served`` (a loaded
     :class:`~porto_inference.scoring.model.ServedModel`), one core, nothing else running.
 
-    Returns (the parse's cost, porto's CatBoost call's cost, porto's steps) per row; the
-    model's step counts only what porto's call costs beyond ``model_us`` of :class:`Floors`.
+    Returns per row: the parse's cost, CatBoost's (the model floor ``model_floor_us``, or
+    porto's own call when that is cheaper: it is CatBoost too), and porto's steps, whose model
+    step is what porto's call costs beyond that.
     """
     import numpy as np
     import orjson
@@ -243,10 +244,10 @@ def time_steps(
     steps = Steps(
         json_read_us=max(parse_and_read - parse, 0.0),
         csv_read_us=median_us(lambda: codec.encode_csv(csv_body), csv_batch.rows),
-        score_extra_us=0.0,
+        score_extra_us=predict - min(model_floor_us, predict),
         answer_us=median_us(answer, rows),
         json_entry_us=median_us(lambda: entry(batch), rows),
         csv_entry_us=median_us(lambda: entry(csv_batch), rows),
         writer_us=writer_us,
     )
-    return parse, predict, steps
+    return parse, min(model_floor_us, predict), steps

@@ -98,9 +98,11 @@ def test_time_steps_on_a_real_model(tmp_path: Path) -> None:
     rows = generate(300, seed=5).frame.drop(columns=["target"])
     json_body = orjson.dumps(rows.to_dict(orient="records"))
     csv_body = pd.DataFrame(rows).to_csv(index=False).encode()
-    parse, predict, steps = budget.time_steps(served, json_body, csv_body, writer_us=1.25)
-    assert parse > 0 and predict > 0
+    parse, model, steps = budget.time_steps(served, json_body, csv_body, 1.25, 1e9)
+    assert parse > 0 and 0 < model < 1e9  # porto's own CatBoost call, cheaper than that floor
     assert steps.writer_us == 1.25 and steps.score_extra_us == 0.0
+    parse, model, steps = budget.time_steps(served, json_body, csv_body, 1.25, 1e-3)
+    assert model == 1e-3 and steps.score_extra_us > 0  # what the call costs beyond the floor
     for value in (steps.json_read_us, steps.csv_read_us, steps.answer_us, steps.json_entry_us):
         assert 0 < value < 1_000  # microseconds per row: a real step, not a stub
     assert steps.csv_entry_us >= 0
