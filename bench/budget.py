@@ -220,6 +220,7 @@ def time_steps(
     batch = codec.encode_items(orjson.loads(json_body))
     csv_batch = codec.encode_csv(csv_body)
     predict = median_us(lambda: served.predict(batch), rows, repeat=100)
+    model = min(model_floor_us, predict)  # porto's call is CatBoost too
     proba = served.predict(batch)
     classes = (proba >= served.threshold).astype(np.int8)
     ids = new_prediction_ids(rows)
@@ -244,10 +245,10 @@ def time_steps(
     steps = Steps(
         json_read_us=max(parse_and_read - parse, 0.0),
         csv_read_us=median_us(lambda: codec.encode_csv(csv_body), csv_batch.rows),
-        score_extra_us=predict - min(model_floor_us, predict),
+        score_extra_us=predict - model,
         answer_us=median_us(answer, rows),
         json_entry_us=median_us(lambda: entry(batch), rows),
         csv_entry_us=median_us(lambda: entry(csv_batch), rows),
         writer_us=writer_us,
     )
-    return parse, min(model_floor_us, predict), steps
+    return parse, model, steps
