@@ -8,7 +8,6 @@ from pathlib import Path
 from types import ModuleType
 
 import orjson
-import pandas as pd
 import pytest
 from inference.bundles import MODEL_NAME, publish, train_model
 from porto.store import open_store
@@ -97,7 +96,7 @@ def test_time_steps_on_a_real_model(tmp_path: Path) -> None:
     served = ServedModel.load(store, MODEL_NAME, manifest.version)
     rows = generate(300, seed=5).frame.drop(columns=["target"])
     json_body = orjson.dumps(rows.to_dict(orient="records"))
-    csv_body = pd.DataFrame(rows).to_csv(index=False).encode()
+    csv_body = rows.to_csv(index=False).encode()
     parse, model, steps = budget.time_steps(served, json_body, csv_body, 1.25, 1e9)
     assert parse > 0 and 0 < model < 1e9  # porto's own CatBoost call, cheaper than that floor
     assert steps.writer_us == 1.25 and steps.score_extra_us == 0.0

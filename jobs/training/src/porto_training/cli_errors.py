@@ -22,6 +22,11 @@ EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 
 
+def _terminated() -> typer.Exit:
+    typer.echo("error: terminated (SIGTERM)", err=True)
+    return typer.Exit(EXIT_TERMINATED)
+
+
 @contextmanager
 def porto_errors() -> Iterator[None]:
     """Turn a PortoError into ``error: <message>`` and exit 1; Ctrl-C into exit 130; SIGTERM,
@@ -34,8 +39,7 @@ def porto_errors() -> Iterator[None]:
     except (KeyboardInterrupt, Terminated):
         # CatBoost turns an exception raised in its training loop into KeyboardInterrupt.
         if termination.received():
-            typer.echo("error: terminated (SIGTERM)", err=True)
-            raise typer.Exit(EXIT_TERMINATED) from None
+            raise _terminated() from None
         typer.echo("error: interrupted", err=True)
         raise typer.Exit(EXIT_INTERRUPTED) from None
     except Exception:
@@ -43,6 +47,5 @@ def porto_errors() -> Iterator[None]:
         # and the library then failed on its own half-built state (CatBoost building its Pool:
         # "Undefined value ... in NCB::ERawTargetType"). The run was stopped: say so, exit 143.
         if termination.received():
-            typer.echo("error: terminated (SIGTERM)", err=True)
-            raise typer.Exit(EXIT_TERMINATED) from None
+            raise _terminated() from None
         raise
